@@ -1,0 +1,1 @@
+"""The rules engine: packs, plugins, planning, evaluation and results."""

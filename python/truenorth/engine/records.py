@@ -1,0 +1,173 @@
+"""Typed records that plugins register, and the values rules exchange with the engine.
+
+These are the public plugin API (re-exported from :mod:`truenorth`). Everything a rule kind
+needs from the engine arrives through :class:`RuleContext`; everything it gives back is a
+:class:`RuleOutput`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from .result import Result
+
+Severity = Literal["info", "warn", "fail", "error"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warn", "fail", "error")
+
+# A declared table schema: column name -> Polars dtype. ``None`` means "not known until run".
+Schema = Mapping[str, pl.DataType | type[pl.DataType]]
+
+
+class Options(BaseModel):
+    """Base class of every rule kind's options model (the rule's ``with:`` mapping).
+
+    Unknown keys are errors, so a typo never silently weakens a rule.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where something stands in a YAML file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a pack, after parameter substitution and validation."""
+
+    id: str
+    kind: str
+    options: Options
+    on: str | None = None
+    when: str | None = None
+    warn: str | None = None
+    fail: str | None = None
+    severity: Severity = "warn"
+    action: str | None = None
+    message: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule found. ``evidence`` holds the values that triggered it."""
+
+    rule_id: str
+    kind: str
+    severity: Severity
+    subject: str
+    message: str
+    value: float | None = None
+    threshold: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    action: str | None = None
+    location: str | None = None
+
+
+@dataclass
+class RuleOutput:
+    """What a rule's evaluate function returns: named tables and findings."""
+
+    tables: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+class RuleContext(Protocol):
+    """What the engine hands a rule's evaluate function."""
+
+    rule: Rule
+    params: Mapping[str, Any]
+
+    def table(self, name: str) -> pl.LazyFrame:
+        """A dataset role or a table produced by an earlier rule."""
+        ...
+
+    def has_table(self, name: str) -> bool: ...
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the rule's options, resolved against the pack file's folder."""
+        ...
+
+    def finding(
+        self,
+        subject: str,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        value: float | None = None,
+        threshold: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        """A finding with rule id, kind, action and location filled in from the rule."""
+        ...
+
+    def check_thresholds(
+        self, frame: pl.DataFrame, *, value: str = "value", subject: str = "subject"
+    ) -> list[Finding]:
+        """Evaluate the rule's ``warn``/``fail`` conditions on each row of ``frame``.
+
+        ``fail`` wins over ``warn``; each row that meets one becomes a finding whose subject is
+        the row's ``subject`` column and whose value is its ``value`` column.
+        """
+        ...
+
+
+def _reads_on(options: Options, rule: Rule) -> Sequence[str]:
+    return (rule.on,) if rule.on else ()
+
+
+def _writes_nothing(options: Options, rule: Rule) -> Mapping[str, Schema | None]:
+    return {}
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """A kind of rule: its options model, the tables it reads and writes, and how it runs.
+
+    ``reads`` names the tables (dataset roles or tables of other rules) a rule needs;
+    ``writes`` maps each table it produces to its declared schema (so conditions on it can be
+    checked before any data is read), or ``None`` when the schema is only known at run time.
+    """
+
+    name: str
+    options: type[Options]
+    evaluate: Callable[[RuleContext], RuleOutput]
+    reads: Callable[[Options, Rule], Sequence[str]] = _reads_on
+    writes: Callable[[Options, Rule], Mapping[str, Schema | None]] = _writes_nothing
+    summary: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Reads a dataset into a LazyFrame; chosen by file extension (``.csv``) or scheme."""
+
+    name: str
+    extensions: tuple[str, ...]
+    read: Callable[[Path, Mapping[str, Any]], pl.LazyFrame]
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Writes a run's result in one format (console, json, markdown, html, ...)."""
+
+    name: str
+    write: Callable[[Result, Path | None], None]
+    extension: str | None = None
+    summary: str = ""
