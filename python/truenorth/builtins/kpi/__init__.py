@@ -1,0 +1,339 @@
+"""The ``kpi`` rule kind: customer-value KPIs with thresholds, targets and benchmarks.
+
+The math lives in :mod:`.compute` (pure functions over Polars frames); this module is the thin
+rule-kind wrapper. See ``DOC`` for the options and the canonical input columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import polars as pl
+
+from truenorth import Finding, Rule, RuleContext, RuleKind, RuleOutput, hookimpl
+
+from . import compute as c
+from .options import (
+    Baseline,
+    CacOptions,
+    CacPaybackOptions,
+    CesOptions,
+    ChurnOptions,
+    ClvCacOptions,
+    CohortRetentionOptions,
+    CsatOptions,
+    FirstContactResolutionOptions,
+    FirstResponseTimeOptions,
+    HealthScoreOptions,
+    KpiOptions,
+    NpsOptions,
+    ReferralRateOptions,
+    RetentionOptions,
+)
+
+__all__ = ["DOC", "KIND", "KpiOptions", "compute_tables", "register_rule_kinds"]
+
+LABELS = {
+    "nps": "NPS",
+    "csat": "CSAT",
+    "ces": "CES",
+    "churn": "churn rate",
+    "retention": "retention rate",
+    "cohort_retention": "cohort retention",
+    "cac": "CAC",
+    "clv_cac": "CLV:CAC",
+    "cac_payback": "CAC payback (months)",
+    "first_response_time": "first response time (hours)",
+    "first_contact_resolution": "first contact resolution",
+    "referral_rate": "referral rate",
+    "health_score": "health score",
+}
+
+
+def _target(o: KpiOptions) -> float | None:
+    if isinstance(o, HealthScoreOptions) and o.target is None:
+        return 0.7 * o.scale
+    return o.target
+
+
+def compute_tables(
+    o: KpiOptions,
+    table: Callable[[str], pl.LazyFrame],
+    has_table: Callable[[str], bool],
+    *,
+    rule_id: str = "kpi",
+) -> dict[str, pl.DataFrame]:
+    """Compute the rule's tables (``kpis`` and, per metric, ``cohort_retention`` or
+    ``health_scores``) from the input tables. Pure apart from reading through ``table``."""
+    extra: dict[str, pl.DataFrame] = {}
+    g = c.Grouping(by=o.by, period=o.period, time=o.time)
+    if isinstance(o, NpsOptions):
+        rows = c.nps(
+            table(o.source),
+            column=o.column,
+            grouping=g,
+            ci=o.ci,
+            confidence=o.confidence,
+            source=o.source,
+        )
+    elif isinstance(o, CsatOptions):
+        rows = c.csat(
+            table(o.source),
+            column=o.column,
+            grouping=g,
+            method=o.method,
+            scale=o.scale,
+            satisfied_at=o.satisfied_at,
+            ci=o.ci,
+            confidence=o.confidence,
+            source=o.source,
+        )
+    elif isinstance(o, CesOptions):
+        rows = c.ces(
+            table(o.source),
+            column=o.column,
+            grouping=g,
+            method=o.method,
+            scale=o.scale,
+            agree_at=o.agree_at,
+            ci=o.ci,
+            confidence=o.confidence,
+            source=o.source,
+        )
+    elif isinstance(o, ChurnOptions | RetentionOptions):
+        rows = c.churn_retention(
+            table(o.source),
+            metric=o.metric,
+            period=o.period or "1mo",
+            by=o.by,
+            since=o.since,
+            until=o.until,
+            source=o.source,
+        )
+    elif isinstance(o, CohortRetentionOptions):
+        curves = c.cohort_table(
+            table(o.source), basis=o.basis, period=o.period or "1mo", by=o.by, source=o.source
+        )
+        extra["cohort_retention"] = curves.select(
+            pl.lit(rule_id, pl.String).alias("rule_id"), *curves.columns
+        ).cast(c.COHORT_SCHEMA)  # type: ignore[arg-type]
+        rows = c.cohort_kpis(curves, age=o.age, by=o.by is not None)
+    elif isinstance(o, CacOptions):
+        rows = c.cac(table(o.source), grouping=g, source=o.source)
+    elif isinstance(o, ClvCacOptions):
+        rows = c.clv_cac(
+            table(o.source) if o.clv is None and has_table(o.source) else None,
+            table(o.acquisition) if o.cac is None and has_table(o.acquisition) else None,
+            by=o.by,
+            clv=o.clv,
+            cac_value=o.cac,
+            source=o.source,
+            acquisition_source=o.acquisition,
+        )
+    elif isinstance(o, CacPaybackOptions):
+        rows = c.cac_payback(
+            table(o.source) if o.arpa is None and has_table(o.source) else None,
+            table(o.acquisition) if o.cac is None and has_table(o.acquisition) else None,
+            gross_margin=o.gross_margin,
+            by=o.by,
+            cac_value=o.cac,
+            arpa=o.arpa,
+            source=o.source,
+            acquisition_source=o.acquisition,
+        )
+    elif isinstance(o, FirstResponseTimeOptions):
+        rows = c.first_response_time(
+            table(o.source), grouping=g, statistic=o.statistic, source=o.source
+        )
+    elif isinstance(o, FirstContactResolutionOptions):
+        rows = c.first_contact_resolution(
+            table(o.source),
+            grouping=g,
+            denominator=o.denominator,
+            ci=o.ci,
+            confidence=o.confidence,
+            source=o.source,
+        )
+    elif isinstance(o, ReferralRateOptions):
+        rows = c.referral_rate(
+            table(o.source), grouping=g, ci=o.ci, confidence=o.confidence, source=o.source
+        )
+    elif isinstance(o, HealthScoreOptions):
+        comps = [
+            c.HealthComponent(col, x.weight, x.min, x.max, x.higher_is_better)
+            for col, x in o.components.items()
+        ]
+        scores = c.health_scores(
+            table(o.source),
+            comps,
+            customer=o.customer,
+            by=o.by,
+            scale=o.scale,
+            bands=dict(o.bands),
+            missing=o.missing,
+            source=o.source,
+        )
+        extra["health_scores"] = scores.select(
+            pl.lit(rule_id, pl.String).alias("rule_id"), *scores.columns
+        ).cast(c.HEALTH_SCHEMA)  # type: ignore[arg-type]
+        rows = c.health_kpis(scores, by=o.by is not None)
+    else:  # pragma: no cover - the options union is closed
+        raise TypeError(f"unknown KPI options {type(o).__name__}")
+    bench = o.benchmark.period if isinstance(o.benchmark, Baseline) else o.benchmark
+    kpis = c.finish(
+        rows,
+        rule_id=rule_id,
+        metric=o.metric,
+        benchmark=bench,
+        target=_target(o),
+        higher_is_better=type(o).higher_is_better,
+    )
+    return {o.table: kpis, **extra}
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4g}"
+
+
+def target_findings(ctx: RuleContext, o: KpiOptions, kpis: pl.DataFrame) -> list[Finding]:
+    """One finding per row that misses the target (used when the rule has no warn/fail)."""
+    label = LABELS[o.metric]
+    side = "at least" if type(o).higher_is_better else "below"
+    out = []
+    for row in kpis.filter(pl.col("meets_target").not_()).iter_rows(named=True):
+        out.append(
+            ctx.finding(
+                row["subject"],
+                f"{label} {_fmt(row['value'])} for {row['subject']} misses the target "
+                f"({side} {_fmt(row['target'])}; n={row['n']})",
+                value=row["value"],
+                threshold=f"target {side} {row['target']:g}",
+                evidence={
+                    k: row[k]
+                    for k in ("metric", "n", "ci_low", "ci_high", "benchmark", "delta", "target")
+                    if row[k] is not None
+                },
+            )
+        )
+    return out
+
+
+def evaluate(ctx: RuleContext) -> RuleOutput:
+    o = ctx.rule.options
+    assert isinstance(o, KpiOptions)
+    tables = compute_tables(o, ctx.table, ctx.has_table, rule_id=ctx.rule.id)
+    kpis = tables[o.table]
+    if ctx.rule.warn or ctx.rule.fail:
+        findings = ctx.check_thresholds(kpis.filter(pl.col("value").is_not_null()))
+    else:
+        findings = target_findings(ctx, o, kpis)
+    return RuleOutput(tables=dict(tables), findings=findings)
+
+
+def reads(o: KpiOptions, rule: Rule) -> Sequence[str]:  # type: ignore[override]
+    if isinstance(o, ClvCacOptions):
+        return [*([o.source] if o.clv is None else []), *([o.acquisition] if o.cac is None else [])]
+    if isinstance(o, CacPaybackOptions):
+        return [
+            *([o.source] if o.arpa is None else []),
+            *([o.acquisition] if o.cac is None else []),
+        ]
+    return [o.source]  # type: ignore[attr-defined]
+
+
+def writes(o: KpiOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:  # type: ignore[override]
+    out: dict[str, Mapping[str, object]] = {o.table: c.KPI_SCHEMA}
+    if isinstance(o, CohortRetentionOptions):
+        out["cohort_retention"] = c.COHORT_SCHEMA
+    if isinstance(o, HealthScoreOptions):
+        out["health_scores"] = c.HEALTH_SCHEMA
+    return out
+
+
+DOC = """\
+Customer-value KPIs (DOMAIN.md §5), overall and, when asked, per segment (`by: COLUMN`) and per
+calendar period (`period: 1mo` on the `time` column; also 1d, 1w, 1q, 1y). Writes the table
+`kpis`, one row per subject:
+
+    rule_id, metric, subject ("overall" | segment | period date | "segment @ date"), segment,
+    period, value, n, ci_low, ci_high, benchmark, delta (= value - benchmark), target,
+    meets_target
+
+Findings: the rule's `warn:`/`fail:` conditions are checked on every row (columns value, n,
+delta, ci_low, ...; e.g. `warn: "value < 30"`, `fail: "delta < -5"`). A rule with neither
+gets one finding per row that misses the metric's `target` (defaults follow the seeds: CSAT
+0.9, first response time < 2 hours, health score 7/10, CLV:CAC 3; set `target: null` to
+silence). `benchmark:` is a number or `{period: 2026-01-01}` (a baseline period: each row is
+compared with the same segment in that period).
+
+Metrics (`metric:`) and canonical input columns (the engine renames dataset columns to these;
+`column`, `time`, `by`, `customer` options name others):
+
+| metric | source (default) | columns | value |
+|---|---|---|---|
+| nps | survey | score 0-10 | %promoters(9-10) - %detractors(0-6), points; CI `ci: wald / adjusted_wald / none` |
+| csat | survey | score 1-5 | share >= `satisfied_at` (4) or `method: mean` |
+| ces | survey | score 1-7 | mean, or `method: share` (>= `agree_at` 5) |
+| churn | subscriptions | customer, start, end (null = active) | lost in period / at its start (new excluded) |
+| retention | subscriptions | start, end | (at end - new) / at start |
+| cohort_retention | transactions | customer, time (`basis: activity`) or start, end | retention at `age`; table `cohort_retention` |
+| cac | acquisition | cost, new_customers | sum(cost) / sum(new_customers) |
+| clv_cac | customers + acquisition | clv; cost, new_customers | mean CLV / CAC (`clv:`/`cac:` fix either) |
+| cac_payback | transactions + acquisition | customer, time, amount | CAC / (monthly revenue per account x `gross_margin`) |
+| first_response_time | tickets | created, first_response (or response_hours) | median hours (`statistic: mean / p90`) |
+| first_contact_resolution | tickets | contacts, resolved (optional) | share resolved in one contact |
+| referral_rate | customers | referred (bool), start for `period` | share of customers referred |
+| health_score | customers | customer + component columns | weighted mean of min-max normalised components; table `health_scores` |
+
+Bad values are errors naming the source, column, 1-based data row and value (an NPS of 11, a
+CSAT of 0, a response before its ticket). Survey answers that are null count as no answer.
+
+Examples:
+
+```yaml
+- id: nps
+  kind: kpi
+  with: {metric: nps, source: survey, by: region, period: 1mo, ci: adjusted_wald,
+         benchmark: {period: 2026-01-01}}
+  warn: "value < 30 OR delta < -5"
+  fail: "value < 0"
+- id: csat
+  kind: kpi
+  with: {metric: csat, source: survey, column: csat}      # target 0.9 by default
+- id: response
+  kind: kpi
+  with: {metric: first_response_time, source: tickets, period: 1w}
+  warn: "value >= 2"
+- id: churn
+  kind: kpi
+  with: {metric: churn, source: subscriptions, period: 1mo, by: plan}
+  warn: "value > 0.05"
+- id: health
+  kind: kpi
+  with:
+    metric: health_score
+    source: accounts
+    components:
+      nps: {weight: 2, min: 0, max: 10}
+      logins_per_week: {weight: 1, min: 0, max: 5}
+      open_tickets: {weight: 1, min: 0, max: 10, higher_is_better: false}
+    missing: skip             # or zero / error
+    bands: {red: 0, amber: 4, green: 7}
+  warn: "value < 7"
+```
+"""
+
+KIND = RuleKind(
+    name="kpi",
+    options=KpiOptions,
+    evaluate=evaluate,
+    reads=reads,  # type: ignore[arg-type]
+    writes=writes,  # type: ignore[arg-type]
+    summary="Customer-value KPIs (NPS, CSAT, CES, churn, CAC, health score, ...) vs thresholds",
+    doc=DOC,
+)
+
+
+@hookimpl
+def register_rule_kinds(register: Callable[[RuleKind], None]) -> None:
+    register(KIND)
