@@ -6,6 +6,8 @@ that is not re-exported is private.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import errors
+from .engine.engine import Engine
 from .engine.hookspecs import hookimpl
 from .engine.records import (
     Finding,
@@ -19,6 +21,9 @@ from .engine.records import (
     RuleOutput,
     Severity,
 )
+from .engine.compiler import message_fields as template_fields
+from .engine.result import Result, RuleRun
+from .errors import DataError, PackError, PluginError, RuleError, TruenorthError, UsageError
 
 try:
     __version__ = version("truenorth")
@@ -26,16 +31,27 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0"
 
 __all__ = [
+    "DataError",
+    "Engine",
     "Finding",
     "Location",
     "Options",
+    "PackError",
+    "PluginError",
     "Reader",
     "Reporter",
+    "Result",
     "Rule",
+    "RuleError",
     "RuleContext",
     "RuleKind",
     "RuleOutput",
+    "RuleRun",
     "Severity",
+    "TruenorthError",
+    "UsageError",
     "__version__",
+    "errors",
     "hookimpl",
+    "template_fields",
 ]

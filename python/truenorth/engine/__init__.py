@@ -1,1 +1,28 @@
-"""The rules engine: packs, plugins, planning, evaluation and results."""
+"""The rules engine: packs, plugins, planning, evaluation and results.
+
+Public entry points are re-exported from :mod:`truenorth`: :class:`~truenorth.Engine`,
+:class:`~truenorth.Result`. (Attributes here are imported lazily to keep import order simple.)
+"""
+
+from typing import Any
+
+_LAZY = {
+    "Engine": ".engine",
+    "RunContext": ".engine",
+    "TestOutcome": ".engine",
+    "render_message": ".engine",
+    "FINDINGS_SCHEMA": ".result",
+    "Result": ".result",
+    "RuleRun": ".result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = sorted(_LAZY)

@@ -61,6 +61,7 @@ class Rule:
     action: str | None = None
     message: str | None = None
     location: Location | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,24 @@ class RuleContext(Protocol):
         """
         ...
 
+    def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
+        """Compile a condition (SQL expression) to a Polars expression (cached per run).
+
+        With ``schema`` (e.g. ``lf.collect_schema()``), also check it against the real table:
+        unknown columns or a non-boolean result raise ``ValueError`` with a clear message.
+        The rule's own ``when``/``warn``/``fail`` were already checked at load time against the
+        declared schemas; this catches what only the data can tell.
+        """
+        ...
+
+    def note(self, step: str, count: int | None = None, **info: Any) -> None:
+        """Record a step for ``truenorth run --explain`` (e.g. rows in, rows matched)."""
+        ...
+
+    def render(self, template: str, row: Mapping[str, Any]) -> str:
+        """Fill a ``{column}`` message template from a row (missing names stay visible)."""
+        ...
+
 
 def _reads_on(options: Options, rule: Rule) -> Sequence[str]:
     return (rule.on,) if rule.on else ()
@@ -151,6 +170,12 @@ class RuleKind:
     writes: Callable[[Options, Rule], Mapping[str, Schema | None]] = _writes_nothing
     summary: str = ""
     doc: str = ""
+    # Optional load-time checks beyond the options model: ``validate(options, rule, vctx)`` with
+    # a :class:`truenorth.engine.compiler.ValidationContext` (located errors, declared schemas,
+    # condition compilation). Runs before any data is read.
+    validate: Callable[[Options, Rule, Any], None] | None = None
+    # Example YAML snippets of rules of this kind, shown by ``truenorth kinds KIND``.
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +190,13 @@ class Reader:
 
 @dataclass(frozen=True)
 class Reporter:
-    """Writes a run's result in one format (console, json, markdown, html, ...)."""
+    """Writes a run's result in one format (console, json, markdown, html, ...).
+
+    ``write(result, path)``: ``path`` is ``None`` for "the terminal / standard output";
+    otherwise, when ``extension`` is set (``".json"``), the file to write (``OUT/report.json``),
+    and when it is ``None``, the output *folder* (e.g. the ``tables`` reporter). Write files
+    atomically with :func:`truenorth.io.atomic_write`.
+    """
 
     name: str
     write: Callable[[Result, Path | None], None]

@@ -1,0 +1,145 @@
+"""The ``condition`` rule kind: a row predicate over a table → one finding per matching row.
+
+Example::
+
+    - id: lapsing-high-value
+      kind: condition
+      on: customers
+      when: "p_alive < 0.3 AND clv > 200"
+      severity: warn
+      action: win-back-offer
+      message: "{customer}: P(alive) {p_alive:.2f}, CLV {clv:.0f}"
+      with: {subject: customer, value: clv}
+
+With ``warn:``/``fail:`` instead of (or besides) ``when:``, each row gets the severity of the
+strongest condition it meets (``fail`` wins); ``when`` then pre-filters rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+from pydantic import Field
+
+import truenorth
+
+
+class ConditionOptions(truenorth.Options):
+    """Options of ``condition``."""
+
+    subject: str | None = Field(None, description="column naming the subject (default: first column)")
+    value: str | None = Field(None, description="column reported as the finding's metric value")
+    evidence: list[str] = Field(default_factory=list, description="extra columns kept as evidence")
+    limit: int | None = Field(None, ge=1, description="at most this many findings (first rows)")
+
+
+def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None:
+    if not rule.on:
+        ctx.error("condition rules need `on:` (the table to check)", at=(), expected="on: <table>")
+        return
+    if not (rule.when or rule.warn or rule.fail):
+        ctx.error("condition rules need `when:` (or `warn:`/`fail:`)", at=(), expected="when: <condition>")
+    schema = ctx.schema(rule.on)
+    if schema is None:
+        return
+    for key in ("subject", "value"):
+        col = getattr(options, key)
+        if col is not None and col not in schema:
+            ctx.error(f"{key}: unknown column {col!r}", at=("with", key), expected=f"a column of {rule.on!r}: {', '.join(schema)}")
+    for i, col in enumerate(options.evidence):
+        if col not in schema:
+            ctx.error(f"evidence: unknown column {col!r}", at=("with", "evidence", i), expected=f"a column of {rule.on!r}")
+
+
+
+
+def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+    rule = ctx.rule
+    opts: ConditionOptions = rule.options  # type: ignore[assignment]
+    lf = ctx.table(rule.on)  # type: ignore[arg-type]
+    schema = lf.collect_schema()
+    columns = schema.names()
+    conds: dict[str, pl.Expr] = {}
+    for key in ("when", "warn", "fail"):
+        text = getattr(rule, key)
+        if text is None:
+            continue
+        try:
+            expr = ctx.condition(text, schema)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+        conds[key] = expr.fill_null(False)
+    subject = opts.subject or columns[0]
+    for col in [subject, opts.value, *opts.evidence]:
+        if col is not None and col not in columns:
+            raise ValueError(f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})")
+    used: list[str] = []
+    for e in conds.values():
+        used += e.meta.root_names()
+    if rule.message:
+        used += [n for n in truenorth.template_fields(rule.message) if n in columns]
+    used += opts.evidence
+    if opts.value:
+        used.append(opts.value)
+    used = [c for c in dict.fromkeys(used) if c in columns and c != subject]
+
+    flags = []
+    selected = lf
+    if "when" in conds:
+        selected = selected.filter(conds["when"])
+    levels = [k for k in ("fail", "warn") if k in conds]
+    if levels:
+        selected = selected.with_columns(
+            **{f"__tn_{k}": conds[k] for k in levels}
+        ).filter(pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels]))
+        flags = [f"__tn_{k}" for k in levels]
+    total = None
+    if hasattr(ctx, "note"):
+        total = lf.select(pl.len()).collect().item()
+    if opts.limit is not None:
+        selected = selected.head(opts.limit)
+    rows = selected.select([subject, *used, *flags]).collect()
+    findings = []
+    for row in rows.iter_rows(named=True):
+        if levels:
+            level = "fail" if row.get("__tn_fail") else "warn"
+            threshold = getattr(rule, level)
+        else:
+            level = rule.severity
+            threshold = rule.when
+        evidence = {c: row[c] for c in used}
+        value = row[opts.value] if opts.value else None
+        if rule.message:
+            message = ctx.render(rule.message, row)
+        else:
+            message = f"{row[subject]} meets {threshold!r}"
+        findings.append(
+            ctx.finding(
+                row[subject],
+                message,
+                severity=level,
+                value=float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
+                threshold=threshold,
+                evidence=evidence,
+            )
+        )
+    if hasattr(ctx, "note"):
+        ctx.note("rows in", total)
+        ctx.note("rows matched", rows.height)
+    return truenorth.RuleOutput(findings=findings)
+
+
+KIND = truenorth.RuleKind(
+    name="condition",
+    options=ConditionOptions,
+    evaluate=evaluate,
+    summary="A row predicate over a table: one finding per matching row, with an action tag.",
+    doc=__doc__ or "",
+    validate=_validate,
+)
+
+
+@truenorth.hookimpl
+def register_rule_kinds(register):
+    register(KIND)

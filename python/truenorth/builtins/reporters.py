@@ -1,0 +1,190 @@
+"""Built-in reporters: ``console`` (rich), ``json``, ``markdown`` and ``tables`` (Parquet + CSV).
+
+Each reporter's ``write(result, path)``: ``path=None`` means the terminal / standard output;
+a file path for reporters with an ``extension``; a folder for ``tables``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import truenorth
+from truenorth.io import atomic_write_text
+
+SEVERITY_STYLE = {"info": "cyan", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
+STATUS_STYLE = {"ok": "green", "error": "bold magenta", "skipped": "yellow"}
+TOP = 10
+
+
+def _evidence_text(raw: str | None, limit: int = 60) -> str:
+    if not raw:
+        return ""
+    try:
+        ev = json.loads(raw)
+    except ValueError:
+        return raw[:limit]
+    text = ", ".join(f"{k}={_short(v)}" for k, v in ev.items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _ordered_findings(result: truenorth.Result, n: int | None = None):
+    import polars as pl
+
+    rank = {"error": 0, "fail": 1, "warn": 2, "info": 3}
+    df = result.findings.with_row_index("__i").with_columns(
+        pl.col("severity").replace_strict(rank, default=9, return_dtype=pl.Int8).alias("__r")
+    )
+    df = df.sort(["__r", "__i"]).drop("__r", "__i")
+    return df if n is None else df.head(n)
+
+
+def write_console(result: truenorth.Result, path: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if path is not None:
+        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        console = Console(file=fh, width=120, no_color=True)
+    else:
+        fh = None
+        console = Console()
+    try:
+        counts = result.counts()
+        console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")
+        rules = Table(title="Rules", title_justify="left", show_lines=False)
+        for col, kw in (("rule", {}), ("kind", {}), ("status", {}), ("findings", {"justify": "right"}),
+                        ("tables", {}), ("time", {"justify": "right"})):
+            rules.add_column(col, **kw)
+        for r in result.rules:
+            style = STATUS_STYLE.get(r.status, "")
+            rules.add_row(
+                r.id, r.kind, f"[{style}]{r.status}[/]", str(r.findings), ", ".join(r.tables),
+                f"{r.seconds * 1000:.1f} ms",
+            )
+        console.print(rules)
+        errors = [r for r in result.rules if r.error]
+        for r in errors:
+            console.print(f"[bold magenta]{r.status}[/] {r.id} ({r.location}): {r.error}")
+        if result.findings.height:
+            top = _ordered_findings(result, TOP)
+            table = Table(title=f"Top findings ({min(TOP, result.findings.height)} of {result.findings.height})",
+                          title_justify="left")
+            for col in ("severity", "rule", "subject", "message", "action", "evidence"):
+                table.add_column(col, overflow="fold")
+            for row in top.iter_rows(named=True):
+                sev = row["severity"]
+                table.add_row(
+                    f"[{SEVERITY_STYLE.get(sev, '')}]{sev}[/]", row["rule_id"], row["subject"] or "",
+                    row["message"] or "", row["action"] or "", _evidence_text(row["evidence"]),
+                )
+            console.print(table)
+        tables = ", ".join(f"{n} ({df.height} rows)" for n, df in result.tables.items()) or "none"
+        console.print(f"tables: {tables}")
+        summary = "  ".join(
+            f"[{SEVERITY_STYLE[s]}]{s}: {n}[/]" for s, n in counts.items()
+        )
+        console.print(f"findings: {summary}   ({result.seconds * 1000:.0f} ms)")
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def write_console_file(result: truenorth.Result, path: Path | None) -> None:
+    if path is None:
+        write_console(result, None)
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_console(result, tmp)
+    tmp.replace(path)
+
+
+def write_json(result: truenorth.Result, path: Path | None) -> None:
+    text = result.to_json()
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(path, text)
+
+
+def _md_escape(text: object) -> str:
+    return str("" if text is None else text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(result: truenorth.Result) -> str:
+    counts = result.counts()
+    lines = [f"# truenorth report: {result.pack}", ""]
+    if result.params:
+        lines += ["Params: " + ", ".join(f"`{k}={v}`" for k, v in result.params.items()), ""]
+    lines += [
+        "Findings: " + ", ".join(f"{s} {n}" for s, n in counts.items()),
+        "",
+        "## Rules",
+        "",
+        "| rule | kind | status | findings | tables | time (ms) |",
+        "|---|---|---|---:|---|---:|",
+    ]
+    for r in result.rules:
+        lines.append(
+            f"| {_md_escape(r.id)} | {r.kind} | {r.status} | {r.findings} | "
+            f"{', '.join(r.tables)} | {r.seconds * 1000:.1f} |"
+        )
+    errs = [r for r in result.rules if r.error]
+    if errs:
+        lines += ["", "## Errors", ""]
+        lines += [f"- **{_md_escape(r.id)}** ({r.location}): {_md_escape(r.error)}" for r in errs]
+    lines += ["", "## Findings", ""]
+    if not result.findings.height:
+        lines.append("No findings.")
+    else:
+        lines += [
+            "| severity | rule | subject | message | value | action | evidence |",
+            "|---|---|---|---|---:|---|---|",
+        ]
+        for row in _ordered_findings(result).iter_rows(named=True):
+            value = "" if row["value"] is None else f"{row['value']:.4g}"
+            lines.append(
+                f"| {row['severity']} | {_md_escape(row['rule_id'])} | {_md_escape(row['subject'])} | "
+                f"{_md_escape(row['message'])} | {value} | {_md_escape(row['action'])} | "
+                f"{_md_escape(_evidence_text(row['evidence'], 200))} |"
+            )
+    if result.tables:
+        lines += ["", "## Tables", ""]
+        lines += [f"- `{n}`: {df.height} rows × {df.width} columns" for n, df in result.tables.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(result: truenorth.Result, path: Path | None) -> None:
+    text = markdown(result)
+    if path is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(path, text)
+
+
+def write_tables(result: truenorth.Result, path: Path | None) -> None:
+    if path is None:
+        raise truenorth.UsageError("the 'tables' format writes files: give --out DIR")
+    result.write_tables(path, format="parquet")
+    result.write_tables(path, format="csv")
+
+
+REPORTERS = (
+    truenorth.Reporter("console", write_console_file, ".txt", "rich terminal summary (rules, top findings)"),
+    truenorth.Reporter("json", write_json, ".json", "the whole result as JSON"),
+    truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report"),
+    truenorth.Reporter("tables", write_tables, None, "every table and the findings as Parquet and CSV"),
+)
+
+
+@truenorth.hookimpl
+def register_reporters(register):
+    for reporter in REPORTERS:
+        register(reporter)

@@ -1,0 +1,513 @@
+"""The engine: load packs once, run them many times (thread-safe, re-entrant).
+
+Example::
+
+    >>> import polars as pl, truenorth
+    >>> engine = truenorth.Engine.load({
+    ...     "truenorth": 1, "pack": "demo", "params": {"limit": 100},
+    ...     "rules": [{"id": "big", "kind": "condition", "on": "customers",
+    ...                "when": "clv > ${limit}", "message": "{customer} is worth {clv}"}]})
+    >>> df = pl.DataFrame({"customer": ["a", "b"], "clv": [50.0, 150.0]})
+    >>> engine.run(data={"customers": df}).findings["message"].to_list()
+    ['b is worth 150.0']
+    >>> engine.run(data={"customers": df}, params={"limit": 10}).findings.height
+    2
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..errors import DataError, PackError, Problem, RuleError, UsageError
+from ..io.datasets import apply_columns, read_dataset, to_lazy
+from .compiler import CompiledPack, CompiledRule, PackSource, compile_pack, read_sources
+from .conditions import type_check_on_frame
+from .plugins import Registry, load_registry
+from .records import Finding, Location, Rule, RuleOutput, Severity
+from .result import FINDINGS_SCHEMA, Result, RuleRun, findings_frame, jsonable
+
+_MAX_PARAM_CACHE = 32
+
+
+class _SafeDict(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render_message(template: str, row: Mapping[str, Any]) -> str:
+    """Fill ``{column}`` placeholders from ``row``; unknown names are left visible."""
+    try:
+        return template.format_map(_SafeDict(row))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        out = template
+        for k, v in row.items():
+            out = out.replace("{" + str(k) + "}", str(v))
+        return out
+
+
+class RunContext:
+    """The engine's implementation of :class:`truenorth.RuleContext` for one rule in one run."""
+
+    def __init__(self, run: _Run, crule: CompiledRule):
+        self._run = run
+        self._crule = crule
+        self.rule: Rule = crule.rule
+        self.params: Mapping[str, Any] = run.params
+        self.notes: list[dict[str, Any]] = []
+
+    # tables ----------------------------------------------------------------
+    def table(self, name: str) -> pl.LazyFrame:
+        try:
+            return self._run.table(name)
+        except KeyError:
+            have = ", ".join(sorted(self._run.available())) or "(none)"
+            raise KeyError(f"no table {name!r} (available: {have})") from None
+
+    def has_table(self, name: str) -> bool:
+        return name in self._run.available()
+
+    def resolve_path(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self._crule.base_dir / p)
+
+    # findings --------------------------------------------------------------
+    def finding(
+        self,
+        subject: str,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        value: float | None = None,
+        threshold: str | None = None,
+        evidence: Mapping[str, Any] | None = None,
+    ) -> Finding:
+        rule = self.rule
+        return Finding(
+            rule_id=rule.id,
+            kind=rule.kind,
+            severity=severity or rule.severity,
+            subject="" if subject is None else str(subject),
+            message=message,
+            value=value,
+            threshold=threshold,
+            evidence=dict(evidence or {}),
+            action=rule.action,
+            location=str(rule.location) if rule.location else None,
+        )
+
+    def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
+        expr = self._run.condition(text)
+        if schema is not None:
+            problem = type_check_on_frame(expr, text, schema)
+            if problem:
+                raise ValueError(problem)
+        return expr
+
+    def note(self, step: str, count: int | None = None, **info: Any) -> None:
+        entry: dict[str, Any] = {"step": step}
+        if count is not None:
+            entry["count"] = int(count)
+        entry.update(info)
+        self.notes.append(entry)
+
+    def render(self, template: str, row: Mapping[str, Any]) -> str:
+        return render_message(template, row)
+
+    def check_thresholds(
+        self, frame: pl.DataFrame, *, value: str = "value", subject: str = "subject"
+    ) -> list[Finding]:
+        if isinstance(frame, pl.LazyFrame):
+            frame = frame.collect()
+        conds = {k: self._crule.conditions[k] for k in ("fail", "warn") if k in self._crule.conditions}
+        if not conds:
+            return []
+        for need in (subject, value):
+            if need not in frame.columns:
+                raise ValueError(
+                    f"check_thresholds: no column {need!r} (columns: {', '.join(frame.columns)})"
+                )
+        masks = {}
+        for level, expr in conds.items():
+            text = getattr(self.rule, level)
+            problem = type_check_on_frame(expr, text, frame.schema)
+            if problem:
+                raise ValueError(f"{level}: {problem}")
+            masks[f"__tn_{level}"] = expr.fill_null(False)
+        flagged = frame.with_columns(**masks)
+        findings = []
+        used = {c for e in conds.values() for c in e.meta.root_names()}
+        for row in flagged.iter_rows(named=True):
+            level = "fail" if row.get("__tn_fail") else "warn" if row.get("__tn_warn") else None
+            if level is None:
+                continue
+            v = row[value]
+            evidence = {c: row[c] for c in sorted(used) if c in row}
+            default = f"{row[subject]}: {value} = {v} meets {level} threshold {getattr(self.rule, level)!r}"
+            msg = self.render(self.rule.message, row) if self.rule.message else default
+            findings.append(
+                self.finding(
+                    row[subject],
+                    msg,
+                    severity=level,  # type: ignore[arg-type]
+                    value=float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None,
+                    threshold=getattr(self.rule, level),
+                    evidence=evidence,
+                )
+            )
+        self.note("thresholds", len(findings), rows=frame.height)
+        return findings
+
+
+@dataclass
+class _Run:
+    pack: CompiledPack
+    params: dict[str, Any]
+    inputs: dict[str, pl.LazyFrame]
+    produced: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _conditions: dict[str, pl.Expr] = field(default_factory=dict)
+
+    def available(self) -> set[str]:
+        return set(self.inputs) | set(self.produced)
+
+    def table(self, name: str) -> pl.LazyFrame:
+        if name in self.produced:
+            return self.produced[name].lazy()
+        return self.inputs[name]
+
+    def condition(self, text: str) -> pl.Expr:
+        expr = self._conditions.get(text)
+        if expr is None:
+            from .conditions import compile_condition
+
+            expr = compile_condition(text)
+            self._conditions[text] = expr
+        return expr
+
+
+class Engine:
+    """A compiled pack, ready to run on data many times.
+
+    Create with :meth:`Engine.load`. :meth:`run` is thread-safe and re-entrant: a run keeps its
+    state in local objects; the only shared state is the per-params compile cache (locked).
+    """
+
+    def __init__(self, source: PackSource, registry: Registry, params: Mapping[str, Any] | None = None):
+        self.source = source
+        self.registry = registry
+        self._default_overrides = dict(params or {})
+        self.pack: CompiledPack = compile_pack(source, registry, self._default_overrides)
+        self._cache: dict[str, CompiledPack] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load_all(
+        cls,
+        sources: Any,
+        *,
+        params: Mapping[str, Any] | None = None,
+        plugins: Sequence[Any] = (),
+        strict: bool | None = None,
+        registry: Registry | None = None,
+    ) -> list[Engine]:
+        """One engine per pack found in ``sources`` (files, folders, dicts).
+
+        ``params`` apply to every pack that declares them; a name no pack declares is an error.
+        """
+        items = _as_list(sources)
+        reg = registry or load_registry(plugins, strict=strict)
+        groups = read_sources(items)
+        params = dict(params or {})
+        known = {k for g in groups for k in g.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise UsageError(
+                f"no pack declares param(s) {', '.join(map(repr, unknown))} "
+                f"(params: {', '.join(sorted(known)) or '(none)'})"
+            )
+        engines: list[Engine] = []
+        problems: list[Problem] = []
+        for g in groups:
+            own = {k: v for k, v in params.items() if k in g.params}
+            try:
+                engines.append(cls(g, reg, own))
+            except PackError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise PackError(problems)
+        return engines
+
+    @classmethod
+    def load(
+        cls,
+        sources: Any,
+        *,
+        params: Mapping[str, Any] | None = None,
+        plugins: Sequence[Any] = (),
+        strict: bool | None = None,
+        registry: Registry | None = None,
+    ) -> Engine:
+        """Load and compile exactly one pack from files/folders/dicts (all sharing its name).
+
+        Args:
+            sources: a path, a pack dict, or a list of them.
+            params: param overrides (``${name}`` substitution).
+            plugins: extra plugin modules/objects, registered besides the entry points.
+            strict: plugin load errors raise (default: ``TRUENORTH_STRICT``).
+        """
+        engines = cls.load_all(sources, params=params, plugins=plugins, strict=strict, registry=registry)
+        if len(engines) != 1:
+            names = ", ".join(e.name for e in engines)
+            raise UsageError(f"expected one pack, found {len(engines)} ({names}); use Engine.load_all")
+        return engines[0]
+
+    @property
+    def name(self) -> str:
+        return self.pack.name
+
+    @property
+    def rules(self) -> list[CompiledRule]:
+        """The compiled rules in execution order."""
+        return self.pack.rules
+
+    def compiled(self, params: Mapping[str, Any] | None = None) -> CompiledPack:
+        """The pack compiled for ``params`` (cached)."""
+        if not params:
+            return self.pack
+        merged = {**self._default_overrides, **params}
+        key = json.dumps(jsonable(merged), sort_keys=True)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        compiled = compile_pack(self.source, self.registry, merged)
+        with self._lock:
+            if len(self._cache) >= _MAX_PARAM_CACHE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = compiled
+        return compiled
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        data: Mapping[str, Any] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        fail_fast: bool = False,
+        only: Iterable[str] | None = None,
+    ) -> Result:
+        """Run the pack. ``data`` maps dataset roles to frames; other roles are read from paths.
+
+        Raises :class:`~truenorth.errors.DataError` for missing/unreadable inputs (before any
+        rule runs) and, with ``fail_fast``, :class:`~truenorth.errors.RuleError` on the first
+        rule that errors. Otherwise a rule that raises becomes an ``error`` finding.
+        """
+        t_start = time.perf_counter()
+        pack = self.compiled(params)
+        data = dict(data or {})
+        needed = {t for r in pack.rules for t in r.reads}
+        unknown = [k for k in data if k not in pack.datasets and k not in pack.external and k not in needed]
+        if unknown:
+            roles = sorted(set(pack.datasets) | set(pack.external)) or ["(none)"]
+            raise UsageError(
+                f"pack {pack.name!r} has no dataset role(s) {', '.join(map(repr, unknown))} "
+                f"(roles: {', '.join(roles)})"
+            )
+        inputs: dict[str, pl.LazyFrame] = {}
+        missing = []
+        for role, ds in pack.datasets.items():
+            if role in data:
+                inputs[role] = apply_columns(to_lazy(data[role], role=role), ds.spec.columns, role=role)
+            elif role in needed:
+                if ds.spec.path is None:
+                    missing.append(f"{role!r} (declared at {ds.location}, no path)")
+                    continue
+                inputs[role] = self._read(role, ds)
+        for role in pack.external:
+            if role in data:
+                inputs[role] = to_lazy(data[role], role=role)
+            else:
+                users = [r.id for r in pack.rules if role in r.reads]
+                missing.append(f"{role!r} (read by {', '.join(users)})")
+        for role, value in data.items():
+            if role not in inputs:
+                inputs[role] = to_lazy(value, role=role)
+        if missing:
+            raise DataError(f"pack {pack.name!r}: no data for: {', '.join(missing)}")
+
+        run = _Run(pack=pack, params=dict(pack.params), inputs=inputs)
+        findings: list[Finding] = []
+        runs: list[RuleRun] = []
+        failed_tables: dict[str, str] = {}
+        selected = set(only) if only is not None else None
+        for crule in pack.rules:
+            if selected is not None and crule.id not in selected:
+                continue
+            rr, fs = self._run_rule(run, crule, failed_tables)
+            runs.append(rr)
+            findings.extend(fs)
+            if rr.status == "error":
+                for t in crule.writes:
+                    failed_tables[t] = crule.id
+                if fail_fast:
+                    raise RuleError(f"rule {crule.id!r} ({crule.kind.name}) failed: {rr.error}")
+            elif rr.status == "skipped":
+                for t in crule.writes:
+                    failed_tables.setdefault(t, crule.id)
+        frame = findings_frame(findings) if findings else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        return Result(
+            pack=pack.name,
+            params=dict(pack.params),
+            tables=dict(run.produced),
+            findings=frame,
+            rules=runs,
+            seconds=time.perf_counter() - t_start,
+            files=list(pack.files),
+        )
+
+    def _read(self, role: str, ds: Any) -> pl.LazyFrame:
+        path = Path(ds.spec.path).expanduser()
+        if not path.is_absolute():
+            path = ds.base_dir / path
+        reader = self.registry.reader_for(str(path), ds.spec.reader)
+        if reader is None:
+            exts = sorted({e for r in self.registry.readers.values() for e in r.extensions})
+            raise DataError(
+                f"dataset {role!r} ({ds.location}): no reader for {path.name!r} "
+                f"(known extensions: {', '.join(exts) or 'none — are the built-in plugins loaded?'})"
+            )
+        lf = read_dataset(path, reader=reader, options=ds.spec.options, role=role)
+        return apply_columns(lf, ds.spec.columns, role=role, source=str(path))
+
+    def _run_rule(
+        self, run: _Run, crule: CompiledRule, failed_tables: Mapping[str, str]
+    ) -> tuple[RuleRun, list[Finding]]:
+        rule = crule.rule
+        loc = str(rule.location) if rule.location else None
+        conditions = {k: str(v) for k, v in crule.conditions.items()}
+        blocked = [t for t in crule.reads if t in failed_tables]
+        if blocked:
+            why = ", ".join(f"{t!r} (rule {failed_tables[t]!r} failed)" for t in blocked)
+            msg = f"skipped: input table {why}"
+            f = _error_finding(rule, msg)
+            return RuleRun(rule.id, rule.kind, "skipped", 0.0, 1, [], msg, loc, crule.description, [], conditions), [f]
+        ctx = RunContext(run, crule)
+        t0 = time.perf_counter()
+        try:
+            out = crule.kind.evaluate(ctx)
+            if out is None:
+                out = RuleOutput()
+            if not isinstance(out, RuleOutput):
+                raise TypeError(f"evaluate returned {type(out).__name__}, expected truenorth.RuleOutput")
+            produced: dict[str, pl.DataFrame] = {}
+            for name, table in out.tables.items():
+                if name not in crule.writes:
+                    raise TypeError(
+                        f"produced table {name!r} that its kind does not declare in writes "
+                        f"(declared: {', '.join(crule.writes) or 'none'})"
+                    )
+                if isinstance(table, pl.LazyFrame):
+                    table = table.collect()
+                if not isinstance(table, pl.DataFrame):
+                    raise TypeError(f"table {name!r} is a {type(table).__name__}, not a Polars frame")
+                produced[name] = table
+            not_made = [t for t in crule.writes if t not in produced]
+            if not_made:
+                raise TypeError(f"did not produce declared table(s) {', '.join(not_made)}")
+            for f in out.findings:
+                if not isinstance(f, Finding):
+                    raise TypeError(f"findings must be truenorth.Finding, got {type(f).__name__}")
+        except Exception as exc:
+            seconds = time.perf_counter() - t0
+            msg = _describe(exc)
+            rr = RuleRun(rule.id, rule.kind, "error", seconds, 1, [], msg, loc, crule.description, ctx.notes, conditions)
+            rr.traceback = traceback.format_exc()
+            return rr, [_error_finding(rule, msg)]
+        run.produced.update(produced)
+        seconds = time.perf_counter() - t0
+        return (
+            RuleRun(
+                rule.id,
+                rule.kind,
+                "ok",
+                seconds,
+                len(out.findings),
+                list(produced),
+                None,
+                loc,
+                crule.description,
+                ctx.notes,
+                conditions,
+            ),
+            list(out.findings),
+        )
+
+    # ------------------------------------------------------------------ introspection
+    def explain(self, rule_id: str) -> dict[str, Any]:
+        """The compiled form of a rule: kind, options, reads/writes, compiled conditions."""
+        crule = self.pack.rule(rule_id)
+        return {
+            "id": crule.id,
+            "kind": crule.kind.name,
+            "location": str(crule.rule.location),
+            "options": jsonable(crule.rule.options.model_dump()),
+            "reads": crule.reads,
+            "writes": {t: (list(s) if s is not None else None) for t, s in crule.writes.items()},
+            "conditions": {k: str(v) for k, v in crule.conditions.items()},
+            "order": [r.id for r in self.pack.rules].index(rule_id) + 1,
+        }
+
+    def run_tests(self) -> list[TestOutcome]:
+        """Run the pack's ``tests:`` cases; see :class:`TestOutcome`."""
+        from .packtests import run_pack_tests
+
+        return run_pack_tests(self)
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the exception type and the first line of its message."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = text.strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _error_finding(rule: Rule, message: str) -> Finding:
+    return Finding(
+        rule_id=rule.id,
+        kind=rule.kind,
+        severity="error",
+        subject=rule.id,
+        message=message,
+        action=None,
+        location=str(rule.location) if rule.location else None,
+    )
+
+
+def _as_list(sources: Any) -> list[Any]:
+    if isinstance(sources, (str, Path, Mapping)):
+        return [sources]
+    return list(sources)
+
+
+@dataclass
+class TestOutcome:
+    """The outcome of one pack test case."""
+
+    name: str
+    passed: bool
+    failures: list[str]
+    location: Location | None = None
+    seconds: float = 0.0
+
+
+__all__ = ["Engine", "RunContext", "TestOutcome", "render_message"]

@@ -1,0 +1,102 @@
+"""Pack test cases (``tests:`` in a pack): given small tables → expected findings and values."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ..errors import TruenorthError
+from ..io.datasets import apply_columns, read_dataset
+from .spec import DatasetSpec, ExpectedFinding
+
+if TYPE_CHECKING:
+    from .engine import Engine, TestOutcome
+
+
+def _matches(row: dict[str, Any], exp: ExpectedFinding) -> bool:
+    pairs = {"rule_id": exp.rule, "subject": exp.subject, "severity": exp.severity, "action": exp.action}
+    return all(v is None or str(row.get(k)) == str(v) for k, v in pairs.items())
+
+
+def _describe(exp: ExpectedFinding) -> str:
+    return ", ".join(f"{k}={v}" for k, v in exp.model_dump().items() if v is not None) or "(any)"
+
+
+def _given_frame(engine: Engine, role: str, given: Any, base_dir: Any) -> pl.LazyFrame | pl.DataFrame:
+    if isinstance(given, DatasetSpec):
+        if given.path is None:
+            raise TruenorthError(f"given {role!r}: a path is required")
+        path = base_dir / given.path
+        reader = engine.registry.reader_for(str(path), given.reader)
+        if reader is None:
+            raise TruenorthError(f"given {role!r}: no reader for {path.name}")
+        lf = read_dataset(path, reader=reader, options=given.options, role=role)
+        return apply_columns(lf, given.columns, role=role, source=str(path))
+    if not given:
+        raise TruenorthError(f"given {role!r}: no rows (give at least one row, or a path)")
+    return pl.DataFrame(given, infer_schema_length=None)
+
+
+def run_pack_tests(engine: Engine) -> list[TestOutcome]:
+    from .engine import TestOutcome
+
+    outcomes = []
+    for case, doc, path, base_dir in engine.pack.tests:
+        t0 = time.perf_counter()
+        failures: list[str] = []
+        loc = doc.loc(path)
+        try:
+            data = {role: _given_frame(engine, role, g, base_dir) for role, g in case.given.items()}
+            result = engine.run(data=data, params=case.params or None)
+        except TruenorthError as exc:
+            outcomes.append(TestOutcome(case.name, False, [str(exc)], loc, time.perf_counter() - t0))
+            continue
+        exp = case.expect
+        rows = list(result.findings.iter_rows(named=True))
+        if exp.no_errors and result.errors:
+            failures += [f"rule {r.id!r} {r.status}: {r.error}" for r in result.errors]
+        real = [r for r in rows if r["severity"] != "error"]
+        if exp.count is not None and len(real) != exp.count:
+            failures.append(f"expected {exp.count} findings, got {len(real)}")
+        if exp.contains:
+            for e in exp.contains:
+                if not any(_matches(r, e) for r in real):
+                    failures.append(f"missing finding: {_describe(e)}")
+        if exp.findings is not None:
+            unmatched = list(real)
+            for e in exp.findings:
+                hit = next((r for r in unmatched if _matches(r, e)), None)
+                if hit is None:
+                    failures.append(f"missing finding: {_describe(e)}")
+                else:
+                    unmatched.remove(hit)
+            for r in unmatched:
+                failures.append(
+                    f"unexpected finding: rule={r['rule_id']}, subject={r['subject']}, "
+                    f"severity={r['severity']}"
+                )
+        for table, expected_rows in (exp.tables or {}).items():
+            if table not in result.tables:
+                failures.append(f"no table {table!r} (tables: {', '.join(result.tables) or 'none'})")
+                continue
+            actual = result.tables[table].to_dicts()
+            for want in expected_rows:
+                if not any(_row_matches(a, want) for a in actual):
+                    failures.append(f"table {table!r}: no row matching {want}")
+        outcomes.append(TestOutcome(case.name, not failures, failures, loc, time.perf_counter() - t0))
+    return outcomes
+
+
+def _row_matches(actual: dict[str, Any], want: dict[str, Any]) -> bool:
+    for k, v in want.items():
+        if k not in actual:
+            return False
+        a = actual[k]
+        if isinstance(v, float) and isinstance(a, (int, float)):
+            if abs(a - v) > 1e-6 * max(1.0, abs(v)):
+                return False
+        elif a != v and str(a) != str(v):
+            return False
+    return True

@@ -1,0 +1,249 @@
+"""The result of a run: tables, findings, per-rule status and timing.
+
+Example::
+
+    >>> import polars as pl, truenorth
+    >>> engine = truenorth.Engine.load({"truenorth": 1, "pack": "demo", "rules": [
+    ...     {"id": "big", "kind": "condition", "on": "customers", "when": "clv > 100"}]})
+    >>> result = engine.run(data={"customers": pl.DataFrame({"customer": ["a", "b"],
+    ...                                                       "clv": [50.0, 150.0]})})
+    >>> result.findings.select("rule_id", "subject", "severity").rows()
+    [('big', 'b', 'warn')]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from ..errors import RuleError
+from ..io.atomic import atomic_path, atomic_write_text
+from .records import SEVERITIES, Finding
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "rule_id": pl.String(),
+    "kind": pl.String(),
+    "severity": pl.String(),
+    "subject": pl.String(),
+    "message": pl.String(),
+    "value": pl.Float64(),
+    "threshold": pl.String(),
+    "evidence": pl.String(),  # JSON object
+    "action": pl.String(),
+    "location": pl.String(),
+}
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+Status = Literal["ok", "error", "skipped"]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert Polars/Python values to JSON-friendly ones (dates → ISO strings, NaN → null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pl.Series):
+        return [jsonable(v) for v in value.to_list()]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def findings_frame(findings: list[Finding]) -> pl.DataFrame:
+    """Findings as a DataFrame with :data:`FINDINGS_SCHEMA` (evidence as JSON text)."""
+    rows = {k: [] for k in FINDINGS_SCHEMA}  # type: dict[str, list[Any]]
+    for f in findings:
+        rows["rule_id"].append(f.rule_id)
+        rows["kind"].append(f.kind)
+        rows["severity"].append(f.severity)
+        rows["subject"].append(None if f.subject is None else str(f.subject))
+        rows["message"].append(f.message)
+        v = f.value
+        rows["value"].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+        rows["threshold"].append(f.threshold)
+        rows["evidence"].append(json.dumps(jsonable(dict(f.evidence or {})), sort_keys=True))
+        rows["action"].append(f.action)
+        rows["location"].append(None if f.location is None else str(f.location))
+    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
+
+
+@dataclass
+class RuleRun:
+    """How one rule went: status, time, findings, tables written, error message."""
+
+    id: str
+    kind: str
+    status: Status
+    seconds: float
+    findings: int = 0
+    tables: list[str] = field(default_factory=list)
+    error: str | None = None
+    location: str | None = None
+    description: str | None = None
+    explain: list[dict[str, Any]] = field(default_factory=list)
+    conditions: dict[str, str] = field(default_factory=dict)
+    traceback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "seconds": round(self.seconds, 6),
+            "findings": self.findings,
+            "tables": self.tables,
+            "error": self.error,
+            "location": self.location,
+            "description": self.description,
+            "explain": jsonable(self.explain),
+            "conditions": self.conditions,
+        }
+
+
+@dataclass
+class Result:
+    """Tables, findings and per-rule status of one run of one pack."""
+
+    pack: str
+    params: dict[str, Any]
+    tables: dict[str, pl.DataFrame]
+    findings: pl.DataFrame
+    rules: list[RuleRun]
+    seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ summaries
+    def finding_records(self) -> list[Finding]:
+        """Findings as :class:`~truenorth.Finding` records (evidence decoded from JSON)."""
+        out = []
+        for row in self.findings.iter_rows(named=True):
+            out.append(
+                Finding(
+                    rule_id=row["rule_id"],
+                    kind=row["kind"],
+                    severity=row["severity"],
+                    subject=row["subject"],
+                    message=row["message"],
+                    value=row["value"],
+                    threshold=row["threshold"],
+                    evidence=json.loads(row["evidence"]) if row["evidence"] else {},
+                    action=row["action"],
+                    location=row["location"],
+                )
+            )
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (every severity present as a key)."""
+        counts = dict.fromkeys(SEVERITIES, 0)
+        if self.findings.height:
+            for sev, n in self.findings.group_by("severity").len().iter_rows():
+                counts[sev] = n
+        return counts
+
+    @property
+    def errors(self) -> list[RuleRun]:
+        """Rules that errored or were skipped because an input was missing."""
+        return [r for r in self.rules if r.status != "ok"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def exit_code(self, fail_on: str = "fail") -> int:
+        """0 clean; 1 findings at or above ``fail_on``; 3 a rule errored."""
+        if self.errors:
+            return 3
+        threshold = SEVERITY_RANK[fail_on]
+        counts = self.counts()
+        if any(n and SEVERITY_RANK[s] >= threshold for s, n in counts.items() if s != "error"):
+            return 1
+        return 0
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`~truenorth.errors.RuleError` if any rule errored."""
+        if self.errors:
+            lines = [f"{r.id} ({r.kind}): {r.error}" for r in self.errors]
+            raise RuleError("rules failed:\n  " + "\n  ".join(lines))
+
+    def rule(self, rule_id: str) -> RuleRun:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self, *, include_tables: bool = False, max_rows: int | None = None) -> dict[str, Any]:
+        """A JSON-ready dict: pack, params, counts, rules, findings (+ tables if asked)."""
+        findings = []
+        for row in self.findings.iter_rows(named=True):
+            row = dict(row)
+            row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else {}
+            findings.append(jsonable(row))
+        out: dict[str, Any] = {
+            "pack": self.pack,
+            "params": jsonable(self.params),
+            "files": self.files,
+            "seconds": round(self.seconds, 6),
+            "counts": self.counts(),
+            "rules": [r.to_dict() for r in self.rules],
+            "findings": findings,
+            "tables": {
+                name: {"rows": df.height, "columns": df.columns} for name, df in self.tables.items()
+            },
+        }
+        if include_tables:
+            for name, df in self.tables.items():
+                frame = df if max_rows is None else df.head(max_rows)
+                out["tables"][name]["data"] = [jsonable(r) for r in frame.iter_rows(named=True)]
+        return out
+
+    def to_json(self, path: str | Path | None = None, *, include_tables: bool = False, indent: int = 2) -> str:
+        """The result as JSON text; also written atomically to ``path`` if given."""
+        text = json.dumps(self.to_dict(include_tables=include_tables), indent=indent) + "\n"
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    def write_tables(self, folder: str | Path, *, format: str = "parquet") -> list[Path]:
+        """Write every table (and ``findings``) as ``folder/<name>.parquet`` or ``.csv``."""
+        if format not in ("parquet", "csv"):
+            raise ValueError("format must be 'parquet' or 'csv'")
+        folder = Path(folder)
+        written = []
+        for name, df in {**self.tables, "findings": self.findings}.items():
+            target = folder / f"{name}.{format}"
+            with atomic_path(target) as tmp:
+                if format == "parquet":
+                    df.write_parquet(tmp)
+                else:
+                    _csv_safe(df).write_csv(tmp)
+            written.append(target)
+        return written
+
+
+def _csv_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """CSV cannot hold nested columns: encode lists/structs as JSON text."""
+    nested = [c for c, t in df.schema.items() if isinstance(t, (pl.List, pl.Struct, pl.Array))]
+    if not nested:
+        return df
+    return df.with_columns(
+        pl.col(c).map_elements(lambda v: json.dumps(jsonable(v)), return_dtype=pl.String)
+        for c in nested
+    )
