@@ -56,6 +56,8 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
     else:
         fh = None
         console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 140))
     try:
         counts = result.counts()
         console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")
@@ -77,8 +79,12 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
             top = _ordered_findings(result, TOP)
             table = Table(title=f"Top findings ({min(TOP, result.findings.height)} of {result.findings.height})",
                           title_justify="left")
-            for col in ("severity", "rule", "subject", "message", "action", "evidence"):
-                table.add_column(col, overflow="fold")
+            table.add_column("severity", no_wrap=True)
+            table.add_column("rule", overflow="fold", max_width=24)
+            table.add_column("subject", overflow="fold", max_width=20)
+            table.add_column("message", overflow="fold", ratio=3)
+            table.add_column("action", overflow="fold", max_width=18)
+            table.add_column("evidence", overflow="ellipsis", ratio=2, no_wrap=True)
             for row in top.iter_rows(named=True):
                 sev = row["severity"]
                 table.add_row(

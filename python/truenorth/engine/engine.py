@@ -151,7 +151,8 @@ class RunContext:
                 continue
             v = row[value]
             evidence = {c: row[c] for c in sorted(used) if c in row}
-            default = f"{row[subject]}: {value} = {v} meets {level} threshold {getattr(self.rule, level)!r}"
+            shown = f"{v:.4g}" if isinstance(v, float) else v
+            default = f"{row[subject]}: {value} = {shown} meets {level} threshold {getattr(self.rule, level)!r}"
             msg = self.render(self.rule.message, row) if self.rule.message else default
             findings.append(
                 self.finding(

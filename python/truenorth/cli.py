@@ -1,0 +1,445 @@
+"""The ``truenorth`` command line.
+
+Exit codes (documented in ``truenorth --help``):
+
+* 0 — clean: no findings at or above ``--fail-on`` (default ``fail``), no rule errors;
+* 1 — findings at or above ``--fail-on`` (``truenorth test``: a pack test failed);
+* 2 — usage error, invalid pack, unreadable or missing data, plugin error in strict mode;
+* 3 — a rule errored (could not run).
+
+User errors print one located message per problem, never a traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_RULE_ERROR = 0, 1, 2, 3
+
+EPILOG = """\
+exit codes:
+  0  clean (no findings at or above --fail-on, no rule errors)
+  1  findings at or above --fail-on (test: a pack test failed)
+  2  usage error, invalid pack, missing/unreadable data, plugin error in strict mode
+  3  a rule errored
+
+environment:
+  TRUENORTH_STRICT=1             plugin load errors are fatal (like --strict)
+  TRUENORTH_DISABLE_PLUGINS=a,b  do not load these plugins (entry-point names)
+  TRUENORTH_PLUGINS=x,y          load only these third-party plugins
+"""
+
+
+def bundled_packs() -> Path:
+    return Path(__file__).parent / "packs"
+
+
+# ------------------------------------------------------------------------------ helpers
+def _err(msg: str) -> None:
+    sys.stderr.write(msg.rstrip("\n") + "\n")
+
+
+def _load_plugin_file(spec: str) -> Any:
+    from .errors import UsageError
+
+    path = Path(spec)
+    if path.suffix == ".py" or path.exists():
+        if not path.exists():
+            raise UsageError(f"--plugin: no such file {spec}")
+        name = f"truenorth_local_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UsageError(f"--plugin: cannot load {spec}")
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise UsageError(f"--plugin {spec}: import failed: {type(exc).__name__}: {exc}") from None
+        module.__name__ = path.stem
+        return module
+    try:
+        return importlib.import_module(spec)
+    except ImportError as exc:
+        raise UsageError(f"--plugin {spec}: {exc}") from None
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from .engine.plugins import load_registry
+
+    plugins = [_load_plugin_file(p) for p in getattr(args, "plugin", None) or []]
+    strict = True if getattr(args, "strict", False) else None
+    reg = load_registry(plugins, strict=strict)
+    if not getattr(args, "quiet_plugins", False):
+        for p in reg.errors:
+            _err(f"warning: plugin {p.name} ({p.dist or 'local'} {p.version or ''}): {p.error}")
+    return reg
+
+
+def _parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    from .errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def _engines(args: argparse.Namespace, params: dict[str, Any] | None = None) -> list[Any]:
+    from .engine.engine import Engine
+
+    paths = args.paths or [str(bundled_packs())]
+    reg = _registry(args)
+    return Engine.load_all(paths, params=params, registry=reg)
+
+
+# ------------------------------------------------------------------------------ commands
+def cmd_run(args: argparse.Namespace) -> int:
+    from .errors import UsageError
+    from .io.datasets import apply_columns, read_dataset
+
+    params = _parse_assignments(args.set, "--set")
+    data_paths = _parse_assignments(args.data, "--data")
+    engines = _engines(args, params)
+    reg = engines[0].registry if engines else _registry(args)
+    formats = [f.strip() for f in (args.format or "").split(",") if f.strip()]
+    if not formats:
+        formats = ["console"]
+        if args.out:
+            formats += [f for f in ("json", "markdown", "html", "tables") if f in reg.reporters]
+    unknown = [f for f in formats if f not in reg.reporters]
+    if unknown:
+        raise UsageError(
+            f"unknown format(s) {', '.join(unknown)} (available: {', '.join(sorted(reg.reporters))})"
+        )
+    roles = {r for e in engines for r in e.pack.datasets} | {r for e in engines for r in e.pack.external}
+    bad = sorted(set(data_paths) - roles)
+    if bad:
+        raise UsageError(
+            f"--data: no pack has dataset role(s) {', '.join(bad)} (roles: {', '.join(sorted(roles)) or 'none'})"
+        )
+    if args.explain and not any(args.explain in {r.id for r in e.rules} for e in engines):
+        raise UsageError(f"--explain: no rule {args.explain!r} in the loaded packs")
+
+    worst = EXIT_OK
+    out_root = Path(args.out) if args.out else None
+    for engine in engines:
+        data: dict[str, Any] = {}
+        for role, p in data_paths.items():
+            ds = engine.pack.datasets.get(role)
+            if ds is None and role not in engine.pack.external:
+                continue
+            path = Path(p)
+            reader = reg.reader_for(str(path), ds.spec.reader if ds else None)
+            if reader is None:
+                raise UsageError(f"--data {role}: no reader for {path.name}")
+            lf = read_dataset(path, reader=reader, options=ds.spec.options if ds else {}, role=role)
+            data[role] = apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
+        result = engine.run(data=data, fail_fast=args.fail_fast)
+        if args.explain and args.explain in {r.id for r in engine.rules}:
+            _print_explain(engine, result, args.explain)
+        out_dir = None
+        if out_root is not None:
+            out_dir = out_root if len(engines) == 1 else out_root / engine.name
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for fmt in formats:
+            reporter = reg.reporters[fmt]
+            target = None
+            if out_dir is not None and fmt != "console":
+                target = out_dir / f"report{reporter.extension}" if reporter.extension else out_dir
+            reporter.write(result, target)
+        code = result.exit_code(args.fail_on)
+        worst = max(worst, code) if EXIT_RULE_ERROR not in (worst, code) else EXIT_RULE_ERROR
+    if out_root is not None:
+        _err(f"wrote {out_root}")
+    return worst
+
+
+def _print_explain(engine: Any, result: Any, rule_id: str) -> None:
+    info = engine.explain(rule_id)
+    rr = result.rule(rule_id) if any(r.id == rule_id for r in result.rules) else None
+    lines = [
+        f"explain {rule_id} ({info['kind']}) at {info['location']} — step {info['order']} of {len(engine.rules)}",
+        f"  reads:  {', '.join(info['reads']) or '-'}",
+        f"  writes: {', '.join(info['writes']) or '-'}",
+        f"  options: {json.dumps(info['options'], default=str)}",
+    ]
+    for field_name, compiled in info["conditions"].items():
+        text = getattr(engine.pack.rule(rule_id).rule, field_name)
+        lines.append(f"  {field_name}: {text}")
+        lines.append(f"    compiled: {compiled}")
+    if rr is not None:
+        lines.append(f"  status: {rr.status} in {rr.seconds * 1000:.1f} ms, {rr.findings} findings")
+        for step in rr.explain:
+            extra = {k: v for k, v in step.items() if k not in ("step", "count")}
+            count = step.get("count")
+            lines.append(f"    {step['step']}: {'' if count is None else count}{'  ' + json.dumps(extra, default=str) if extra else ''}")
+        if rr.error:
+            lines.append(f"  error: {rr.error}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .errors import PackError
+
+    try:
+        engines = _engines(args)
+    except PackError as exc:
+        if args.json:
+            sys.stdout.write(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2) + "\n")
+            return EXIT_INVALID
+        raise
+    if args.json:
+        packs = [{"pack": e.name, "rules": [r.id for r in e.rules], "files": e.pack.files} for e in engines]
+        sys.stdout.write(json.dumps({"ok": True, "packs": packs}, indent=2) + "\n")
+    else:
+        for e in engines:
+            order = " → ".join(r.id for r in e.rules)
+            print(f"ok: pack {e.name} ({len(e.rules)} rules: {order})")
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    engines = _engines(args)
+    total = failed = 0
+    for e in engines:
+        for outcome in e.run_tests():
+            total += 1
+            status = "PASS" if outcome.passed else "FAIL"
+            print(f"{status} {e.name}: {outcome.name} ({outcome.location}) [{outcome.seconds * 1000:.0f} ms]")
+            if not outcome.passed:
+                failed += 1
+                for f in outcome.failures:
+                    print(f"    {f}")
+    print(f"{total - failed} passed, {failed} failed" + ("" if total else " (no tests in these packs)"))
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    args.quiet_plugins = True
+    reg = _registry(args)
+    if args.json:
+        sys.stdout.write(json.dumps(reg.to_dict(), indent=2) + "\n")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 140))
+    table = Table(title="truenorth plugins", title_justify="left")
+    for c in ("plugin", "version", "kinds", "readers", "reporters", "status"):
+        table.add_column(c, overflow="fold")
+    for p in reg.plugins:
+        status = "disabled" if p.disabled else ("[red]" + (p.error or "") + "[/]" if p.error else "[green]ok[/]")
+        table.add_row(
+            p.name + (" (built-in)" if p.builtin else ""),
+            f"{p.dist or '-'} {p.version or ''}".strip(),
+            ", ".join(p.kinds),
+            ", ".join(p.readers),
+            ", ".join(p.reporters),
+            status,
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from .errors import UsageError
+
+    args.quiet_plugins = True
+    reg = _registry(args)
+    if not args.kind:
+        width = max((len(k) for k in reg.kinds), default=4)
+        for name in sorted(reg.kinds):
+            kind = reg.kinds[name]
+            print(f"{name:<{width}}  {kind.summary}  [{reg.provider('kinds', name)}]")
+        return EXIT_OK
+    kind = reg.kinds.get(args.kind)
+    if kind is None:
+        raise UsageError(f"unknown rule kind {args.kind!r} (kinds: {', '.join(sorted(reg.kinds))})")
+    if args.json:
+        sys.stdout.write(json.dumps(kind.options.model_json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    print(f"{kind.name} — {kind.summary}  (plugin: {reg.provider('kinds', kind.name)})")
+    print()
+    print("options (with:):")
+    schema = kind.options.model_json_schema()
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        typ = _schema_type(prop)
+        default = "" if name in required else f" = {json.dumps(prop.get('default'), default=str)}"
+        desc = prop.get("description", "")
+        print(f"  {name}: {typ}{default}{'  (required)' if name in required else ''}")
+        if desc:
+            print(f"      {desc}")
+    if kind.doc:
+        print()
+        print(kind.doc.strip())
+    return EXIT_OK
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "anyOf" in prop:
+        return " | ".join(_schema_type(p) for p in prop["anyOf"])
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    t = prop.get("type", "any")
+    if t == "array":
+        return f"list[{_schema_type(prop.get('items', {}))}]"
+    return str(t)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .engine.schema import pack_schema
+
+    args.quiet_plugins = True
+    reg = _registry(args)
+    text = json.dumps(pack_schema(reg), indent=2) + "\n"
+    if args.out:
+        from .io.atomic import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .errors import UsageError
+    from .engine.workspace import write_workspace
+
+    target = Path(args.dir)
+    if target.exists() and any(target.iterdir()) and not args.force:
+        raise UsageError(f"{target} is not empty (use --force to write into it)")
+    written = write_workspace(target, bundled_packs())
+    for p in written:
+        print(f"wrote {p}")
+    print(f"\nnext: cd {target} && truenorth run rules --plugin plugins/local_plugin.py")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="truenorth",
+        description="Customer-value rule packs (YAML) run on your data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"truenorth {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--strict", action="store_true", help="plugin load errors are fatal")
+        p.add_argument(
+            "--plugin",
+            action="append",
+            metavar="MODULE_OR_FILE",
+            help="load an extra plugin (module name or .py file); repeatable",
+        )
+
+    p = sub.add_parser("run", help="run packs on data", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
+    p.add_argument("--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
+    p.add_argument("--out", metavar="DIR", help="write reports and tables into DIR")
+    p.add_argument("--format", metavar="FMT[,FMT]", help="console,json,markdown,html,tables")
+    p.add_argument("--fail-on", choices=("info", "warn", "fail"), default="fail",
+                   help="exit 1 when findings at or above this severity exist (default: fail)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first rule that errors")
+    p.add_argument("--explain", metavar="RULE_ID", help="show the compiled rule and counts per step")
+    common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check packs (no data is read)")
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
+    p.add_argument("--json", action="store_true", help="problems as JSON (for editors and CI)")
+    common(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("test", help="run the test cases inside packs")
+    p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
+    common(p)
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("plugins", help="list plugins, what they provide, and load errors")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("kinds", help="list rule kinds, or show one kind's options and docs")
+    p.add_argument("kind", nargs="?")
+    p.add_argument("--json", action="store_true", help="the kind's options as JSON Schema")
+    common(p)
+    p.set_defaults(func=cmd_kinds)
+
+    p = sub.add_parser("schema", help="JSON Schema of the pack format (with installed kinds)")
+    p.add_argument("--out", metavar="FILE")
+    common(p)
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("init", help="create a workspace: sample data, a pack, a local plugin stub")
+    p.add_argument("dir")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_init)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``truenorth`` command; returns the exit code."""
+    from .errors import PackError, TruenorthError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage errors (2)
+        return int(exc.code or 0)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        return int(args.func(args))
+    except PackError as exc:
+        _err(f"error: invalid pack: {exc}" if len(exc.problems) == 1 else f"error: invalid pack, {exc}")
+        return EXIT_INVALID
+    except TruenorthError as exc:
+        _err(f"error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug in truenorth or a plugin: say so plainly
+        if args.debug or os.environ.get("TRUENORTH_DEBUG"):
+            traceback.print_exc()
+        _err(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
+        return EXIT_RULE_ERROR
+
+
+def _entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entry()
