@@ -7,6 +7,7 @@ that is not re-exported is private.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import errors
+from .engine.compiler import message_fields as template_fields
 from .engine.engine import Engine
 from .engine.hookspecs import hookimpl
 from .engine.records import (
@@ -21,7 +22,6 @@ from .engine.records import (
     RuleOutput,
     Severity,
 )
-from .engine.compiler import message_fields as template_fields
 from .engine.result import Result, RuleRun
 from .errors import DataError, PackError, PluginError, RuleError, TruenorthError, UsageError
 
@@ -42,8 +42,8 @@ __all__ = [
     "Reporter",
     "Result",
     "Rule",
-    "RuleError",
     "RuleContext",
+    "RuleError",
     "RuleKind",
     "RuleOutput",
     "RuleRun",

@@ -63,7 +63,9 @@ def _load_plugin_file(spec: str) -> Any:
         try:
             module_spec.loader.exec_module(module)
         except Exception as exc:
-            raise UsageError(f"--plugin {spec}: import failed: {type(exc).__name__}: {exc}") from None
+            raise UsageError(
+                f"--plugin {spec}: import failed: {type(exc).__name__}: {exc}"
+            ) from None
         module.__name__ = path.stem
         return module
     try:
@@ -123,7 +125,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown format(s) {', '.join(unknown)} (available: {', '.join(sorted(reg.reporters))})"
         )
-    roles = {r for e in engines for r in e.pack.datasets} | {r for e in engines for r in e.pack.external}
+    roles = {r for e in engines for r in e.pack.datasets} | {
+        r for e in engines for r in e.pack.external
+    }
     bad = sorted(set(data_paths) - roles)
     if bad:
         raise UsageError(
@@ -145,7 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if reader is None:
                 raise UsageError(f"--data {role}: no reader for {path.name}")
             lf = read_dataset(path, reader=reader, options=ds.spec.options if ds else {}, role=role)
-            data[role] = apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
+            data[role] = (
+                apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
+            )
         result = engine.run(data=data, fail_fast=args.fail_fast)
         if args.explain and args.explain in {r.id for r in engine.rules}:
             _print_explain(engine, result, args.explain)
@@ -184,7 +190,9 @@ def _print_explain(engine: Any, result: Any, rule_id: str) -> None:
         for step in rr.explain:
             extra = {k: v for k, v in step.items() if k not in ("step", "count")}
             count = step.get("count")
-            lines.append(f"    {step['step']}: {'' if count is None else count}{'  ' + json.dumps(extra, default=str) if extra else ''}")
+            lines.append(
+                f"    {step['step']}: {'' if count is None else count}{'  ' + json.dumps(extra, default=str) if extra else ''}"
+            )
         if rr.error:
             lines.append(f"  error: {rr.error}")
     sys.stdout.write("\n".join(lines) + "\n")
@@ -197,11 +205,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         engines = _engines(args)
     except PackError as exc:
         if args.json:
-            sys.stdout.write(json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2) + "\n")
+            sys.stdout.write(
+                json.dumps({"ok": False, "problems": [p.to_dict() for p in exc.problems]}, indent=2)
+                + "\n"
+            )
             return EXIT_INVALID
         raise
     if args.json:
-        packs = [{"pack": e.name, "rules": [r.id for r in e.rules], "files": e.pack.files} for e in engines]
+        packs = [
+            {"pack": e.name, "rules": [r.id for r in e.rules], "files": e.pack.files}
+            for e in engines
+        ]
         sys.stdout.write(json.dumps({"ok": True, "packs": packs}, indent=2) + "\n")
     else:
         for e in engines:
@@ -217,12 +231,17 @@ def cmd_test(args: argparse.Namespace) -> int:
         for outcome in e.run_tests():
             total += 1
             status = "PASS" if outcome.passed else "FAIL"
-            print(f"{status} {e.name}: {outcome.name} ({outcome.location}) [{outcome.seconds * 1000:.0f} ms]")
+            print(
+                f"{status} {e.name}: {outcome.name} ({outcome.location}) [{outcome.seconds * 1000:.0f} ms]"
+            )
             if not outcome.passed:
                 failed += 1
                 for f in outcome.failures:
                     print(f"    {f}")
-    print(f"{total - failed} passed, {failed} failed" + ("" if total else " (no tests in these packs)"))
+    print(
+        f"{total - failed} passed, {failed} failed"
+        + ("" if total else " (no tests in these packs)")
+    )
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
@@ -242,7 +261,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for c in ("plugin", "version", "kinds", "readers", "reporters", "status"):
         table.add_column(c, overflow="fold")
     for p in reg.plugins:
-        status = "disabled" if p.disabled else ("[red]" + (p.error or "") + "[/]" if p.error else "[green]ok[/]")
+        status = (
+            "disabled"
+            if p.disabled
+            else ("[red]" + (p.error or "") + "[/]" if p.error else "[green]ok[/]")
+        )
         table.add_row(
             p.name + (" (built-in)" if p.builtin else ""),
             f"{p.dist or '-'} {p.version or ''}".strip(),
@@ -321,8 +344,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .errors import UsageError
     from .engine.workspace import write_workspace
+    from .errors import UsageError
 
     target = Path(args.dir)
     if target.exists() and any(target.iterdir()) and not args.force:
@@ -357,17 +380,29 @@ def build_parser() -> argparse.ArgumentParser:
             help="load an extra plugin (module name or .py file); repeatable",
         )
 
-    p = sub.add_parser("run", help="run packs on data", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "run",
+        help="run packs on data",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
-    p.add_argument("--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role")
+    p.add_argument(
+        "--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role"
+    )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
     p.add_argument("--out", metavar="DIR", help="write reports and tables into DIR")
     p.add_argument("--format", metavar="FMT[,FMT]", help="console,json,markdown,html,tables")
-    p.add_argument("--fail-on", choices=("info", "warn", "fail"), default="fail",
-                   help="exit 1 when findings at or above this severity exist (default: fail)")
+    p.add_argument(
+        "--fail-on",
+        choices=("info", "warn", "fail"),
+        default="fail",
+        help="exit 1 when findings at or above this severity exist (default: fail)",
+    )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first rule that errors")
-    p.add_argument("--explain", metavar="RULE_ID", help="show the compiled rule and counts per step")
+    p.add_argument(
+        "--explain", metavar="RULE_ID", help="show the compiled rule and counts per step"
+    )
     common(p)
     p.set_defaults(func=cmd_run)
 
@@ -420,7 +455,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PackError as exc:
-        _err(f"error: invalid pack: {exc}" if len(exc.problems) == 1 else f"error: invalid pack, {exc}")
+        _err(
+            f"error: invalid pack: {exc}"
+            if len(exc.problems) == 1
+            else f"error: invalid pack, {exc}"
+        )
         return EXIT_INVALID
     except TruenorthError as exc:
         _err(f"error: {exc}")

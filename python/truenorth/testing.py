@@ -149,7 +149,9 @@ def _registry(extra: Sequence[Any]) -> Registry:
     return reg
 
 
-def assert_findings(result: Result, expected: Sequence[Mapping[str, Any]], *, exact: bool = True) -> None:
+def assert_findings(
+    result: Result, expected: Sequence[Mapping[str, Any]], *, exact: bool = True
+) -> None:
     """Assert the findings match ``expected`` (dicts of finding fields; order-insensitive).
 
     Each expected dict must match one distinct finding on every key it gives (values compared

@@ -28,7 +28,9 @@ import truenorth
 class ConditionOptions(truenorth.Options):
     """Options of ``condition``."""
 
-    subject: str | None = Field(None, description="column naming the subject (default: first column)")
+    subject: str | None = Field(
+        None, description="column naming the subject (default: first column)"
+    )
     value: str | None = Field(None, description="column reported as the finding's metric value")
     evidence: list[str] = Field(default_factory=list, description="extra columns kept as evidence")
     limit: int | None = Field(None, ge=1, description="at most this many findings (first rows)")
@@ -39,19 +41,27 @@ def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None
         ctx.error("condition rules need `on:` (the table to check)", at=(), expected="on: <table>")
         return
     if not (rule.when or rule.warn or rule.fail):
-        ctx.error("condition rules need `when:` (or `warn:`/`fail:`)", at=(), expected="when: <condition>")
+        ctx.error(
+            "condition rules need `when:` (or `warn:`/`fail:`)", at=(), expected="when: <condition>"
+        )
     schema = ctx.schema(rule.on)
     if schema is None:
         return
     for key in ("subject", "value"):
         col = getattr(options, key)
         if col is not None and col not in schema:
-            ctx.error(f"{key}: unknown column {col!r}", at=("with", key), expected=f"a column of {rule.on!r}: {', '.join(schema)}")
+            ctx.error(
+                f"{key}: unknown column {col!r}",
+                at=("with", key),
+                expected=f"a column of {rule.on!r}: {', '.join(schema)}",
+            )
     for i, col in enumerate(options.evidence):
         if col not in schema:
-            ctx.error(f"evidence: unknown column {col!r}", at=("with", "evidence", i), expected=f"a column of {rule.on!r}")
-
-
+            ctx.error(
+                f"evidence: unknown column {col!r}",
+                at=("with", "evidence", i),
+                expected=f"a column of {rule.on!r}",
+            )
 
 
 def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
@@ -73,7 +83,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     subject = opts.subject or columns[0]
     for col in [subject, opts.value, *opts.evidence]:
         if col is not None and col not in columns:
-            raise ValueError(f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})")
+            raise ValueError(
+                f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})"
+            )
     used: list[str] = []
     for e in conds.values():
         used += e.meta.root_names()
@@ -90,9 +102,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         selected = selected.filter(conds["when"])
     levels = [k for k in ("fail", "warn") if k in conds]
     if levels:
-        selected = selected.with_columns(
-            **{f"__tn_{k}": conds[k] for k in levels}
-        ).filter(pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels]))
+        selected = selected.with_columns(**{f"__tn_{k}": conds[k] for k in levels}).filter(
+            pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels])
+        )
         flags = [f"__tn_{k}" for k in levels]
     total = None
     if hasattr(ctx, "note"):
@@ -119,7 +131,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                 row[subject],
                 message,
                 severity=level,
-                value=float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
+                value=float(value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+                else None,
                 threshold=threshold,
                 evidence=evidence,
             )

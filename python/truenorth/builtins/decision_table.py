@@ -109,7 +109,9 @@ def _writes(options: DecisionTableOptions, rule: truenorth.Rule) -> dict[str, An
 
 def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> None:
     if not rule.on:
-        ctx.error("decision_table rules need `on:` (the table to decide over)", expected="on: <table>")
+        ctx.error(
+            "decision_table rules need `on:` (the table to decide over)", expected="on: <table>"
+        )
         return
     for i, row in enumerate(options.rows):
         ctx.condition(row["when"], at=("with", "rows", i, "when"), table=rule.on)
@@ -117,8 +119,11 @@ def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> 
     for col, dt in dtypes.items():
         kinds = {type(r[col]).__name__ for r in options.rows if col in r and r[col] is not None}
         if dt == pl.String() and len(kinds) > 1 and kinds != {"str"}:
-            ctx.error(f"output {col!r} mixes value types ({', '.join(sorted(kinds))})",
-                      at=("with", "rows"), expected="one type per output column")
+            ctx.error(
+                f"output {col!r} mixes value types ({', '.join(sorted(kinds))})",
+                at=("with", "rows"),
+                expected="one type per output column",
+            )
 
 
 def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
@@ -142,7 +147,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if opts.hit_policy == "first":
         for col, dt in dtypes.items():
             e: Any = None
-            for cond, row in zip(conds, opts.rows):
+            for cond, row in zip(conds, opts.rows, strict=True):
                 if col not in row:
                     value = pl.lit(None, dtype=dt)
                 else:
@@ -152,19 +157,27 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             exprs.append(e.otherwise(pl.lit(default, dtype=dt)).alias(col))
         idx: Any = None
         for i, cond in enumerate(conds):
-            idx = pl.when(cond).then(pl.lit(i + 1, pl.Int64)) if idx is None else idx.when(cond).then(pl.lit(i + 1, pl.Int64))
+            idx = (
+                pl.when(cond).then(pl.lit(i + 1, pl.Int64))
+                if idx is None
+                else idx.when(cond).then(pl.lit(i + 1, pl.Int64))
+            )
         exprs.append(idx.otherwise(pl.lit(None, pl.Int64)).alias(row_col))
         matched = pl.col(row_col).is_not_null()
     else:
         for col, dt in dtypes.items():
             parts = [
                 pl.when(cond).then(pl.lit(row[col], dtype=dt))
-                for cond, row in zip(conds, opts.rows)
+                for cond, row in zip(conds, opts.rows, strict=True)
                 if col in row
             ]
             lst = pl.concat_list(parts).list.drop_nulls() if parts else pl.lit([], pl.List(dt))
             if col in opts.default:
-                lst = pl.when(lst.list.len() == 0).then(pl.concat_list(pl.lit(opts.default[col], dtype=dt))).otherwise(lst)
+                lst = (
+                    pl.when(lst.list.len() == 0)
+                    .then(pl.concat_list(pl.lit(opts.default[col], dtype=dt)))
+                    .otherwise(lst)
+                )
             exprs.append(lst.alias(col))
         idx_parts = [pl.when(c).then(pl.lit(i + 1, pl.Int64)) for i, c in enumerate(conds)]
         exprs.append(pl.concat_list(idx_parts).list.drop_nulls().alias(row_col))
@@ -176,11 +189,23 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     unmatched = out.filter(~hits)
     if opts.report_unmatched and not opts.default:
         for row in unmatched.iter_rows(named=True):
-            msg = ctx.render(rule.message, row) if rule.message else f"{row[subject]}: no decision-table row matched"
+            msg = (
+                ctx.render(rule.message, row)
+                if rule.message
+                else f"{row[subject]}: no decision-table row matched"
+            )
             findings.append(
-                ctx.finding(row[subject], msg, severity=rule.severity,
-                            threshold="no row matched",
-                            evidence={c: row[c] for c in columns if c != subject and c in row and not isinstance(row[c], (list, dict))})
+                ctx.finding(
+                    row[subject],
+                    msg,
+                    severity=rule.severity,
+                    threshold="no row matched",
+                    evidence={
+                        c: row[c]
+                        for c in columns
+                        if c != subject and c in row and not isinstance(row[c], (list, dict))
+                    },
+                )
             )
     if hasattr(ctx, "note"):
         ctx.note("rows in", out.height)

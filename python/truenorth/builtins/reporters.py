@@ -51,7 +51,7 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
     from rich.table import Table
 
     if path is not None:
-        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        fh = open(path, "w", encoding="utf-8")
         console = Console(file=fh, width=120, no_color=True)
     else:
         fh = None
@@ -62,13 +62,23 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
         counts = result.counts()
         console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")
         rules = Table(title="Rules", title_justify="left", show_lines=False)
-        for col, kw in (("rule", {}), ("kind", {}), ("status", {}), ("findings", {"justify": "right"}),
-                        ("tables", {}), ("time", {"justify": "right"})):
+        for col, kw in (
+            ("rule", {}),
+            ("kind", {}),
+            ("status", {}),
+            ("findings", {"justify": "right"}),
+            ("tables", {}),
+            ("time", {"justify": "right"}),
+        ):
             rules.add_column(col, **kw)
         for r in result.rules:
             style = STATUS_STYLE.get(r.status, "")
             rules.add_row(
-                r.id, r.kind, f"[{style}]{r.status}[/]", str(r.findings), ", ".join(r.tables),
+                r.id,
+                r.kind,
+                f"[{style}]{r.status}[/]",
+                str(r.findings),
+                ", ".join(r.tables),
                 f"{r.seconds * 1000:.1f} ms",
             )
         console.print(rules)
@@ -77,8 +87,10 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
             console.print(f"[bold magenta]{r.status}[/] {r.id} ({r.location}): {r.error}")
         if result.findings.height:
             top = _ordered_findings(result, TOP)
-            table = Table(title=f"Top findings ({min(TOP, result.findings.height)} of {result.findings.height})",
-                          title_justify="left")
+            table = Table(
+                title=f"Top findings ({min(TOP, result.findings.height)} of {result.findings.height})",
+                title_justify="left",
+            )
             table.add_column("severity", no_wrap=True)
             table.add_column("rule", overflow="fold", max_width=24)
             table.add_column("subject", overflow="fold", max_width=20)
@@ -88,15 +100,17 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
             for row in top.iter_rows(named=True):
                 sev = row["severity"]
                 table.add_row(
-                    f"[{SEVERITY_STYLE.get(sev, '')}]{sev}[/]", row["rule_id"], row["subject"] or "",
-                    row["message"] or "", row["action"] or "", _evidence_text(row["evidence"]),
+                    f"[{SEVERITY_STYLE.get(sev, '')}]{sev}[/]",
+                    row["rule_id"],
+                    row["subject"] or "",
+                    row["message"] or "",
+                    row["action"] or "",
+                    _evidence_text(row["evidence"]),
                 )
             console.print(table)
         tables = ", ".join(f"{n} ({df.height} rows)" for n, df in result.tables.items()) or "none"
         console.print(f"tables: {tables}")
-        summary = "  ".join(
-            f"[{SEVERITY_STYLE[s]}]{s}: {n}[/]" for s, n in counts.items()
-        )
+        summary = "  ".join(f"[{SEVERITY_STYLE[s]}]{s}: {n}[/]" for s, n in counts.items())
         console.print(f"findings: {summary}   ({result.seconds * 1000:.0f} ms)")
     finally:
         if fh is not None:
@@ -163,7 +177,9 @@ def markdown(result: truenorth.Result) -> str:
             )
     if result.tables:
         lines += ["", "## Tables", ""]
-        lines += [f"- `{n}`: {df.height} rows × {df.width} columns" for n, df in result.tables.items()]
+        lines += [
+            f"- `{n}`: {df.height} rows × {df.width} columns" for n, df in result.tables.items()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -183,10 +199,14 @@ def write_tables(result: truenorth.Result, path: Path | None) -> None:
 
 
 REPORTERS = (
-    truenorth.Reporter("console", write_console_file, ".txt", "rich terminal summary (rules, top findings)"),
+    truenorth.Reporter(
+        "console", write_console_file, ".txt", "rich terminal summary (rules, top findings)"
+    ),
     truenorth.Reporter("json", write_json, ".json", "the whole result as JSON"),
     truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report"),
-    truenorth.Reporter("tables", write_tables, None, "every table and the findings as Parquet and CSV"),
+    truenorth.Reporter(
+        "tables", write_tables, None, "every table and the findings as Parquet and CSV"
+    ),
 )
 
 

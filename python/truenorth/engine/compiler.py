@@ -153,7 +153,7 @@ def parse_value(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, (dict, list)) or value is None and text.strip() not in ("null", "~", ""):
+    if isinstance(value, (dict, list)) or (value is None and text.strip() not in ("null", "~", "")):
         return text
     return value
 
@@ -370,7 +370,9 @@ def _compile_rule(
             expected = "exactly one plugin providing it (disable one: TRUENORTH_DISABLE_PLUGINS)"
         else:
             failed = [p.name for p in registry.errors if p.name == spec.kind]
-            extra = f" (plugin {failed[0]!r} failed to load; see `truenorth plugins`)" if failed else ""
+            extra = (
+                f" (plugin {failed[0]!r} failed to load; see `truenorth plugins`)" if failed else ""
+            )
             msg = f"unknown rule kind {spec.kind!r}{extra}"
             expected = "one of: " + ", ".join(sorted(registry.kinds))
         problems.append(Problem(msg, doc.loc((*path, "kind")), rule_id=spec.id, expected=expected))
@@ -379,9 +381,7 @@ def _compile_rule(
         options = kind.options.model_validate(spec.with_)
     except ValidationError as exc:
         problems.extend(
-            pydantic_problems(
-                exc, doc, model=kind.options, prefix=(*path, "with"), rule_id=spec.id
-            )
+            pydantic_problems(exc, doc, model=kind.options, prefix=(*path, "with"), rule_id=spec.id)
         )
         return None
     location = doc.loc((*path, "id")) if (*path, "id") in doc.locations else doc.loc(path)
@@ -578,7 +578,11 @@ def _check_rule(
             validate(rule.options, rule, vctx)
         except Exception as exc:
             problems.append(
-                Problem(f"rule kind {crule.kind.name!r} validation raised: {exc}", rule.location, rule.id)
+                Problem(
+                    f"rule kind {crule.kind.name!r} validation raised: {exc}",
+                    rule.location,
+                    rule.id,
+                )
             )
 
 

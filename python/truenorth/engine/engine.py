@@ -127,7 +127,9 @@ class RunContext:
     ) -> list[Finding]:
         if isinstance(frame, pl.LazyFrame):
             frame = frame.collect()
-        conds = {k: self._crule.conditions[k] for k in ("fail", "warn") if k in self._crule.conditions}
+        conds = {
+            k: self._crule.conditions[k] for k in ("fail", "warn") if k in self._crule.conditions
+        }
         if not conds:
             return []
         for need in (subject, value):
@@ -159,7 +161,9 @@ class RunContext:
                     row[subject],
                     msg,
                     severity=level,  # type: ignore[arg-type]
-                    value=float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None,
+                    value=float(v)
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)
+                    else None,
                     threshold=getattr(self.rule, level),
                     evidence=evidence,
                 )
@@ -201,7 +205,9 @@ class Engine:
     state in local objects; the only shared state is the per-params compile cache (locked).
     """
 
-    def __init__(self, source: PackSource, registry: Registry, params: Mapping[str, Any] | None = None):
+    def __init__(
+        self, source: PackSource, registry: Registry, params: Mapping[str, Any] | None = None
+    ):
         self.source = source
         self.registry = registry
         self._default_overrides = dict(params or {})
@@ -265,10 +271,14 @@ class Engine:
             plugins: extra plugin modules/objects, registered besides the entry points.
             strict: plugin load errors raise (default: ``TRUENORTH_STRICT``).
         """
-        engines = cls.load_all(sources, params=params, plugins=plugins, strict=strict, registry=registry)
+        engines = cls.load_all(
+            sources, params=params, plugins=plugins, strict=strict, registry=registry
+        )
         if len(engines) != 1:
             names = ", ".join(e.name for e in engines)
-            raise UsageError(f"expected one pack, found {len(engines)} ({names}); use Engine.load_all")
+            raise UsageError(
+                f"expected one pack, found {len(engines)} ({names}); use Engine.load_all"
+            )
         return engines[0]
 
     @property
@@ -316,7 +326,9 @@ class Engine:
         pack = self.compiled(params)
         data = dict(data or {})
         needed = {t for r in pack.rules for t in r.reads}
-        unknown = [k for k in data if k not in pack.datasets and k not in pack.external and k not in needed]
+        unknown = [
+            k for k in data if k not in pack.datasets and k not in pack.external and k not in needed
+        ]
         if unknown:
             roles = sorted(set(pack.datasets) | set(pack.external)) or ["(none)"]
             raise UsageError(
@@ -327,7 +339,9 @@ class Engine:
         missing = []
         for role, ds in pack.datasets.items():
             if role in data:
-                inputs[role] = apply_columns(to_lazy(data[role], role=role), ds.spec.columns, role=role)
+                inputs[role] = apply_columns(
+                    to_lazy(data[role], role=role), ds.spec.columns, role=role
+                )
             elif role in needed:
                 if ds.spec.path is None:
                     missing.append(f"{role!r} (declared at {ds.location}, no path)")
@@ -400,7 +414,19 @@ class Engine:
             why = ", ".join(f"{t!r} (rule {failed_tables[t]!r} failed)" for t in blocked)
             msg = f"skipped: input table {why}"
             f = _error_finding(rule, msg)
-            return RuleRun(rule.id, rule.kind, "skipped", 0.0, 1, [], msg, loc, crule.description, [], conditions), [f]
+            return RuleRun(
+                rule.id,
+                rule.kind,
+                "skipped",
+                0.0,
+                1,
+                [],
+                msg,
+                loc,
+                crule.description,
+                [],
+                conditions,
+            ), [f]
         ctx = RunContext(run, crule)
         t0 = time.perf_counter()
         try:
@@ -408,7 +434,9 @@ class Engine:
             if out is None:
                 out = RuleOutput()
             if not isinstance(out, RuleOutput):
-                raise TypeError(f"evaluate returned {type(out).__name__}, expected truenorth.RuleOutput")
+                raise TypeError(
+                    f"evaluate returned {type(out).__name__}, expected truenorth.RuleOutput"
+                )
             produced: dict[str, pl.DataFrame] = {}
             for name, table in out.tables.items():
                 if name not in crule.writes:
@@ -419,7 +447,9 @@ class Engine:
                 if isinstance(table, pl.LazyFrame):
                     table = table.collect()
                 if not isinstance(table, pl.DataFrame):
-                    raise TypeError(f"table {name!r} is a {type(table).__name__}, not a Polars frame")
+                    raise TypeError(
+                        f"table {name!r} is a {type(table).__name__}, not a Polars frame"
+                    )
                 produced[name] = table
             not_made = [t for t in crule.writes if t not in produced]
             if not_made:
@@ -430,7 +460,19 @@ class Engine:
         except Exception as exc:
             seconds = time.perf_counter() - t0
             msg = _describe(exc)
-            rr = RuleRun(rule.id, rule.kind, "error", seconds, 1, [], msg, loc, crule.description, ctx.notes, conditions)
+            rr = RuleRun(
+                rule.id,
+                rule.kind,
+                "error",
+                seconds,
+                1,
+                [],
+                msg,
+                loc,
+                crule.description,
+                ctx.notes,
+                conditions,
+            )
             rr.traceback = traceback.format_exc()
             return rr, [_error_finding(rule, msg)]
         run.produced.update(produced)

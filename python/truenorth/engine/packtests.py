@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 def _matches(row: dict[str, Any], exp: ExpectedFinding) -> bool:
-    pairs = {"rule_id": exp.rule, "subject": exp.subject, "severity": exp.severity, "action": exp.action}
+    pairs = {
+        "rule_id": exp.rule,
+        "subject": exp.subject,
+        "severity": exp.severity,
+        "action": exp.action,
+    }
     return all(v is None or str(row.get(k)) == str(v) for k, v in pairs.items())
 
 
@@ -24,7 +29,9 @@ def _describe(exp: ExpectedFinding) -> str:
     return ", ".join(f"{k}={v}" for k, v in exp.model_dump().items() if v is not None) or "(any)"
 
 
-def _given_frame(engine: Engine, role: str, given: Any, base_dir: Any) -> pl.LazyFrame | pl.DataFrame:
+def _given_frame(
+    engine: Engine, role: str, given: Any, base_dir: Any
+) -> pl.LazyFrame | pl.DataFrame:
     if isinstance(given, DatasetSpec):
         if given.path is None:
             raise TruenorthError(f"given {role!r}: a path is required")
@@ -51,7 +58,9 @@ def run_pack_tests(engine: Engine) -> list[TestOutcome]:
             data = {role: _given_frame(engine, role, g, base_dir) for role, g in case.given.items()}
             result = engine.run(data=data, params=case.params or None)
         except TruenorthError as exc:
-            outcomes.append(TestOutcome(case.name, False, [str(exc)], loc, time.perf_counter() - t0))
+            outcomes.append(
+                TestOutcome(case.name, False, [str(exc)], loc, time.perf_counter() - t0)
+            )
             continue
         exp = case.expect
         rows = list(result.findings.iter_rows(named=True))
@@ -79,13 +88,17 @@ def run_pack_tests(engine: Engine) -> list[TestOutcome]:
                 )
         for table, expected_rows in (exp.tables or {}).items():
             if table not in result.tables:
-                failures.append(f"no table {table!r} (tables: {', '.join(result.tables) or 'none'})")
+                failures.append(
+                    f"no table {table!r} (tables: {', '.join(result.tables) or 'none'})"
+                )
                 continue
             actual = result.tables[table].to_dicts()
             for want in expected_rows:
                 if not any(_row_matches(a, want) for a in actual):
                     failures.append(f"table {table!r}: no row matching {want}")
-        outcomes.append(TestOutcome(case.name, not failures, failures, loc, time.perf_counter() - t0))
+        outcomes.append(
+            TestOutcome(case.name, not failures, failures, loc, time.perf_counter() - t0)
+        )
     return outcomes
 
 

@@ -145,7 +145,11 @@ def strict_from_env() -> bool:
 
 def _short_error(exc: BaseException) -> str:
     """``Type: message (at file:line)`` — the innermost frame outside importlib's machinery."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and "importlib" not in f.filename
+    ]
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
 
@@ -154,7 +158,11 @@ def _validate_record(category: str, cls: type, record: Any) -> str | None:
     if not isinstance(record, cls):
         return f"register() expects a truenorth.{cls.__name__}, got {type(record).__name__}"
     name = getattr(record, "name", None)
-    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.replace("_", "").replace("-", "").isalnum()
+    ):
         return f"invalid {cls.__name__} name {name!r} (letters, digits, '_' and '-')"
     if isinstance(record, RuleKind):
         if not (isinstance(record.options, type) and issubclass(record.options, Options)):
@@ -217,7 +225,7 @@ def build_registry(
                 continue
             try:
                 obj = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - isolation is the point
+            except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 info.error = f"import failed: {_short_error(exc)}"
@@ -235,7 +243,7 @@ def build_registry(
                 continue
             pm.register(obj, name=info.name)
             pm.check_pending()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             info.error = f"registration failed: {_short_error(exc)}"
@@ -262,7 +270,7 @@ def build_registry(
                     problem = _validate_record(category, cls, record)
                     if problem:
                         raise PluginError(problem)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 info.error = f"{hook_name} failed: {_short_error(exc)}"
@@ -272,7 +280,9 @@ def build_registry(
                 _add(reg, category, record, info)
 
     if strict:
-        problems = [f"plugin {p.name} ({p.dist or '-'} {p.version or ''}): {p.error}" for p in reg.errors]
+        problems = [
+            f"plugin {p.name} ({p.dist or '-'} {p.version or ''}): {p.error}" for p in reg.errors
+        ]
         if problems:
             raise PluginError("strict mode: plugin errors:\n  " + "\n  ".join(problems))
     return reg
@@ -304,7 +314,9 @@ def _add(reg: Registry, category: str, record: Any, info: PluginInfo) -> None:
 def _note_conflict(reg: Registry, category: str, name: str, info: PluginInfo) -> None:
     providers = reg.conflicts[(category, name)]
     msg = f"{category[:-1]} {name!r} is registered by several plugins: {', '.join(providers)}"
-    info.error = msg if not info.error or "registered by several" in info.error else f"{info.error}; {msg}"
+    info.error = (
+        msg if not info.error or "registered by several" in info.error else f"{info.error}; {msg}"
+    )
 
 
 _cache: dict[tuple[Any, ...], Registry] = {}

@@ -75,7 +75,9 @@ def findings_frame(findings: list[Finding]) -> pl.DataFrame:
         rows["subject"].append(None if f.subject is None else str(f.subject))
         rows["message"].append(f.message)
         v = f.value
-        rows["value"].append(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
+        rows["value"].append(
+            float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        )
         rows["threshold"].append(f.threshold)
         rows["evidence"].append(json.dumps(jsonable(dict(f.evidence or {})), sort_keys=True))
         rows["action"].append(f.action)
@@ -189,7 +191,9 @@ class Result:
         raise KeyError(rule_id)
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self, *, include_tables: bool = False, max_rows: int | None = None) -> dict[str, Any]:
+    def to_dict(
+        self, *, include_tables: bool = False, max_rows: int | None = None
+    ) -> dict[str, Any]:
         """A JSON-ready dict: pack, params, counts, rules, findings (+ tables if asked)."""
         findings = []
         for row in self.findings.iter_rows(named=True):
@@ -214,7 +218,9 @@ class Result:
                 out["tables"][name]["data"] = [jsonable(r) for r in frame.iter_rows(named=True)]
         return out
 
-    def to_json(self, path: str | Path | None = None, *, include_tables: bool = False, indent: int = 2) -> str:
+    def to_json(
+        self, path: str | Path | None = None, *, include_tables: bool = False, indent: int = 2
+    ) -> str:
         """The result as JSON text; also written atomically to ``path`` if given."""
         text = json.dumps(self.to_dict(include_tables=include_tables), indent=indent) + "\n"
         if path is not None:

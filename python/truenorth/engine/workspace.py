@@ -79,7 +79,9 @@ def write_workspace(target: Path, packs: Path) -> list[Path]:
             continue
         dest = rules / item.name
         if item.is_dir():
-            shutil.copytree(item, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                item, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+            )
         else:
             shutil.copy2(item, dest)
         written.append(dest)

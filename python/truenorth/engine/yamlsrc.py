@@ -16,12 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import re
 
 import yaml
 
@@ -163,9 +162,13 @@ def load_yaml(path: str | Path) -> Located:
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise PackError([Problem(f"not UTF-8 text: {exc.reason}", Location(str(p), 1, 1))]) from None
+        raise PackError(
+            [Problem(f"not UTF-8 text: {exc.reason}", Location(str(p), 1, 1))]
+        ) from None
     except OSError as exc:
-        raise PackError([Problem(f"cannot read file: {exc.strerror}", Location(str(p), 1, 1))]) from None
+        raise PackError(
+            [Problem(f"cannot read file: {exc.strerror}", Location(str(p), 1, 1))]
+        ) from None
     return load_text(text, str(p))
 
 

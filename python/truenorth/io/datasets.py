@@ -77,9 +77,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def read_dataset(
-    path: Path, *, reader: Any, options: Mapping[str, Any], role: str
-) -> pl.LazyFrame:
+def read_dataset(path: Path, *, reader: Any, options: Mapping[str, Any], role: str) -> pl.LazyFrame:
     """Read ``path`` with a registered :class:`~truenorth.Reader`; errors become DataError."""
     if not path.exists():
         raise DataError(f"dataset {role!r}: file not found: {path}")

@@ -1,0 +1,226 @@
+"""The ``clv`` rule kind: transactions → customer summary → purchase + spend models → CLV.
+
+Example::
+
+    - id: value
+      kind: clv
+      with:
+        source: transactions          # dataset role with customer, time, amount columns
+        model: bg_nbd                 # bg_nbd | mbg_nbd | pareto_nbd
+        spend: gamma_gamma            # or null: no spend model, no clv column
+        horizon: "12 months"          # or an integer in horizon_unit
+        discount_rate: 0.01           # per horizon_unit period
+        period: 1d                    # purchases in the same period are merged
+        unit: 1w                      # unit of recency and T
+        # model_path: models/bgnbd.json   # score with a fitted model instead of fitting
+
+Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
+T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
+``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
+``clv``. A model that does not converge is reported as a ``warn`` finding.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import Field, field_validator
+
+import truenorth
+
+UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
+_HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
+PURCHASE_MODELS = {"bg_nbd": "BetaGeo", "mbg_nbd": "ModifiedBetaGeo", "pareto_nbd": "ParetoNBD"}
+
+
+def parse_horizon(value: Any, default_unit: str) -> tuple[float, str]:
+    """``12`` → (12, default_unit); ``"12 months"`` → (12, "month")."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), default_unit
+    m = _HORIZON.match(str(value))
+    if not m:
+        raise ValueError(f"horizon {value!r}: expected a number or '<n> days|weeks|months|years'")
+    return float(m.group(1)), m.group(2).lower()
+
+
+def duration_days(text: str) -> float:
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"{text!r}: expected a duration like 1d, 1w, 1mo, 1y")
+    n, u = int(m.group(1)), m.group(2)
+    return n * {"d": 1.0, "w": 7.0, "mo": 365.25 / 12, "y": 365.25}[u]
+
+
+class ClvOptions(truenorth.Options):
+    """Options of ``clv``."""
+
+    source: str = Field("transactions", description="table of transactions")
+    customer: str = Field("customer", description="customer key column")
+    time: str = Field("time", description="transaction time column (date or datetime)")
+    amount: str | None = Field("amount", description="amount column (null: no monetary value)")
+    model: Literal["bg_nbd", "mbg_nbd", "pareto_nbd"] = "bg_nbd"
+    spend: Literal["gamma_gamma"] | None = "gamma_gamma"
+    horizon: int | float | str = Field(12, description="CLV horizon: a number or '12 months'")
+    horizon_unit: Literal["day", "week", "month", "year"] = "month"
+    discount_rate: float = Field(0.01, ge=0, lt=1, description="discount rate per horizon unit")
+    period: str = Field("1d", description="purchases within one period count once")
+    unit: str = Field("1w", description="time unit of recency and T")
+    observation_end: date | datetime | None = None
+    model_path: str | None = Field(None, description="fitted purchase model JSON (skip fitting)")
+    spend_model_path: str | None = Field(None, description="fitted spend model JSON")
+    into: str = Field("customers", description="table to write")
+
+    @field_validator("horizon")
+    @classmethod
+    def _horizon(cls, v: Any) -> Any:
+        n, _ = parse_horizon(v, "month")
+        if n <= 0:
+            raise ValueError("horizon must be positive")
+        return v
+
+    @field_validator("period", "unit")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        duration_days(v)
+        return v
+
+
+OUTPUT_SCHEMA_BASE: dict[str, Any] = {
+    "frequency": None,
+    "recency": pl.Float64(),
+    "T": pl.Float64(),
+    "monetary_value": pl.Float64(),
+    "n_transactions": None,
+    "revenue": pl.Float64(),
+    "first_purchase": None,
+    "last_purchase": None,
+    "p_alive": pl.Float64(),
+    "expected_purchases": pl.Float64(),
+}
+
+
+def _reads(options: ClvOptions, rule: truenorth.Rule) -> list[str]:
+    return [options.source]
+
+
+def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
+    schema: dict[str, Any] = {options.customer: None, **OUTPUT_SCHEMA_BASE}
+    if options.spend:
+        schema["expected_spend"] = pl.Float64()
+        schema["clv"] = pl.Float64()
+    return {options.into: schema}
+
+
+def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
+    schema = ctx.schema(options.source)
+    if schema is not None:
+        for key in ("customer", "time", "amount"):
+            col = getattr(options, key)
+            if col is not None and col not in schema:
+                ctx.error(
+                    f"{key}: no column {col!r} in table {options.source!r}",
+                    at=("with", key),
+                    expected=f"one of: {', '.join(schema)}",
+                )
+    if options.spend and options.amount is None:
+        ctx.error(
+            "a spend model needs an amount column",
+            at=("with", "spend"),
+            expected="amount: <column>, or spend: null",
+        )
+
+
+def _load_model(ctx: truenorth.RuleContext, path: str) -> Any:
+    from truenorth import clv
+
+    file = ctx.resolve_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read model {file}: {exc.strerror}") from None
+    return clv.load(text)
+
+
+def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+    from truenorth import clv
+
+    opts: ClvOptions = ctx.rule.options  # type: ignore[assignment]
+    lf = ctx.table(opts.source)
+    summary = clv.summarize(
+        lf,
+        customer=opts.customer,
+        time=opts.time,
+        amount=opts.amount,
+        period=opts.period,
+        unit=opts.unit,
+        observation_end=opts.observation_end,
+    )
+    findings: list[truenorth.Finding] = []
+    if opts.model_path:
+        model = _load_model(ctx, opts.model_path)
+    else:
+        model = getattr(clv, PURCHASE_MODELS[opts.model])().fit(summary)
+    _convergence(ctx, model, opts.model, findings)
+    horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
+    t_units = horizon * UNIT_DAYS[horizon_unit] / duration_days(opts.unit)
+    columns = [
+        model.p_alive(summary).alias("p_alive"),
+        model.expected_purchases(summary, t_units).alias("expected_purchases"),
+    ]
+    if opts.spend:
+        if opts.spend_model_path:
+            spend = _load_model(ctx, opts.spend_model_path)
+        else:
+            spend = clv.GammaGamma().fit(summary.filter(pl.col("frequency") > 0))
+        _convergence(ctx, spend, opts.spend, findings)
+        columns.append(spend.expected_spend(summary).alias("expected_spend"))
+        columns.append(
+            clv.lifetime_value(
+                model,
+                spend,
+                summary,
+                horizon=horizon,
+                horizon_unit=horizon_unit,
+                discount_rate=opts.discount_rate,
+            ).alias("clv")
+        )
+    out = summary.with_columns(columns).sort(opts.customer)
+    if hasattr(ctx, "note"):
+        ctx.note("customers", out.height)
+        params = getattr(model, "params", None)
+        if params:
+            ctx.note("purchase model", None, model=opts.model, params=dict(params))
+    return truenorth.RuleOutput(tables={opts.into: out}, findings=findings)
+
+
+def _convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: list) -> None:
+    if getattr(model, "converged", True) is False:
+        findings.append(
+            ctx.finding(
+                str(name),
+                f"{name} fit did not converge; predictions may be unreliable",
+                severity="warn",
+                evidence={"n_iterations": getattr(model, "n_iterations", None)},
+            )
+        )
+
+
+KIND = truenorth.RuleKind(
+    name="clv",
+    options=ClvOptions,
+    evaluate=evaluate,
+    reads=_reads,
+    writes=_writes,
+    summary="Customer summary, BG/NBD-family purchase model, Gamma-Gamma spend, discounted CLV.",
+    doc=__doc__ or "",
+    validate=_validate,
+)
+
+
+@truenorth.hookimpl
+def register_rule_kinds(register):
+    register(KIND)
