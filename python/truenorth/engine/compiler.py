@@ -23,7 +23,7 @@ from ..errors import PackError, Problem, UsageError
 from .conditions import CheckSchema, check_condition, describe_schema
 from .plugins import Registry
 from .records import Location, Options, Rule, RuleKind
-from .spec import DatasetSpec, PackFile, RuleSpec, TestCase, pydantic_problems
+from .spec import DatasetSpec, PackFileRaw, RuleSpec, TestCase, pydantic_problems
 from .yamlsrc import Located, from_python, load_yaml
 
 PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
@@ -34,8 +34,9 @@ YAML_SUFFIXES = (".yaml", ".yml")
 @dataclass
 class SourceFile:
     doc: Located
-    spec: PackFile
+    spec: PackFileRaw
     base_dir: Path
+    tests: list[TestCase] = field(default_factory=list)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class PackSource:
 
     name: str
     files: list[SourceFile]
+    problems: list[Problem] = field(default_factory=list)  # reported by compile_pack
 
     @property
     def base_dir(self) -> Path:
@@ -101,15 +103,23 @@ def read_sources(sources: Iterable[Any]) -> list[PackSource]:
                 )
                 continue
             try:
-                spec = PackFile.model_validate(doc.value)
+                spec = PackFileRaw.model_validate(doc.value)
             except ValidationError as exc:
-                problems.extend(pydantic_problems(exc, doc, model=PackFile))
+                problems.extend(pydantic_problems(exc, doc, model=PackFileRaw))
                 continue
+            tests = []
+            for i, raw in enumerate(spec.tests):
+                try:
+                    tests.append(TestCase.model_validate(raw))
+                except ValidationError as exc:
+                    problems.extend(
+                        pydantic_problems(exc, doc, model=TestCase, prefix=("tests", i))
+                    )
             groups.setdefault(spec.pack, PackSource(spec.pack, [])).files.append(
-                SourceFile(doc, spec, base)
+                SourceFile(doc, spec, base, tests)
             )
     for group in groups.values():
-        problems.extend(_merge_problems(group))
+        group.problems = _merge_problems(group)
     if problems:
         raise PackError(problems)
     return list(groups.values())
@@ -132,17 +142,20 @@ def _merge_problems(group: PackSource) -> list[Problem]:
                     )
                 seen.setdefault((section, key), loc)
         for i, rule in enumerate(f.spec.rules):
+            rid = rule.get("id")
+            if not isinstance(rid, str):
+                continue
             loc = f.doc.loc(("rules", i, "id"))
-            if ("rule", rule.id) in seen:
+            if ("rule", rid) in seen:
                 problems.append(
                     Problem(
-                        f"duplicate rule id (first at {seen[('rule', rule.id)]})",
+                        f"duplicate rule id (first at {seen[('rule', rid)]})",
                         loc,
-                        rule_id=rule.id,
+                        rule_id=rid,
                         expected="unique rule ids within a pack",
                     )
                 )
-            seen.setdefault(("rule", rule.id), loc)
+            seen.setdefault(("rule", rid), loc)
     return problems
 
 
@@ -185,13 +198,22 @@ def merge_params(
 
 
 def substitute(
-    value: Any, params: Mapping[str, Any], doc: Located, path: tuple[Any, ...], problems: list
+    value: Any,
+    params: Mapping[str, Any],
+    doc: Located,
+    path: tuple[Any, ...],
+    problems: list,
+    rule_id: str | None = None,
 ) -> Any:
     """Replace ``${name}`` in scalars: a whole-value reference keeps the param's type."""
     if isinstance(value, dict):
-        return {k: substitute(v, params, doc, (*path, k), problems) for k, v in value.items()}
+        return {
+            k: substitute(v, params, doc, (*path, k), problems, rule_id) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [substitute(v, params, doc, (*path, i), problems) for i, v in enumerate(value)]
+        return [
+            substitute(v, params, doc, (*path, i), problems, rule_id) for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "$" not in value:
         return value
     whole = PARAM.fullmatch(value)
@@ -209,6 +231,7 @@ def substitute(
                 Problem(
                     f"unknown param ${{{name}}}",
                     doc.loc(path),
+                    rule_id=rule_id,
                     expected=f"one of: {', '.join(sorted(params)) or '(no params declared)'}",
                 )
             )
@@ -290,7 +313,7 @@ def compile_pack(
 ) -> CompiledPack:
     """Validate and plan one pack with the given param overrides."""
     merged = merge_params(source.params, params, pack=source.name)
-    problems: list[Problem] = []
+    problems: list[Problem] = list(source.problems)
 
     # datasets (params substituted in paths and options)
     datasets: dict[str, Dataset] = {}
@@ -314,15 +337,15 @@ def compile_pack(
     rules: list[CompiledRule] = []
     index = 0
     for f in source.files:
-        for i, spec in enumerate(f.spec.rules):
+        for i, raw in enumerate(f.spec.rules):
             path = ("rules", i)
-            raw = f.doc.value["rules"][i]
-            sub = substitute(raw, merged, f.doc, path, problems)
+            rid = raw.get("id") if isinstance(raw.get("id"), str) else None
+            sub = substitute(raw, merged, f.doc, path, problems, rid)
             try:
                 spec = RuleSpec.model_validate(sub)
             except ValidationError as exc:
                 problems.extend(
-                    pydantic_problems(exc, f.doc, model=RuleSpec, prefix=path, rule_id=spec.id)
+                    pydantic_problems(exc, f.doc, model=RuleSpec, prefix=path, rule_id=rid)
                 )
                 continue
             crule = _compile_rule(spec, f, path, registry, problems, index)
@@ -331,13 +354,10 @@ def compile_pack(
                 rules.append(crule)
 
     ordered, schemas, external = _plan(rules, datasets, problems)
-    if not problems:
-        for crule in ordered:
-            _check_rule(crule, schemas, problems)
+    for crule in ordered:
+        _check_rule(crule, schemas, problems)
     tests = [
-        (t, f.doc, ("tests", i), f.base_dir)
-        for f in source.files
-        for i, t in enumerate(f.spec.tests)
+        (t, f.doc, ("tests", i), f.base_dir) for f in source.files for i, t in enumerate(f.tests)
     ]
     if problems:
         raise PackError(problems)
@@ -384,7 +404,6 @@ def _compile_rule(
             pydantic_problems(exc, doc, model=kind.options, prefix=(*path, "with"), rule_id=spec.id)
         )
         return None
-    location = doc.loc((*path, "id")) if (*path, "id") in doc.locations else doc.loc(path)
     location = doc.loc(path)
     rule = Rule(
         id=spec.id,

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -101,10 +102,13 @@ def check_condition(
     missing = [c for c in roots if c not in known]
     if missing:
         where = f" of table '{table}'" if table else ""
+        close = difflib.get_close_matches(missing[0], list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         return None, [
             problem(
                 f"unknown column{'s' if len(missing) > 1 else ''} "
-                + ", ".join(repr(c) for c in missing),
+                + ", ".join(repr(c) for c in missing)
+                + hint,
                 f"a column{where}: {describe_schema(schema)}",
             )
         ]

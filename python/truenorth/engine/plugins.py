@@ -148,7 +148,9 @@ def _short_error(exc: BaseException) -> str:
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
-        if not f.filename.startswith("<") and "importlib" not in f.filename
+        if not f.filename.startswith("<")
+        and "importlib" not in f.filename
+        and f.filename != __file__
     ]
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
@@ -281,7 +283,8 @@ def build_registry(
 
     if strict:
         problems = [
-            f"plugin {p.name} ({p.dist or '-'} {p.version or ''}): {p.error}" for p in reg.errors
+            f"plugin {p.name}{f' ({p.dist} {p.version})' if p.dist else ''}: {p.error}"
+            for p in reg.errors
         ]
         if problems:
             raise PluginError("strict mode: plugin errors:\n  " + "\n  ".join(problems))

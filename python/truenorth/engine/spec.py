@@ -91,6 +91,14 @@ class PackFile(_Strict):
     tests: list[TestCase] = Field(default_factory=list)
 
 
+class PackFileRaw(PackFile):
+    """:class:`PackFile` with rules left as mappings: each rule is validated on its own, so
+    one broken rule does not hide the problems of the others."""
+
+    rules: list[dict[str, Any]] = Field(default_factory=list)  # type: ignore[assignment]
+    tests: list[dict[str, Any]] = Field(default_factory=list)  # type: ignore[assignment]
+
+
 def _unwrap(tp: Any) -> list[Any]:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):

@@ -31,6 +31,9 @@ Path_ = tuple[Any, ...]
 MAX_DEPTH = 64
 
 
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
 class PackLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false (so ``on:``, ``yes``, ``no``, ``off``
     stay strings — ``on: customers`` must not become ``True: customers``)."""
@@ -88,6 +91,11 @@ class _Builder:
             raise PackError(
                 [Problem("YAML nesting too deep (recursive alias?)", self.doc.locations[path])]
             )
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            self.problems.append(
+                Problem(f"unsupported YAML tag {node.tag!r}", self.doc.locations[path])
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             try:
                 self.loader.flatten_mapping(node)  # YAML merge keys (<<)
