@@ -166,13 +166,13 @@ def test_type_errors_against_declared_dtypes():
     pack = {
         "truenorth": 1,
         "pack": "t",
+        "datasets": {"x": {"path": "x.csv", "columns": {"a": "a"}}},
         "rules": [
             {"id": "dt", "kind": "decision_table", "on": "x", "with": {"rows": [{"when": "a > 1", "tier": "t"}]}},
             {"id": "bad", "kind": "condition", "on": "x", "when": "dt_row = 'one'"},
         ],
     }
-    # `x` is external (no datasets declared): its schema is unknown, but dt_row is declared
-    # Int64 by the decision table, and comparing it to a string is a type error.
+    # dt_row is declared Int64 by the decision table; comparing it to a string is a type error
     with pytest.raises(PackError) as info:
         truenorth.Engine.load(pack)
     assert "does not type-check" in str(info.value)

@@ -355,7 +355,7 @@ def compile_pack(
 
     ordered, schemas, external = _plan(rules, datasets, problems)
     for crule in ordered:
-        _check_rule(crule, schemas, problems)
+        _check_rule(crule, schemas, problems, set(datasets))
     tests = [
         (t, f.doc, ("tests", i), f.base_dir) for f in source.files for i, t in enumerate(f.tests)
     ]
@@ -476,7 +476,12 @@ def _plan(
         schemas[role] = {c: None for c in ds.spec.columns} if ds.spec.columns else None
     for t in set(creators) | set(augmenters):
         writers = creators.get(t, []) + augmenters.get(t, [])
-        base = schemas.get(t) if t in datasets else {}
+        if t in datasets:
+            base = schemas.get(t)
+        elif t in creators:
+            base = {}
+        else:
+            base = None  # an external input extended by rules: its own columns are unknown
         if any(w.writes[t] is None for w in writers) or base is None:
             schemas[t] = None
             continue
@@ -544,7 +549,10 @@ def _plan(
 
 
 def _check_rule(
-    crule: CompiledRule, schemas: Mapping[str, CheckSchema | None], problems: list[Problem]
+    crule: CompiledRule,
+    schemas: Mapping[str, CheckSchema | None],
+    problems: list[Problem],
+    dataset_roles: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     rule = crule.rule
     table = rule.on
@@ -564,6 +572,9 @@ def _check_rule(
             location=loc,
             rule_id=rule.id,
             field=field_name,
+            dataset=table in dataset_roles and not any(
+                table in r for r in (crule.writes,)
+            ),
         )
         problems.extend(found)
         if expr is not None:

@@ -61,6 +61,7 @@ def check_condition(
     rule_id: str | None = None,
     field: str = "when",
     row_predicate: bool = True,
+    dataset: bool = False,
 ) -> tuple[pl.Expr | None, list[Problem]]:
     """Compile ``text``; return the expression (or ``None``) and every problem found."""
 
@@ -109,7 +110,8 @@ def check_condition(
                 f"unknown column{'s' if len(missing) > 1 else ''} "
                 + ", ".join(repr(c) for c in missing)
                 + hint,
-                f"a column{where}: {describe_schema(schema)}",
+                f"a column{where}: {describe_schema(schema)}"
+                + (f"; declare source columns in datasets.{table}.columns" if dataset else ""),
             )
         ]
     dtype, error = _result_dtype(expr, schema, roots)

@@ -1,0 +1,278 @@
+"""Running packs: planning order, results, errors, params, threads, outputs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import polars as pl
+import pytest
+
+import truenorth
+from truenorth.errors import DataError, RuleError, UsageError
+from truenorth.testing import run_rule
+
+CUSTOMERS = pl.DataFrame(
+    {
+        "customer": ["a", "b", "c", "d"],
+        "clv": [50.0, 250.0, 1200.0, 400.0],
+        "p_alive": [0.9, 0.1, 0.05, 0.8],
+    }
+)
+
+
+def pack(*rules, **extra):
+    return {"truenorth": 1, "pack": "t", "rules": list(rules), **extra}
+
+
+TIERS = {
+    "id": "tiers",
+    "kind": "decision_table",
+    "on": "customers",
+    "with": {
+        "rows": [{"when": "clv >= 1000", "tier": "gold"}, {"when": "clv >= 200", "tier": "silver"}],
+        "default": {"tier": "bronze"},
+    },
+}
+ALERT = {
+    "id": "alert",
+    "kind": "condition",
+    "on": "customers",
+    "when": "tier = 'gold' AND p_alive < 0.1",
+    "severity": "fail",
+    "action": "call",
+    "message": "{customer} ({tier}) P(alive)={p_alive:.2f}",
+}
+
+
+def test_rules_are_ordered_by_tables_not_by_file_order():
+    # the alert reads `tier`, which the decision table adds: it must run after it
+    engine = truenorth.Engine.load(pack(ALERT, TIERS))
+    assert [r.id for r in engine.rules] == ["tiers", "alert"]
+    result = engine.run(data={"customers": CUSTOMERS})
+    assert result.findings.select("subject", "severity", "action", "message").rows() == [
+        ("c", "fail", "call", "c (gold) P(alive)=0.05")
+    ]
+    assert json.loads(result.findings["evidence"][0]) == {"p_alive": 0.05, "tier": "gold"}
+    assert result.findings["location"][0].startswith("<dict>:")
+    assert result.tables["customers"].sort("customer")["tier"].to_list() == [
+        "bronze",
+        "silver",
+        "gold",
+        "silver",
+    ]
+    assert [r.status for r in result.rules] == ["ok", "ok"]
+    assert all(r.seconds >= 0 for r in result.rules)
+
+
+def test_findings_frame_has_the_documented_columns():
+    result = truenorth.Engine.load(pack(TIERS, ALERT)).run(data={"customers": CUSTOMERS})
+    assert result.findings.columns == [
+        "rule_id",
+        "kind",
+        "severity",
+        "subject",
+        "message",
+        "value",
+        "threshold",
+        "evidence",
+        "action",
+        "location",
+    ]
+    empty = truenorth.Engine.load(pack(TIERS)).run(data={"customers": CUSTOMERS})
+    assert empty.findings.height == 0 and empty.findings.columns == result.findings.columns
+
+
+def test_a_rule_that_raises_becomes_an_error_finding_and_dependents_are_skipped():
+    boom_kind = truenorth.RuleKind(
+        name="boom",
+        options=truenorth.Options,
+        evaluate=lambda ctx: (_ for _ in ()).throw(ZeroDivisionError("no data to divide")),
+        writes=lambda o, r: {"boomed": None},
+    )
+    from truenorth.testing import _plugin_for
+
+    rules = [
+        {"id": "explode", "kind": "boom", "on": "customers"},
+        {"id": "after", "kind": "condition", "on": "boomed", "when": "x > 1"},
+        {"id": "independent", "kind": "condition", "on": "customers", "when": "clv > 1000"},
+    ]
+    engine = truenorth.Engine.load(pack(*rules), plugins=[_plugin_for(boom_kind)])
+    result = engine.run(data={"customers": CUSTOMERS})
+    status = {r.id: r.status for r in result.rules}
+    assert status == {"explode": "error", "after": "skipped", "independent": "ok"}
+    assert result.rule("explode").error == "ZeroDivisionError: no data to divide"
+    assert "rule 'explode' failed" in result.rule("after").error
+    assert result.counts()["error"] == 2
+    assert result.exit_code("fail") == 3
+    with pytest.raises(RuleError, match="explode"):
+        result.raise_for_errors()
+    with pytest.raises(RuleError, match="rule 'explode' \\(boom\\) failed"):
+        engine.run(data={"customers": CUSTOMERS}, fail_fast=True)
+
+
+def test_exit_codes_follow_fail_on():
+    result = truenorth.Engine.load(
+        pack({"id": "w", "kind": "condition", "on": "customers", "when": "clv > 1000"})
+    ).run(data={"customers": CUSTOMERS})
+    assert result.counts()["warn"] == 1
+    assert result.exit_code("fail") == 0
+    assert result.exit_code("warn") == 1
+    assert result.exit_code("info") == 1
+
+
+def test_missing_and_unknown_data_roles_fail_before_running():
+    engine = truenorth.Engine.load(pack(TIERS))
+    with pytest.raises(DataError, match="no data for: 'customers' \\(read by tiers\\)"):
+        engine.run()
+    with pytest.raises(UsageError, match="no dataset role.*'custmers'"):
+        engine.run(data={"customers": CUSTOMERS, "custmers": CUSTOMERS})
+
+
+def test_runtime_column_check_when_schema_unknown():
+    engine = truenorth.Engine.load(pack({"id": "r", "kind": "condition", "on": "customers", "when": "ltv > 1"}))
+    result = engine.run(data={"customers": CUSTOMERS})
+    assert result.rules[0].status == "error"
+    assert "unknown column(s) 'ltv'" in result.rules[0].error
+
+
+def test_params_at_run_time_recompile_and_cache():
+    engine = truenorth.Engine.load(
+        pack({"id": "r", "kind": "condition", "on": "customers", "when": "clv > ${limit}"}, params={"limit": 1000})
+    )
+    assert engine.run(data={"customers": CUSTOMERS}).findings.height == 1
+    assert engine.run(data={"customers": CUSTOMERS}, params={"limit": 100}).findings.height == 3
+    assert engine.run(data={"customers": CUSTOMERS}, params={"limit": 100}).params == {"limit": 100}
+    assert engine.compiled({"limit": 100}) is engine.compiled({"limit": 100})
+    assert engine.run(data={"customers": CUSTOMERS}).findings.height == 1
+
+
+def test_concurrent_runs_are_independent():
+    engine = truenorth.Engine.load(
+        pack(TIERS, {**ALERT, "when": "clv > ${limit}", "severity": "warn"}, params={"limit": 0})
+    )
+    frames = {
+        n: pl.DataFrame({"customer": [f"c{i}" for i in range(n)], "clv": [float(i) for i in range(n)], "p_alive": [0.5] * n})
+        for n in range(5, 45, 5)
+    }
+    barrier = threading.Barrier(4)
+
+    def job(n):
+        if n <= 20:
+            barrier.wait(timeout=10)
+        r = engine.run(data={"customers": frames[n]}, params={"limit": n // 2})
+        return n, r.findings.height, r.tables["customers"].height
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(job, list(frames) * 3))
+    for n, findings, rows in results:
+        assert rows == n
+        assert findings == sum(1 for i in range(n) if i > n // 2)
+
+
+def test_column_mapping_for_passed_frames_and_files(tmp_path):
+    csv = tmp_path / "c.csv"
+    CUSTOMERS.rename({"customer": "cust_id"}).write_csv(csv)
+    spec = pack(
+        {"id": "r", "kind": "condition", "on": "customers", "when": "clv > 1000"},
+        datasets={
+            "customers": {"path": str(csv), "columns": {"customer": "cust_id", "clv": "clv"}}
+        },
+    )
+    engine = truenorth.Engine.load(spec)
+    assert engine.run().findings["subject"].to_list() == ["c"]
+    other = CUSTOMERS.rename({"customer": "cust_id"})
+    assert engine.run(data={"customers": other}).findings["subject"].to_list() == ["c"]
+    with pytest.raises(DataError, match="missing column\\(s\\) 'cust_id' \\(for 'customer'\\)"):
+        engine.run(data={"customers": CUSTOMERS.rename({"customer": "id"})})
+
+
+def test_missing_file_is_a_data_error(tmp_path):
+    spec = pack(
+        {"id": "r", "kind": "condition", "on": "customers", "when": "clv > 1"},
+        datasets={"customers": {"path": str(tmp_path / "nope.csv")}},
+    )
+    with pytest.raises(DataError, match="file not found"):
+        truenorth.Engine.load(spec).run()
+
+
+def test_result_json_and_tables_written_atomically(tmp_path):
+    result = truenorth.Engine.load(pack(TIERS, ALERT)).run(data={"customers": CUSTOMERS})
+    text = result.to_json(tmp_path / "r.json", include_tables=True)
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data == json.loads(text)
+    assert data["counts"]["fail"] == 1 and data["findings"][0]["evidence"]["tier"] == "gold"
+    assert data["tables"]["customers"]["rows"] == 4 and len(data["tables"]["customers"]["data"]) == 4
+    written = result.write_tables(tmp_path / "out", format="parquet")
+    assert {p.name for p in written} == {"customers.parquet", "findings.parquet"}
+    back = pl.read_parquet(tmp_path / "out" / "customers.parquet")
+    assert back.equals(result.tables["customers"])
+    result.write_tables(tmp_path / "out", format="csv")
+    assert pl.read_csv(tmp_path / "out" / "findings.csv").height == 1
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    from truenorth.io import atomic_write
+
+    target = tmp_path / "keep.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("half")
+        raise RuntimeError("crash")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_explain_gives_compiled_conditions_and_steps():
+    engine = truenorth.Engine.load(pack(TIERS, ALERT))
+    info = engine.explain("alert")
+    assert info["reads"] == ["customers"] and info["order"] == 2
+    assert 'col("tier")' in info["conditions"]["when"]
+    result = engine.run(data={"customers": CUSTOMERS})
+    steps = {s["step"]: s.get("count") for s in result.rule("tiers").explain}
+    assert steps == {"rows in": 4, "row 1: clv >= 1000": 1, "row 2: clv >= 200": 2, "unmatched": 1}
+    with pytest.raises(UsageError):
+        engine.explain("nope")
+
+
+def test_pack_tests_pass_and_fail(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        """
+truenorth: 1
+pack: pt
+rules:
+  - {id: big, kind: condition, on: customers, when: "clv > 100"}
+tests:
+  - name: passes
+    given:
+      customers: [{customer: a, clv: 500.0}, {customer: b, clv: 5.0}]
+    expect:
+      findings: [{rule: big, subject: a, severity: warn}]
+  - name: fails
+    given:
+      customers: [{customer: a, clv: 500.0}]
+    expect:
+      count: 0
+"""
+    )
+    outcomes = truenorth.Engine.load(path).run_tests()
+    assert [(o.name, o.passed) for o in outcomes] == [("passes", True), ("fails", False)]
+    assert outcomes[1].failures == ["expected 0 findings, got 1"]
+    assert outcomes[1].location.line == 12
+
+
+def test_run_rule_accepts_a_rulekind_record():
+    class Opts(truenorth.Options):
+        n: int = 1
+
+    def evaluate(ctx):
+        return truenorth.RuleOutput(findings=[ctx.finding("x", f"n={ctx.rule.options.n}")])
+
+    kind = truenorth.RuleKind(name="counter", options=Opts, evaluate=evaluate)
+    result = run_rule(kind, {"n": 3}, {})
+    assert result.findings["message"].to_list() == ["n=3"]
+    with pytest.raises(truenorth.PackError, match="unknown key 'm'"):
+        run_rule(kind, {"m": 3}, {})
