@@ -572,9 +572,7 @@ def _check_rule(
             location=loc,
             rule_id=rule.id,
             field=field_name,
-            dataset=table in dataset_roles and not any(
-                table in r for r in (crule.writes,)
-            ),
+            dataset=table in dataset_roles,
         )
         problems.extend(found)
         if expr is not None:
