@@ -8,10 +8,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Finding, Rule
+from truenorth import Engine, Finding, Rule, RuleError
 from truenorth.builtins.canvas import (
     KIND,
     Canvas,
@@ -22,6 +23,7 @@ from truenorth.builtins.canvas import (
     load_canvas_text,
 )
 from truenorth.errors import DataError, PackError
+from truenorth.testing import make_pack, run_rule
 
 GOOD = textwrap.dedent(
     """\
@@ -391,3 +393,40 @@ def test_random_canvases_coverage_is_consistent(data):
     # every unlinked item has exactly one finding about its links
     unlinked = sum(coverage["unlinked"])
     assert unlinked == len([i for i in issues if i.check.endswith("_links")])
+
+
+# ------------------------------------------------------------- through the real engine
+
+
+def write_pack(tmp_path: Path, options: dict, **rule) -> Path:
+    pack = make_pack("canvas", options, **rule)
+    f = tmp_path / "pack.yaml"
+    f.write_text(yaml.safe_dump(pack, sort_keys=False))
+    return f
+
+
+def test_canvas_pack_with_segments_table(tmp_path: Path):
+    (tmp_path / "canvas.yaml").write_text(GOOD.replace("creates: [insight]", "creates: []"))
+    f = write_pack(tmp_path, {"path": "canvas.yaml", "segments": "segments"}, warn="coverage < 1")
+    segments = pl.DataFrame(
+        {
+            "segment": ["loyal", "champions", "enterprise"],
+            "customers": [10, 5, 3],
+            "clv_total": [1000.0, 1500.0, 900.0],
+        }
+    )
+    result = Engine.load(f).run(data={"segments": segments})
+    found = result.findings.sort("subject")
+    assert found["subject"].to_list() == ["insight"]
+    assert "canvas.yaml:11:14" in found["message"][0]
+    segs = result.tables["canvas_segments"]
+    assert segs.filter(pl.col("segment") == "smb")["customers"][0] == 15
+    assert result.tables["canvas_coverage"]["coverage"].min() == 1.0
+
+
+def test_canvas_file_errors_surface_with_location(tmp_path: Path):
+    (tmp_path / "canvas.yaml").write_text(
+        GOOD.replace("reaches: [smb, enterprise]", "reaches: [smb, enterprize]")
+    )
+    with pytest.raises(RuleError, match=r"canvas.yaml:21:\d+: channel 'web': reaches 'enterprize'"):
+        run_rule("canvas", {"path": str(tmp_path / "canvas.yaml")})

@@ -9,10 +9,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Finding, Rule
+from truenorth import Engine, Finding, Rule
 from truenorth.builtins.maturity import (
     KIND,
     PROBES,
@@ -30,6 +31,26 @@ from truenorth.builtins.maturity import (
 )
 from truenorth.builtins.maturity.assess import DEFAULT_TABLES
 from truenorth.errors import DataError, PackError
+from truenorth.testing import make_pack
+
+CANVAS = textwrap.dedent(
+    """\
+    customer_segments:
+      - {id: smb, name: Small businesses}
+    value_propositions:
+      - {id: fast, name: Fast, serves: [smb]}
+    channels:
+      - {id: web, name: Web, delivers: [fast], reaches: [smb]}
+    customer_relationships:
+      - {id: self, name: Self service, with: [smb]}
+    revenue_streams:
+      - {id: subs, name: Subscriptions, from: [smb]}
+    key_activities:
+      - {id: dev, name: Development, supports: [fast]}
+    cost_structure:
+      - {id: salaries, name: Salaries, for: [dev]}
+    """
+)
 
 SMALL = textwrap.dedent(
     """\
@@ -330,3 +351,46 @@ def test_staged_level_properties(values):
     up = {i: r("fully") if v.rating == "partially" else v for i, v in ratings.items()}
     higher, _ = assess(cat, up, {})
     assert (higher["level"] >= table["level"]).all()
+
+
+# ------------------------------------------------------------- through the real engine
+
+
+def test_maturity_uses_evidence_of_earlier_rules(tmp_path: Path):
+    (tmp_path / "canvas.yaml").write_text(CANVAS)
+    (tmp_path / "ratings.yaml").write_text(
+        "research.owner: {rating: largely, evidence: CX lead}\n"
+        "design.customer_input: fully\n"
+        "value_proposition.defined: fully\n"
+    )
+    pack = make_pack(
+        "maturity",
+        {"ratings": "ratings.yaml", "as_of": "2026-11-23", "wait_for": ["kpis", "canvas_coverage"]},
+        rule_id="maturity",
+        warn="level < 2",
+        extra_rules=[
+            # listed after nothing: the engine orders them by the tables maturity waits for
+            {"id": "nps", "kind": "kpi", "with": {"metric": "nps", "source": "survey"}},
+            {"id": "canvas", "kind": "canvas", "with": {"path": "canvas.yaml"}},
+        ],
+    )
+    pack["rules"] = [pack["rules"][-1], *pack["rules"][:-1]]  # maturity first in the file
+    f = tmp_path / "pack.yaml"
+    f.write_text(yaml.safe_dump(pack, sort_keys=False))
+    survey = pl.DataFrame({"score": [9, 10, 3], "time": [dt.date(2026, 11, 1)] * 3})
+    result = Engine.load(f).run(data={"survey": survey})
+    ev = result.tables["maturity_evidence"]
+    rating = dict(ev.select("criterion", "rating").iter_rows())
+    assert rating["research.feedback_collected"] == "fully"
+    assert rating["experience.kpis_tracked"] == "fully"
+    assert rating["value_proposition.canvas"] == "fully"
+    assert rating["research.owner"] == "largely"
+    levels = dict(result.tables["maturity"].select("dimension", "level").iter_rows())
+    # level 2: feedback collected (derived) + owner (rated); level 3 needs Kano, absent
+    assert levels["research"] == 2
+    subjects = result.findings["subject"].to_list()
+    assert "research/research.needs_classified" in subjects
+    assert "research/research.feedback_recent" not in subjects  # 22 days old: recent
+    # no dimension reaches 2 without ratings for its level-2 criteria -> warn "level < 2"
+    warned = result.findings.filter(pl.col("severity") == "warn")["subject"].to_list()
+    assert sorted(warned) == ["engagement", "improvement"]
