@@ -34,7 +34,8 @@ class CanvasOptions(Options):
     path: str = Field(description="The canvas YAML file, relative to the pack.")
     segments: str | None = Field(
         default=None,
-        description="Table of data segments (columns segment, customers, clv_total/clv_mean). "
+        description="Table of data segments (columns segment, customers (or n_customers, "
+        "size, count), clv_total (or clv_sum), clv_mean (or mean_clv)). "
         "When set the rule waits for it; when unset a table named `segments` is used if it "
         "exists by the time the rule runs.",
     )

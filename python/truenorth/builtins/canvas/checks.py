@@ -38,6 +38,14 @@ SEGMENTS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+# Columns of the segments table, first present name wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "customers": ("customers", "n_customers", "size", "count"),
+    "clv_total": ("clv_total", "clv_sum", "total_clv"),
+    "clv_mean": ("clv_mean", "mean_clv", "avg_clv"),
+}
+
+
 @dataclass(frozen=True)
 class Issue:
     """One consistency gap: which check, which item, where it is defined, what is missing."""
@@ -323,10 +331,13 @@ def _segment_table(
             f"(columns present: {', '.join(segments.columns) or '(none)'})"
         )
 
+    picked = {
+        name: next((a for a in ALIASES[name] if a in segments.columns), None) for name in ALIASES
+    }
+
     def col(name: str, dtype: type[pl.DataType]) -> pl.Expr:
-        if name in segments.columns:
-            return pl.col(name).cast(dtype)
-        return pl.lit(None, dtype)
+        src = picked[name]
+        return pl.col(src).cast(dtype) if src else pl.lit(None, dtype)
 
     data = segments.select(
         pl.col(column).cast(pl.String).alias("data_segment"),
@@ -372,8 +383,8 @@ def _segment_table(
         )
 
     joined = mapping.join(data, on="data_segment", how="inner")
-    has_customers = "customers" in segments.columns
-    has_total = "clv_total" in segments.columns
+    has_customers = picked["customers"] is not None
+    has_total = picked["clv_total"] is not None
     agg = joined.group_by("segment").agg(
         pl.col("data_segment").unique().sort().str.join(", ").alias("data_segments"),
         pl.col("customers").sum().alias("customers"),

@@ -81,7 +81,7 @@ def evaluate(ctx: RuleContext) -> RuleOutput:
     assert isinstance(o, MaturityOptions)
     cat = load_catalogue(ctx.resolve_path(o.catalogue) if o.catalogue else None)
     ratings = load_ratings(ctx.resolve_path(o.ratings), cat) if o.ratings else {}
-    run = Run(ctx.has_table, ctx.table, {**DEFAULT_TABLES, **o.tables})
+    run = Run(ctx.has_table, ctx.table, {**DEFAULT_TABLES, **o.tables}, extra=o.wait_for)
     as_of = o.as_of or dt.datetime.now(dt.timezone.utc).date()
     derived = derive_evidence(run, as_of=as_of, recent_days=o.recent_days)
     table, evidence = assess(cat, ratings, derived)
@@ -166,7 +166,9 @@ customers.clv, kpis (metrics, targets, benchmarks), canvas_coverage, health_scor
 cohort_retention.
 
 Evidence from other rules' tables exists only if those rules ran first: list them in
-`wait_for:` (declared reads), e.g. `wait_for: [kpis, segments, canvas_coverage]`.
+`wait_for:` (declared reads), e.g. `wait_for: [kpis, segments, canvas_coverage]`. Any
+`wait_for` table with the columns of a KPI table (metric, subject, value) counts as a KPI table,
+so kpi rules writing `kpi_nps`, `kpi_csat`, ... are all seen.
 
 Tables: `maturity` (dimension, name, level, level_name, floor, next_level, gaps, gap_criteria)
 and `maturity_evidence` (dimension, level, criterion, text, rating, source, evidence).

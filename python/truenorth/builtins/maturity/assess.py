@@ -300,18 +300,36 @@ def _ratings_csv(p: Path, catalogue: Catalogue) -> dict[str, Rating]:
 
 
 class Run:
-    """The tables a run offers, by evidence group (first existing table wins)."""
+    """The tables a run offers, by evidence group (first existing table wins).
+
+    ``extra`` names more tables to inspect (the rule's ``wait_for``); those with the columns of a
+    KPI table (metric, subject, value) count as KPI tables too, so packs whose kpi rules write
+    ``kpi_nps``, ``kpi_csat``, ... need not list them twice.
+    """
 
     def __init__(
         self,
         has_table: Callable[[str], bool],
         table: Callable[[str], pl.LazyFrame],
         tables: Mapping[str, Sequence[str]],
+        extra: Sequence[str] = (),
     ):
         self._has, self._table, self.tables = has_table, table, tables
+        self.extra = list(extra)
 
     def find(self, group: str) -> str | None:
         return next((t for t in self.tables.get(group, ()) if self._has(t)), None)
+
+    def kpi_tables(self) -> list[str]:
+        named = [t for t in self.tables.get("kpis", ()) if self._has(t)]
+        more = [
+            t
+            for t in self.extra
+            if t not in named
+            and self._has(t)
+            and {"metric", "subject", "value"} <= set(self._table(t).collect_schema().names())
+        ]
+        return named + more
 
     def lazy(self, name: str) -> pl.LazyFrame:
         return self._table(name)
@@ -321,13 +339,26 @@ class Run:
 
 
 def _metrics(run: Run) -> tuple[str | None, pl.DataFrame | None]:
-    t = run.find("kpis")
-    if t is None:
+    found = run.kpi_tables()
+    if not found:
         return None, None
-    lf = run.lazy(t)
-    cols = lf.collect_schema().names()
-    want = [c for c in ("metric", "target", "benchmark") if c in cols]
-    return t, lf.select(want).collect()
+    parts = []
+    for t in found:
+        lf = run.lazy(t)
+        cols = lf.collect_schema().names()
+        parts.append(
+            lf.select(
+                [
+                    (pl.col(c) if c in cols else pl.lit(None)).cast(d).alias(c)
+                    for c, d in (
+                        ("metric", pl.String),
+                        ("target", pl.Float64),
+                        ("benchmark", pl.Float64),
+                    )
+                ]
+            ).collect()
+        )
+    return ", ".join(repr(t) for t in found), pl.concat(parts)
 
 
 def derive_evidence(
@@ -428,29 +459,29 @@ def derive_evidence(
     else:
         core = metrics & {"nps", "csat", "ces", "churn", "retention", "cohort_retention"}
         out["kpis_tracked"] = (
-            ("fully", f"KPIs in {kt!r}: {', '.join(sorted(metrics))}")
+            ("fully", f"KPIs in {kt}: {', '.join(sorted(metrics))}")
             if core
             else (
                 "largely",
-                f"KPIs in {kt!r} ({', '.join(sorted(metrics)) or 'none'}), but no "
+                f"KPIs in {kt} ({', '.join(sorted(metrics)) or 'none'}), but no "
                 "NPS/CSAT/CES/churn/retention",
             )
         )
         has_target = "target" in k.columns and k["target"].is_not_null().any()
         has_bench = "benchmark" in k.columns and k["benchmark"].is_not_null().any()
         out["kpi_thresholds"] = (
-            ("fully", f"KPIs in {kt!r} carry targets or benchmarks")
+            ("fully", f"KPIs in {kt} carry targets or benchmarks")
             if has_target or has_bench
             else (
                 "partially",
-                f"KPIs in {kt!r} have no targets or benchmarks in the data (warn/"
+                f"KPIs in {kt} have no targets or benchmarks in the data (warn/"
                 "fail thresholds of rules are not visible here: rate it)",
             )
         )
         out["kpi_benchmarks"] = (
-            ("fully", f"KPIs in {kt!r} are compared with benchmarks")
+            ("fully", f"KPIs in {kt} are compared with benchmarks")
             if has_bench
-            else ("not", f"no KPI in {kt!r} has a benchmark")
+            else ("not", f"no KPI in {kt} has a benchmark")
         )
         support = metrics & {"first_response_time", "first_contact_resolution"}
         out["support_kpis"] = (
@@ -459,12 +490,12 @@ def derive_evidence(
                 f"support KPIs: {', '.join(sorted(support))}",
             )
             if support
-            else ("not", f"no first response time / first contact resolution in {kt!r}")
+            else ("not", f"no first response time / first contact resolution in {kt}")
         )
         out["referral_tracked"] = (
-            ("fully", f"referral rate in {kt!r}")
+            ("fully", f"referral rate in {kt}")
             if "referral_rate" in metrics
-            else ("not", f"no referral rate in {kt!r}")
+            else ("not", f"no referral rate in {kt}")
         )
     coh = run.find("cohorts")
     retention = metrics & {"churn", "retention", "cohort_retention"}
