@@ -430,3 +430,21 @@ def test_canvas_file_errors_surface_with_location(tmp_path: Path):
     )
     with pytest.raises(RuleError, match=r"canvas.yaml:21:\d+: channel 'web': reaches 'enterprize'"):
         run_rule("canvas", {"path": str(tmp_path / "canvas.yaml")})
+
+
+def test_segment_table_column_aliases():
+    seg = pl.DataFrame(
+        {
+            "segment": ["loyal", "champions", "enterprise"],
+            "n_customers": [1, 3, 2],
+            "clv_sum": [10.0, 30.0, 8.0],
+        }
+    )
+    _, segs, _ = check(GOOD, segments=seg)
+    smb = segs.filter(pl.col("segment") == "smb").row(0, named=True)
+    assert (smb["customers"], smb["clv_total"], smb["clv_mean"]) == (4, 40.0, 10.0)
+
+
+def test_canvas_threshold_typo_is_a_load_time_error():
+    with pytest.raises(PackError, match=r"unknown column 'coverag'; did you mean 'coverage'"):
+        Engine.load(make_pack("canvas", {"path": "c.yaml"}, warn="coverag < 1"))

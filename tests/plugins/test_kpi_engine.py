@@ -97,3 +97,16 @@ def test_option_errors_name_file_line_column(tmp_path):
             Engine.load(f)
         msg = str(err.value)
         assert where in msg and text in msg, msg
+
+
+def test_threshold_typo_is_a_load_time_error():
+    with pytest.raises(PackError, match=r"warn: unknown column 'valeu'; did you mean 'value'"):
+        Engine.load(make_pack("kpi", {"metric": "nps", "source": "survey"}, warn="valeu < 30"))
+    Engine.load(
+        make_pack(
+            "kpi",
+            {"metric": "nps", "source": "survey"},
+            warn="value < 30 OR delta < -5",
+            fail="ci_high < 0",
+        )
+    )

@@ -394,3 +394,20 @@ def test_maturity_uses_evidence_of_earlier_rules(tmp_path: Path):
     # no dimension reaches 2 without ratings for its level-2 criteria -> warn "level < 2"
     warned = result.findings.filter(pl.col("severity") == "warn")["subject"].to_list()
     assert sorted(warned) == ["engagement", "improvement"]
+
+
+def test_kpi_tables_found_among_wait_for_by_columns():
+    kpi_like = pl.DataFrame(
+        {"metric": ["referral_rate"], "subject": ["overall"], "value": [0.1], "benchmark": [0.2]}
+    )
+    tables = {"kpi_referrals": kpi_like, "other": pl.DataFrame({"x": [1]})}
+    run = Run(
+        lambda n: n in tables,
+        lambda n: tables[n].lazy(),
+        DEFAULT_TABLES,
+        extra=["kpi_referrals", "other"],
+    )
+    d = derive_evidence(run, as_of=AS_OF)
+    assert d["referral_tracked"] == ("fully", "referral rate in 'kpi_referrals'")
+    assert d["kpi_benchmarks"][0] == "fully"
+    assert d["kpis_tracked"][0] == "largely"  # referral rate only: no NPS/CSAT/CES/churn

@@ -7,7 +7,7 @@ is the rule-kind wrapper.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
@@ -100,6 +100,14 @@ def writes(o: CanvasOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
     return {"canvas_coverage": COVERAGE_SCHEMA, "canvas_segments": SEGMENTS_SCHEMA}
 
 
+def validate(o: Any, rule: Rule, vctx: Any) -> None:
+    """Load-time check: the rule's warn/fail conditions name columns of the table they test."""
+    for field in ("warn", "fail"):
+        text = getattr(rule, field)
+        if text is not None:
+            vctx.condition(text, at=(field,), table="canvas_coverage")
+
+
 DOC = """\
 Checks a Business Model Canvas kept as YAML (DOMAIN.md §4) for consistency, and links it to
 the run's data. Option `path:` names the canvas file (relative to the pack).
@@ -175,6 +183,7 @@ KIND = RuleKind(
     writes=writes,  # type: ignore[arg-type]
     summary="Business Model Canvas consistency, Value Proposition Canvas fit, links to data",
     doc=DOC,
+    validate=validate,
 )
 
 

@@ -7,6 +7,7 @@ rule-kind wrapper. See ``DOC`` for the options and the canonical input columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -250,6 +251,14 @@ def writes(o: KpiOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:  # 
     return out
 
 
+def validate(o: Any, rule: Rule, vctx: Any) -> None:
+    """Load-time check: the rule's warn/fail conditions name columns of the table they test."""
+    for field in ("warn", "fail"):
+        text = getattr(rule, field)
+        if text is not None:
+            vctx.condition(text, at=(field,), table=o.table)
+
+
 DOC = """\
 Customer-value KPIs (DOMAIN.md §5), overall and, when asked, per segment (`by: COLUMN`) and per
 calendar period (`period: 1mo` on the `time` column; also 1d, 1w, 1q, 1y). Writes the table
@@ -331,6 +340,7 @@ KIND = RuleKind(
     writes=writes,  # type: ignore[arg-type]
     summary="Customer-value KPIs (NPS, CSAT, CES, churn, CAC, health score, ...) vs thresholds",
     doc=DOC,
+    validate=validate,
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 from pydantic import Field
@@ -148,6 +149,14 @@ def writes(o: MaturityOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]
     return {"maturity": MATURITY_SCHEMA, "maturity_evidence": EVIDENCE_SCHEMA}
 
 
+def validate(o: Any, rule: Rule, vctx: Any) -> None:
+    """Load-time check: the rule's warn/fail conditions name columns of the table they test."""
+    for field in ("warn", "fail"):
+        text = getattr(rule, field)
+        if text is not None:
+            vctx.condition(text, at=(field,), table="maturity")
+
+
 DOC = f"""\
 Customer-value maturity (DOMAIN.md §6): five levels (1 ad-hoc, 2 initiating, 3 enabling,
 4 optimizing, 5 leading) on six dimensions (customer research and feedback, product/service
@@ -216,6 +225,7 @@ KIND = RuleKind(
     writes=writes,  # type: ignore[arg-type]
     summary="Staged customer-value maturity (5 levels x 6 dimensions) from ratings and run evidence",
     doc=DOC,
+    validate=validate,
 )
 
 
