@@ -21,6 +21,7 @@ that passes here behaves the same inside ``truenorth run``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -114,9 +115,10 @@ def run_rule(
         ['2']
     """
     tables = dict(tables or {})
-    extra = list(plugins)
+    registry = _registry(list(plugins))
     if isinstance(kind, RuleKind):
-        extra.append(_plugin_for(kind))
+        # the record under test wins over an installed kind of the same name
+        registry = replace(registry, kinds={**registry.kinds, kind.name: kind})
         name = kind.name
     else:
         name = kind
@@ -134,7 +136,6 @@ def run_rule(
         message=message,
         params=params,
     )
-    registry = _registry(extra)
     engine = Engine.load(pack, registry=registry)
     result = engine.run(data=tables)
     if raise_errors:

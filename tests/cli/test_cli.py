@@ -17,7 +17,9 @@ PACKS = Path(truenorth.__file__).parent / "packs"
 DEMO = PACKS / "engine-demo.yaml"
 
 
-def tn(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def tn(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRUENORTH_")}
     full_env.update(env or {})
     proc = subprocess.run(
@@ -80,7 +82,9 @@ def test_json_to_stdout():
 
 def test_set_overrides_params():
     base = json.loads(tn("run", str(DEMO), "--format", "json").stdout)
-    strict = json.loads(tn("run", str(DEMO), "--format", "json", "--set", "high_value=100000").stdout)
+    strict = json.loads(
+        tn("run", str(DEMO), "--format", "json", "--set", "high_value=100000").stdout
+    )
     assert strict["params"]["high_value"] == 100000
     assert len(strict["findings"]) < len(base["findings"])
     proc = tn("run", str(DEMO), "--set", "high_valu=1")
@@ -142,7 +146,10 @@ def test_validate_reports_every_problem_with_locations(tmp_path):
     js = tn("validate", "--json", str(path))
     assert js.returncode == 2
     problems = json.loads(js.stdout)["problems"]
-    assert [(p["line"], p["column"], p["rule_id"]) for p in problems] == [(7, 5, "r"), (11, 11, "s")]
+    assert [(p["line"], p["column"], p["rule_id"]) for p in problems] == [
+        (7, 5, "r"),
+        (11, 11, "s"),
+    ]
 
 
 def test_validate_ok_reads_no_data(tmp_path):
@@ -150,7 +157,9 @@ def test_validate_ok_reads_no_data(tmp_path):
     pack.write_text(DEMO.read_text().replace("data/engine_demo_customers.csv", "missing.csv"))
     proc = tn("validate", str(pack))
     assert proc.returncode == 0
-    assert "ok: pack engine-demo (3 rules: tiers → lapsing-high-value → lost-platinum)" in proc.stdout
+    assert (
+        "ok: pack engine-demo (3 rules: tiers → lapsing-high-value → lost-platinum)" in proc.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -182,11 +191,16 @@ def test_pack_tests_command(tmp_path):
     assert proc.returncode == 0
     assert proc.stdout.startswith("PASS engine-demo: a lapsing gold customer is flagged")
     failing = tmp_path / "f.yaml"
-    failing.write_text(DEMO.read_text().replace("severity: warn, action: win-back-offer", "severity: fail"))
+    failing.write_text(
+        DEMO.read_text().replace("severity: warn, action: win-back-offer", "severity: fail")
+    )
     shutil.copytree(PACKS / "data", tmp_path / "data")
     proc = tn("test", str(failing))
     assert proc.returncode == 1
-    assert "FAIL" in proc.stdout and "missing finding: rule=lapsing-high-value, subject=A, severity=fail" in proc.stdout
+    assert (
+        "FAIL" in proc.stdout
+        and "missing finding: rule=lapsing-high-value, subject=A, severity=fail" in proc.stdout
+    )
 
 
 def test_plugins_json_lists_builtins_and_errors():
@@ -207,7 +221,9 @@ def test_disable_plugins_env_in_cli():
 
 def test_strict_mode_makes_plugin_errors_fatal(tmp_path):
     plugin = tmp_path / "broken.py"
-    plugin.write_text("import truenorth\n\n@truenorth.hookimpl\ndef register_readers(register):\n    raise RuntimeError('nope')\n")
+    plugin.write_text(
+        "import truenorth\n\n@truenorth.hookimpl\ndef register_readers(register):\n    raise RuntimeError('nope')\n"
+    )
     lenient = tn("validate", str(DEMO), "--plugin", str(plugin))
     assert lenient.returncode == 0 and "warning: plugin broken" in lenient.stderr
     for args, env in (((("--strict",)), None), ((), {"TRUENORTH_STRICT": "1"})):
@@ -256,7 +272,9 @@ def test_init_workspace_then_run_it_with_the_local_plugin(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (ws / "rules" / "engine-demo.yaml").exists()
     assert (ws / "plugins" / "local_plugin.py").exists()
-    run = tn("run", "rules/local.yaml", "--plugin", "plugins/local_plugin.py", "--format", "json", cwd=ws)
+    run = tn(
+        "run", "rules/local.yaml", "--plugin", "plugins/local_plugin.py", "--format", "json", cwd=ws
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert len(data["findings"]) == 3 and {f["kind"] for f in data["findings"]} == {"top_spenders"}

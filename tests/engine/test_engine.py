@@ -126,12 +126,14 @@ def test_missing_and_unknown_data_roles_fail_before_running():
     engine = truenorth.Engine.load(pack(TIERS))
     with pytest.raises(DataError, match="no data for: 'customers' \\(read by tiers\\)"):
         engine.run()
-    with pytest.raises(UsageError, match="no dataset role.*'custmers'"):
+    with pytest.raises(UsageError, match=r"no dataset role.*'custmers'"):
         engine.run(data={"customers": CUSTOMERS, "custmers": CUSTOMERS})
 
 
 def test_runtime_column_check_when_schema_unknown():
-    engine = truenorth.Engine.load(pack({"id": "r", "kind": "condition", "on": "customers", "when": "ltv > 1"}))
+    engine = truenorth.Engine.load(
+        pack({"id": "r", "kind": "condition", "on": "customers", "when": "ltv > 1"})
+    )
     result = engine.run(data={"customers": CUSTOMERS})
     assert result.rules[0].status == "error"
     assert "unknown column(s) 'ltv'" in result.rules[0].error
@@ -139,7 +141,10 @@ def test_runtime_column_check_when_schema_unknown():
 
 def test_params_at_run_time_recompile_and_cache():
     engine = truenorth.Engine.load(
-        pack({"id": "r", "kind": "condition", "on": "customers", "when": "clv > ${limit}"}, params={"limit": 1000})
+        pack(
+            {"id": "r", "kind": "condition", "on": "customers", "when": "clv > ${limit}"},
+            params={"limit": 1000},
+        )
     )
     assert engine.run(data={"customers": CUSTOMERS}).findings.height == 1
     assert engine.run(data={"customers": CUSTOMERS}, params={"limit": 100}).findings.height == 3
@@ -153,7 +158,13 @@ def test_concurrent_runs_are_independent():
         pack(TIERS, {**ALERT, "when": "clv > ${limit}", "severity": "warn"}, params={"limit": 0})
     )
     frames = {
-        n: pl.DataFrame({"customer": [f"c{i}" for i in range(n)], "clv": [float(i) for i in range(n)], "p_alive": [0.5] * n})
+        n: pl.DataFrame(
+            {
+                "customer": [f"c{i}" for i in range(n)],
+                "clv": [float(i) for i in range(n)],
+                "p_alive": [0.5] * n,
+            }
+        )
         for n in range(5, 45, 5)
     }
     barrier = threading.Barrier(4)
@@ -203,7 +214,9 @@ def test_result_json_and_tables_written_atomically(tmp_path):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data == json.loads(text)
     assert data["counts"]["fail"] == 1 and data["findings"][0]["evidence"]["tier"] == "gold"
-    assert data["tables"]["customers"]["rows"] == 4 and len(data["tables"]["customers"]["data"]) == 4
+    assert (
+        data["tables"]["customers"]["rows"] == 4 and len(data["tables"]["customers"]["data"]) == 4
+    )
     written = result.write_tables(tmp_path / "out", format="parquet")
     assert {p.name for p in written} == {"customers.parquet", "findings.parquet"}
     back = pl.read_parquet(tmp_path / "out" / "customers.parquet")

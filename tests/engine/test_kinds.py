@@ -32,7 +32,13 @@ def test_condition_findings_per_matching_row_with_evidence_and_action():
     assert_findings(
         result,
         [
-            {"subject": "b", "severity": "warn", "action": "win-back", "value": 250.0, "message": "b: 250"},
+            {
+                "subject": "b",
+                "severity": "warn",
+                "action": "win-back",
+                "value": 250.0,
+                "message": "b: 250",
+            },
             {"subject": "c", "severity": "warn", "action": "win-back", "value": 1200.0},
         ],
     )
@@ -48,7 +54,11 @@ def test_condition_null_values_do_not_match():
 
 def test_condition_warn_and_fail_levels():
     result = run_rule(
-        "condition", {"value": "p_alive"}, {"customers": CUSTOMERS}, warn="p_alive < 0.25", fail="p_alive < 0.1"
+        "condition",
+        {"value": "p_alive"},
+        {"customers": CUSTOMERS},
+        warn="p_alive < 0.25",
+        fail="p_alive < 0.1",
     )
     got = dict(zip(result.findings["subject"], result.findings["severity"], strict=True))
     assert got == {"b": "warn", "c": "fail", "e": "warn"}
@@ -58,7 +68,10 @@ def test_condition_warn_and_fail_levels():
 
 def test_condition_string_functions_and_in_lists():
     result = run_rule(
-        "condition", {}, {"customers": CUSTOMERS}, when="segment IN ('at_risk', 'loyal') AND segment LIKE 'at%'"
+        "condition",
+        {},
+        {"customers": CUSTOMERS},
+        when="segment IN ('at_risk', 'loyal') AND segment LIKE 'at%'",
     )
     assert sorted(result.findings["subject"].to_list()) == ["b", "e"]
 
@@ -76,7 +89,15 @@ def test_condition_unknown_option_column_is_located():
                 "truenorth": 1,
                 "pack": "p",
                 "datasets": {"c": {"path": "c.csv", "columns": {"customer": "id"}}},
-                "rules": [{"id": "r", "kind": "condition", "on": "c", "when": "customer = 'x'", "with": {"subject": "cust"}}],
+                "rules": [
+                    {
+                        "id": "r",
+                        "kind": "condition",
+                        "on": "c",
+                        "when": "customer = 'x'",
+                        "with": {"subject": "cust"},
+                    }
+                ],
             }
         )
 
@@ -114,7 +135,13 @@ def test_decision_table_default_means_no_unmatched_findings():
         {"customers": CUSTOMERS},
     )
     assert result.findings.height == 0
-    assert result.tables["customers"].sort("customer")["tier"].to_list() == ["base", "base", "gold", "base", "base"]
+    assert result.tables["customers"].sort("customer")["tier"].to_list() == [
+        "base",
+        "base",
+        "gold",
+        "base",
+        "base",
+    ]
 
 
 def test_decision_table_collect_policy():
@@ -133,7 +160,13 @@ def test_decision_table_collect_policy():
         on="customers",
     )
     out = result.tables["tags"].sort("customer")
-    assert out["tag"].to_list() == [["new"], ["valuable", "lapsing"], ["valuable", "lapsing"], ["valuable"], ["lapsing"]]
+    assert out["tag"].to_list() == [
+        ["new"],
+        ["valuable", "lapsing"],
+        ["valuable", "lapsing"],
+        ["valuable"],
+        ["lapsing"],
+    ]
     assert out["rule_row"].to_list() == [[3], [1, 2], [1, 2], [1], [2]]
     assert result.findings.height == 0
 
@@ -179,7 +212,12 @@ def test_decision_table_then_condition_on_its_output():
             "on": "customers",
             "with": {"rows": [{"when": "clv >= 1000", "tier": "gold"}], "default": {"tier": "std"}},
         },
-        {"id": "gold-lapsing", "kind": "condition", "on": "customers", "when": "tier = 'gold' AND p_alive < 0.1"},
+        {
+            "id": "gold-lapsing",
+            "kind": "condition",
+            "on": "customers",
+            "when": "tier = 'gold' AND p_alive < 0.1",
+        },
     ]
     engine = truenorth.Engine.load({"truenorth": 1, "pack": "p", "rules": rules})
     result = engine.run(data={"customers": CUSTOMERS})

@@ -40,13 +40,16 @@ def one_problem(path):
 
 
 def test_unknown_rule_key_located_with_suggestion(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r1
     kind: condition
     on: customers
     whn: "clv > 1"
-""")
+"""
+    )
     p = one_problem(path)
     assert p.rule_id == "r1"
     assert (p.location.line, p.location.column) == pos(path, "whn:")
@@ -62,7 +65,9 @@ def test_unknown_top_level_key(write_pack):
 
 
 def test_unknown_option_in_with_located_at_the_key(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: dt
     kind: decision_table
@@ -70,7 +75,8 @@ rules:
     with:
       rows: [{when: "clv > 1", tier: a}]
       hit_polcy: first
-""")
+"""
+    )
     p = one_problem(path)
     assert p.rule_id == "dt"
     assert (p.location.line, p.location.column) == pos(path, "hit_polcy")
@@ -78,20 +84,25 @@ rules:
 
 
 def test_wrong_option_type_located_at_the_value(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: dt
     kind: decision_table
     on: customers
     with: {rows: [{when: "clv > 1", tier: a}], hit_policy: everything}
-""")
+"""
+    )
     p = one_problem(path)
     assert (p.location.line, p.location.column) == pos(path, "everything")
     assert "'first'" in p.expected and "'collect'" in p.expected
 
 
 def test_all_problems_reported_together(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: a
     kind: condition
@@ -119,7 +130,8 @@ rules:
     kind: condition
     on: orders
     when: "x > 1"
-""")
+"""
+    )
     probs = problems_of(path)
     text = "\n".join(str(p) for p in probs)
     assert "rule 'a': duplicate rule id (first at" in text
@@ -138,26 +150,32 @@ rules:
 
 
 def test_condition_error_points_at_the_condition_node(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
     on: customers
     when: "clv >"
-""")
+"""
+    )
     p = one_problem(path)
     assert (p.location.line, p.location.column) == pos(path, '"clv >"')
     assert "cannot parse" in p.message
 
 
 def test_double_quoted_real_column_is_allowed(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
     on: customers
     when: '"clv" > 1'
-""")
+"""
+    )
     engine = truenorth.Engine.load(path)
     assert engine.rules[0].conditions["when"] is not None
 
@@ -168,7 +186,12 @@ def test_type_errors_against_declared_dtypes():
         "pack": "t",
         "datasets": {"x": {"path": "x.csv", "columns": {"a": "a"}}},
         "rules": [
-            {"id": "dt", "kind": "decision_table", "on": "x", "with": {"rows": [{"when": "a > 1", "tier": "t"}]}},
+            {
+                "id": "dt",
+                "kind": "decision_table",
+                "on": "x",
+                "with": {"rows": [{"when": "a > 1", "tier": "t"}]},
+            },
             {"id": "bad", "kind": "condition", "on": "x", "when": "dt_row = 'one'"},
         ],
     }
@@ -179,7 +202,9 @@ def test_type_errors_against_declared_dtypes():
 
 
 def test_params_substitution_keeps_type_and_embeds_as_string(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
@@ -187,20 +212,24 @@ rules:
     when: "clv > ${limit} AND segment = '${label}'"
     with:
       limit: ${limit}
-""")
+"""
+    )
     engine = truenorth.Engine.load(path)
     assert engine.rules[0].rule.options.limit == 100  # whole value: int
     assert engine.rules[0].rule.when == "clv > 100 AND segment = 'gold'"
 
 
 def test_param_overrides_and_their_types(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
     on: customers
     when: "clv > ${limit}"
-""")
+"""
+    )
     assert truenorth.Engine.load(path, params={"limit": "7"}).rules[0].rule.when == "clv > 7"
     with pytest.raises(UsageError, match="no pack declares param"):
         truenorth.Engine.load(path, params={"limitt": 1})
@@ -211,26 +240,32 @@ rules:
 
 
 def test_escaped_dollar(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
     on: customers
     when: "clv > 1"
     message: "costs $$${limit}"
-""")
+"""
+    )
     assert truenorth.Engine.load(path).rules[0].rule.message == "costs $100"
 
 
 def test_message_placeholders_checked(write_pack):
-    path = write_pack(HEADER + """
+    path = write_pack(
+        HEADER
+        + """
 rules:
   - id: r
     kind: condition
     on: customers
     when: "clv > 1"
     message: "{customer} has {clvv}"
-""")
+"""
+    )
     p = one_problem(path)
     assert "{clvv}" in p.message
     assert (p.location.line, p.location.column) == pos(path, '"{customer}')
@@ -238,8 +273,18 @@ rules:
 
 def test_cycle_reported_with_rule_ids():
     rules = [
-        {"id": "a", "kind": "decision_table", "on": "t2", "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t1"}},
-        {"id": "b", "kind": "decision_table", "on": "t1", "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t2"}},
+        {
+            "id": "a",
+            "kind": "decision_table",
+            "on": "t2",
+            "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t1"},
+        },
+        {
+            "id": "b",
+            "kind": "decision_table",
+            "on": "t1",
+            "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t2"},
+        },
     ]
     with pytest.raises(PackError) as info:
         truenorth.Engine.load({"truenorth": 1, "pack": "c", "rules": rules})
@@ -249,8 +294,18 @@ def test_cycle_reported_with_rule_ids():
 
 def test_two_creators_of_one_table():
     rules = [
-        {"id": "a", "kind": "decision_table", "on": "s", "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t"}},
-        {"id": "b", "kind": "decision_table", "on": "s", "with": {"rows": [{"when": "x > 1", "o": 2}], "into": "t"}},
+        {
+            "id": "a",
+            "kind": "decision_table",
+            "on": "s",
+            "with": {"rows": [{"when": "x > 1", "o": 1}], "into": "t"},
+        },
+        {
+            "id": "b",
+            "kind": "decision_table",
+            "on": "s",
+            "with": {"rows": [{"when": "x > 1", "o": 2}], "into": "t"},
+        },
     ]
     with pytest.raises(PackError, match="created by several rules"):
         truenorth.Engine.load({"truenorth": 1, "pack": "c", "rules": rules})
@@ -300,13 +355,19 @@ def test_missing_file_and_empty_folder(tmp_path):
 
 def test_pack_dicts_and_in_memory_runs():
     engine = truenorth.Engine.load(
-        {"truenorth": 1, "pack": "m", "rules": [{"id": "r", "kind": "condition", "on": "t", "when": "x > 1"}]}
+        {
+            "truenorth": 1,
+            "pack": "m",
+            "rules": [{"id": "r", "kind": "condition", "on": "t", "when": "x > 1"}],
+        }
     )
     result = engine.run(data={"t": pl.DataFrame({"id": [1, 2], "x": [0, 5]})})
     assert result.findings["subject"].to_list() == ["2"]
 
 
-rule_keys = st.sampled_from(["id", "kind", "on", "when", "with", "severity", "zzz", "warn", "message"])
+rule_keys = st.sampled_from(
+    ["id", "kind", "on", "when", "with", "severity", "zzz", "warn", "message"]
+)
 values = st.one_of(
     st.none(),
     st.booleans(),
@@ -314,7 +375,9 @@ values = st.one_of(
     st.text(max_size=12),
     st.sampled_from(["condition", "decision_table", "x > 1", "AVG(x) > 1", '"q"', "${n}", "{a}"]),
     st.lists(st.integers(), max_size=2),
-    st.dictionaries(st.sampled_from(["rows", "when", "subject", "bad"]), st.text(max_size=5), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["rows", "when", "subject", "bad"]), st.text(max_size=5), max_size=2
+    ),
 )
 
 

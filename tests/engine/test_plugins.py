@@ -15,7 +15,7 @@ import truenorth
 from truenorth.engine import hookspecs, plugins
 from truenorth.errors import PackError, PluginError
 
-GOOD = '''
+GOOD = """
 import polars as pl
 import truenorth
 
@@ -53,35 +53,35 @@ def register_readers(register):
 @truenorth.hookimpl
 def register_reporters(register):
     register(truenorth.Reporter(name="shout", write=write_shout, extension=".txt"))
-'''
+"""
 
 BROKEN_IMPORT = "raise RuntimeError('boom at import')\n"
 
-RAISES_IN_HOOK = '''
+RAISES_IN_HOOK = """
 import truenorth
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
     raise ValueError("cannot register today")
-'''
+"""
 
-BAD_RECORD = '''
+BAD_RECORD = """
 import truenorth
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
     register("not a record")
-'''
+"""
 
-UNKNOWN_HOOK = '''
+UNKNOWN_HOOK = """
 import truenorth
 
 @truenorth.hookimpl
 def register_rule_kinds_typo(register):
     pass
-'''
+"""
 
-DUPLICATE_CONDITION = '''
+DUPLICATE_CONDITION = """
 import truenorth
 
 class O(truenorth.Options):
@@ -91,7 +91,7 @@ class O(truenorth.Options):
 def register_rule_kinds(register):
     register(truenorth.RuleKind(name="condition", options=O,
                                 evaluate=lambda ctx: truenorth.RuleOutput()))
-'''
+"""
 
 
 @pytest.fixture
@@ -191,7 +191,10 @@ def test_failures_are_isolated_and_reported(fake_eps, source, expected):
 
 def test_strict_mode_flag_and_env(fake_eps, monkeypatch):
     fake_eps("bad", BROKEN_IMPORT)
-    with pytest.raises(PluginError, match="(?s)strict mode.*plugin bad: import failed: RuntimeError: boom at import"):
+    with pytest.raises(
+        PluginError,
+        match=r"(?s)strict mode.*plugin bad: import failed: RuntimeError: boom at import",
+    ):
         plugins.build_registry(strict=True)
     monkeypatch.setenv("TRUENORTH_STRICT", "1")
     with pytest.raises(PluginError, match="boom at import"):
@@ -206,7 +209,11 @@ def test_duplicate_names_name_both_providers_and_neither_wins(fake_eps):
     assert "condition" not in reg.kinds
     assert reg.conflicts[("kinds", "condition")] == ["condition", "dupe"]
     assert "registered by several plugins: condition, dupe" in by_name(reg, "dupe").error
-    pack = {"truenorth": 1, "pack": "p", "rules": [{"id": "r", "kind": "condition", "on": "t", "when": "x > 1"}]}
+    pack = {
+        "truenorth": 1,
+        "pack": "p",
+        "rules": [{"id": "r", "kind": "condition", "on": "t", "when": "x > 1"}],
+    }
     with pytest.raises(PackError, match="provided by several plugins: condition, dupe"):
         truenorth.Engine.load(pack, registry=reg)
     with pytest.raises(PluginError, match="registered by several"):

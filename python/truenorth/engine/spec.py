@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from datetime import date, datetime
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,7 +17,7 @@ from ..errors import Problem
 from .yamlsrc import Located
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
-Scalar = Union[str, int, float, bool, None]  # noqa: UP007 - pydantic json schema clarity
+Scalar = Union[bool, int, float, date, datetime, str, None]  # noqa: UP007
 
 
 class _Strict(BaseModel):
@@ -147,6 +148,8 @@ def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | No
 def _describe_type(err: dict[str, Any]) -> str:
     t = err.get("type", "")
     ctx = err.get("ctx") or {}
+    if t == "union_type":
+        return f"one of: {ctx.get('expected')}"
     if t == "literal_error":
         return f"one of {ctx.get('expected')}"
     if t == "string_pattern_mismatch":
@@ -154,6 +157,40 @@ def _describe_type(err: dict[str, Any]) -> str:
     if t.endswith("_type") or t.endswith("_parsing"):
         return t.replace("_type", "").replace("_parsing", "").replace("_", " ")
     return ""
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "date", "datetime", "dict", "list"}
+
+
+def _is_tag(part: Any) -> bool:
+    return isinstance(part, str) and (part in _TYPE_TAGS or ("[" in part and "]" in part))
+
+
+def _merge_union_errors(errors: list[Any]) -> list[Any]:
+    """One error per location for union types (pydantic reports one per union member)."""
+    out: list[Any] = []
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        if loc and _is_tag(loc[-1]) and err["type"] != "extra_forbidden":
+            key = tuple(p for p in loc if not _is_tag(p))
+            if key in merged:
+                merged[key]["_tags"].append(str(loc[-1]))
+                continue
+            new = dict(err)
+            new["loc"] = key
+            new["_tags"] = [str(loc[-1])]
+            merged[key] = new
+            out.append(new)
+        else:
+            out.append(err)
+    for err in merged.values():
+        tags = err.pop("_tags")
+        if len(tags) > 1:
+            err["type"] = "union_type"
+            err["msg"] = "Input has the wrong type"
+            err["ctx"] = {"expected": " | ".join(dict.fromkeys(tags))}
+    return out
 
 
 def pydantic_problems(
@@ -166,7 +203,8 @@ def pydantic_problems(
 ) -> list[Problem]:
     """Map pydantic errors to located :class:`Problem` s (``prefix``: path of the validated value)."""
     problems = []
-    for err in exc.errors(include_url=False):
+    errors = _merge_union_errors(exc.errors(include_url=False))
+    for err in errors:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
         full = (*prefix, *loc)
         if err["type"] == "extra_forbidden":
