@@ -486,6 +486,10 @@ def test_options_dispatch_and_errors_without_tag():
         KpiOptions.model_validate({"metric": "nps", "period": "monthly"})
     with pytest.raises(ValidationError):
         KpiOptions.model_validate({"metric": "cac_payback"})  # gross_margin is required
+    with pytest.raises(ValidationError, match="`period` is not supported by metric 'clv_cac'"):
+        KpiOptions.model_validate({"metric": "clv_cac", "period": "1mo"})
+    with pytest.raises(ValidationError, match="baseline-period `benchmark` needs `period`"):
+        KpiOptions.model_validate({"metric": "nps", "benchmark": {"period": "2026-01-01"}})
     schema = KpiOptions.model_json_schema()
     assert schema["discriminator"]["propertyName"] == "metric"
     assert len(schema["oneOf"]) == 13

@@ -16,6 +16,7 @@ scores = st.lists(st.integers(0, 10), min_size=1, max_size=200)
 segments = st.sampled_from(["a", "b", "c"])
 
 
+@settings(max_examples=60, deadline=None)
 @given(scores)
 def test_nps_range_variance_and_interval(xs):
     out = c.nps(pl.LazyFrame({"score": xs}))
@@ -31,12 +32,14 @@ def test_nps_range_variance_and_interval(xs):
     assert r["value"] == pytest.approx(100 * statistics.fmean(coded))
 
 
+@settings(max_examples=60, deadline=None)
 @given(scores)
 def test_adjusted_wald_interval_within_bounds_and_not_degenerate(xs):
     r = c.nps(pl.LazyFrame({"score": xs}), ci="adjusted_wald").row(0, named=True)
     assert -100 <= r["ci_low"] < r["ci_high"] <= 100
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 10), segments), min_size=1, max_size=100))
 def test_segment_counts_add_up_to_overall(pairs):
     frame = pl.LazyFrame({"score": [p[0] for p in pairs], "seg": [p[1] for p in pairs]})
@@ -49,6 +52,7 @@ def test_segment_counts_add_up_to_overall(pairs):
     assert weighted == pytest.approx(overall["value"][0])
 
 
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.integers(1, 5), min_size=1, max_size=100),
     st.sampled_from(["wald", "adjusted_wald"]),
@@ -115,6 +119,7 @@ def test_cohort_curves(events):
     assert t.filter(pl.col("age") == 0)["customers"].sum() == len({e[0] for e in events})
 
 
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(st.one_of(st.none(), st.floats(-5, 15)), st.one_of(st.none(), st.floats(0, 100))),

@@ -8,10 +8,14 @@ Intervals (``z`` is the normal quantile of the confidence level):
 
 * NPS, Wald: ``nps ± z·sqrt((p + d - (p - d)²) / n)`` with promoter share ``p`` and detractor
   share ``d`` (the variance of a difference of two multinomial shares).
-* NPS, adjusted Wald: add 3 to ``n`` and 3/4 to the promoter and detractor counts, then the Wald
-  interval around the adjusted score. Rocks, B. (2016), "Interval estimation for the net promoter
-  score", *The American Statistician* 70(4), 365-372, found it the best of the intervals compared
-  (also Lewis & Sauro, "Confidence intervals for Net Promoter Scores", MeasuringU, 2020-2021).
+* NPS, adjusted Wald: add pseudo-observations 3/4, 3/2, 3/4 to the detractor, passive and
+  promoter counts (so ``n + 3``), then the Wald interval around the *adjusted* score with the
+  adjusted ``n``: Rocks, B. (2016), "Interval estimation for the net promoter score", *The
+  American Statistician* 70(4), 365-372, which found it the best of the simple intervals compared;
+  as implemented in Rocks' R package ``NPS`` (``nps_test(test = "adjusted.wald")``,
+  ``pseudo_observations = c(0.75, 1.50, 0.75)``) and described by Lewis & Sauro ("Confidence
+  intervals for Net Promoter Scores", MeasuringU). The reported point estimate stays the raw NPS;
+  unlike the R package we clip the interval to [-100, 100].
 * Proportions (CSAT top box, CES share, FCR, referral rate), Wald: ``p ± z·sqrt(p(1-p)/n)``;
   adjusted Wald (Agresti & Coull 1998): ``p~ = (x + z²/2)/(n + z²)``, ``p~ ± z·sqrt(p~(1-p~)/(n + z²))``.
 * Means (CSAT/CES mean, health score): ``mean ± z·s/sqrt(n)`` (both methods; none for n < 2).

@@ -14,7 +14,14 @@ import datetime as dt
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails
 
 from truenorth import Options
@@ -74,6 +81,17 @@ class KpiOptions(Options):
                 f"period {v!r} is not a calendar interval; expected e.g. 1d, 1w, 1mo, 1q, 1y"
             )
         return v
+
+    # metrics whose rows have no time (a `period:` would be silently ignored)
+    supports_period: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _combinations(self) -> KpiOptions:
+        if self.period is not None and not type(self).supports_period:
+            raise ValueError(f"`period` is not supported by metric {self.metric!r}; remove it")
+        if isinstance(self.benchmark, Baseline) and self.period is None:
+            raise ValueError("a baseline-period `benchmark` needs `period` (e.g. period: 1mo)")
+        return self
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -209,6 +227,8 @@ class CacOptions(KpiOptions):
 class ClvCacOptions(KpiOptions):
     """CLV:CAC ratio; >= 3 is the usual benchmark (the default target)."""
 
+    supports_period: ClassVar[bool] = False
+
     metric: Literal["clv_cac"] = "clv_cac"
     default_source: ClassVar[str] = "customers"
     source: str = Field(default="customers", description="Table with a `clv` column per customer.")
@@ -226,6 +246,8 @@ class ClvCacOptions(KpiOptions):
 
 class CacPaybackOptions(KpiOptions):
     """CAC payback in months: CAC / (monthly revenue per account x gross margin)."""
+
+    supports_period: ClassVar[bool] = False
 
     metric: Literal["cac_payback"] = "cac_payback"
     default_source: ClassVar[str] = "transactions"
@@ -308,6 +330,8 @@ class Component(BaseModel):
 
 class HealthScoreOptions(KpiOptions):
     """Client health score: a weighted composite of min-max normalised metrics."""
+
+    supports_period: ClassVar[bool] = False
 
     metric: Literal["health_score"] = "health_score"
     default_source: ClassVar[str] = "customers"

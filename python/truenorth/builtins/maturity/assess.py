@@ -276,23 +276,31 @@ def _ratings_csv(p: Path, catalogue: Catalogue) -> dict[str, Rating]:
                 f"(columns present: {', '.join(df.columns)})"
             )
     known = _criteria(catalogue)
-    out: dict[str, Rating] = {}
-    has_ev = "evidence" in df.columns
-    for i, r in enumerate(df.iter_rows(named=True), start=1):  # small assessor file
-        cid = (r["criterion"] or "").strip()
-        rating = (r["rating"] or "").strip().lower()
-        if cid not in known:
-            raise DataError(
-                f"{p}: column 'criterion', row {i}: value {cid!r} is not a criterion of the "
-                f"catalogue; expected one of: {', '.join(sorted(known))}"
-            )
-        if rating not in RATINGS:
-            raise DataError(
-                f"{p}: column 'rating', row {i}: value {r['rating']!r} is not a rating; "
-                f"expected one of: {', '.join(RATINGS)}"
-            )
-        out[cid] = Rating(rating, f"ratings ({p})", (r["evidence"] or "") if has_ev else "")
-    return out
+    df = df.with_row_index("__row", offset=1).with_columns(
+        pl.col("criterion").fill_null("").str.strip_chars().alias("__cid"),
+        pl.col("rating").fill_null("").str.strip_chars().str.to_lowercase().alias("__rating"),
+    )
+    for col, bad, expected in (
+        (
+            "criterion",
+            ~pl.col("__cid").is_in(list(known)),
+            f"is not a criterion of the catalogue; expected one of: {', '.join(sorted(known))}",
+        ),
+        (
+            "rating",
+            ~pl.col("__rating").is_in(list(RATINGS)),
+            f"is not a rating; expected one of: {', '.join(RATINGS)}",
+        ),
+    ):
+        hit = df.filter(bad)
+        if hit.height:
+            r = hit.row(0, named=True)
+            raise DataError(f"{p}: column {col!r}, row {r['__row']}: value {r[col]!r} {expected}")
+    evidence = df["evidence"].fill_null("") if "evidence" in df.columns else None
+    return {
+        cid: Rating(rating, f"ratings ({p})", evidence[i] if evidence is not None else "")
+        for i, (cid, rating) in enumerate(zip(df["__cid"], df["__rating"], strict=True))
+    }
 
 
 # --------------------------------------------------------------------------------------------
