@@ -106,12 +106,11 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels])
         )
         flags = [f"__tn_{k}" for k in levels]
-    total = None
-    if hasattr(ctx, "note"):
-        total = lf.select(pl.len()).collect().item()
     if opts.limit is not None:
         selected = selected.head(opts.limit)
-    rows = selected.select([subject, *used, *flags]).collect()
+    query = selected.select([subject, *used, *flags])
+    rows, total_frame = pl.collect_all([query, lf.select(pl.len())])
+    total = total_frame.item()
     findings = []
     for row in rows.iter_rows(named=True):
         if levels:

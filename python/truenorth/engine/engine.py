@@ -107,7 +107,12 @@ class RunContext:
     def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
         expr = self._run.condition(text)
         if schema is not None:
-            problem = type_check_on_frame(expr, text, schema)
+            key = (text, tuple((k, str(v)) for k, v in schema.items()))
+            cache = self._run.typechecks
+            if key in cache:
+                problem = cache[key]
+            else:
+                problem = cache[key] = type_check_on_frame(expr, text, schema)
             if problem:
                 raise ValueError(problem)
         return expr
@@ -178,7 +183,9 @@ class _Run:
     params: dict[str, Any]
     inputs: dict[str, pl.LazyFrame]
     produced: dict[str, pl.DataFrame] = field(default_factory=dict)
-    _conditions: dict[str, pl.Expr] = field(default_factory=dict)
+    # shared across runs of one engine (expressions are immutable; dict get/set are atomic)
+    conditions: dict[str, pl.Expr] = field(default_factory=dict)
+    typechecks: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
 
     def available(self) -> set[str]:
         return set(self.inputs) | set(self.produced)
@@ -189,12 +196,13 @@ class _Run:
         return self.inputs[name]
 
     def condition(self, text: str) -> pl.Expr:
-        expr = self._conditions.get(text)
+        expr = self.conditions.get(text)
         if expr is None:
             from .conditions import compile_condition
 
             expr = compile_condition(text)
-            self._conditions[text] = expr
+            if len(self.conditions) < 10_000:
+                self.conditions[text] = expr
         return expr
 
 
@@ -214,6 +222,8 @@ class Engine:
         self.pack: CompiledPack = compile_pack(source, registry, self._default_overrides)
         self._cache: dict[str, CompiledPack] = {}
         self._lock = threading.Lock()
+        self._expr_cache: dict[str, pl.Expr] = {}
+        self._typecheck_cache: dict[tuple[Any, ...], str | None] = {}
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -359,7 +369,13 @@ class Engine:
         if missing:
             raise DataError(f"pack {pack.name!r}: no data for: {', '.join(missing)}")
 
-        run = _Run(pack=pack, params=dict(pack.params), inputs=inputs)
+        run = _Run(
+            pack=pack,
+            params=dict(pack.params),
+            inputs=inputs,
+            conditions=self._expr_cache,
+            typechecks=self._typecheck_cache,
+        )
         findings: list[Finding] = []
         runs: list[RuleRun] = []
         failed_tables: dict[str, str] = {}
