@@ -448,3 +448,15 @@ def test_segment_table_column_aliases():
 def test_canvas_threshold_typo_is_a_load_time_error():
     with pytest.raises(PackError, match=r"unknown column 'coverag'; did you mean 'coverage'"):
         Engine.load(make_pack("canvas", {"path": "c.yaml"}, warn="coverag < 1"))
+
+
+def test_doc_example_canvas_is_valid_and_consistent():
+    from truenorth.builtins.canvas import DOC
+
+    blocks = DOC.split("```yaml\n")
+    canvas_text = blocks[1].split("```")[0]
+    coverage, _, issues = check_canvas(load_canvas_text(canvas_text, "doc.yaml"))
+    assert issues == []
+    assert coverage["coverage"].to_list() == [1.0] * 9
+    (rule,) = yaml.safe_load(blocks[2].split("```")[0])
+    assert CanvasOptions(**rule["with"]).segments == "segments"

@@ -516,3 +516,14 @@ def test_evaluate_thresholds_and_targets():
     assert "misses the target" in f.message and "0.9" in f.message
     ctx = FakeContext({"metric": "csat", "target": None}, {"survey": pl.DataFrame({"score": CSAT})})
     assert evaluate(ctx).findings == []  # type: ignore[arg-type]
+
+
+def test_doc_examples_validate():
+    import yaml
+
+    from truenorth.builtins.kpi import DOC
+
+    rules = yaml.safe_load(DOC.split("```yaml\n")[1].split("```")[0])
+    assert len(rules) == 5
+    for rule in rules:
+        KpiOptions.model_validate(rule["with"])

@@ -411,3 +411,15 @@ def test_kpi_tables_found_among_wait_for_by_columns():
     assert d["referral_tracked"] == ("fully", "referral rate in 'kpi_referrals'")
     assert d["kpi_benchmarks"][0] == "fully"
     assert d["kpis_tracked"][0] == "largely"  # referral rate only: no NPS/CSAT/CES/churn
+
+
+def test_doc_examples_are_valid():
+    from truenorth.builtins.maturity import DOC
+
+    parts = [p.split("```")[0] for p in DOC.split("```yaml\n")[1:]]
+    cat = load_catalogue_text(parts[0], "doc.yaml")
+    assert list(cat.dimensions) == ["research"]
+    ratings = load_ratings_text(parts[1], load_catalogue())
+    assert ratings["research.owner"].evidence == "CX lead since 2024"
+    (rule,) = yaml.safe_load(parts[2])
+    MaturityOptions(**rule["with"])
