@@ -672,3 +672,17 @@ def test_retentioneering_attribution_by_channel(ecom):
     assert tr_table.group_by("from_stage").agg(pl.col("probability").sum())[
         "probability"
     ].to_list() == pytest.approx([1.0] * tr_table["from_stage"].n_unique())
+
+
+def test_through_the_engine():
+    from truenorth.testing import run_rule
+
+    result = run_rule(
+        "journey",
+        {"steps": ["A", "B", "C"], "window": "1h"},
+        {"events": HAND},
+        warn="conversion_from_previous < 0.7",
+    )
+    assert result.tables["funnel"]["reached"].to_list() == [4, 3, 2]
+    findings = result.findings.sort("severity", "subject")
+    assert findings.select("subject", "severity").rows() == [("B", "info"), ("C", "warn")]

@@ -293,6 +293,21 @@ def test_hand_computed_feature():
     assert r["mean_importance"] is None
 
 
+@pytest.mark.parametrize(
+    ("counts", "quadrant"),
+    [
+        ({"A": 6, "I": 4}, "A"),  # better 0.6, worse 0
+        ({"O": 6, "I": 4}, "O"),  # better 0.6, worse -0.6
+        ({"M": 5, "I": 5}, "M"),  # better 0, worse -0.5 (on the line counts as high)
+        ({"A": 4, "M": 4, "I": 2}, "I"),  # better 0.4, worse -0.4
+    ],
+)
+def test_better_worse_quadrant(counts, quadrant):
+    assert (
+        row_of(analyse(survey({"f": counts}), KanoOptions())["kano"], "f")["quadrant"] == quadrant
+    )
+
+
 def test_better_worse_exclude_reverse_and_questionable():
     r = row_of(analyse(survey({"f": {"A": 1, "M": 1, "R": 5, "Q": 3}}), KanoOptions())["kano"], "f")
     assert r["better"] == pytest.approx(0.5) and r["worse"] == pytest.approx(-0.5)
@@ -555,3 +570,22 @@ def test_row_order_does_not_matter(features, data):
     perm = data.draw(st.permutations(range(df.height)))
     shuffled = df[list(perm)]
     assert_frame_equal(analyse(df, KanoOptions())["kano"], analyse(shuffled, KanoOptions())["kano"])
+
+
+def test_through_the_engine():
+    from truenorth.testing import run_rule
+
+    df = pl.concat(
+        [
+            survey({"checkout": {"M": 4}}, satisfaction=2.0),
+            survey({"confetti": {"A": 4}}, satisfaction=4.0),
+        ]
+    )
+    result = run_rule("kano", {"investing": ["confetti"]}, {"survey": df}, warn="worse < -0.9")
+    findings = result.findings.sort("subject", "severity")
+    assert findings.select("subject", "severity").rows() == [
+        ("checkout", "warn"),
+        ("checkout", "warn"),
+        ("confetti", "warn"),
+    ]
+    assert result.tables["kano"].sort("feature")["category"].to_list() == ["M", "A"]

@@ -28,7 +28,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from .events import ROW, STEP, TS, UNIT, after
+from .events import ROW, STEP, TS, UNIT
 
 MODES = ("sequential", "strict", "any")
 
@@ -46,24 +46,57 @@ FUNNEL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 
 def _step_index(steps: Sequence[str]) -> pl.Expr:
-    return pl.col(STEP).replace_strict(
-        {s: i for i, s in enumerate(steps)}, default=None, return_dtype=pl.Int32
+    expr = pl.when(pl.col(STEP) == steps[0]).then(pl.lit(0, dtype=pl.Int32))
+    for i, s in enumerate(steps[1:], start=1):
+        expr = expr.when(pl.col(STEP) == s).then(pl.lit(i, dtype=pl.Int32))
+    return expr
+
+
+# The ordering rule as one integer: (timestamp in µs) · 2³² + row. Rows are < 2³² (UInt32), so
+# comparing keys compares (timestamp, row) lexicographically, and a group's first event is a plain
+# ``min`` (no sort). Int128 holds any µs timestamp times 2³².
+_SHIFT = 2**32
+
+
+def _key() -> pl.Expr:
+    return pl.col(TS).dt.cast_time_unit("us").cast(pl.Int64).cast(pl.Int128) * _SHIFT + pl.col(
+        ROW
+    ).cast(pl.Int128)
+
+
+def _us(key: pl.Expr) -> pl.Expr:
+    """The µs timestamp of a key."""
+    return (key // _SHIFT).cast(pl.Int64)
+
+
+def _keyed(lazy: pl.LazyFrame, steps: Sequence[str]) -> pl.DataFrame:
+    return (
+        lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k"))
+        .filter(pl.col("k").is_not_null())
+        .collect()
     )
 
 
-def _first_event(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Per unit, the first event (ts, row) in the ordering rule."""
-    return frame.group_by(UNIT).agg(pl.col(TS, ROW).sort_by(TS, ROW).first())
-
-
-def _entries(ev: pl.LazyFrame) -> pl.LazyFrame:
-    return _first_event(ev.filter(pl.col("k") == 0)).select(
-        UNIT, pl.col(TS).alias("t0"), pl.col(TS).alias("cur_ts"), pl.col(ROW).alias("cur_row")
+def _entries(ev: pl.DataFrame) -> pl.DataFrame:
+    """Per unit its entry: the first step-1 event (``key``) and its time ``t0`` (µs)."""
+    return (
+        ev.lazy()
+        .filter(pl.col("k") == 0)
+        .group_by(UNIT)
+        .agg(pl.col("key").min())
+        .with_columns(t0=_us(pl.col("key")))
+        .collect()
     )
 
 
-def _within(window: timedelta | None) -> pl.Expr:
-    return pl.lit(True) if window is None else pl.col(TS) <= pl.col("t0") + window
+def _within(window: timedelta | None, at: pl.Expr) -> pl.Expr:
+    if window is None:
+        return pl.lit(True)
+    return at <= pl.col("t0") + (window // timedelta(microseconds=1))
+
+
+def _level(frame: pl.DataFrame, k: int, at: str) -> pl.DataFrame:
+    return frame.select(UNIT, pl.lit(k, dtype=pl.Int32).alias("k"), "t0", pl.col(at).alias("at"))
 
 
 def reached_events(
@@ -73,9 +106,9 @@ def reached_events(
     mode: str = "sequential",
     window: timedelta | None = None,
 ) -> pl.DataFrame:
-    """Long frame ``unit, k (0-based step), t0 (entry time), at (time step k was reached)``.
-
-    One row per unit and step it reached; ``events`` has the columns of :func:`events.prepare`.
+    """Long frame ``unit, k (0-based step), t0, at`` (entry time and time step k was reached,
+    both in µs since the epoch). One row per unit and step it reached; ``events`` has the
+    columns of :func:`events.prepare`.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -84,87 +117,82 @@ def reached_events(
     lazy = events.lazy()
     if mode == "strict":
         return _strict(lazy, steps, window)
-    ev = lazy.filter(pl.col(STEP).is_in(list(steps))).select(
-        UNIT, TS, ROW, _step_index(steps).alias("k")
-    )
+    ev = _keyed(lazy, steps)
     entry = _entries(ev)
-    first = entry.select(UNIT, pl.lit(0, dtype=pl.Int32).alias("k"), "t0", pl.col("t0").alias("at"))
+    levels = [_level(entry, 0, "t0")]
     if mode == "sequential":
-        levels = [first]
         state = entry
         for k in range(1, len(steps)):
-            nxt = (
-                ev.filter(pl.col("k") == k)
-                .join(state, on=UNIT)
-                .filter(after(TS, ROW, "cur_ts", "cur_row") & _within(window))
+            state = (
+                ev.lazy()
+                .filter(pl.col("k") == k)
+                .join(state.lazy().select(UNIT, "t0", pl.col("key").alias("cur")), on=UNIT)
+                .filter((pl.col("key") > pl.col("cur")) & _within(window, _us(pl.col("key"))))
                 .group_by(UNIT)
-                .agg(pl.col("t0").first(), pl.col(TS, ROW).sort_by(TS, ROW).first())
-                .select(UNIT, "t0", pl.col(TS).alias("cur_ts"), pl.col(ROW).alias("cur_row"))
+                .agg(pl.col("t0").first(), pl.col("key").min())
+                .collect()
             )
-            state = nxt.cache()
-            levels.append(
-                state.select(
-                    UNIT, pl.lit(k, dtype=pl.Int32).alias("k"), "t0", pl.col("cur_ts").alias("at")
-                )
-            )
-        return pl.concat(levels).collect()
+            levels.append(_level(state.with_columns(at=_us(pl.col("key"))), k, "at"))
+        return pl.concat(levels)
     # any order: first occurrence of each later step after the entry, then a prefix check
-    firsts = (
-        ev.filter(pl.col("k") > 0)
-        .join(entry, on=UNIT)
-        .filter(after(TS, ROW, "cur_ts", "cur_row") & _within(window))
-        .group_by(UNIT, "k")
-        .agg(pl.col("t0").first(), pl.col(TS).min().alias("at"))
-        .sort(UNIT, "k")
-        .with_columns(
-            prefix=(pl.col("k") == pl.int_range(1, pl.len() + 1).over(UNIT)),
-            at=pl.col("at").cum_max().over(UNIT),
+    if len(steps) > 1:
+        firsts = (
+            ev.lazy()
+            .filter(pl.col("k") > 0)
+            .join(entry.lazy().select(UNIT, "t0", pl.col("key").alias("cur")), on=UNIT)
+            .filter((pl.col("key") > pl.col("cur")) & _within(window, _us(pl.col("key"))))
+            .group_by(UNIT)
+            .agg(
+                pl.col("t0").first(),
+                *[
+                    pl.col("key").filter(pl.col("k") == j).min().alias(f"f{j}")
+                    for j in range(1, len(steps))
+                ],
+            )
+            .collect()
         )
-        .filter(pl.col("prefix"))
-        .select(UNIT, "k", "t0", "at")
-    )
-    return pl.concat([first, firsts]).collect()
+        for j in range(1, len(steps)):
+            cols = [pl.col(f"f{i}") for i in range(1, j + 1)]
+            hit = firsts.filter(pl.all_horizontal(c.is_not_null() for c in cols))
+            levels.append(_level(hit.with_columns(at=_us(pl.max_horizontal(cols))), j, "at"))
+    return pl.concat(levels)
 
 
 def _strict(lazy: pl.LazyFrame, steps: Sequence[str], window: timedelta | None) -> pl.DataFrame:
-    ordered = lazy.select(UNIT, TS, ROW, _step_index(steps).alias("k")).sort(UNIT, TS, ROW)
-    is_zero = (pl.col("k") == 0).fill_null(False)
-    entry_flag = is_zero & (is_zero.cast(pl.UInt32).cum_sum().over(UNIT) == 1)
+    # strict needs every event (any name breaks a run), in order within each unit
+    ordered = (
+        lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k"))
+        .sort(UNIT, "key")
+        .collect()
+    )
+    zero = (pl.col("k") == 0).fill_null(False)
+    new_unit = (pl.col(UNIT) != pl.col(UNIT).shift(1)).fill_null(True)
+    zeros = zero.cast(pl.UInt32).cum_sum()
+    before = pl.when(new_unit).then(zeros - zero.cast(pl.UInt32)).forward_fill()
+    entry = zero & (zeros - before == 1)  # the first step-1 event of its unit
     ahead: list[pl.Expr] = []
     ok = pl.lit(True)
+    t0 = _us(pl.col("key"))
     for j in range(1, len(steps)):
+        at = _us(pl.col("key").shift(-j))
         ok = (
             ok
             & (pl.col(UNIT).shift(-j) == pl.col(UNIT)).fill_null(False)
             & (pl.col("k").shift(-j) == j).fill_null(False)
         )
-        in_window = pl.lit(True) if window is None else pl.col(TS).shift(-j) <= pl.col(TS) + window
-        ok = ok & in_window.fill_null(False)
-        ahead.append(pl.when(ok).then(pl.col(TS).shift(-j)).alias(f"at{j}"))
-    wide = ordered.with_columns(*ahead, entry=entry_flag).filter(pl.col("entry"))
-    levels = [
-        wide.select(
-            UNIT,
-            pl.lit(0, dtype=pl.Int32).alias("k"),
-            pl.col(TS).alias("t0"),
-            pl.col(TS).alias("at"),
-        )
-    ]
+        if window is not None:
+            ok = ok & (at <= t0 + (window // timedelta(microseconds=1))).fill_null(False)
+        ahead.append(pl.when(ok).then(at).alias(f"at{j}"))
+    wide = ordered.with_columns(*ahead, entry=entry, t0=t0).filter(pl.col("entry"))
+    levels = [_level(wide, 0, "t0")]
     for j in range(1, len(steps)):
-        levels.append(
-            wide.filter(pl.col(f"at{j}").is_not_null()).select(
-                UNIT,
-                pl.lit(j, dtype=pl.Int32).alias("k"),
-                pl.col(TS).alias("t0"),
-                pl.col(f"at{j}").alias("at"),
-            )
-        )
-    return pl.concat(levels).collect()
+        levels.append(_level(wide.filter(pl.col(f"at{j}").is_not_null()), j, f"at{j}"))
+    return pl.concat(levels)
 
 
 def funnel_table(reached: pl.DataFrame, steps: Sequence[str]) -> pl.DataFrame:
     """The funnel table (see :data:`FUNNEL_SCHEMA`) from :func:`reached_events`."""
-    seconds = (pl.col("at") - pl.col("t0")).dt.total_microseconds().cast(pl.Float64) / 1e6
+    seconds = (pl.col("at") - pl.col("t0")).cast(pl.Float64) / 1e6
     per_step = reached.group_by("k").agg(
         pl.len().alias("reached"),
         seconds.median().alias("median_seconds_from_start"),

@@ -19,6 +19,7 @@ from . import compute
 from .compute import CATEGORY_NAMES
 
 Category = Literal["A", "O", "M", "I", "R", "Q"]
+_LABELS = {c: name.replace("_", "-") for c, name in CATEGORY_NAMES.items()}
 
 
 class KanoOptions(Options):
@@ -119,6 +120,7 @@ def _stats_schema(keys: Mapping[str, pl.DataType | type[pl.DataType]]) -> dict:
         "significant": pl.Boolean,
         "better": pl.Float64,
         "worse": pl.Float64,
+        "quadrant": pl.String,
         "functional_score": pl.Float64,
         "dysfunctional_score": pl.Float64,
         "mean_importance": pl.Float64,
@@ -273,8 +275,8 @@ def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: Kano
                 ctx.finding(
                     row["feature"],
                     f"Kano category of '{row['feature']}' drifted from {row['from_category']} "
-                    f"({CATEGORY_NAMES[row['from_category']]}) in wave {row['from_wave']} to "
-                    f"{row['to_category']} ({CATEGORY_NAMES[row['to_category']]}) in wave "
+                    f"({_LABELS[row['from_category']]}) in wave {row['from_wave']} to "
+                    f"{row['to_category']} ({_LABELS[row['to_category']]}) in wave "
                     f"{row['to_wave']}",
                     severity="info",
                     evidence={k: row[k] for k in row if k != "feature"},

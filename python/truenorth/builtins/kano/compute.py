@@ -39,6 +39,7 @@ __all__ = [
     "fong_significant",
     "normalise_label",
     "normalise_survey",
+    "quadrant",
     "summarise",
     "unmet_flags",
 ]
@@ -361,8 +362,9 @@ def summarise(
     ``runner_up`` (the second most frequent category); ``fong_difference`` |a - b| and
     ``fong_critical`` 1.65·√((a+b)(2n-a-b)/(2n)) for the top two counts a >= b, and
     ``significant`` (difference >= critical); ``better`` = (A+O)/(A+O+M+I) and ``worse`` =
-    -(O+M)/(A+O+M+I) (null when A+O+M+I = 0); DuMouchel ``functional_score`` and
-    ``dysfunctional_score`` means (importance-weighted when asked and ``importance`` exists);
+    -(O+M)/(A+O+M+I) (null when A+O+M+I = 0) and their ``quadrant`` (:func:`quadrant`);
+    DuMouchel ``functional_score`` and ``dysfunctional_score`` means (importance-weighted when
+    asked and ``importance`` exists);
     ``mean_importance``, ``mean_satisfaction`` and ``delivered_share`` (null without the column).
 
     The category rule, precisely: let ``c1`` be the largest count and ``n`` the answers. The
@@ -448,6 +450,7 @@ def summarise(
     ).with_columns(
         category_name=pl.col("category").replace_strict(CATEGORY_NAMES, return_dtype=pl.String),
         significant=pl.col("fong_difference") >= pl.col("fong_critical"),
+        quadrant=quadrant(pl.col("better"), pl.col("worse")),
     )
     columns = [
         *by,
@@ -465,6 +468,7 @@ def summarise(
         "significant",
         "better",
         "worse",
+        "quadrant",
         "functional_score",
         "dysfunctional_score",
         "mean_importance",
@@ -472,6 +476,25 @@ def summarise(
         "delivered_share",
     ]
     return stats.select(columns).sort(*by).collect()
+
+
+def quadrant(better: pl.Expr, worse: pl.Expr, line: float = 0.5) -> pl.Expr:
+    """The category suggested by the satisfaction coefficients on the |worse| x better plot
+    (quadrant lines at 0.5): better >= 0.5 and |worse| >= 0.5 -> O; better >= 0.5 -> A;
+    |worse| >= 0.5 -> M; otherwise I. Null when the coefficients are.
+    """
+    hi_better, hi_worse = better >= line, worse.abs() >= line
+    return (
+        pl.when(better.is_null() | worse.is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(hi_better & hi_worse)
+        .then(pl.lit("O"))
+        .when(hi_better)
+        .then(pl.lit("A"))
+        .when(hi_worse)
+        .then(pl.lit("M"))
+        .otherwise(pl.lit("I"))
+    )
 
 
 def unmet_flags(
