@@ -13,13 +13,14 @@ User errors print one located message per problem, never a traceback (``--debug`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             data[role] = (
                 apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
             )
-        result = engine.run(data=data, fail_fast=args.fail_fast)
+        with _progress(engine) as progress:
+            result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
         if args.explain and args.explain in {r.id for r in engine.rules}:
             _print_explain(engine, result, args.explain)
         out_dir = None
@@ -170,6 +172,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out_root is not None:
         _err(f"wrote {out_root}")
     return worst
+
+
+@contextlib.contextmanager
+def _progress(engine: Any) -> Iterator[Any]:
+    """A rich progress bar on stderr while rules run (only when stderr is a terminal)."""
+    if not sys.stderr.isatty() or os.environ.get("TRUENORTH_NO_PROGRESS"):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} rules"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(engine.name, total=len(engine.rules))
+
+        def progress(event: str, rule_id: str, rule_run: Any) -> None:
+            if event == "start":
+                bar.update(task, description=f"{engine.name}: {rule_id}")
+            else:
+                bar.advance(task)
+
+        yield progress
 
 
 def _print_explain(engine: Any, result: Any, rule_id: str) -> None:

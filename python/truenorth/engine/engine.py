@@ -20,7 +20,7 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,12 +325,17 @@ class Engine:
         params: Mapping[str, Any] | None = None,
         fail_fast: bool = False,
         only: Iterable[str] | None = None,
+        progress: Callable[[str, str, RuleRun | None], None] | None = None,
     ) -> Result:
         """Run the pack. ``data`` maps dataset roles to frames; other roles are read from paths.
 
         Raises :class:`~truenorth.errors.DataError` for missing/unreadable inputs (before any
         rule runs) and, with ``fail_fast``, :class:`~truenorth.errors.RuleError` on the first
         rule that errors. Otherwise a rule that raises becomes an ``error`` finding.
+
+        ``only`` runs a subset of rule ids (their inputs must not come from skipped rules).
+        ``progress(event, rule_id, rule_run)`` is called with ``"start"`` before and ``"end"``
+        after each rule (the CLI draws a progress bar with it).
         """
         t_start = time.perf_counter()
         pack = self.compiled(params)
@@ -383,7 +388,11 @@ class Engine:
         for crule in pack.rules:
             if selected is not None and crule.id not in selected:
                 continue
+            if progress is not None:
+                progress("start", crule.id, None)
             rr, fs = self._run_rule(run, crule, failed_tables)
+            if progress is not None:
+                progress("end", crule.id, rr)
             runs.append(rr)
             findings.extend(fs)
             if rr.status == "error":
