@@ -222,7 +222,7 @@ def pydantic_problems(
             )
             continue
         where = ".".join(str(p) for p in loc) or "(value)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "missing":
             problems.append(
                 Problem(f"missing required key {loc[-1]!r}", doc.loc(full[:-1]), rule_id=rule_id)
