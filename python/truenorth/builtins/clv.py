@@ -13,6 +13,7 @@ Example::
         period: 1d                    # purchases in the same period are merged
         unit: 1w                      # unit of recency and T
         # model_path: models/bgnbd.json   # score with a fitted model instead of fitting
+        # (services can also pass fitted models: engine.run(..., resources={"value": model}))
 
 Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
@@ -145,6 +146,21 @@ def _load_model(ctx: truenorth.RuleContext, path: str) -> Any:
     return clv.load(text)
 
 
+def _given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
+    """Fitted models handed in by a service: ``resources={rule_id: model or {purchase, spend}}``."""
+    res = ctx.resource() if hasattr(ctx, "resource") else None
+    if res is None:
+        return {}
+    if isinstance(res, dict):
+        unknown = set(res) - {"purchase", "spend"}
+        if unknown:
+            raise ValueError(
+                f"resources for {ctx.rule.id!r}: unknown key(s) {sorted(unknown)}; use purchase, spend"
+            )
+        return res
+    return {"purchase": res}
+
+
 def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     from truenorth import clv
 
@@ -160,7 +176,10 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         observation_end=opts.observation_end,
     )
     findings: list[truenorth.Finding] = []
-    if opts.model_path:
+    given = _given_models(ctx)
+    if given.get("purchase") is not None:
+        model = given["purchase"]
+    elif opts.model_path:
         model = _load_model(ctx, opts.model_path)
     else:
         model = getattr(clv, PURCHASE_MODELS[opts.model])().fit(summary)
@@ -172,7 +191,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         model.expected_purchases(summary, t_units).alias("expected_purchases"),
     ]
     if opts.spend:
-        if opts.spend_model_path:
+        if given.get("spend") is not None:
+            spend = given["spend"]
+        elif opts.spend_model_path:
             spend = _load_model(ctx, opts.spend_model_path)
         else:
             spend = clv.GammaGamma().fit(summary.filter(pl.col("frequency") > 0))

@@ -417,6 +417,7 @@ def _compile_rule(
         action=spec.action,
         message=spec.message,
         location=location,
+        description=spec.description,
     )
     try:
         reads = [str(t) for t in kind.reads(options, rule)]

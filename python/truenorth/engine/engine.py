@@ -75,6 +75,9 @@ class RunContext:
     def has_table(self, name: str) -> bool:
         return name in self._run.available()
 
+    def resource(self, name: str | None = None) -> Any:
+        return self._run.resources.get(self.rule.id if name is None else name)
+
     def resolve_path(self, path: str) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self._crule.base_dir / p)
@@ -183,6 +186,7 @@ class _Run:
     params: dict[str, Any]
     inputs: dict[str, pl.LazyFrame]
     produced: dict[str, pl.DataFrame] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
     # shared across runs of one engine (expressions are immutable; dict get/set are atomic)
     conditions: dict[str, pl.Expr] = field(default_factory=dict)
     typechecks: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
@@ -326,6 +330,7 @@ class Engine:
         fail_fast: bool = False,
         only: Iterable[str] | None = None,
         progress: Callable[[str, str, RuleRun | None], None] | None = None,
+        resources: Mapping[str, Any] | None = None,
     ) -> Result:
         """Run the pack. ``data`` maps dataset roles to frames; other roles are read from paths.
 
@@ -335,7 +340,8 @@ class Engine:
 
         ``only`` runs a subset of rule ids (their inputs must not come from skipped rules).
         ``progress(event, rule_id, rule_run)`` is called with ``"start"`` before and ``"end"``
-        after each rule (the CLI draws a progress bar with it).
+        after each rule (the CLI draws a progress bar with it). ``resources`` hands in-memory
+        objects to rules (``ctx.resource()``), e.g. fitted models keyed by rule id.
         """
         t_start = time.perf_counter()
         pack = self.compiled(params)
@@ -378,6 +384,7 @@ class Engine:
             pack=pack,
             params=dict(pack.params),
             inputs=inputs,
+            resources=dict(resources or {}),
             conditions=self._expr_cache,
             typechecks=self._typecheck_cache,
         )

@@ -100,6 +100,14 @@ class RuleContext(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
+    def resource(self, name: str | None = None) -> Any:
+        """An in-memory object passed to ``Engine.run(resources=...)`` (``None`` if absent).
+
+        Keyed by rule id by default, e.g. a fitted CLV model a service loaded once:
+        ``engine.run(data=..., resources={"value": {"purchase": model, "spend": gg}})``.
+        """
+        ...
+
     def resolve_path(self, path: str) -> Path:
         """A path from the rule's options, resolved against the pack file's folder."""
         ...
