@@ -240,8 +240,25 @@ def test_missing_answers_dropped_or_error():
         }
     )
     assert analyse(df, KanoOptions())["kano"]["n"][0] == 2
-    with pytest.raises(DataError, match=r"column 'functional', row 2: missing answer"):
+    with pytest.raises(
+        DataError, match=r"column 'functional', row 2: missing value; expected an answer"
+    ):
         analyse(df, KanoOptions(missing="error"))
+
+
+def test_missing_feature_is_an_error():
+    df = pl.DataFrame(
+        {
+            "respondent": [1, 2],
+            "feature": ["f", None],
+            "functional": [1, 1],
+            "dysfunctional": [5, 5],
+        }
+    )
+    with pytest.raises(
+        DataError, match=r"column 'feature', row 2: missing value; expected a feature"
+    ):
+        analyse(df, KanoOptions())
 
 
 def test_by_segment_without_segment_column_is_an_error():
@@ -500,9 +517,11 @@ def test_registered_kind():
 # --- properties ------------------------------------------------------------------------------
 
 
-def reference(pairs: list[tuple[int, int]], threshold: float, priority: str = "MOAIRQ") -> dict:
+def reference(
+    pairs: list[tuple[int, int]], threshold: float, priority: str = "MOAIRQ", grid=None
+) -> dict:
     """A row-by-row pure-Python oracle of the per-feature statistics."""
-    grid = compute.STANDARD_TABLE
+    grid = grid or compute.STANDARD_TABLE
     cats = [grid[f - 1][d - 1] for f, d in pairs]
     n = len(cats)
     count = Counter(cats)
@@ -533,17 +552,19 @@ answer_pairs = st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_siz
 @given(
     features=st.lists(answer_pairs, min_size=1, max_size=4),
     threshold=st.sampled_from([0.0, 0.03, 0.06, 0.1, 0.25]),
+    table=st.sampled_from(["standard", "pouliot"]),
 )
-def test_matches_row_by_row_reference(features, threshold):
+def test_matches_row_by_row_reference(features, threshold, table):
     rows = [(i, f"f{i}", f, d) for i, pairs in enumerate(features) for f, d in pairs]
     df = pl.DataFrame(
         rows, schema=["respondent", "feature", "functional", "dysfunctional"], orient="row"
     )
-    table = analyse(df, KanoOptions(strength_threshold=threshold))["kano"]
-    assert table.height == len(features)
+    result = analyse(df, KanoOptions(strength_threshold=threshold, table=table))["kano"]
+    grid = compute.POULIOT_TABLE if table == "pouliot" else compute.STANDARD_TABLE
+    assert result.height == len(features)
     for i, pairs in enumerate(features):
-        got = row_of(table, f"f{i}")
-        want = reference(pairs, threshold)
+        got = row_of(result, f"f{i}")
+        want = reference(pairs, threshold, grid=grid)
         assert got["n"] == want["n"]
         assert got["category"] == want["category"]
         assert got["category_strength"] == pytest.approx(want["strength"])

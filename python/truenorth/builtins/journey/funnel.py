@@ -159,34 +159,31 @@ def reached_events(
 
 
 def _strict(lazy: pl.LazyFrame, steps: Sequence[str], window: timedelta | None) -> pl.DataFrame:
-    # strict needs every event (any name breaks a run), in order within each unit
-    ordered = (
-        lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k"))
-        .sort(UNIT, "key")
-        .collect()
-    )
-    zero = (pl.col("k") == 0).fill_null(False)
-    new_unit = (pl.col(UNIT) != pl.col(UNIT).shift(1)).fill_null(True)
-    zeros = zero.cast(pl.UInt32).cum_sum()
-    before = pl.when(new_unit).then(zeros - zero.cast(pl.UInt32)).forward_fill()
-    entry = zero & (zeros - before == 1)  # the first step-1 event of its unit
-    ahead: list[pl.Expr] = []
-    ok = pl.lit(True)
-    t0 = _us(pl.col("key"))
+    # Strict needs every event (an event of any name breaks a run). Iteratively: the event
+    # directly after the one that reached step j-1 is the unit's smallest key above it; the
+    # unit reaches step j when that event is a step-j event (inside the window). No sort.
+    everything = lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k")).collect()
+    entry = _entries(everything.filter(pl.col("k").is_not_null()))
+    levels = [_level(entry, 0, "t0")]
+    state = entry
     for j in range(1, len(steps)):
-        at = _us(pl.col("key").shift(-j))
-        ok = (
-            ok
-            & (pl.col(UNIT).shift(-j) == pl.col(UNIT)).fill_null(False)
-            & (pl.col("k").shift(-j) == j).fill_null(False)
+        if state.height == 0:
+            break
+        nxt = (
+            everything.lazy()
+            .join(state.lazy().select(UNIT, "t0", pl.col("key").alias("cur")), on=UNIT)
+            .filter(pl.col("key") > pl.col("cur"))
+            .group_by(UNIT)
+            .agg(
+                pl.col("t0").first(),
+                pl.col("k").get(pl.col("key").arg_min()).alias("next_k"),
+                pl.col("key").min(),
+            )
+            .filter((pl.col("next_k") == j) & _within(window, _us(pl.col("key"))))
+            .collect()
         )
-        if window is not None:
-            ok = ok & (at <= t0 + (window // timedelta(microseconds=1))).fill_null(False)
-        ahead.append(pl.when(ok).then(at).alias(f"at{j}"))
-    wide = ordered.with_columns(*ahead, entry=entry, t0=t0).filter(pl.col("entry"))
-    levels = [_level(wide, 0, "t0")]
-    for j in range(1, len(steps)):
-        levels.append(_level(wide.filter(pl.col(f"at{j}").is_not_null()), j, f"at{j}"))
+        state = nxt.select(UNIT, "t0", "key")
+        levels.append(_level(state.with_columns(at=_us(pl.col("key"))), j, "at"))
     return pl.concat(levels)
 
 

@@ -138,7 +138,8 @@ ROW = "__row"  # 1-based data row number of the input, kept for error messages
 
 
 def _bad(column: str, row: int, value: object, expected: str, what: str = "value") -> DataError:
-    return DataError(f"column '{column}', row {row}: {what} {value!r}; expected {expected}")
+    shown = "missing value" if value is None else f"{what} {value!r}"
+    return DataError(f"column '{column}', row {row}: {shown}; expected {expected}")
 
 
 def _parse_answers(frame: pl.DataFrame, column: str) -> pl.Series:
@@ -273,7 +274,7 @@ def normalise_survey(
     for column in ("feature",):
         if df[column].null_count():
             hit = df.filter(pl.col(column).is_null()).head(1)
-            raise _bad(column, hit[ROW][0], None, "a feature name", "missing")
+            raise _bad(column, hit[ROW][0], None, "a feature name")
     replaced = [
         _parse_answers(df, "functional"),
         _parse_answers(df, "dysfunctional"),
@@ -291,7 +292,7 @@ def normalise_survey(
         hit = df.filter(~answered).head(1)
         if hit.height:
             column = "functional" if hit["functional"][0] is None else "dysfunctional"
-            raise _bad(column, hit[ROW][0], None, "an answer (missing: error)", "missing answer")
+            raise _bad(column, hit[ROW][0], None, "an answer (the rule has missing: error)")
     elif missing != "drop":
         raise ValueError(f"missing must be 'drop' or 'error', not {missing!r}")
     return df.filter(answered)
