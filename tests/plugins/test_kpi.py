@@ -490,6 +490,12 @@ def test_options_dispatch_and_errors_without_tag():
         KpiOptions.model_validate({"metric": "clv_cac", "period": "1mo"})
     with pytest.raises(ValidationError, match="baseline-period `benchmark` needs `period`"):
         KpiOptions.model_validate({"metric": "nps", "benchmark": {"period": "2026-01-01"}})
+    with pytest.raises(ValidationError, match="satisfied_at 6 is outside the scale"):
+        KpiOptions.model_validate({"metric": "csat", "satisfied_at": 6})
+    with pytest.raises(ValidationError, match=r"max \(0\) must be above min \(10\)"):
+        KpiOptions.model_validate(
+            {"metric": "health_score", "components": {"a": {"min": 10, "max": 0}}}
+        )
     schema = KpiOptions.model_json_schema()
     assert schema["discriminator"]["propertyName"] == "metric"
     assert len(schema["oneOf"]) == 13

@@ -261,7 +261,9 @@ def validate(o: Any, rule: Rule, vctx: Any) -> None:
 
 DOC = """\
 Customer-value KPIs (DOMAIN.md §5), overall and, when asked, per segment (`by: COLUMN`) and per
-calendar period (`period: 1mo` on the `time` column; also 1d, 1w, 1q, 1y). Writes the table
+calendar period (`period: 1mo` on the `time` column; also 1d, 1w, 1q, 1y; weeks start on
+Monday, months, quarters and years on the 1st; rows without a time count overall and per segment
+but in no period). Writes the table
 `kpis`, one row per subject:
 
     rule_id, metric, subject ("overall" | segment | period date | "segment @ date"), segment,

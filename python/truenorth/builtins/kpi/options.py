@@ -156,6 +156,19 @@ class CsatOptions(_Survey):
         default=0.9, description="Target (seeds: 9 of 10 satisfied). Set null to disable."
     )
 
+    @model_validator(mode="after")
+    def _cut_in_scale(self) -> CsatOptions:
+        lo, hi = self.scale
+        if not lo < hi:
+            raise ValueError(
+                f"scale {list(self.scale)}: the lowest answer must be below the highest"
+            )
+        if not lo <= self.satisfied_at <= hi:
+            raise ValueError(
+                f"satisfied_at {self.satisfied_at} is outside the scale {list(self.scale)}"
+            )
+        return self
+
 
 class CesOptions(_Survey):
     """Customer effort score on a 1-7 agreement scale: mean (default) or share >= `agree_at`."""
@@ -164,6 +177,17 @@ class CesOptions(_Survey):
     method: Literal["mean", "share"] = Field(default="mean", description="mean or share.")
     scale: tuple[int, int] = Field(default=(1, 7), description="Lowest and highest answer.")
     agree_at: int = Field(default=5, description="Answers at or above this count as agreeing.")
+
+    @model_validator(mode="after")
+    def _cut_in_scale(self) -> CesOptions:
+        lo, hi = self.scale
+        if not lo < hi:
+            raise ValueError(
+                f"scale {list(self.scale)}: the lowest answer must be below the highest"
+            )
+        if not lo <= self.agree_at <= hi:
+            raise ValueError(f"agree_at {self.agree_at} is outside the scale {list(self.scale)}")
+        return self
 
 
 class _Lifecycle(KpiOptions):
@@ -327,6 +351,12 @@ class Component(BaseModel):
     max: float = Field(default=10.0, description="Value that normalises to 1 (clipped above).")
     higher_is_better: bool = Field(default=True, description="False: min is best.")
 
+    @model_validator(mode="after")
+    def _range(self) -> Component:
+        if not self.max > self.min:
+            raise ValueError(f"max ({self.max:g}) must be above min ({self.min:g})")
+        return self
+
 
 class HealthScoreOptions(KpiOptions):
     """Client health score: a weighted composite of min-max normalised metrics."""
@@ -342,6 +372,7 @@ class HealthScoreOptions(KpiOptions):
     )
     scale: Literal[10, 100] = Field(default=10, description="Score scale: 0-10 or 0-100.")
     bands: dict[str, float] = Field(
+        min_length=1,
         default={"red": 0.0, "amber": 4.0, "green": 7.0},
         description="Colour band -> lowest score in the band (on `scale`).",
     )
