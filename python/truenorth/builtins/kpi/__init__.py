@@ -334,6 +334,50 @@ Examples:
 ```
 """
 
+
+def _options_reference() -> str:
+    """Per-metric option list, generated from the pydantic models (shown by `truenorth kinds`)."""
+    from typing import get_args
+
+    from .options import MetricOptions
+
+    def show(name: str, info: object) -> str:
+        default = getattr(info, "default", None)
+        required = getattr(info, "is_required", lambda: False)()
+        ann = getattr(info, "annotation", None)
+        choices = [a for a in get_args(ann) if isinstance(a, str)]
+        text = name + (
+            " (required)" if required else f"={default!r}" if default is not None else ""
+        )
+        return text + (f" [{' | '.join(choices)}]" if choices and len(choices) > 1 else "")
+
+    common = set(KpiOptions.model_fields) - {"metric"}
+    lines = [
+        "Options of every metric: "
+        + ", ".join(
+            show(n, KpiOptions.model_fields[n]) for n in KpiOptions.model_fields if n in common
+        )
+        + ".",
+        "",
+        "Options per metric (besides those):",
+        "",
+    ]
+    union = get_args(get_args(MetricOptions)[0])
+    for model in union:
+        fields = model.model_fields
+        own = [n for n in fields if n not in common and n != "metric"]
+        changed = [n for n in common if fields[n].default != KpiOptions.model_fields[n].default]
+        metric = fields["metric"].default
+        parts = [show(n, fields[n]) for n in own] + [
+            f"{n}={fields[n].default!r} (default here)" for n in sorted(changed)
+        ]
+        lines.append(f"- {metric}: " + (", ".join(parts) if parts else "(none)"))
+    return "\n".join(lines)
+
+
+DOC = DOC + "\n" + _options_reference() + "\n"
+
+
 KIND = RuleKind(
     name="kpi",
     options=KpiOptions,
