@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -340,13 +341,17 @@ def test_evaluate_reads_optional_tables_and_thresholds(tmp_path: Path):
     out = evaluate(ctx)  # type: ignore[arg-type]
     checks = sorted(f.evidence.get("check", "threshold") for f in out.findings)
     assert checks == ["data_segment_ignored", "vpc_gain"]
-    assert set(out.tables) == {"canvas_coverage", "canvas_segments"}
+    assert set(out.tables) == {"canvas_coverage", "canvas_segments", "canvas_segment_kpis"}
     ctx = FakeContext({"path": "canvas.yaml"}, {}, tmp_path, warn="coverage < 1")
     out = evaluate(ctx)  # type: ignore[arg-type]
     assert [f.subject for f in out.findings] == ["insight"]
     assert "canvas.yaml:11:14" in out.findings[0].message
     assert list(KIND.reads(CanvasOptions(path="x", segments="segs"), None)) == ["segs"]  # type: ignore[arg-type]
-    assert set(KIND.writes(CanvasOptions(path="x"), None)) == {"canvas_coverage", "canvas_segments"}  # type: ignore[arg-type]
+    assert set(KIND.writes(CanvasOptions(path="x"), None)) == {  # type: ignore[arg-type]
+        "canvas_coverage",
+        "canvas_segments",
+        "canvas_segment_kpis",
+    }
 
 
 # ---------------------------------------------------------------------------- properties
@@ -460,3 +465,53 @@ def test_doc_example_canvas_is_valid_and_consistent():
     assert coverage["coverage"].to_list() == [1.0] * 9
     (rule,) = yaml.safe_load(blocks[2].split("```")[0])
     assert CanvasOptions(**rule["with"]).segments == "segments"
+
+
+def test_segment_kpis_are_n_weighted_means_of_mapped_data_segments():
+    from truenorth.builtins.canvas import segment_kpis
+
+    kpis = pl.DataFrame(
+        {
+            "metric": ["nps"] * 5,
+            "subject": ["overall", "loyal", "champions", "enterprise", "loyal @ 2026-01-01"],
+            "segment": [None, "loyal", "champions", "enterprise", "loyal"],
+            "period": [None, None, None, None, dt.date(2026, 1, 1)],
+            "value": [40.0, 50.0, 80.0, 0.0, -100.0],
+            "n": [45, 10, 30, 5, 2],
+        }
+    )
+    out = segment_kpis(load_canvas_text(GOOD, "c.yaml"), {"kpi_nps": kpis})
+    rows = {r["segment"]: r for r in out.iter_rows(named=True)}
+    assert rows["smb"]["value"] == pytest.approx((10 * 50 + 30 * 80) / 40)  # 72.5
+    assert rows["smb"]["n"] == 40 and rows["smb"]["data_segments"] == "champions, loyal"
+    assert rows["enterprise"]["value"] == 0.0 and rows["enterprise"]["table"] == "kpi_nps"
+    with pytest.raises(DataError, match="not a KPI table"):
+        segment_kpis(load_canvas_text(GOOD, "c.yaml"), {"x": pl.DataFrame({"a": [1]})})
+
+
+def test_canvas_attaches_kpis_of_an_earlier_rule(tmp_path: Path):
+    (tmp_path / "canvas.yaml").write_text(GOOD)
+    pack = make_pack(
+        "canvas",
+        {"path": "canvas.yaml", "kpis": ["kpi_nps"]},
+        rule_id="canvas",
+        extra_rules=[
+            {
+                "id": "nps",
+                "kind": "kpi",
+                "with": {"metric": "nps", "source": "survey", "by": "segment", "table": "kpi_nps"},
+            }
+        ],
+    )
+    pack["rules"].reverse()  # canvas first in the file: ordered by the tables it reads
+    f = tmp_path / "pack.yaml"
+    f.write_text(yaml.safe_dump(pack, sort_keys=False))
+    survey = pl.DataFrame(
+        {
+            "score": [10, 10, 0, 9, 3],
+            "segment": ["loyal", "champions", "champions", "enterprise", "x"],
+        }
+    )
+    result = Engine.load(f).run(data={"survey": survey})
+    out = {r["segment"]: r["value"] for r in result.tables["canvas_segment_kpis"].to_dicts()}
+    assert out == {"smb": pytest.approx(100 * (2 - 1) / 3), "enterprise": 100.0}

@@ -14,7 +14,14 @@ from pydantic import Field
 
 from truenorth import Options, Rule, RuleContext, RuleKind, RuleOutput, hookimpl
 
-from .checks import COVERAGE_SCHEMA, SEGMENTS_SCHEMA, Issue, check_canvas
+from .checks import (
+    COVERAGE_SCHEMA,
+    SEGMENT_KPIS_SCHEMA,
+    SEGMENTS_SCHEMA,
+    Issue,
+    check_canvas,
+    segment_kpis,
+)
 from .model import Canvas, LoadedCanvas, load_canvas, load_canvas_text
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "check_canvas",
     "load_canvas",
     "load_canvas_text",
+    "segment_kpis",
 ]
 
 
@@ -46,6 +54,11 @@ class CanvasOptions(Options):
         default=None,
         description="Table with a `touchpoint` column (journey touchpoints). When unset a "
         "table named `touchpoints` is used if it exists by the time the rule runs.",
+    )
+    kpis: list[str] = Field(
+        default=[],
+        description="KPI tables (of kpi rules with `by: segment`) to attach to canvas segments "
+        "in `canvas_segment_kpis`; the rule waits for them.",
     )
     vpc_priority: Literal["high", "medium", "low"] = Field(
         default="high",
@@ -87,17 +100,27 @@ def evaluate(ctx: RuleContext) -> RuleOutput:
         findings += ctx.check_thresholds(
             coverage.filter(pl.col("coverage").is_not_null()), value="coverage", subject="block"
         )
+    kpis = segment_kpis(loaded, {t: ctx.table(t).collect() for t in o.kpis})
     return RuleOutput(
-        tables={"canvas_coverage": coverage, "canvas_segments": seg_table}, findings=findings
+        tables={
+            "canvas_coverage": coverage,
+            "canvas_segments": seg_table,
+            "canvas_segment_kpis": kpis,
+        },
+        findings=findings,
     )
 
 
 def reads(o: CanvasOptions, rule: Rule) -> Sequence[str]:
-    return [t for t in (o.segments, o.touchpoints) if t]
+    return [t for t in (o.segments, o.touchpoints, *o.kpis) if t]
 
 
 def writes(o: CanvasOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
-    return {"canvas_coverage": COVERAGE_SCHEMA, "canvas_segments": SEGMENTS_SCHEMA}
+    return {
+        "canvas_coverage": COVERAGE_SCHEMA,
+        "canvas_segments": SEGMENTS_SCHEMA,
+        "canvas_segment_kpis": SEGMENT_KPIS_SCHEMA,
+    }
 
 
 def validate(o: Any, rule: Rule, vctx: Any) -> None:
@@ -163,14 +186,17 @@ relationships vs the `touchpoint` column of a `touchpoints` table). `warn:`/`fai
 are checked on each row of the coverage table (columns coverage, items, linked, unlinked; the
 finding's subject is the block), e.g. `warn: "coverage < 1"`.
 
-Tables: `canvas_coverage` (block, items, linked, unlinked, coverage, unlinked_items) and
+Tables: `canvas_coverage` (block, items, linked, unlinked, coverage, unlinked_items),
 `canvas_segments` (segment, name, data_segments, customers, clv_total, clv_mean,
-value_propositions, has_data).
+value_propositions, has_data) and `canvas_segment_kpis` (segment, table, metric, value, n,
+data_segments): the per-segment rows of the KPI tables named in `kpis:` (kpi rules with
+`by: segment`), mapped to canvas segments and combined as n-weighted means (exact for NPS, CSAT,
+CES, shares, means, churn and CAC; approximate for medians).
 
 ```yaml
 - id: canvas
   kind: canvas
-  with: {path: canvas.yaml, segments: segments, touchpoints: touchpoints}
+  with: {path: canvas.yaml, segments: segments, touchpoints: touchpoints, kpis: [kpi_nps]}
   warn: "coverage < 1"
 ```
 """

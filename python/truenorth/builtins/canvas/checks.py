@@ -407,3 +407,71 @@ def _segment_table(
     )
     out = out.with_columns(clv_mean.alias("clv_mean")).sort("_o")
     return out.select([pl.col(c).cast(d) for c, d in SEGMENTS_SCHEMA.items()]), extra
+
+
+SEGMENT_KPIS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "segment": pl.String,
+    "table": pl.String,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "n": pl.Int64,
+    "data_segments": pl.String,
+}
+
+
+def segment_kpis(loaded: LoadedCanvas, kpi_tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """KPIs per canvas segment, from KPI tables computed per data segment (``by: segment``).
+
+    Rows of a KPI table with a ``segment`` and no ``period`` are mapped to canvas segments (via
+    ``data_segment``, default the canvas id) and combined as the n-weighted mean of the values:
+    exact for NPS, CSAT, CES, shares, means and ratios whose n is their denominator (churn,
+    CAC); an approximation for medians (first response time).
+    """
+    mapping = pl.DataFrame(
+        [
+            {"canvas_segment": s.id, "segment": d}
+            for s in loaded.canvas.customer_segments
+            for d in (s.data_segments() or [s.id])
+        ],
+        schema={"canvas_segment": pl.String, "segment": pl.String},
+    )
+    parts = []
+    for name, frame in kpi_tables.items():
+        missing = {"segment", "metric", "value"} - set(frame.columns)
+        if missing:
+            raise DataError(
+                f"{name}: not a KPI table (no column(s) {', '.join(sorted(missing))}); expected "
+                "the table of a kpi rule with `by:`"
+            )
+        rows = frame.filter(pl.col("segment").is_not_null() & pl.col("value").is_not_null())
+        if "period" in frame.columns:
+            rows = rows.filter(pl.col("period").is_null())
+        n = pl.col("n").cast(pl.Float64) if "n" in frame.columns else pl.lit(None, pl.Float64)
+        rows = rows.select(
+            pl.col("segment").cast(pl.String),
+            pl.col("metric").cast(pl.String),
+            pl.col("value").cast(pl.Float64),
+            n.alias("n"),
+        ).join(mapping, on="segment", how="inner")
+        weighted = pl.col("n").is_not_null().all() & (pl.col("n").sum() > 0)
+        parts.append(
+            rows.group_by("canvas_segment", "metric")
+            .agg(
+                pl.when(weighted)
+                .then((pl.col("value") * pl.col("n")).sum() / pl.col("n").sum())
+                .otherwise(pl.col("value").mean())
+                .alias("value"),
+                pl.when(pl.col("n").is_not_null().any())
+                .then(pl.col("n").sum())
+                .cast(pl.Int64)
+                .alias("n"),
+                pl.col("segment").unique().sort().str.join(", ").alias("data_segments"),
+            )
+            .with_columns(pl.lit(name, pl.String).alias("table"))
+        )
+    if not parts:
+        return pl.DataFrame(schema=SEGMENT_KPIS_SCHEMA)
+    out = pl.concat(parts).rename({"canvas_segment": "segment"})
+    return out.select([pl.col(c).cast(d) for c, d in SEGMENT_KPIS_SCHEMA.items()]).sort(
+        "segment", "table", "metric"
+    )
