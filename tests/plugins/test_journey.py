@@ -686,3 +686,18 @@ def test_through_the_engine():
     assert result.tables["funnel"]["reached"].to_list() == [4, 3, 2]
     findings = result.findings.sort("severity", "subject")
     assert findings.select("subject", "severity").rows() == [("B", "info"), ("C", "warn")]
+
+
+def test_doc_example_runs(ecom):
+    import yaml
+
+    from truenorth.testing import run_rule
+
+    (rule,) = yaml.safe_load(journey.DOC.split("```yaml\n")[1].split("```")[0])["rules"]
+    result = run_rule(
+        rule["kind"], rule["with"], {"events": ecom}, warn=rule["warn"], fail=rule["fail"]
+    )
+    funnel = result.tables["funnel"]
+    assert funnel["step"].to_list() == rule["with"]["steps"]
+    assert funnel["reached"].to_list() == sorted(funnel["reached"].to_list(), reverse=True)
+    assert result.tables["attribution"]["markov_share"].sum() == pytest.approx(1.0)

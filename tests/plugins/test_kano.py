@@ -403,6 +403,20 @@ def test_segments_table():
     assert (overall["n"], overall["must_be"], overall["attractive"]) == (6, 3, 2)
 
 
+def test_segments_that_disagree_are_reported():
+    df = pl.concat(
+        [
+            survey({"f": {"M": 3}, "g": {"O": 3}}, segment="smb"),
+            survey({"f": {"A": 3}, "g": {"O": 3}}, segment="enterprise"),
+        ]
+    )
+    out = run(df, by="segment")
+    split = [f for f in out.findings if "differs by segment" in f.message]
+    assert [f.subject for f in split] == ["f"]
+    assert split[0].evidence["categories"] == {"enterprise": "A", "smb": "M"}
+    assert "enterprise A, smb M" in split[0].message
+
+
 def test_declared_schema_matches_tables():
     opts = KanoOptions(by="segment")
     rule = Rule(id="k", kind="kano", options=opts)
@@ -610,3 +624,21 @@ def test_through_the_engine():
         ("confetti", "warn"),
     ]
     assert result.tables["kano"].sort("feature")["category"].to_list() == ["M", "A"]
+
+
+def test_doc_example_runs():
+    import yaml
+
+    from truenorth.testing import run_rule
+
+    (rule,) = yaml.safe_load(kano.DOC.split("```yaml\n")[1].split("```")[0])["rules"]
+    df = pl.concat(
+        [
+            survey({"login": {"M": 8, "O": 1}, "dark_mode": {"A": 6, "I": 3}}, segment="smb"),
+            survey({"login": {"M": 7}, "ai_assistant": {"A": 5, "I": 2}}, segment="pro"),
+        ]
+    ).with_columns(satisfaction=pl.lit(2.0))
+    result = run_rule(rule["kind"], rule["with"], {"survey": df}, warn=rule["warn"])
+    subjects = result.findings.filter(pl.col("severity") == "warn")["subject"].sort().to_list()
+    # login: unmet must-be and the warn condition; both delighters: the pitfall
+    assert subjects == ["ai_assistant", "dark_mode", "login", "login"]

@@ -227,20 +227,22 @@ Findings: the largest drop-off (info), warn/fail conditions on funnel rows (subj
 value: `value`), touchpoints with mean satisfaction below `satisfaction_min`, funnel stages
 with no touchpoint (when the log has a touchpoint column).
 
-Example:
+Example (a pack's rules):
 
-  rules:
-    - id: checkout-funnel
-      kind: journey
-      with:
-        source: events
-        steps: [product_view, add_to_cart, payment_details, purchase]
-        mode: sequential
-        window: 14d
-        by: customer
-        attribute: channel
-      warn: "conversion_from_previous < 0.4"
-      fail: "conversion_from_previous < 0.1"
+```yaml
+rules:
+  - id: checkout-funnel
+    kind: journey
+    with:
+      source: events
+      steps: [product_view, add_to_cart, payment_details, purchase]
+      mode: sequential
+      window: 14d
+      by: customer
+      attribute: channel
+    warn: "conversion_from_previous < 0.4"
+    fail: "conversion_from_previous < 0.1"
+```
 """
 
 

@@ -211,7 +211,8 @@ def _unmet_reason(row: Mapping, options: KanoOptions) -> tuple[str, float | None
 
 def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: KanoOptions) -> list:
     """Unmet must-be features, the attractive-while-unmet pitfall, non-significant categories,
-    category drift between waves, and the rule's warn/fail conditions on the main table."""
+    categories that differ by segment, category drift between waves, and the rule's warn/fail
+    conditions on the main table."""
     main = tables[options.output]
     out = []
     known = set(main["feature"].to_list())
@@ -268,6 +269,25 @@ def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: Kano
                 evidence={"category": row["category"], "runner_up": runner, "n": row["n"]},
             )
         )
+    segments = tables.get(f"{options.output}_segments")
+    if segments is not None and segments.height:
+        split = (
+            segments.sort("feature", "segment")
+            .group_by("feature", maintain_order=True)
+            .agg("segment", "category", pl.col("category").n_unique().alias("categories"))
+            .filter(pl.col("categories") > 1)
+        )
+        for row in split.iter_rows(named=True):
+            per = dict(zip(row["segment"], row["category"], strict=True))
+            shown = ", ".join(f"{seg} {cat}" for seg, cat in per.items())
+            out.append(
+                ctx.finding(
+                    row["feature"],
+                    f"Kano category of '{row['feature']}' differs by segment: {shown}",
+                    severity="info",
+                    evidence={"categories": per},
+                )
+            )
     waves = tables[f"{options.output}_waves"]
     if waves.height:
         for row in compute.drift(waves).iter_rows(named=True):
@@ -316,21 +336,24 @@ significance, better/worse (Berger et al.), DuMouchel continuous scores, mean im
 mean satisfaction, delivered share, unmet.
 
 Findings: unmet must-be features (rule severity), attractive features in `investing` while
-must-be features are unmet (rule severity), non-significant categories (info), category drift
-between consecutive waves (info), and `warn`/`fail` conditions on the rows of the kano table.
+must-be features are unmet (rule severity), non-significant categories (info), features whose
+category differs by segment (info, with `by: segment`), category drift between consecutive
+waves (info), and `warn`/`fail` conditions on the rows of the kano table.
 
-Example:
+Example (a pack's rules):
 
-  rules:
-    - id: features
-      kind: kano
-      with:
-        source: survey
-        table: standard          # or pouliot
-        by: segment
-        satisfaction_min: 3.5
-        investing: [dark_mode, ai_assistant]
-      warn: "category = 'M' AND worse < -0.7"
+```yaml
+rules:
+  - id: features
+    kind: kano
+    with:
+      source: survey
+      table: standard          # or pouliot
+      by: segment
+      satisfaction_min: 3.5
+      investing: [dark_mode, ai_assistant]
+    warn: "category = 'M' AND worse < -0.7"
+```
 """
 
 
