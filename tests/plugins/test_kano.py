@@ -642,3 +642,21 @@ def test_doc_example_runs():
     subjects = result.findings.filter(pl.col("severity") == "warn")["subject"].sort().to_list()
     # login: unmet must-be and the warn condition; both delighters: the pitfall
     assert subjects == ["ai_assistant", "dark_mode", "login", "login"]
+
+
+def test_unmet_from_another_table():
+    opts = KanoOptions(unmet_from="canvas_gaps")
+    rule = Rule(id="k", kind="kano", options=opts)
+    gaps = pl.DataFrame({"feature": ["export", "sso", "other"], "unmet": [True, False, True]})
+    ctx = FakeContext(
+        rule=rule,
+        tables={"survey": survey({"export": {"M": 3}, "sso": {"M": 3}}), "canvas_gaps": gaps},
+    )
+    out = kano.evaluate(ctx)
+    unmet = [f for f in out.findings if f.message.startswith("must-be")]
+    assert [f.subject for f in unmet] == ["export"]
+    assert "flagged unmet in table 'canvas_gaps'" in unmet[0].message
+    assert kano.reads(opts, rule) == ("survey", "canvas_gaps")
+    ctx.tables["canvas_gaps"] = pl.DataFrame({"name": ["export"]})
+    with pytest.raises(DataError, match="table 'canvas_gaps' has no 'feature' column"):
+        kano.evaluate(ctx)

@@ -81,6 +81,11 @@ class KanoOptions(Options):
         description="Features currently invested in (roadmap); attractive ones while must-be "
         "features are unmet are flagged as a pitfall.",
     )
+    unmet_from: str | None = Field(
+        None,
+        description="A table (dataset role or another rule's output) listing unmet features: "
+        "column `feature`, and optionally a boolean `unmet` (rows where it is true count).",
+    )
     output: str = Field("kano", min_length=1, description="Name of the table written.")
     value: str = Field(
         "total_strength", description="Column reported as the value of warn/fail findings."
@@ -131,7 +136,27 @@ def _stats_schema(keys: Mapping[str, pl.DataType | type[pl.DataType]]) -> dict:
 
 
 def reads(options: KanoOptions, rule: Rule) -> Sequence[str]:
+    if options.unmet_from:
+        return (options.source, options.unmet_from)
     return (options.source,)
+
+
+def unmet_features(frame: pl.DataFrame | pl.LazyFrame, name: str) -> list[str]:
+    """Feature names flagged unmet in a table (``feature`` [+ boolean ``unmet``])."""
+    lazy = frame.lazy()
+    names = lazy.collect_schema().names()
+    if "feature" not in names:
+        raise DataError(
+            f"kano option unmet_from: table '{name}' has no 'feature' column "
+            f"(columns: {', '.join(names)})"
+        )
+    if "unmet" in names:
+        lazy = lazy.filter(pl.col("unmet").cast(pl.Boolean).fill_null(False))
+    return sorted(
+        lazy.select(pl.col("feature").cast(pl.String).drop_nulls().unique())
+        .collect()["feature"]
+        .to_list()
+    )
 
 
 def writes(options: KanoOptions, rule: Rule) -> dict:
@@ -144,8 +169,13 @@ def writes(options: KanoOptions, rule: Rule) -> dict:
     return out
 
 
-def analyse(frame: pl.DataFrame | pl.LazyFrame, options: KanoOptions) -> dict[str, pl.DataFrame]:
-    """All tables of a kano rule, from a survey frame with canonical columns (no engine)."""
+def analyse(
+    frame: pl.DataFrame | pl.LazyFrame, options: KanoOptions, unmet: Sequence[str] = ()
+) -> dict[str, pl.DataFrame]:
+    """All tables of a kano rule, from a survey frame with canonical columns (no engine).
+
+    ``unmet`` adds features known to be unmet (besides ``options.unmet``).
+    """
     answers = compute.normalise_survey(
         frame, missing=options.missing, importance_scale=options.importance_scale
     )
@@ -166,7 +196,7 @@ def analyse(frame: pl.DataFrame | pl.LazyFrame, options: KanoOptions) -> dict[st
     flags = {
         "satisfaction_min": options.satisfaction_min,
         "delivered_min": options.delivered_min,
-        "flagged": options.unmet,
+        "flagged": [*options.unmet, *unmet],
     }
     tables: dict[str, pl.DataFrame] = {}
     current = classified
@@ -194,12 +224,16 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def _unmet_reason(row: Mapping, options: KanoOptions) -> tuple[str, float | None, str | None]:
+def _unmet_reason(
+    row: Mapping, options: KanoOptions, unmet: Sequence[str] = ()
+) -> tuple[str, float | None, str | None]:
     reasons = []
     value = threshold = None
     sat, dlv = row["mean_satisfaction"], row["delivered_share"]
     if row["feature"] in options.unmet:
         reasons.append("flagged unmet in the rule's options")
+    if row["feature"] in unmet:
+        reasons.append(f"flagged unmet in table '{options.unmet_from}'")
     if options.delivered_min is not None and dlv is not None and dlv < options.delivered_min:
         reasons.append(f"delivered to {_pct(dlv)} of respondents (< {_pct(options.delivered_min)})")
         value, threshold = dlv, f"delivered_share >= {options.delivered_min:g}"
@@ -209,7 +243,12 @@ def _unmet_reason(row: Mapping, options: KanoOptions) -> tuple[str, float | None
     return "; ".join(reasons), value, threshold
 
 
-def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: KanoOptions) -> list:
+def findings(
+    ctx: RuleContext,
+    tables: Mapping[str, pl.DataFrame],
+    options: KanoOptions,
+    unmet: Sequence[str] = (),
+) -> list:
     """Unmet must-be features, the attractive-while-unmet pitfall, non-significant categories,
     categories that differ by segment, category drift between waves, and the rule's warn/fail
     conditions on the main table."""
@@ -224,7 +263,7 @@ def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: Kano
             )
     unmet_must = main.filter((pl.col("category") == "M") & pl.col("unmet").fill_null(False))
     for row in unmet_must.iter_rows(named=True):  # findings: one per unmet feature, not per row
-        reason, value, threshold = _unmet_reason(row, options)
+        reason, value, threshold = _unmet_reason(row, options, unmet)
         out.append(
             ctx.finding(
                 row["feature"],
@@ -313,8 +352,11 @@ def findings(ctx: RuleContext, tables: Mapping[str, pl.DataFrame], options: Kano
 
 def evaluate(ctx: RuleContext) -> RuleOutput:
     options: KanoOptions = ctx.rule.options  # type: ignore[assignment]
-    tables = analyse(ctx.table(options.source), options)
-    return RuleOutput(tables=dict(tables), findings=findings(ctx, tables, options))
+    extra: list[str] = []
+    if options.unmet_from:
+        extra = unmet_features(ctx.table(options.unmet_from), options.unmet_from)
+    tables = analyse(ctx.table(options.source), options, extra)
+    return RuleOutput(tables=dict(tables), findings=findings(ctx, tables, options, extra))
 
 
 DOC = """\
@@ -333,7 +375,7 @@ Tables: `kano` (per feature), `kano_segments` (per segment and feature, with `by
 of A/O/M/I/R/Q, category (mode; near-top categories within `strength_threshold` of the top share
 are decided by `priority`, default M > O > A > I), category and total strength, Fong
 significance, better/worse (Berger et al.), DuMouchel continuous scores, mean importance,
-mean satisfaction, delivered share, unmet.
+mean satisfaction, delivered share, unmet (from satisfaction, delivery, `unmet` or `unmet_from`).
 
 Findings: unmet must-be features (rule severity), attractive features in `investing` while
 must-be features are unmet (rule severity), non-significant categories (info), features whose
