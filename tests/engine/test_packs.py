@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -392,3 +394,35 @@ def test_random_packs_never_traceback(rules):
         for p in exc.problems:
             assert p.location is not None
             assert p.message
+
+
+DEMO_TEXT = (Path(truenorth.__file__).parent / "packs" / "engine-demo.yaml").read_text()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(DEMO_TEXT)),
+            st.integers(min_value=0, max_value=12),
+            st.text(alphabet=" \n:-[]{}'\"#&*!|>%@,$x1", max_size=4),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_pack_text_gives_a_located_pack_error_or_loads(tmp_path_factory, edits):
+    text = DEMO_TEXT
+    for pos, cut, insert in edits:
+        text = text[:pos] + insert + text[pos + cut :]
+    path = tmp_path_factory.mktemp("mut") / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        truenorth.Engine.load(path)
+    except PackError as exc:
+        assert exc.problems
+        for p in exc.problems:
+            assert p.location is not None and p.location.file == str(path)
+            assert 1 <= p.location.line <= text.count("\n") + 2
