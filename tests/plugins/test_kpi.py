@@ -533,3 +533,12 @@ def test_doc_examples_validate():
     assert len(rules) == 5
     for rule in rules:
         KpiOptions.model_validate(rule["with"])
+
+
+def test_second_tables_follow_the_table_option():
+    o = KpiOptions.model_validate(
+        {"metric": "health_score", "components": COMPONENTS, "table": "kpi_health"}
+    )
+    assert set(KIND.writes(o, None)) == {"kpi_health", "kpi_health_health_scores"}  # type: ignore[arg-type]
+    out = compute_tables(o, lambda n: HEALTH.lazy(), lambda n: True, rule_id="r")
+    assert set(out) == {"kpi_health", "kpi_health_health_scores"}

@@ -51,6 +51,12 @@ LABELS = {
 }
 
 
+def extra_table(o: KpiOptions, base: str) -> str:
+    """Name of a metric's second table: ``base`` with the default ``table: kpis``, else
+    ``<table>_<base>`` (so two cohort or health rules writing distinct KPI tables don't clash)."""
+    return base if o.table == "kpis" else f"{o.table}_{base}"
+
+
 def _target(o: KpiOptions) -> float | None:
     if isinstance(o, HealthScoreOptions) and o.target is None:
         return 0.7 * o.scale
@@ -115,7 +121,7 @@ def compute_tables(
         curves = c.cohort_table(
             table(o.source), basis=o.basis, period=o.period or "1mo", by=o.by, source=o.source
         )
-        extra["cohort_retention"] = curves.select(
+        extra[extra_table(o, "cohort_retention")] = curves.select(
             pl.lit(rule_id, pl.String).alias("rule_id"), *curves.columns
         ).cast(c.COHORT_SCHEMA)  # type: ignore[arg-type]
         rows = c.cohort_kpis(curves, age=o.age, by=o.by is not None)
@@ -174,7 +180,7 @@ def compute_tables(
             missing=o.missing,
             source=o.source,
         )
-        extra["health_scores"] = scores.select(
+        extra[extra_table(o, "health_scores")] = scores.select(
             pl.lit(rule_id, pl.String).alias("rule_id"), *scores.columns
         ).cast(c.HEALTH_SCHEMA)  # type: ignore[arg-type]
         rows = c.health_kpis(scores, by=o.by is not None)
@@ -245,9 +251,9 @@ def reads(o: KpiOptions, rule: Rule) -> Sequence[str]:  # type: ignore[override]
 def writes(o: KpiOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:  # type: ignore[override]
     out: dict[str, Mapping[str, object]] = {o.table: c.KPI_SCHEMA}
     if isinstance(o, CohortRetentionOptions):
-        out["cohort_retention"] = c.COHORT_SCHEMA
+        out[extra_table(o, "cohort_retention")] = c.COHORT_SCHEMA
     if isinstance(o, HealthScoreOptions):
-        out["health_scores"] = c.HEALTH_SCHEMA
+        out[extra_table(o, "health_scores")] = c.HEALTH_SCHEMA
     return out
 
 
@@ -287,14 +293,17 @@ Metrics (`metric:`) and canonical input columns (the engine renames dataset colu
 | ces | survey | score 1-7 | mean, or `method: share` (>= `agree_at` 5) |
 | churn | subscriptions | customer, start, end (null = active) | lost in period / at its start (new excluded) |
 | retention | subscriptions | start, end | (at end - new) / at start |
-| cohort_retention | transactions | customer, time (`basis: activity`) or start, end | retention at `age`; table `cohort_retention` |
+| cohort_retention | transactions | customer, time (`basis: activity`) or start, end | retention at `age`; table `cohort_retention` (*) |
 | cac | acquisition | cost, new_customers | sum(cost) / sum(new_customers) |
 | clv_cac | customers + acquisition | clv; cost, new_customers | mean CLV / CAC (`clv:`/`cac:` fix either) |
 | cac_payback | transactions + acquisition | customer, time, amount | CAC / (monthly revenue per account x `gross_margin`) |
 | first_response_time | tickets | created, first_response (or response_hours) | median hours (`statistic: mean / p90`) |
 | first_contact_resolution | tickets | contacts, resolved (optional) | share resolved in one contact |
 | referral_rate | customers | referred (bool), start for `period` | share of customers referred |
-| health_score | customers | customer + component columns | weighted mean of min-max normalised components; table `health_scores` |
+| health_score | customers | customer + component columns | weighted mean of min-max normalised components; table `health_scores` (*) |
+
+(*) With `table: NAME` other than `kpis`, these tables are named `NAME_cohort_retention` and
+`NAME_health_scores`.
 
 Bad values are errors naming the source, column, 1-based data row and value (an NPS of 11, a
 CSAT of 0, a response before its ticket). Survey answers that are null count as no answer.
