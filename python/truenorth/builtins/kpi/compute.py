@@ -631,7 +631,7 @@ def clv_cac(
     out = clvs.with_columns(pl.lit(cac_all, pl.Float64).alias("cac"))
     if cac_per is not None:
         out = (
-            out.join(cac_per, on="segment", how="left", nulls_equal=False, suffix="_seg")
+            out.join(cac_per, on="segment", how="left", suffix="_seg", maintain_order="left")
             .with_columns(pl.coalesce("cac_seg", "cac").alias("cac"))
             .drop("cac_seg")
         )
@@ -713,7 +713,7 @@ def cac_payback(
     out = rev.with_columns(pl.lit(cac_all, pl.Float64).alias("cac"))
     if cac_per is not None:
         out = (
-            out.join(cac_per, on="segment", how="left", suffix="_seg")
+            out.join(cac_per, on="segment", how="left", suffix="_seg", maintain_order="left")
             .with_columns(pl.coalesce("cac_seg", "cac").alias("cac"))
             .drop("cac_seg")
         )
@@ -1082,7 +1082,7 @@ def finish(
                 f"kpi {metric}: no rows for the baseline period {benchmark.isoformat()}; "
                 f"expected one of the periods computed: {', '.join(have) or '(none: set `period`)'}"
             )
-        rows = rows.join(base, on="segment", how="left", nulls_equal=True)
+        rows = rows.join(base, on="segment", how="left", nulls_equal=True, maintain_order="left")
     else:
         rows = rows.with_columns(pl.lit(benchmark, pl.Float64).alias("benchmark"))
     v, t = pl.col("value"), pl.lit(target, pl.Float64)
