@@ -158,32 +158,46 @@ def reached_events(
     return pl.concat(levels)
 
 
+_STEP_BITS = 2**16  # strict mode packs the step index (+1, 0 = not a step) below the key
+
+
 def _strict(lazy: pl.LazyFrame, steps: Sequence[str], window: timedelta | None) -> pl.DataFrame:
     # Strict needs every event (an event of any name breaks a run). Iteratively: the event
     # directly after the one that reached step j-1 is the unit's smallest key above it; the
-    # unit reaches step j when that event is a step-j event (inside the window). No sort.
-    everything = lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k")).collect()
-    entry = _entries(everything.filter(pl.col("k").is_not_null()))
+    # unit reaches step j when that event is a step-j event (inside the window). The step
+    # index rides in the low bits of the key, so "the next event and its step" is one min().
+    if len(steps) >= _STEP_BITS - 1:
+        raise ValueError(f"strict mode supports at most {_STEP_BITS - 2} steps")
+    packed = (pl.col("key") * _STEP_BITS + (pl.col("k") + 1).fill_null(0)).alias("kk")
+    everything = (
+        lazy.select(UNIT, _key().alias("key"), _step_index(steps).alias("k"))
+        .select(UNIT, packed)
+        .collect()
+    )
+    entry = (
+        everything.lazy()
+        .filter(pl.col("kk") % _STEP_BITS == 1)
+        .group_by(UNIT)
+        .agg(pl.col("kk").min())
+        .with_columns(t0=_us(pl.col("kk") // _STEP_BITS))
+        .collect()
+    )
     levels = [_level(entry, 0, "t0")]
     state = entry
     for j in range(1, len(steps)):
         if state.height == 0:
             break
-        nxt = (
+        state = (
             everything.lazy()
-            .join(state.lazy().select(UNIT, "t0", pl.col("key").alias("cur")), on=UNIT)
-            .filter(pl.col("key") > pl.col("cur"))
+            .join(state.lazy().select(UNIT, "t0", pl.col("kk").alias("cur")), on=UNIT)
+            .filter(pl.col("kk") > pl.col("cur"))
             .group_by(UNIT)
-            .agg(
-                pl.col("t0").first(),
-                pl.col("k").get(pl.col("key").arg_min()).alias("next_k"),
-                pl.col("key").min(),
-            )
-            .filter((pl.col("next_k") == j) & _within(window, _us(pl.col("key"))))
+            .agg(pl.col("t0").first(), pl.col("kk").min())
+            .with_columns(at=_us(pl.col("kk") // _STEP_BITS))
+            .filter((pl.col("kk") % _STEP_BITS == j + 1) & _within(window, pl.col("at")))
             .collect()
         )
-        state = nxt.select(UNIT, "t0", "key")
-        levels.append(_level(state.with_columns(at=_us(pl.col("key"))), j, "at"))
+        levels.append(_level(state, j, "at"))
     return pl.concat(levels)
 
 
