@@ -151,7 +151,7 @@ def test_full_result_draws_every_section():
         assert f'aria-label="{chart}"' in page, chart
     assert "chart could not be drawn" not in page
     assert checker.tags.count("svg") >= 11
-    assert "Overall level 1." in page  # the maturity 'overall' row is a caption, not an axis
+    assert "Overall level 1 (ad-hoc)" in page  # the "overall" row is a caption, not an axis
 
 
 def test_only_present_tables_get_sections():

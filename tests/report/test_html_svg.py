@@ -225,8 +225,8 @@ def test_radar_vertices_lie_at_the_right_radius():
         for c in root.iter(f"{NS}circle")
         if c.find(f"{NS}title") is not None
     ]
-    cx, cy = 220, 230
-    radius = 440 / 2 - 90
+    cx, cy = (440 + 2 * 180) / 2, 230
+    radius = 440 / 2 - 70
     assert math.dist(pts[0], (cx, cy)) == pytest.approx(radius, abs=0.02)  # max: the rim
     assert pts[0][1] < cy  # first axis points up
     assert math.dist(pts[1], (cx, cy)) == pytest.approx(0, abs=0.02)

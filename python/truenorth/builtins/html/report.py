@@ -52,6 +52,7 @@ h3 { margin:18px 0 6px; font-size:15px; }
 .card.fail .n { color:var(--fail); } .card.warn .n { color:var(--warn); }
 .card.info .n { color:var(--info); } .card.error .n { color:var(--error); }
 .grid { display:grid; grid-template-columns:repeat(auto-fit, minmax(460px, 1fr)); gap:18px; }
+figure.wide { grid-column:1 / -1; }
 figure { margin:0; padding:10px; border:1px solid var(--line); border-radius:6px; background:#fff; }
 figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
 table { border-collapse:collapse; width:100%; font-size:13px; }
@@ -105,9 +106,10 @@ def floats(series: pl.Series) -> list[float | None]:
     return out
 
 
-def figure(chart: str, caption: str | None = None) -> str:
+def figure(chart: str, caption: str | None = None, *, wide: bool = False) -> str:
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
-    return f"<figure>{chart}{cap}</figure>"
+    cls = ' class="wide"' if wide else ""
+    return f"<figure{cls}>{chart}{cap}</figure>"
 
 
 def cell(value: Any) -> str:
@@ -245,7 +247,9 @@ def _segments_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
             if total_clv:
                 s = df[total_clv].fill_null(0).sum() or 0
                 notes = [
-                    f"{(v or 0) / s:.0%} of {total_clv}" if s else ""
+                    f"{(v or 0) / s:.0%} of {'CLV' if 'clv' in total_clv else total_clv}"
+                    if s
+                    else ""
                     for v in df[total_clv].to_list()
                 ]
             out.append(
@@ -370,35 +374,44 @@ def _attribution_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
         return [svg.empty("attribution: no touchpoint column")]
     model = col(df, "model", "method")
     share = numeric_col(df, "share", "credit", "value", "conversions")
-    if model and share:
+    if model and share:  # long: one row per (touchpoint, model)
         models = [str(m) for m in df[model].unique(maintain_order=True).to_list()]
         touch = [str(t) for t in df[tp].unique(maintain_order=True).to_list()]
         lookup = {(str(a), str(b)): v for a, b, v in df.select(tp, model, share).iter_rows()}
         series = {m: [lookup.get((t, m)) for t in touch] for m in models}
     else:
-        wide = [
-            c
-            for c in df.columns
-            if any(c.startswith(m) for m in ATTRIBUTION_MODELS) and df.schema[c].is_numeric()
-        ]
-        shares = [c for c in wide if c.endswith("share")] or wide
-        if not shares:
-            return [svg.empty("attribution: no model columns")]
+        # Wide: one column per model (conversions credited, or shares); normalise each to
+        # shares so first touch, last touch, linear and Markov are comparable.
         touch = [str(t) for t in df[tp].to_list()]
-        series = {c.removesuffix("_share"): df[c].to_list() for c in shares}
-    return [
-        figure(
-            svg.grouped_bar_chart(
-                touch,
-                series,
-                title="Attribution of conversions by touchpoint",
-                value_label="share of conversions",
-            )
-        )
-    ]
+        series = {}
+        for m in ATTRIBUTION_MODELS:
+            c = numeric_col(df, m, f"{m}_share", f"{m}_conversions")
+            if c is None:
+                continue
+            vals = floats(df[c])
+            total = sum(v for v in vals if v is not None)
+            series[m.replace("_", " ")] = [
+                None if v is None or not total else v / total for v in vals
+            ]
+        if not series:
+            return [svg.empty("attribution: no model columns")]
+    chart = svg.grouped_bar_chart(
+        touch, series, title="Attribution of conversions by touchpoint",
+        value_label="share of conversions",
+    )  # fmt: skip
+    return [figure(chart)]
 
 
-def _touchpoints_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
+def _finding_subjects(result: Any, kind: str) -> set[str]:
+    """Subjects of warn/fail findings of rules of ``kind``."""
+    f = getattr(result, "findings", None)
+    if not isinstance(f, pl.DataFrame) or not {"kind", "subject", "severity"} <= set(f.columns):
+        return set()
+    hit = f.filter((pl.col("kind") == kind) & pl.col("severity").is_in(["warn", "fail"]))
+    return {str(v) for v in hit["subject"].to_list()}
+
+
+def _touchpoints_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
     _name, df = _find_table(tables, "touchpoints", "touchpoint_satisfaction")  # type: ignore[misc]
     tp = col(df, "touchpoint", "name")
     sat = numeric_col(df, "satisfaction", "mean_satisfaction", "satisfaction_mean", "score")
@@ -408,21 +421,17 @@ def _touchpoints_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     if d.height == 0:
         return []
     poor = col(d, "poor", "flagged", "below_threshold")
-    colours = [
-        svg.PALETTE[3] if (poor and r) else svg.PALETTE[0]
-        for r in (d[poor].to_list() if poor else [None] * d.height)
-    ]
-    return [
-        figure(
-            svg.bar_chart(
-                [str(v) for v in d[tp].to_list()],
-                d[sat].to_list(),
-                title="Touchpoint satisfaction",
-                value_label=sat,
-                colours=colours,
-            )
-        )
-    ]
+    if poor:
+        flags = [bool(v) for v in d[poor].to_list()]
+    else:  # touchpoints that a journey rule flagged
+        flagged = _finding_subjects(result, kind="journey")
+        flags = [str(v) in flagged for v in d[tp].to_list()]
+    colours = [svg.PALETTE[3] if f else svg.PALETTE[0] for f in flags]
+    chart = svg.bar_chart(
+        [str(v) for v in d[tp].to_list()], d[sat].to_list(), title="Touchpoint satisfaction",
+        value_label=sat, colours=colours, domain=(0, 5),
+    )  # fmt: skip
+    return [figure(chart, "Red: flagged by a rule (poor satisfaction).")]
 
 
 _NUMBER = r"(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
@@ -536,8 +545,8 @@ def _kpi_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
                 "unit": "abs" if metric in ("nps", "ces", "first_response_time", "cac", "clv_cac", "cac_payback", "health_score") else None,
             }
         )  # fmt: skip
-    out = [figure(svg.bullet_chart(rows, title="KPIs against thresholds"),
-                  "Bar: value (whisker: confidence interval); black tick: target; bands: fail / warn / pass zones from the rule's thresholds.")]  # fmt: skip
+    out = [figure(svg.bullet_chart(rows, title="KPIs against thresholds", width=900),
+                  "Bar: value (whisker: confidence interval); black tick: target; bands: fail / warn / pass zones from the rule's thresholds.", wide=True)]  # fmt: skip
     # Per-period trends (one line per rule), when the KPIs were computed per period.
     if "period" in df.columns and df["period"].null_count() < df.height:
         per = df.filter(pl.col("period").is_not_null())
@@ -603,23 +612,45 @@ def _canvas_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     return [svg.empty(f"{name}: no counts to chart")]
 
 
+LEVEL_NAMES = {1: "ad-hoc", 2: "initiating", 3: "enabling", 4: "optimizing", 5: "leading"}
+
+
 def _maturity_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     df = tables["maturity"]
-    dim = col(df, "dimension", "name")
+    dim = col(df, "name", "dimension")
     level = numeric_col(df, "level", "score")
     if not (dim and level):
         return [svg.empty("maturity: no dimension/level columns")]
     d = df.filter(pl.col(dim).is_not_null())
-    overall_rows = d.filter(pl.col(dim).cast(pl.String).str.to_lowercase() == "overall")
-    d = d.filter(pl.col(dim).cast(pl.String).str.to_lowercase() != "overall")
-    target = numeric_col(d, "target", "target_level")
+    is_overall = pl.col(dim).cast(pl.String).str.to_lowercase() == "overall"
+    overall_rows = d.filter(is_overall)
+    d = d.filter(~is_overall)
+    target = numeric_col(d, "target", "target_level", "next_level")
     chart = svg.radar_chart(
         [str(v) for v in d[dim].to_list()], d[level].to_list(), title="Customer-value maturity",
         max_value=5, min_value=0, target=d[target].to_list() if target else None, levels=[1, 2, 3, 4, 5],
     )  # fmt: skip
     cap = "Levels: 1 ad-hoc · 2 initiating · 3 enabling · 4 optimizing · 5 leading."
+    if target:
+        cap += f" Dashed: {target.replace('_', ' ')}."
     if overall_rows.height:
-        cap = f"Overall level {fmt(overall_rows[level][0])}. " + cap
+        overall = overall_rows[level][0]
+    else:  # staged: the overall level is the lowest dimension's
+        overall = d[level].min() if d.height else None
+    if svg.finite(overall):
+        name = LEVEL_NAMES.get(int(overall), "")  # type: ignore[arg-type]
+        floor = col(d, "floor")
+        floors = (
+            d.filter(pl.col(floor))[dim].to_list()
+            if floor and d.schema[floor] == pl.Boolean
+            else []
+        )
+        cap = (
+            f"Overall level {fmt(overall)} ({name})"
+            + (f"; floor: {', '.join(map(str, floors))}" if floors else "")
+            + ". "
+            + cap
+        )
     return [figure(chart, cap)]
 
 
@@ -633,7 +664,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], Callable[..., list[str]]], ...] = (
     (
         "Touchpoints",
         ("touchpoints", "touchpoint_satisfaction"),
-        lambda t, r: _touchpoints_section(t),
+        _touchpoints_section,
     ),
     ("KPIs", ("kpis",), lambda t, r: _kpi_section(t, r)),
     ("Business Model Canvas", ("canvas", "canvas_coverage"), lambda t, r: _canvas_section(t)),

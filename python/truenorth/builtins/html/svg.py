@@ -353,7 +353,8 @@ def bar_chart(
         lo, hi = min(lo, domain[0]), max(hi, domain[1])
     ticks = nice_ticks(lo, hi) if hi > lo else [0.0, 1.0]
     label_w = min(220, 14 + 7 * max(len(_clip_label(r[0])) for r in rows))
-    left, right, top = label_w, width - 70, 30
+    note_w = max((len(str(r[3])) for r in rows if r[3]), default=0) * 6
+    left, right, top = label_w, width - 70 - note_w, 30
     height = top + bar_height * len(rows) + 44
     x = LinearScale(ticks[0], ticks[-1], left, right)
     body = [_text(8, 16, title, font_weight="600")]
@@ -681,7 +682,7 @@ def heatmap(
     if x_label:
         body.append(_text((left + right) / 2, by + 32, x_label, "middle", fill="#333"))
     if y_label:
-        body.append(_text(left - 6, top - 6, y_label, "end", fill="#333", font_size=10))
+        body.append(_text(8, top - 6, y_label, fill="#333", font_size=10))
     # Legend: a vertical colour ramp.
     lx = right + 14
     steps = 10
@@ -710,13 +711,17 @@ def radar_chart(
     if n < 3:
         # A radar needs three axes; fall back to bars.
         return bar_chart(axes, values, title=title, domain=(min_value, max_value))
-    cx, cy = size / 2, size / 2 + 10
-    radius = size / 2 - 90
+    pad = 180  # room for axis labels left and right
+    width = size + 2 * pad
+    cx, cy = width / 2, size / 2 + 10
+    radius = size / 2 - 70
     span = max_value - min_value or 1.0
 
-    def point(i: int, v: float) -> tuple[float, float]:
+    def point(i: int, v: float, clamp: bool = True) -> tuple[float, float]:
         a = -math.pi / 2 + 2 * math.pi * i / n
-        r = radius * (min(max(v, min_value), max_value) - min_value) / span
+        if clamp:
+            v = min(max(v, min_value), max_value)
+        r = radius * (v - min_value) / span
         return cx + r * math.cos(a), cy + r * math.sin(a)
 
     body = [_text(8, 16, title, font_weight="600")]
@@ -731,9 +736,9 @@ def radar_chart(
     for i, axis in enumerate(axes):
         ex, ey = point(i, max_value)
         body.append(_line(cx, cy, ex, ey, "#ccc"))
-        lx, ly = point(i, max_value + span * 0.12)
+        lx, ly = point(i, max_value + span * 0.1, clamp=False)
         anchor = "middle" if abs(lx - cx) < 10 else ("start" if lx > cx else "end")
-        body.append(_text(lx, ly + 4, _clip_label(axis, 30), anchor, fill="#222"))
+        body.append(_text(lx, ly + 4, _clip_label(axis, 32), anchor, fill="#222"))
     if target is not None:
         tpts = [point(i, float(t)) for i, t in enumerate(target) if finite(t)]  # type: ignore[arg-type]
         if len(tpts) == n:
@@ -760,7 +765,7 @@ def radar_chart(
             f'<circle cx="{num(px)}" cy="{num(py)}" r="4" fill="{PALETTE[0] if i not in missing else "#c4473d"}">'
             f"<title>{esc(axes[i])}: {esc(label)}</title></circle>"
         )
-    return _svg(size, size + 20, body, title)
+    return _svg(width, size + 20, body, title)
 
 
 def bullet_chart(
@@ -793,11 +798,11 @@ def bullet_chart(
         ]  # type: ignore[arg-type]
         lo, hi = min(nums), max(nums)
         if lo >= 0 and hi <= 1 and r.get("unit") != "abs":
-            lo, hi = 0.0, 1.0
-        elif lo >= 0:
-            lo = 0.0
-        pad = (hi - lo) * 0.08 or 1.0
-        ticks = nice_ticks(lo, hi + pad, 4)
+            ticks = [0.0, 0.25, 0.5, 0.75, 1.0]  # a share: the whole 0..1 range
+        else:
+            lo = min(lo, 0.0)
+            pad = (hi - lo) * 0.08 or 1.0
+            ticks = nice_ticks(lo, hi + pad, 4)
         x = LinearScale(ticks[0], ticks[-1], left, right)
         hib = r.get("higher_is_better", True) is not False
         warn = float(r["warn"]) if finite(r.get("warn")) else None  # type: ignore[arg-type]
