@@ -115,3 +115,14 @@ def test_horizon_and_duration_parsing():
     assert duration_days("1w") == 7.0 and duration_days("2d") == 2.0
     with pytest.raises(ValueError):
         duration_days("1 week")
+
+
+def test_on_names_the_input_and_when_is_refused_by_segment():
+    engine = load({"id": "value", "kind": "clv", "on": "transactions", "when": "amount > 0"})
+    assert engine.rules[0].reads == ["transactions"]
+    (msg,) = problems(
+        {"id": "value", "kind": "clv", "on": "transactions", "with": {"source": "orders"}}
+    )
+    assert "`on: transactions` and `with.source: orders` disagree" in msg
+    (msg,) = problems(CLV, {**SEG, "when": "clv > 1"})
+    assert "`when:` is not supported" in msg and "rule 'segments'" in msg

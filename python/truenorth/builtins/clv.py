@@ -15,7 +15,8 @@ Example::
         # model_path: models/bgnbd.json   # score with a fitted model instead of fitting
         # (services can also pass fitted models: engine.run(..., resources={"value": model}))
 
-Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
+``on:`` may name the transactions table instead of ``source``; ``when:`` filters transactions
+(e.g. ``when: "country = 'NL'"``). Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
 ``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
 ``clv``. A model that does not converge is reported as a ``warn`` finding.
@@ -104,8 +105,13 @@ OUTPUT_SCHEMA_BASE: dict[str, Any] = {
 }
 
 
+def source_of(options: ClvOptions, rule: truenorth.Rule) -> str:
+    """``on:`` names the transactions table when given; else the ``source`` option."""
+    return rule.on or options.source
+
+
 def _reads(options: ClvOptions, rule: truenorth.Rule) -> list[str]:
-    return [options.source]
+    return [source_of(options, rule)]
 
 
 def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
@@ -117,13 +123,20 @@ def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
 
 
 def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
-    schema = ctx.schema(options.source)
+    source = source_of(options, rule)
+    if rule.on and "source" in options.model_fields_set and options.source != rule.on:
+        ctx.error(
+            f"`on: {rule.on}` and `with.source: {options.source}` disagree",
+            at=("with", "source"),
+            expected="one of them",
+        )
+    schema = ctx.schema(source)
     if schema is not None:
         for key in ("customer", "time", "amount"):
             col = getattr(options, key)
             if col is not None and col not in schema:
                 ctx.error(
-                    f"{key}: no column {col!r} in table {options.source!r}",
+                    f"{key}: no column {col!r} in table {source!r}",
                     at=("with", key),
                     expected=f"one of: {', '.join(schema)}",
                 )
@@ -165,7 +178,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     from truenorth import clv
 
     opts: ClvOptions = ctx.rule.options  # type: ignore[assignment]
-    lf = ctx.table(opts.source)
+    lf = ctx.table(source_of(opts, ctx.rule))
+    if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
+        lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))
     summary = clv.summarize(
         lf,
         customer=opts.customer,

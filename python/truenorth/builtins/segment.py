@@ -44,17 +44,28 @@ RFM_COLUMNS = {
 }
 
 
+def source_of(options: SegmentOptions, rule: truenorth.Rule) -> str:
+    """``on:`` names the customer table when given; else the ``source`` option."""
+    return rule.on or options.source
+
+
 def _reads(options: SegmentOptions, rule: truenorth.Rule) -> list[str]:
-    return [options.source]
+    return [source_of(options, rule)]
 
 
 def _writes(options: SegmentOptions, rule: truenorth.Rule) -> dict[str, Any]:
     added = dict(RFM_COLUMNS) if options.method == "rfm" else {"segment": pl.String()}
-    return {options.source: added, options.into: None}
+    return {source_of(options, rule): added, options.into: None}
 
 
 def _validate(options: SegmentOptions, rule: truenorth.Rule, ctx: Any) -> None:
-    schema = ctx.schema(options.source)
+    if rule.when:
+        ctx.error(
+            "segment rules segment every customer; `when:` is not supported",
+            at=("when",),
+            expected="a condition rule on the segmented table instead",
+        )
+    schema = ctx.schema(source_of(options, rule))
     if schema is None:
         return
     need = (
@@ -63,9 +74,9 @@ def _validate(options: SegmentOptions, rule: truenorth.Rule, ctx: Any) -> None:
     missing = [c for c in need if c not in schema]
     if missing:
         ctx.error(
-            f"table {options.source!r} has no column(s) {', '.join(missing)} for {options.method}",
+            f"table {source_of(options, rule)!r} has no column(s) {', '.join(missing)} for {options.method}",
             at=("with",),
-            expected=f"columns of {options.source!r}: {', '.join(schema)}",
+            expected=f"columns of {source_of(options, rule)!r}: {', '.join(schema)}",
         )
 
 
@@ -73,7 +84,8 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     from truenorth import segment
 
     opts: SegmentOptions = ctx.rule.options  # type: ignore[assignment]
-    customers = ctx.table(opts.source).collect()
+    source = source_of(opts, ctx.rule)
+    customers = ctx.table(source).collect()
     if opts.method == "rfm":
         scored = segment.rfm(customers, bins=opts.bins)
     else:
@@ -89,7 +101,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if hasattr(ctx, "note"):
         ctx.note("customers", scored.height)
         ctx.note("segments", aggregates.height)
-    return truenorth.RuleOutput(tables={opts.source: scored, opts.into: aggregates})
+    return truenorth.RuleOutput(tables={source: scored, opts.into: aggregates})
 
 
 KIND = truenorth.RuleKind(
