@@ -155,6 +155,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         with _progress(engine) as progress:
             result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
+        if getattr(args, "debug", False):
+            for rr in result.errors:
+                if rr.traceback:
+                    _err(f"--- traceback of rule {rr.id} ---\n{rr.traceback}")
         if args.explain and args.explain in {r.id for r in engine.rules}:
             _print_explain(engine, result, args.explain)
         out_dir = None

@@ -1,5 +1,11 @@
 """The engine: load packs once, run them many times (thread-safe, re-entrant).
 
+Evaluation: datasets are read lazily (``scan_csv``/``scan_parquet``), so the first rule that
+reads one gets projection and predicate pushdown into the scan. Each rule's output tables are
+collected when the rule finishes: this attributes errors and time to the rule that caused them
+(a lazy plan would fail, and spend its time, inside whichever later rule collected it) and
+avoids recomputing a table that several rules read. Conditions are compiled once per engine.
+
 Example::
 
     >>> import polars as pl, truenorth
