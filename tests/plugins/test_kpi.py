@@ -218,6 +218,7 @@ def test_csat_top_two_box_wald_and_agresti_coull():
     half = Z95 * math.sqrt(0.7 * 0.3 / 10)
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((0.7 - half, 0.7 + half))
     assert r["target"] == 0.9 and r["meets_target"] is False  # seeds: 9 of 10
+    assert r["unit"] == "share of answers 4-5 on 1-5"
     r = row(kpis({"metric": "csat", "ci": "adjusted_wald"}, survey=pl.DataFrame({"score": CSAT})))
     nt = 10 + Z95**2
     pt = (7 + Z95**2 / 2) / nt
@@ -248,6 +249,7 @@ def test_csat_zero_is_an_error():
 def test_ces_mean_and_share():
     s = pl.DataFrame({"score": [7, 6, 5, 4, 3, 2, 1]})
     assert row(kpis({"metric": "ces"}, survey=s))["value"] == pytest.approx(4.0)
+    assert row(kpis({"metric": "ces"}, survey=s))["unit"] == "mean answer on 1-7"  # scale kept
     assert row(kpis({"metric": "ces", "method": "share"}, survey=s))["value"] == pytest.approx(
         3 / 7
     )

@@ -57,6 +57,31 @@ def extra_table(o: KpiOptions, base: str) -> str:
     return base if o.table == "kpis" else f"{o.table}_{base}"
 
 
+def unit(o: KpiOptions) -> str:
+    """What a value means, stored with the data (e.g. the answer scale of CSAT and CES)."""
+    if isinstance(o, NpsOptions):
+        return "NPS points (-100..100) on 0-10 answers"
+    if isinstance(o, CsatOptions | CesOptions):
+        lo, hi = o.scale
+        cut = o.satisfied_at if isinstance(o, CsatOptions) else o.agree_at
+        if o.method == "mean":
+            return f"mean answer on {lo}-{hi}"
+        return f"share of answers {cut}-{hi} on {lo}-{hi}"
+    if isinstance(o, HealthScoreOptions):
+        return f"mean score on 0-{o.scale}"
+    return {
+        "churn": f"share lost per {o.period}",
+        "retention": f"share retained per {o.period}",
+        "cohort_retention": f"share retained after {getattr(o, 'age', 1)} x {o.period}",
+        "cac": "cost per new customer",
+        "clv_cac": "ratio",
+        "cac_payback": "months",
+        "first_response_time": f"hours ({getattr(o, 'statistic', 'median')})",
+        "first_contact_resolution": "share",
+        "referral_rate": "share",
+    }[o.metric]
+
+
 def _target(o: KpiOptions) -> float | None:
     if isinstance(o, HealthScoreOptions) and o.target is None:
         return 0.7 * o.scale
@@ -194,6 +219,7 @@ def compute_tables(
         benchmark=bench,
         target=_target(o),
         higher_is_better=type(o).higher_is_better,
+        unit=unit(o),
     )
     return {o.table: kpis, **extra}
 
@@ -274,7 +300,7 @@ but in no period). Writes the table
 
     rule_id, metric, subject ("overall" | segment | period date | "segment @ date"), segment,
     period, value, n, ci_low, ci_high, benchmark, delta (= value - benchmark), target,
-    meets_target
+    meets_target, unit (what the value means, e.g. "share of answers 4-5 on 1-5")
 
 Findings: the rule's `warn:`/`fail:` conditions are checked on every row (columns value, n,
 delta, ci_low, ...; e.g. `warn: "value < 30"`, `fail: "delta < -5"`). A rule with neither

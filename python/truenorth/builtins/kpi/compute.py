@@ -52,6 +52,7 @@ KPI_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "delta": pl.Float64,
     "target": pl.Float64,
     "meets_target": pl.Boolean,
+    "unit": pl.String,
 }
 
 COHORT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -1065,8 +1066,9 @@ def finish(
     benchmark: float | dt.date | None,
     target: float | None,
     higher_is_better: bool,
+    unit: str | None = None,
 ) -> pl.DataFrame:
-    """Add rule_id, metric, benchmark, delta, target and meets_target; cast to KPI_SCHEMA.
+    """Add rule_id, metric, benchmark, delta, target, meets_target, unit; cast to KPI_SCHEMA.
 
     A fixed benchmark applies to every row. A baseline period (a date) gives each row the value
     of the same segment (or of all segments) in that period; ``delta = value - benchmark``.
@@ -1093,5 +1095,6 @@ def finish(
         (v - pl.col("benchmark")).alias("delta"),
         t.alias("target"),
         meets.alias("meets_target"),
+        pl.lit(unit, pl.String).alias("unit"),
     )
     return rows.select([pl.col(c).cast(d) for c, d in KPI_SCHEMA.items()])
