@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from truenorth.errors import DataError
 
 LABEL = {1: "like", 2: "expect", 3: "neutral", 4: "live with", 5: "dislike"}
 # A pair of answers (functional, dysfunctional) giving each category in the standard table.
+RESPONDENT = itertools.count()  # respondent ids unique across the surveys of a test
 PAIR = {"A": (1, 3), "O": (1, 5), "M": (2, 5), "I": (3, 3), "R": (5, 1), "Q": (1, 1)}
 
 
@@ -83,7 +85,7 @@ def survey(counts: dict[str, dict[str, int]], **extra_cols) -> pl.DataFrame:
         for cat, k in per_cat.items():
             for _ in range(k):
                 f, d = PAIR[cat]
-                rows["respondent"].append(len(rows["respondent"]))
+                rows["respondent"].append(next(RESPONDENT))
                 rows["feature"].append(feature)
                 rows["functional"].append(f)
                 rows["dysfunctional"].append(d)
@@ -244,6 +246,23 @@ def test_missing_answers_dropped_or_error():
         DataError, match=r"column 'functional', row 2: missing value; expected an answer"
     ):
         analyse(df, KanoOptions(missing="error"))
+
+
+def test_duplicate_answers_are_an_error():
+    df = pl.DataFrame(
+        {
+            "respondent": [1, 2, 1],
+            "feature": ["f", "f", "f"],
+            "functional": [1, 1, 2],
+            "dysfunctional": [5, 5, 5],
+        }
+    )
+    with pytest.raises(
+        DataError, match=r"row 3: respondent 1 answered feature 'f' again \(first at row 1\)"
+    ):
+        analyse(df, KanoOptions())
+    # the same pair in another wave is fine
+    analyse(df.with_columns(wave=pl.Series([1, 1, 2])), KanoOptions())
 
 
 def test_missing_feature_is_an_error():
@@ -569,7 +588,9 @@ answer_pairs = st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_siz
     table=st.sampled_from(["standard", "pouliot"]),
 )
 def test_matches_row_by_row_reference(features, threshold, table):
-    rows = [(i, f"f{i}", f, d) for i, pairs in enumerate(features) for f, d in pairs]
+    rows = [
+        (r, f"f{i}", f, d) for i, pairs in enumerate(features) for r, (f, d) in enumerate(pairs)
+    ]
     df = pl.DataFrame(
         rows, schema=["respondent", "feature", "functional", "dysfunctional"], orient="row"
     )
@@ -598,7 +619,9 @@ def test_matches_row_by_row_reference(features, threshold, table):
 @settings(max_examples=50, deadline=None)
 @given(features=st.lists(answer_pairs, min_size=1, max_size=3), data=st.data())
 def test_row_order_does_not_matter(features, data):
-    rows = [(i, f"f{i}", f, d) for i, pairs in enumerate(features) for f, d in pairs]
+    rows = [
+        (r, f"f{i}", f, d) for i, pairs in enumerate(features) for r, (f, d) in enumerate(pairs)
+    ]
     df = pl.DataFrame(
         rows, schema=["respondent", "feature", "functional", "dysfunctional"], orient="row"
     )

@@ -254,7 +254,8 @@ def normalise_survey(
     Canonical columns: ``respondent``, ``feature``, ``functional``, ``dysfunctional`` (required);
     ``importance`` (number within ``importance_scale``), ``segment``, ``wave``, ``satisfaction``
     (number), ``delivered`` (flag) (optional). A column ``__row`` with the 1-based data row
-    number of each answer is added (for error messages). Rows with a missing functional or
+    number of each answer is added (for error messages). A respondent answering the same feature
+    twice (in the same wave) is an error. Rows with a missing functional or
     dysfunctional answer are dropped (``missing="drop"``) or are an error (``missing="error"``).
     Errors name the column, the row and the value, and say what was expected.
     """
@@ -287,6 +288,17 @@ def normalise_survey(
     if "delivered" in df.columns:
         replaced.append(_parse_flag(df, "delivered"))
     df = df.with_columns(replaced)
+    key = ["respondent", "feature", *(["wave"] if "wave" in df.columns else [])]
+    dup = df.filter(~pl.struct(key).is_first_distinct()).head(1)
+    if dup.height:
+        first = df.filter(pl.all_horizontal(pl.col(c).eq_missing(dup[c][0]) for c in key))[ROW][0]
+        raise DataError(
+            f"row {dup[ROW][0]}: respondent {dup['respondent'][0]!r} answered feature "
+            f"{dup['feature'][0]!r} again (first at row {first}"
+            + (f", wave {dup['wave'][0]!r}" if "wave" in key else "")
+            + "); expected one answer pair per respondent and feature"
+            + (" and wave" if "wave" in key else "")
+        )
     answered = pl.col("functional").is_not_null() & pl.col("dysfunctional").is_not_null()
     if missing == "error":
         hit = df.filter(~answered).head(1)
