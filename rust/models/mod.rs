@@ -143,8 +143,10 @@ pub fn fit_data(m: Model, d: &Data, start: Option<Vec<f64>>, max_iter: usize) ->
     for s in starts {
         let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
         let mut res = optim::minimize(&obj, &th0, gtol, max_iter);
-        if res.f.is_finite() {
-            optim::newton_polish(&obj, &mut res, gtol, 8);
+        // Newton polishing counts against the same iteration budget.
+        let budget = max_iter.saturating_sub(res.iterations).min(8);
+        if res.f.is_finite() && budget > 0 {
+            optim::newton_polish(&obj, &mut res, gtol, budget);
         }
         let better = match &best {
             None => true,

@@ -138,6 +138,13 @@ class _Model:
                 f"cannot fit {self.label} on a single customer: the {len(self.param_names)} "
                 "parameters describe a population"
             )
+        if self.kind in ("bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb") and not bool((x > 0).any()):
+            raise ModelInputError(
+                "summary: column 'frequency' is 0 for every customer: with no repeat purchases "
+                f"the purchase rate of {self.label} cannot be estimated"
+            )
+        if not (isinstance(max_iter, int) and max_iter >= 1):
+            raise ModelInputError(f"max_iter must be a positive integer, got {max_iter!r}")
         start_list = None
         if start is not None:
             probe = type(self)(time_unit=self.time_unit)
