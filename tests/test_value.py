@@ -38,8 +38,14 @@ def lifetimes_clv(purchase, params, df: pl.DataFrame, *, freq: str, time=12, dis
         g.params_ = pd.Series(GG)
         pdf = df.to_pandas()
         out = g.customer_lifetime_value(
-            f, pdf["frequency"], pdf["recency"], pdf["T"], pdf["monetary_value"],
-            time=time, discount_rate=discount_rate, freq=freq,
+            f,
+            pdf["frequency"],
+            pdf["recency"],
+            pdf["T"],
+            pdf["monetary_value"],
+            time=time,
+            discount_rate=discount_rate,
+            freq=freq,
         )
     return np.asarray(out, dtype=float)
 
@@ -63,8 +69,12 @@ def test_clv_matches_lifetimes_pareto(cdnow):
     p = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
     ref = lifetimes_clv("ParetoNBDFitter", p, cdnow, freq="W", time=6, discount_rate=0.02)
     ours = clv.lifetime_value(
-        ParetoNBD.from_params(p, time_unit="1w"), GammaGamma.from_params(GG), cdnow,
-        horizon=6, discount_rate=0.02, days_per_month=4.345 * 7,
+        ParetoNBD.from_params(p, time_unit="1w"),
+        GammaGamma.from_params(GG),
+        cdnow,
+        horizon=6,
+        discount_rate=0.02,
+        days_per_month=4.345 * 7,
     )
     np.testing.assert_allclose(ours.to_numpy(), ref, rtol=1e-8)
 
@@ -99,8 +109,12 @@ def test_clv_hand_case():
     assert got == pytest.approx(expect, rel=1e-12)
     # Spend as a column name or a Series gives the same.
     df2 = df.with_columns(spend=pl.lit(25.0))
-    assert clv.lifetime_value(m, "spend", df2, horizon=3, discount_rate=0.05)[0] == pytest.approx(got)
-    assert clv.lifetime_value(m, df2["spend"], df2, horizon=3, discount_rate=0.05)[0] == pytest.approx(got)
+    assert clv.lifetime_value(m, "spend", df2, horizon=3, discount_rate=0.05)[0] == pytest.approx(
+        got
+    )
+    assert clv.lifetime_value(m, df2["spend"], df2, horizon=3, discount_rate=0.05)[
+        0
+    ] == pytest.approx(got)
     # Zero horizon → zero; weeks as the horizon unit.
     assert clv.lifetime_value(m, 25.0, df, horizon=0)[0] == 0.0
     w = clv.lifetime_value(m, 25.0, df, horizon=1, horizon_unit="week", discount_rate=0.0)[0]
@@ -112,7 +126,9 @@ def test_clv_bg_bb_periods():
     m = BetaGeoBetaBinom.from_params(p)
     df = pl.DataFrame({"frequency": [3, 0], "recency": [5, 0], "T": [6, 6]})
     got = clv.lifetime_value(m, 10.0, df, horizon=4, horizon_unit="period", discount_rate=0.0)
-    np.testing.assert_allclose(got.to_numpy(), 10.0 * m.expected_purchases(df, 4).to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        got.to_numpy(), 10.0 * m.expected_purchases(df, 4).to_numpy(), rtol=1e-12
+    )
     with pytest.raises(ModelInputError, match="horizon_unit='period'"):
         clv.lifetime_value(m, 10.0, df)
 
@@ -132,7 +148,9 @@ def test_clv_bad_arguments(cdnow):
 
 
 def test_clv_large_simulated_population_is_finite():
-    sim = clv.simulate_bg_nbd(200_000, 0.243, 4.414 * 7, 0.793, 2.426, T=273.0, seed=2, resolution=1.0)
+    sim = clv.simulate_bg_nbd(
+        200_000, 0.243, 4.414 * 7, 0.793, 2.426, T=273.0, seed=2, resolution=1.0
+    )
     sim = sim.with_columns(monetary_value=clv.simulate_gamma_gamma(sim["frequency"], **GG, seed=3))
     bg = BetaGeo(time_unit="1d").fit(sim)
     gg = GammaGamma().fit(sim)

@@ -73,9 +73,7 @@ def whole_numbers(s: pl.Series, *, what: str = "summary") -> None:
         )
 
 
-def rfm_columns(
-    data: Any, *, discrete: bool = False
-) -> tuple[pl.Series, pl.Series, pl.Series]:
+def rfm_columns(data: Any, *, discrete: bool = False) -> tuple[pl.Series, pl.Series, pl.Series]:
     """frequency, recency, T as checked Float64 Series (any frame with those columns)."""
     df = as_frame(data)
     if df.height == 0:
@@ -143,7 +141,12 @@ def weights_column(df_or_data: Any, weights: Any, n: int) -> pl.Series | None:
 
 _UNIT_DAYS = {"h": 1 / 24, "d": 1.0, "w": 7.0}
 _UNIT_ALIASES = {
-    "hour": "h", "hours": "h", "day": "d", "days": "d", "week": "w", "weeks": "w",
+    "hour": "h",
+    "hours": "h",
+    "day": "d",
+    "days": "d",
+    "week": "w",
+    "weeks": "w",
 }
 
 

@@ -185,14 +185,18 @@ class _Model:
             k = math.exp(1.959963984540054 * s / v) if s == s else float("nan")
             rows.append((name, v, s, v / k, v * k))
         return pl.DataFrame(
-            rows, schema=["parameter", "estimate", "std_error", "lower_95", "upper_95"], orient="row"
+            rows,
+            schema=["parameter", "estimate", "std_error", "lower_95", "upper_95"],
+            orient="row",
         )
 
     def __repr__(self) -> str:
         if self._params is None:
             return f"{type(self).__name__}(time_unit={self.time_unit!r}, unfitted)"
         ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
-        extra = f", log_likelihood={self.log_likelihood:.2f}" if self.log_likelihood is not None else ""
+        extra = (
+            f", log_likelihood={self.log_likelihood:.2f}" if self.log_likelihood is not None else ""
+        )
         return f"{type(self).__name__}({ps}, time_unit={self.time_unit!r}{extra})"
 
     def to_json(self, path: str | None = None) -> str:
@@ -208,7 +212,9 @@ class _PurchaseModel(_Model):
     def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
         return rfm_columns(data, discrete=self.discrete)
 
-    def _predict(self, what: str, data: Any, horizon: float = 0.0, name: str | None = None) -> pl.Series:
+    def _predict(
+        self, what: str, data: Any, horizon: float = 0.0, name: str | None = None
+    ) -> pl.Series:
         x, tx, t = rfm_columns(data, discrete=self.discrete)
         col = _core.predict(self.kind, what, self._p(), x, tx, t, float(horizon))
         return pl.Series(col).alias(name or what)
@@ -294,6 +300,10 @@ class BetaGeoBetaBinom(_PurchaseModel):
     param_names = ("alpha", "beta", "gamma", "delta")
     discrete = True
 
+    def p_alive(self, data: Any) -> pl.Series:
+        """P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11."""
+        return self._predict("p_alive", data)
+
     def expected_purchases(self, data: Any, t: float) -> pl.Series:
         if not (isinstance(t, int) or (isinstance(t, float) and t.is_integer())):
             raise ModelInputError(f"t must be a whole number of opportunities for BG/BB, got {t!r}")
@@ -336,8 +346,15 @@ class GammaGamma(_Model):
         x, m = self._columns(data)
         return x, m, x
 
-    def fit(self, summary: Any, weights: Any = None, *, time_unit: str | None = None,
-            start: dict[str, float] | None = None, max_iter: int = 500):
+    def fit(
+        self,
+        summary: Any,
+        weights: Any = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+    ):
         """Fit on the repeat customers of ``summary`` (rows with frequency > 0)."""
         x, m = self._columns(summary)
         repeat = x > 0
@@ -358,8 +375,13 @@ class GammaGamma(_Model):
         if w is not None:
             df = df.with_columns(w)
         df = df.filter(repeat)
-        super().fit(df, "weights" if w is not None else None, time_unit=time_unit,
-                    start=start, max_iter=max_iter)
+        super().fit(
+            df,
+            "weights" if w is not None else None,
+            time_unit=time_unit,
+            start=start,
+            max_iter=max_iter,
+        )
         if df.height >= 3:
             c = df.select(pl.corr("frequency", "monetary_value")).item()
             self.frequency_spend_correlation = None if c is None or c != c else float(c)

@@ -65,37 +65,74 @@ def _summary(kind: str, params: list[float], n: int, T, seed: int, resolution) -
     )
 
 
-def simulate_bg_nbd(n: int, r: float, alpha: float, a: float, b: float, *,
-                    T: float | Sequence[float], seed: int = 0,
-                    resolution: float | None = None) -> pl.DataFrame:
+def simulate_bg_nbd(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    *,
+    T: float | Sequence[float],
+    seed: int = 0,
+    resolution: float | None = None,
+) -> pl.DataFrame:
     """Summaries of ``n`` customers from BG/NBD: λ ~ Gamma(r, rate α), p ~ Beta(a, b);
     Poisson(λ) purchases, dropping out with probability p after each repeat purchase."""
     return _summary("bg_nbd", _positive(r=r, alpha=alpha, a=a, b=b), n, T, seed, resolution)
 
 
-def simulate_mbg_nbd(n: int, r: float, alpha: float, a: float, b: float, *,
-                     T: float | Sequence[float], seed: int = 0,
-                     resolution: float | None = None) -> pl.DataFrame:
+def simulate_mbg_nbd(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    *,
+    T: float | Sequence[float],
+    seed: int = 0,
+    resolution: float | None = None,
+) -> pl.DataFrame:
     """As BG/NBD, but customers may also drop out right after the first purchase."""
     return _summary("mbg_nbd", _positive(r=r, alpha=alpha, a=a, b=b), n, T, seed, resolution)
 
 
-def simulate_pareto_nbd(n: int, r: float, alpha: float, s: float, beta: float, *,
-                        T: float | Sequence[float], seed: int = 0,
-                        resolution: float | None = None) -> pl.DataFrame:
+def simulate_pareto_nbd(
+    n: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    *,
+    T: float | Sequence[float],
+    seed: int = 0,
+    resolution: float | None = None,
+) -> pl.DataFrame:
     """Pareto/NBD: λ ~ Gamma(r, rate α), μ ~ Gamma(s, rate β), exponential lifetime."""
-    return _summary("pareto_nbd", _positive(r=r, alpha=alpha, s=s, beta=beta), n, T, seed, resolution)
+    return _summary(
+        "pareto_nbd", _positive(r=r, alpha=alpha, s=s, beta=beta), n, T, seed, resolution
+    )
 
 
-def simulate_bg_bb(n: int, alpha: float, beta: float, gamma: float, delta: float, *,
-                   T: int | Sequence[int], seed: int = 0) -> pl.DataFrame:
+def simulate_bg_bb(
+    n: int,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    delta: float,
+    *,
+    T: int | Sequence[int],
+    seed: int = 0,
+) -> pl.DataFrame:
     """BG/BB: p ~ Beta(α, β), θ ~ Beta(γ, δ); at each of T opportunities a living customer
     first dies with probability θ, else transacts with probability p."""
-    return _summary("bg_bb", _positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta), n, T, seed, None)
+    return _summary(
+        "bg_bb", _positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta), n, T, seed, None
+    )
 
 
-def simulate_gamma_gamma(frequency: pl.Series | Sequence[int], p: float, q: float, v: float, *,
-                         seed: int = 0) -> pl.Series:
+def simulate_gamma_gamma(
+    frequency: pl.Series | Sequence[int], p: float, q: float, v: float, *, seed: int = 0
+) -> pl.Series:
     """Mean spend of each customer's ``frequency`` repeat purchases under Gamma-Gamma:
     ν ~ Gamma(q, rate v), purchase values ~ Gamma(p, rate ν); 0 where frequency is 0."""
     f = pl.Series("frequency", frequency).cast(pl.Float64)

@@ -50,8 +50,14 @@ def lifetime_value(
             f"BetaGeoBetaBinom, got {type(purchase_model).__name__}"
         )
     if not (isinstance(horizon, int) and horizon >= 0):
-        raise ModelInputError(f"horizon must be a non-negative whole number of steps, got {horizon!r}")
-    if not (isinstance(discount_rate, int | float) and math.isfinite(discount_rate) and discount_rate > -1):
+        raise ModelInputError(
+            f"horizon must be a non-negative whole number of steps, got {horizon!r}"
+        )
+    if not (
+        isinstance(discount_rate, int | float)
+        and math.isfinite(discount_rate)
+        and discount_rate > -1
+    ):
         raise ModelInputError(f"discount_rate must be a number > -1, got {discount_rate!r}")
     if isinstance(purchase_model, BetaGeoBetaBinom):
         if horizon_unit != "period":
