@@ -1,0 +1,397 @@
+"""Buy-till-you-die models fitted by maximum likelihood in Rust.
+
+Each model reads the summary columns ``frequency``, ``recency`` and ``T`` (Gamma-Gamma:
+``frequency`` and ``monetary_value``) from any frame that has them. Times are in the
+summary's own unit; the model remembers it as ``time_unit`` (default ``"1d"``) so that
+``lifetime_value`` converts calendar horizons correctly.
+
+Fitting maximises the log-likelihood over log-parameters with L-BFGS and Newton polishing,
+using exact gradients (forward-mode dual numbers in Rust) on rows compressed to weighted
+(frequency, recency, T) patterns. Standard errors come from the Hessian (central differences
+of the exact gradient) of the total log-likelihood in log-parameters, mapped back with the
+delta method: se(θ) = θ · se(log θ).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import polars as pl
+
+from .. import _core
+from ._input import (
+    ModelInputError,
+    as_frame,
+    numeric_column,
+    rfm_columns,
+    time_unit_days,
+    weights_column,
+)
+
+__all__ = [
+    "BetaGeo",
+    "BetaGeoBetaBinom",
+    "ConvergenceWarning",
+    "GammaGamma",
+    "ModelInputError",
+    "ModifiedBetaGeo",
+    "NotFittedError",
+    "ParetoNBD",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """The optimiser stopped before the gradient tolerance was met."""
+
+
+class NotFittedError(RuntimeError):
+    """A prediction was asked of a model without parameters."""
+
+
+class _Model:
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, *, time_unit: str = "1d") -> None:
+        time_unit_days(time_unit)
+        self.time_unit = time_unit
+        self._params: tuple[float, ...] | None = None
+        self.standard_errors: dict[str, float] | None = None
+        self.covariance: list[list[float]] | None = None
+        self.log_likelihood: float | None = None
+        self.converged: bool | None = None
+        self.n_iterations: int | None = None
+        self.n_observations: float | None = None
+        self.n_patterns: int | None = None
+        self.message: str | None = None
+
+    # -- parameters -------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, float]:
+        if self._params is None:
+            raise NotFittedError(f"{type(self).__name__} has no parameters: call fit() first")
+        return dict(zip(self.param_names, self._params, strict=True))
+
+    @classmethod
+    def from_params(cls, params: dict[str, float] | Sequence[float], *, time_unit: str = "1d"):
+        """A model with given parameters (no fit), e.g. published estimates."""
+        m = cls(time_unit=time_unit)
+        m._set_params(params)
+        return m
+
+    def _set_params(self, params: dict[str, float] | Sequence[float]) -> None:
+        if isinstance(params, dict):
+            unknown = set(params) - set(self.param_names)
+            missing = [n for n in self.param_names if n not in params]
+            if unknown or missing:
+                raise ModelInputError(
+                    f"{type(self).__name__} parameters are {', '.join(self.param_names)}"
+                    + (f"; missing {', '.join(missing)}" if missing else "")
+                    + (f"; unknown {', '.join(sorted(unknown))}" if unknown else "")
+                )
+            values = [params[n] for n in self.param_names]
+        else:
+            values = list(params)
+            if len(values) != len(self.param_names):
+                raise ModelInputError(
+                    f"{type(self).__name__} needs {len(self.param_names)} parameters "
+                    f"({', '.join(self.param_names)}), got {len(values)}"
+                )
+        for n, v in zip(self.param_names, values, strict=True):
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ModelInputError(f"parameter {n} must be a positive finite number, got {v!r}")
+        self._params = tuple(float(v) for v in values)
+
+    def _p(self) -> list[float]:
+        return list(self.params.values())
+
+    # -- fitting ----------------------------------------------------------------------
+    def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
+        return rfm_columns(data)
+
+    def fit(
+        self,
+        summary: Any,
+        weights: str | pl.Series | Sequence[float] | None = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+    ):
+        """Maximum-likelihood fit on a customer summary; returns self.
+
+        weights: a column name or a sequence (one per row): each row counts that many
+        customers. time_unit: the unit of recency and T (overrides the constructor's).
+        """
+        if time_unit is not None:
+            time_unit_days(time_unit)
+            self.time_unit = time_unit
+        x, second, t = self._fit_columns(summary)
+        w = weights_column(summary, weights, x.len())
+        n_obs = float(w.sum()) if w is not None else float(x.len())
+        if n_obs < 2 or x.len() < 2:
+            raise ModelInputError(
+                f"cannot fit {self.label} on a single customer: the {len(self.param_names)} "
+                "parameters describe a population"
+            )
+        if self.kind in ("bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb") and not bool((x > 0).any()):
+            raise ModelInputError(
+                "summary: column 'frequency' is 0 for every customer: with no repeat purchases "
+                f"the purchase rate of {self.label} cannot be estimated"
+            )
+        if not (isinstance(max_iter, int) and max_iter >= 1):
+            raise ModelInputError(f"max_iter must be a positive integer, got {max_iter!r}")
+        start_list = None
+        if start is not None:
+            probe = type(self)(time_unit=self.time_unit)
+            probe._set_params(start)
+            start_list = list(probe._params or ())
+        res = _core.fit(self.kind, x, second, t, w, start_list, max_iter)
+        if not math.isfinite(res["log_likelihood"]):
+            raise RuntimeError(
+                f"{self.label} fit failed: the log-likelihood is not finite ({res['message']})"
+            )
+        self._params = tuple(res["params"])
+        se = res["standard_errors"]
+        self.standard_errors = (
+            dict(zip(self.param_names, se, strict=True)) if se is not None else None
+        )
+        self.covariance = res["covariance"]
+        self.log_likelihood = res["log_likelihood"]
+        self.converged = bool(res["converged"])
+        self.n_iterations = int(res["n_iterations"])
+        self.n_observations = float(res["n_observations"])
+        self.n_patterns = int(res["n_patterns"])
+        self.message = res["message"]
+        if not self.converged:
+            warnings.warn(
+                f"{self.label} fit did not converge after {self.n_iterations} iterations: "
+                f"{self.message}; parameters {self.params} may be unreliable",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def summary(self) -> pl.DataFrame:
+        """Parameter table: estimate, standard error and a 95% Wald interval on the log scale."""
+        se = self.standard_errors or {}
+        rows = []
+        for name, v in self.params.items():
+            s = se.get(name, float("nan"))
+            k = math.exp(1.959963984540054 * s / v) if s == s else float("nan")
+            rows.append((name, v, s, v / k, v * k))
+        return pl.DataFrame(
+            rows,
+            schema=["parameter", "estimate", "std_error", "lower_95", "upper_95"],
+            orient="row",
+        )
+
+    def __repr__(self) -> str:
+        if self._params is None:
+            return f"{type(self).__name__}(time_unit={self.time_unit!r}, unfitted)"
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        extra = (
+            f", log_likelihood={self.log_likelihood:.2f}" if self.log_likelihood is not None else ""
+        )
+        return f"{type(self).__name__}({ps}, time_unit={self.time_unit!r}{extra})"
+
+    def to_json(self, path: str | None = None) -> str:
+        """The model as a small JSON document (see ``truenorth.clv.load``)."""
+        from .persist import to_json
+
+        return to_json(self, path)
+
+
+class _PurchaseModel(_Model):
+    discrete: ClassVar[bool] = False
+
+    def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
+        return rfm_columns(data, discrete=self.discrete)
+
+    def _predict(
+        self, what: str, data: Any, horizon: float = 0.0, name: str | None = None
+    ) -> pl.Series:
+        x, tx, t = rfm_columns(data, discrete=self.discrete)
+        col = _core.predict(self.kind, what, self._p(), x, tx, t, float(horizon))
+        return pl.Series(col).alias(name or what)
+
+    def p_alive(self, data: Any) -> pl.Series:
+        """P(the customer is still active at T | frequency, recency, T), per row."""
+        return self._predict("p_alive", data)
+
+    def expected_purchases(self, data: Any, t: float) -> pl.Series:
+        """Expected purchases in the next ``t`` time units, conditional on each row's history."""
+        _check_horizon(t)
+        return self._predict("expected_purchases", data, t)
+
+    def log_likelihood_rows(self, data: Any) -> pl.Series:
+        """Per-row log-likelihood at the current parameters."""
+        return self._predict("log_likelihood", data)
+
+    def expected_purchases_new(self, t: float | Sequence[float]) -> float | pl.Series:
+        """E[X(t)]: expected purchases of a new customer in the first ``t`` after their first."""
+        ts = _horizons(t)
+        out = _core.predict_new(self.kind, "expected_purchases", self._p(), ts)
+        return out[0] if isinstance(t, int | float) else pl.Series("expected_purchases", out)
+
+    def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
+        """P(X(t) = n): probability that a new customer makes n repeat purchases in (0, t]."""
+        if not (isinstance(n, int) and n >= 0):
+            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
+        ts = _horizons(t)
+        out = _core.predict_new(self.kind, "p_purchases", self._p(), ts, n)
+        return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
+
+
+def _check_horizon(t: float) -> None:
+    if not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
+        raise ModelInputError(f"t must be a non-negative finite number of time units, got {t!r}")
+
+
+def _horizons(t: float | Sequence[float]) -> list[float]:
+    ts = [t] if isinstance(t, int | float) else list(t)
+    for v in ts:
+        _check_horizon(v)
+    return [float(v) for v in ts]
+
+
+class BetaGeo(_PurchaseModel):
+    """BG/NBD (Fader, Hardie & Lee 2005): parameters r, alpha, a, b."""
+
+    kind = "bg_nbd"
+    label = "BG/NBD"
+    param_names = ("r", "alpha", "a", "b")
+
+
+class ModifiedBetaGeo(_PurchaseModel):
+    """MBG/NBD (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b; customers may also
+    drop out right after their first purchase."""
+
+    kind = "mbg_nbd"
+    label = "MBG/NBD"
+    param_names = ("r", "alpha", "a", "b")
+
+
+class ParetoNBD(_PurchaseModel):
+    """Pareto/NBD (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta."""
+
+    kind = "pareto_nbd"
+    label = "Pareto/NBD"
+    param_names = ("r", "alpha", "s", "beta")
+
+    def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
+        raise NotImplementedError(
+            "P(X(t) = n) is not implemented for Pareto/NBD yet (it is for BetaGeo, "
+            "ModifiedBetaGeo and BetaGeoBetaBinom)"
+        )
+
+
+class BetaGeoBetaBinom(_PurchaseModel):
+    """BG/BB (Fader, Hardie & Shang 2010) for discrete opportunities: alpha, beta, gamma,
+    delta. ``T`` is the number of opportunities, ``recency`` the opportunity of the last
+    transaction; horizons are numbers of future opportunities."""
+
+    kind = "bg_bb"
+    label = "BG/BB"
+    param_names = ("alpha", "beta", "gamma", "delta")
+    discrete = True
+
+    def p_alive(self, data: Any) -> pl.Series:
+        """P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11."""
+        return self._predict("p_alive", data)
+
+    def expected_purchases(self, data: Any, t: float) -> pl.Series:
+        if not (isinstance(t, int) or (isinstance(t, float) and t.is_integer())):
+            raise ModelInputError(f"t must be a whole number of opportunities for BG/BB, got {t!r}")
+        return super().expected_purchases(data, t)
+
+
+class GammaGamma(_Model):
+    """Gamma-Gamma spend model (Fader & Hardie 2013 note): p, q, v (the note's γ).
+
+    Fitted on repeat customers only (frequency > 0); reads ``frequency`` and
+    ``monetary_value`` (mean of repeat purchases). The model assumes spend is independent of
+    purchase frequency: ``frequency_spend_correlation`` (Pearson, repeat customers) is
+    reported after fitting; values far from 0 (say |ρ| > 0.3) mean the assumption is doubtful.
+    """
+
+    kind = "gamma_gamma"
+    label = "Gamma-Gamma"
+    param_names = ("p", "q", "v")
+
+    def __init__(self, *, time_unit: str = "1d") -> None:
+        super().__init__(time_unit=time_unit)
+        self.frequency_spend_correlation: float | None = None
+
+    @staticmethod
+    def _columns(data: Any) -> tuple[pl.Series, pl.Series]:
+        df = as_frame(data)
+        if df.height == 0:
+            raise ModelInputError("summary is empty (no customers)")
+        x = numeric_column(df, "frequency")
+        m = numeric_column(df, "monetary_value")
+        frac = x != x.floor()
+        if frac.any():
+            i = int(frac.arg_true()[0])
+            raise ModelInputError(
+                f"summary: column 'frequency', row {i}: expected a whole number, got {x[i]}"
+            )
+        return x, m
+
+    def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
+        x, m = self._columns(data)
+        return x, m, x
+
+    def fit(
+        self,
+        summary: Any,
+        weights: Any = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+    ):
+        """Fit on the repeat customers of ``summary`` (rows with frequency > 0)."""
+        x, m = self._columns(summary)
+        repeat = x > 0
+        if not repeat.any():
+            raise ModelInputError(
+                "summary: column 'frequency' has no repeat customers (frequency > 0): "
+                "Gamma-Gamma is fitted on repeat customers' mean spend and cannot be fitted"
+            )
+        bad = repeat & (m <= 0)
+        if bad.any():
+            i = int(bad.arg_true()[0])
+            raise ModelInputError(
+                f"summary: column 'monetary_value', row {i}: repeat customer with mean spend "
+                f"{m[i]}; Gamma-Gamma needs positive spend (filter refunds/zero baskets first)"
+            )
+        df = pl.DataFrame({"frequency": x, "monetary_value": m})
+        w = weights_column(summary, weights, x.len())
+        if w is not None:
+            df = df.with_columns(w)
+        df = df.filter(repeat)
+        super().fit(
+            df,
+            "weights" if w is not None else None,
+            time_unit=time_unit,
+            start=start,
+            max_iter=max_iter,
+        )
+        if df.height >= 3:
+            c = df.select(pl.corr("frequency", "monetary_value")).item()
+            self.frequency_spend_correlation = None if c is None or c != c else float(c)
+        return self
+
+    def expected_spend(self, data: Any) -> pl.Series:
+        """E[mean spend | frequency, monetary_value] per row; for one-time buyers (frequency 0)
+        the population mean p·v/(q−1)."""
+        x, m = self._columns(data)
+        if self.params["q"] <= 1:
+            raise ModelInputError("expected spend is infinite when q <= 1")
+        col = _core.predict(self.kind, "expected_spend", self._p(), x, m, x, 0.0)
+        return pl.Series(col).alias("expected_spend")

@@ -1,0 +1,110 @@
+"""Fitted models as small JSON documents, for scoring without refitting.
+
+Document (format version 1)::
+
+    {"format": "truenorth.clv.model", "version": 1, "kind": "bg_nbd",
+     "params": {"r": ..., ...}, "time_unit": "1w",
+     "fit": {"log_likelihood": ..., "standard_errors": {...}, "covariance": [[...]],
+             "converged": true, "n_iterations": 28, "n_observations": 2357.0,
+             "n_patterns": 1016, "message": "..."},
+     "extra": {"frequency_spend_correlation": ...}}
+
+``fit`` is null for models built with ``from_params``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ._input import ModelInputError
+from .models import (
+    BetaGeo,
+    BetaGeoBetaBinom,
+    GammaGamma,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    _Model,
+)
+
+FORMAT = "truenorth.clv.model"
+VERSION = 1
+_KINDS: dict[str, type[_Model]] = {
+    c.kind: c for c in (BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, GammaGamma)
+}
+
+
+def to_json(model: _Model, path: str | os.PathLike[str] | None = None) -> str:
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": model.kind,
+        "params": model.params,
+        "time_unit": model.time_unit,
+        "fit": None,
+    }
+    if model.log_likelihood is not None:
+        doc["fit"] = {
+            "log_likelihood": model.log_likelihood,
+            "standard_errors": model.standard_errors,
+            "covariance": model.covariance,
+            "converged": model.converged,
+            "n_iterations": model.n_iterations,
+            "n_observations": model.n_observations,
+            "n_patterns": model.n_patterns,
+            "message": model.message,
+        }
+    if isinstance(model, GammaGamma):
+        doc["extra"] = {"frequency_spend_correlation": model.frequency_spend_correlation}
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def load(source: str | os.PathLike[str] | dict[str, Any]) -> _Model:
+    """A model from ``to_json`` output: the JSON text, a path to it, or the parsed dict."""
+    if isinstance(source, dict):
+        doc = source
+    else:
+        text = str(source) if not isinstance(source, os.PathLike) else None
+        if text is None or not text.lstrip().startswith("{"):
+            p = Path(source)
+            if not p.is_file():
+                raise ModelInputError(f"no such model file: {p}")
+            text = p.read_text(encoding="utf-8")
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelInputError(f"model JSON is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelInputError(f"not a truenorth model document (expected format {FORMAT!r})")
+    if doc.get("version") != VERSION:
+        raise ModelInputError(
+            f"model document version {doc.get('version')!r} is not supported (expected {VERSION})"
+        )
+    kind = doc.get("kind")
+    if kind not in _KINDS:
+        raise ModelInputError(f"unknown model kind {kind!r} (known: {', '.join(_KINDS)})")
+    cls = _KINDS[kind]
+    model = cls.from_params(doc.get("params") or {}, time_unit=doc.get("time_unit", "1d"))
+    fit = doc.get("fit")
+    if fit:
+        model.log_likelihood = float(fit["log_likelihood"])
+        model.standard_errors = fit.get("standard_errors")
+        model.covariance = fit.get("covariance")
+        model.converged = bool(fit.get("converged"))
+        model.n_iterations = fit.get("n_iterations")
+        model.n_observations = fit.get("n_observations")
+        model.n_patterns = fit.get("n_patterns")
+        model.message = fit.get("message")
+        if not math.isfinite(model.log_likelihood):
+            raise ModelInputError("model document: log_likelihood is not finite")
+    if isinstance(model, GammaGamma):
+        model.frequency_spend_correlation = (doc.get("extra") or {}).get(
+            "frequency_spend_correlation"
+        )
+    return model

@@ -1,0 +1,109 @@
+"""Discounted customer lifetime value from a purchase model and a spend model."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from .. import _core
+from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
+from .models import BetaGeoBetaBinom, GammaGamma, _PurchaseModel
+
+#: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
+DAYS_PER_MONTH = 30.4375
+
+_HORIZON_DAYS = {"day": 1.0, "week": 7.0, "year": 365.25}
+
+
+def lifetime_value(
+    purchase_model: _PurchaseModel,
+    spend_model: GammaGamma | str | pl.Series | float,
+    data: Any,
+    *,
+    horizon: int = 12,
+    horizon_unit: str = "month",
+    discount_rate: float = 0.01,
+    time_unit: str | None = None,
+    days_per_month: float = DAYS_PER_MONTH,
+) -> pl.Series:
+    """Discounted CLV per customer (row of ``data``):
+
+        CLV = Σ_{i=1..horizon} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1 + discount_rate)^i
+
+    where E[Y(t)] is the purchase model's expected purchases in the next t given the row's
+    history, Δ is one ``horizon_unit`` ("month", "week", "day", "year"; for BG/BB "period",
+    one opportunity) expressed in the model's time unit, and spend is the spend model's
+    expected spend per purchase (``GammaGamma.expected_spend``), a column name of ``data``,
+    a Series or a constant. ``discount_rate`` is per ``horizon_unit``.
+
+    The conversion uses the time unit the purchase model was fitted in (``time_unit`` of the
+    model, e.g. ``"1w"`` for a weekly summary; override with ``time_unit=``): a month is
+    ``days_per_month`` days (default 30.4375 = 365.25/12). lifetimes'
+    ``customer_lifetime_value`` instead assumes daily data unless told ``freq`` and uses
+    4.345 weeks (30.415 days) or 30 days per month; pass ``days_per_month`` to reproduce it.
+    """
+    if not isinstance(purchase_model, _PurchaseModel):
+        raise ModelInputError(
+            f"purchase_model must be a fitted BetaGeo, ModifiedBetaGeo, ParetoNBD or "
+            f"BetaGeoBetaBinom, got {type(purchase_model).__name__}"
+        )
+    if not (isinstance(horizon, int) and horizon >= 0):
+        raise ModelInputError(
+            f"horizon must be a non-negative whole number of steps, got {horizon!r}"
+        )
+    if not (
+        isinstance(discount_rate, int | float)
+        and math.isfinite(discount_rate)
+        and discount_rate > -1
+    ):
+        raise ModelInputError(f"discount_rate must be a number > -1, got {discount_rate!r}")
+    if isinstance(purchase_model, BetaGeoBetaBinom):
+        if horizon_unit != "period":
+            raise ModelInputError(
+                "BG/BB counts discrete opportunities: use horizon_unit='period' "
+                "(one step = one opportunity)"
+            )
+        step = 1.0
+    else:
+        unit_days = time_unit_days(time_unit or purchase_model.time_unit)
+        if horizon_unit == "month":
+            if not (days_per_month > 0 and math.isfinite(days_per_month)):
+                raise ModelInputError("days_per_month must be positive")
+            step_days = days_per_month
+        elif horizon_unit in _HORIZON_DAYS:
+            step_days = _HORIZON_DAYS[horizon_unit]
+        else:
+            raise ModelInputError(
+                f"horizon_unit must be one of month, week, day, year, got {horizon_unit!r}"
+            )
+        step = step_days / unit_days
+    df = as_frame(data)
+    x, tx, t = rfm_columns(df, discrete=isinstance(purchase_model, BetaGeoBetaBinom))
+    if isinstance(spend_model, GammaGamma):
+        spend = spend_model.expected_spend(df)
+    elif isinstance(spend_model, str):
+        spend = numeric_column(df, spend_model)
+    elif isinstance(spend_model, pl.Series):
+        spend = numeric_column(spend_model.to_frame(), spend_model.name, what="spend")
+        if spend.len() != x.len():
+            raise ModelInputError(f"spend: expected {x.len()} values, got {spend.len()}")
+    elif isinstance(spend_model, int | float) and math.isfinite(spend_model) and spend_model >= 0:
+        spend = pl.Series("spend", [float(spend_model)] * x.len())
+    else:
+        raise ModelInputError(
+            "spend_model must be a fitted GammaGamma, a column name, a Series or a non-negative number"
+        )
+    col = _core.clv(
+        purchase_model.kind,
+        purchase_model._p(),
+        x,
+        tx,
+        t,
+        spend.cast(pl.Float64),
+        horizon,
+        float(step),
+        float(discount_rate),
+    )
+    return pl.Series(col).alias("clv")
