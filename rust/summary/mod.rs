@@ -48,12 +48,12 @@ fn assemble(
     cust: &[Customer],
     cfg: &Config,
     period: i64,
-    unit: i64,
+    unit: f64,
     with_amount: bool,
     with_holdout: bool,
 ) -> Vec<(&'static str, ArrayRef)> {
-    let scale = period as f64 / unit as f64;
-    let to_units = |d: i64| (d as f64) * scale;
+    // (periods * period ticks) / unit ticks: exact integer span, one rounding (as lifetimes).
+    let to_units = |d: i64| (d as i128 * period as i128) as f64 / unit;
     let f64col = |f: &dyn Fn(&Customer) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
     };
@@ -120,7 +120,8 @@ fn assemble(
 ///
 /// `keys`: Int64 or string (utf8 / large_utf8 / string_view) column; `times`: integer ticks
 /// (Date32/Int32 days or Int64 datetime ticks); `amounts`: Float64 or None. Period `k` spans
-/// `[offset + k*period, offset + (k+1)*period)` ticks; `unit` is the measuring unit in ticks.
+/// `[offset + k*period, offset + (k+1)*period)` ticks; `unit` is the measuring unit in ticks
+/// (fractional when finer than a tick, e.g. hours on a Date column).
 /// `observation_end`/`calibration_end` are tick values (their periods are the last included);
 /// the observation end defaults to the latest time. Returns an Arrow stream of columns
 /// `first_row, last_row, frequency, recency, T, [monetary_value], n_transactions, [revenue]`
@@ -136,14 +137,14 @@ pub fn customer_summary(
     amounts: Option<&Bound<'_, PyAny>>,
     period: i64,
     offset: i64,
-    unit: i64,
+    unit: f64,
     observation_end: Option<i64>,
     calibration_end: Option<i64>,
     names: (String, String, String),
     sort: bool,
 ) -> PyResult<ArrowStream> {
     let (kname, tname, aname) = names;
-    if period <= 0 || unit <= 0 {
+    if period <= 0 || !(unit.is_finite() && unit > 0.0) {
         return Err(core_err(format!(
             "period and unit must be positive (got period={period}, unit={unit} ticks)"
         )));
