@@ -9,6 +9,12 @@ use rayon::prelude::*;
 
 /// Row-indexed access to a key column. Implementations must be cheap to call per row.
 pub trait KeyAccess: Sync {
+    /// A key value, cheap to copy and compare (the integer itself, or the string's bytes), so
+    /// per-partition tables compare against local copies instead of re-reading the column.
+    type Val<'a>: Eq + Copy + Send + Sync
+    where
+        Self: 'a;
+    fn val(&self, i: usize) -> Self::Val<'_>;
     fn len(&self) -> usize;
     fn key_hash(&self, i: usize) -> u64;
     fn key_eq(&self, i: usize, j: usize) -> bool;
@@ -58,6 +64,14 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
 }
 
 impl KeyAccess for &[i64] {
+    type Val<'a>
+        = i64
+    where
+        Self: 'a;
+    #[inline]
+    fn val(&self, i: usize) -> i64 {
+        self[i]
+    }
     fn len(&self) -> usize {
         <[i64]>::len(self)
     }
@@ -121,6 +135,14 @@ impl StrAt for StringViewArray {
 pub struct StrKeys<'a, S: StrAt>(pub &'a S);
 
 impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
+    type Val<'a>
+        = &'a [u8]
+    where
+        Self: 'a;
+    #[inline]
+    fn val(&self, i: usize) -> &[u8] {
+        self.0.at(i)
+    }
     fn len(&self) -> usize {
         self.0.n()
     }
