@@ -38,7 +38,9 @@ def parse_duration(value: str, name: str) -> tuple[int, str]:
     if m is None:
         hint = ""
         if re.match(r"^\s*\d+\s*(mo|q|y)\s*$", value):
-            hint = " (calendar months, quarters and years have no fixed length and are not supported)"
+            hint = (
+                " (calendar months, quarters and years have no fixed length and are not supported)"
+            )
         raise ValueError(
             f"{name}: {value!r} is not a fixed-length duration such as '1d', '7d', '1w' or '12h'{hint}"
         )

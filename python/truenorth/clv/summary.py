@@ -160,7 +160,11 @@ def summarize(
     if not (t_raw.dtype == pl.Date or isinstance(t_raw.dtype, pl.Datetime)):
         raise ValueError(
             f"column '{time}': expected Date or Datetime purchase times, got {t_raw.dtype}"
-            + (" (parse strings first, e.g. pl.col(...).str.to_date())" if t_raw.dtype == pl.String else "")
+            + (
+                " (parse strings first, e.g. pl.col(...).str.to_date())"
+                if t_raw.dtype == pl.String
+                else ""
+            )
         )
     _check_nulls(t_raw, "time")
     tick = tick_ns(t_raw.dtype)
