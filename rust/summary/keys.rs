@@ -1,0 +1,255 @@
+//! Customer keys as the kernels see them: integer or string columns, hashed and compared by
+//! row index so one generic kernel serves every layout without copying the column.
+
+use std::cmp::Ordering;
+
+use arrow_array::{Array, ArrayRef, LargeStringArray, StringArray, StringViewArray};
+use arrow_schema::DataType;
+use rayon::prelude::*;
+
+/// Row-indexed access to a key column. Implementations must be cheap to call per row.
+pub trait KeyAccess: Sync {
+    /// A key value, cheap to copy and compare (the integer itself, or the string's bytes), so
+    /// per-partition tables compare against local copies instead of re-reading the column.
+    type Val<'a>: Eq + Copy + Send + Sync
+    where
+        Self: 'a;
+    fn val(&self, i: usize) -> Self::Val<'_>;
+    fn len(&self) -> usize;
+    fn key_hash(&self, i: usize) -> u64;
+    fn key_eq(&self, i: usize, j: usize) -> bool;
+    fn key_cmp(&self, i: usize, j: usize) -> Ordering;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The permutation that sorts `rows` by their keys (ties: input order).
+    fn order(&self, rows: &[u32]) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..rows.len() as u32).collect();
+        idx.par_sort_by(|&a, &b| {
+            self.key_cmp(rows[a as usize] as usize, rows[b as usize] as usize)
+        });
+        idx
+    }
+}
+
+/// Murmur3's 64-bit finaliser: a strong, cheap mixer (every input bit affects every output bit),
+/// so both the partition bits and the hash-table bits can be taken from one hash.
+#[inline]
+pub fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^= k >> 33;
+    k
+}
+
+/// A fast non-cryptographic byte hash (word-at-a-time multiply-rotate, finalised with fmix64).
+#[inline]
+pub fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rem.len()].copy_from_slice(rem);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    fmix64(h)
+}
+
+impl KeyAccess for &[i64] {
+    type Val<'a>
+        = i64
+    where
+        Self: 'a;
+    #[inline]
+    fn val(&self, i: usize) -> i64 {
+        self[i]
+    }
+    fn len(&self) -> usize {
+        <[i64]>::len(self)
+    }
+    #[inline]
+    fn key_hash(&self, i: usize) -> u64 {
+        fmix64(self[i] as u64)
+    }
+    #[inline]
+    fn key_eq(&self, i: usize, j: usize) -> bool {
+        self[i] == self[j]
+    }
+    #[inline]
+    fn key_cmp(&self, i: usize, j: usize) -> Ordering {
+        self[i].cmp(&self[j])
+    }
+    fn order(&self, rows: &[u32]) -> Vec<u32> {
+        let mut v: Vec<(i64, u32)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (self[r as usize], i as u32))
+            .collect();
+        v.par_sort_unstable();
+        v.into_iter().map(|x| x.1).collect()
+    }
+}
+
+/// String keys of any Arrow string layout; comparison is bytewise (Polars' string order).
+pub trait StrAt: Sync {
+    fn n(&self) -> usize;
+    fn at(&self, i: usize) -> &[u8];
+}
+
+impl StrAt for StringArray {
+    fn n(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> &[u8] {
+        self.value(i).as_bytes()
+    }
+}
+impl StrAt for LargeStringArray {
+    fn n(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> &[u8] {
+        self.value(i).as_bytes()
+    }
+}
+impl StrAt for StringViewArray {
+    fn n(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> &[u8] {
+        self.value(i).as_bytes()
+    }
+}
+
+pub struct StrKeys<'a, S: StrAt>(pub &'a S);
+
+impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
+    type Val<'a>
+        = &'a [u8]
+    where
+        Self: 'a;
+    #[inline]
+    fn val(&self, i: usize) -> &[u8] {
+        self.0.at(i)
+    }
+    fn len(&self) -> usize {
+        self.0.n()
+    }
+    #[inline]
+    fn key_hash(&self, i: usize) -> u64 {
+        hash_bytes(self.0.at(i))
+    }
+    #[inline]
+    fn key_eq(&self, i: usize, j: usize) -> bool {
+        self.0.at(i) == self.0.at(j)
+    }
+    #[inline]
+    fn key_cmp(&self, i: usize, j: usize) -> Ordering {
+        self.0.at(i).cmp(self.0.at(j))
+    }
+    fn order(&self, rows: &[u32]) -> Vec<u32> {
+        let mut v: Vec<(&[u8], u32)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (self.0.at(r as usize), i as u32))
+            .collect();
+        v.par_sort_unstable();
+        v.into_iter().map(|x| x.1).collect()
+    }
+}
+
+/// Call `$body` with `$k` bound to a `KeyAccess` view of an Arrow key array; `$err` is the
+/// expression returned for unsupported types.
+#[macro_export]
+macro_rules! with_keys {
+    ($arr:expr, $k:ident, $body:expr, $err:expr) => {{
+        use arrow_array::Array as _;
+        use $crate::summary::keys::StrKeys;
+        let arr: &arrow_array::ArrayRef = $arr;
+        match arr.data_type() {
+            arrow_schema::DataType::Int64 => {
+                let a = arr
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .expect("Int64");
+                let $k: &[i64] = a.values().as_ref();
+                $body
+            }
+            arrow_schema::DataType::Utf8 => {
+                let a = arr
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .expect("Utf8");
+                let $k = StrKeys(a);
+                $body
+            }
+            arrow_schema::DataType::LargeUtf8 => {
+                let a = arr
+                    .as_any()
+                    .downcast_ref::<arrow_array::LargeStringArray>()
+                    .expect("LargeUtf8");
+                let $k = StrKeys(a);
+                $body
+            }
+            arrow_schema::DataType::Utf8View => {
+                let a = arr
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringViewArray>()
+                    .expect("Utf8View");
+                let $k = StrKeys(a);
+                $body
+            }
+            _ => $err,
+        }
+    }};
+}
+
+/// Whether a key array has a layout the kernels accept.
+pub fn supported_key_type(arr: &ArrayRef) -> bool {
+    matches!(
+        arr.data_type(),
+        DataType::Int64 | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_layouts_hash_and_compare_alike() {
+        let vals = ["b", "a", "a long string beyond twelve bytes", "b", ""];
+        let s = StringArray::from(vals.to_vec());
+        let l = LargeStringArray::from(vals.to_vec());
+        let v = StringViewArray::from(vals.to_vec());
+        let (ks, kl, kv) = (StrKeys(&s), StrKeys(&l), StrKeys(&v));
+        for i in 0..vals.len() {
+            assert_eq!(ks.key_hash(i), kl.key_hash(i));
+            assert_eq!(ks.key_hash(i), kv.key_hash(i));
+            for j in 0..vals.len() {
+                assert_eq!(ks.key_eq(i, j), vals[i] == vals[j]);
+                assert_eq!(kv.key_cmp(i, j), vals[i].cmp(vals[j]));
+            }
+        }
+    }
+
+    #[test]
+    fn int_keys_compare_numerically() {
+        let v: &[i64] = &[-5, 3, 3, i64::MIN];
+        assert!(v.key_eq(1, 2));
+        assert_eq!(v.key_cmp(0, 1), Ordering::Less);
+        assert_eq!(v.key_cmp(3, 0), Ordering::Less);
+        assert_eq!(v.key_hash(1), v.key_hash(2));
+    }
+}
