@@ -507,6 +507,12 @@ def test_removal_effects_against_numpy_solve():
         assert effects[c] == pytest.approx(1 - solve(c) / solve())
 
 
+def test_too_many_channels_for_exact_markov_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(attr, "MAX_STATES", 2)
+    with pytest.raises(DataError, match="3 touchpoints/channels is too many"):
+        table(paths_log([(["A", "B", "C"], True)]))
+
+
 def test_single_channel_paths_markov_equals_conversion_share():
     df = paths_log([(["A", "A"], True), (["B"], True), (["B"], True), (["C"], False)])
     t = table(df)
