@@ -500,7 +500,7 @@ def test_options_dispatch_and_errors_without_tag():
         )
     schema = KpiOptions.model_json_schema()
     assert schema["discriminator"]["propertyName"] == "metric"
-    assert len(schema["oneOf"]) == 13
+    assert len(schema["oneOf"]) == 14
 
 
 def test_reads_and_writes():
@@ -544,3 +544,35 @@ def test_second_tables_follow_the_table_option():
     assert set(KIND.writes(o, None)) == {"kpi_health", "kpi_health_health_scores"}  # type: ignore[arg-type]
     out = compute_tables(o, lambda n: HEALTH.lazy(), lambda n: True, rule_id="r")
     assert set(out) == {"kpi_health", "kpi_health_health_scores"}
+
+
+def test_engagement_rate_hand_computed():
+    events = pl.DataFrame(
+        {
+            "customer": ["A", "A", "B", "E", "C", "Z", "D"],
+            "time": [
+                D(2026, 1, 6),
+                D(2026, 2, 1),
+                D(2026, 3, 1),
+                D(2026, 1, 2),
+                D(2026, 2, 2),
+                D(2026, 2, 2),
+                D(2026, 1, 1),
+            ],
+        }
+    )
+    out = kpis({"metric": "engagement_rate"}, events=events, subscriptions=SUBS)
+    # Jan: active E, A, B; engaged A, E (D's event precedes its start) -> 2/3
+    assert (row(out, "2026-01-01")["value"], row(out, "2026-01-01")["n"]) == (2 / 3, 3)
+    # Feb: active E, A, B, C, D; engaged A, C (Z is not a customer) -> 2/5
+    assert row(out, "2026-02-01")["value"] == pytest.approx(0.4)
+    # Mar: active E, A, D; B's event comes after B left -> 0/3
+    assert row(out, "2026-03-01")["value"] == 0.0
+    assert row(out)["value"] == pytest.approx(4 / 12)  # pooled over Dec-Mar
+    by_plan = kpis({"metric": "engagement_rate", "by": "plan"}, events=events, subscriptions=SUBS)
+    assert row(by_plan, "basic @ 2026-02-01")["value"] == pytest.approx(1 / 2)  # C of B, C
+    two = kpis({"metric": "engagement_rate", "min_events": 2}, events=events, subscriptions=SUBS)
+    assert row(two)["value"] == 0.0
+    dup = pl.concat([SUBS, SUBS.head(1)])
+    with pytest.raises(DataError, match="customer 'A' appears more than once"):
+        kpis({"metric": "engagement_rate"}, events=events, subscriptions=dup)

@@ -23,6 +23,7 @@ from .options import (
     ClvCacOptions,
     CohortRetentionOptions,
     CsatOptions,
+    EngagementRateOptions,
     FirstContactResolutionOptions,
     FirstResponseTimeOptions,
     HealthScoreOptions,
@@ -47,6 +48,7 @@ LABELS = {
     "first_response_time": "first response time (hours)",
     "first_contact_resolution": "first contact resolution",
     "referral_rate": "referral rate",
+    "engagement_rate": "engagement rate",
     "health_score": "health score",
 }
 
@@ -79,6 +81,7 @@ def unit(o: KpiOptions) -> str:
         "first_response_time": f"hours ({getattr(o, 'statistic', 'median')})",
         "first_contact_resolution": "share",
         "referral_rate": "share",
+        "engagement_rate": f"share of active customers engaged per {o.period}",
     }[o.metric]
 
 
@@ -186,6 +189,18 @@ def compute_tables(
             confidence=o.confidence,
             source=o.source,
         )
+    elif isinstance(o, EngagementRateOptions):
+        rows = c.engagement_rate(
+            table(o.source),
+            table(o.base),
+            period=o.period or "1mo",
+            by=o.by,
+            min_events=o.min_events,
+            ci=o.ci,
+            confidence=o.confidence,
+            source=o.source,
+            base_source=o.base,
+        )
     elif isinstance(o, ReferralRateOptions):
         rows = c.referral_rate(
             table(o.source), grouping=g, ci=o.ci, confidence=o.confidence, source=o.source
@@ -271,6 +286,8 @@ def reads(o: KpiOptions, rule: Rule) -> Sequence[str]:  # type: ignore[override]
             *([o.source] if o.arpa is None else []),
             *([o.acquisition] if o.cac is None else []),
         ]
+    if isinstance(o, EngagementRateOptions):
+        return [o.source, o.base]
     return [o.source]  # type: ignore[attr-defined]
 
 
@@ -326,6 +343,7 @@ Metrics (`metric:`) and canonical input columns (the engine renames dataset colu
 | first_response_time | tickets | created, first_response (or response_hours) | median hours (`statistic: mean / p90`) |
 | first_contact_resolution | tickets | contacts, resolved (optional) | share resolved in one contact |
 | referral_rate | customers | referred (bool), start for `period` | share of customers referred |
+| engagement_rate | events + subscriptions (`base`) | customer, time; customer, start, end | active customers with >= `min_events` events in the period / active customers |
 | health_score | customers | customer + component columns | weighted mean of min-max normalised components; table `health_scores` (*) |
 
 (*) With `table: NAME` other than `kpis`, these tables are named `NAME_cohort_retention` and

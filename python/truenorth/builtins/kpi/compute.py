@@ -733,7 +733,9 @@ def _period_grid(first: dt.date, last: dt.date, period: str) -> pl.DataFrame:
     return pl.DataFrame(grid).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
 
 
-def _subscriptions(lf: pl.LazyFrame, source: str, by: str | None, period: str) -> pl.LazyFrame:
+def _subscriptions(
+    lf: pl.LazyFrame, source: str, by: str | None, period: str, *, customer: bool = False
+) -> pl.LazyFrame:
     lf = temporal(lf, source, "start", "the date the customer started")
     if "end" in lf.collect_schema():
         lf = temporal(lf, source, "end", "the date the customer left (null while active)")
@@ -744,7 +746,10 @@ def _subscriptions(lf: pl.LazyFrame, source: str, by: str | None, period: str) -
     if by:
         require_columns(lf, source, {by: "the segment column named by `by`"})
     seg = pl.col(by).cast(pl.String) if by else pl.lit("", pl.String)
+    if customer:
+        require_columns(lf, source, {"customer": "customer id"})
     return lf.select(
+        *([pl.col("customer").cast(pl.String)] if customer else []),
         seg.alias(SEG),
         pl.col("start").dt.truncate(period).cast(pl.Date).alias("sp"),
         pl.col("end").dt.truncate(period).cast(pl.Date).alias("ep"),
@@ -844,6 +849,67 @@ def churn_retention(
         )
 
     return grouping_sets(lazy, grouping, aggs, fin)
+
+
+def engagement_rate(
+    events: pl.LazyFrame,
+    base: pl.LazyFrame,
+    *,
+    period: str = "1mo",
+    by: str | None = None,
+    min_events: int = 1,
+    ci: str = "wald",
+    confidence: float = 0.95,
+    source: str = "events",
+    base_source: str = "subscriptions",
+) -> pl.DataFrame:
+    """Share of the customer base engaged in each period.
+
+    Active in period k: ``start`` in or before k and no ``end`` before k (as for churn). Engaged:
+    active and with at least ``min_events`` events (rows of ``events``) in k; events of customers
+    outside the base, or outside their active periods, are ignored. Rows per period (and segment
+    x period with ``by``, a column of the base); ``overall`` and per-segment rows pool the
+    periods (engaged customer-periods / active customer-periods). ``n`` is the active count.
+    """
+    subs_df = _subscriptions(base, base_source, by, period, customer=True).collect()
+    dup = subs_df.filter(pl.col("customer").is_duplicated())
+    if dup.height:
+        raise DataError(
+            f"{base_source}: customer {dup['customer'][0]!r} appears more than once; expected "
+            "one row per customer in the base"
+        )
+    counts = lifecycle_counts(base, period=period, by=by, source=base_source)
+    ev = temporal(events, source, "time", "the event time")
+    require_columns(ev, source, {"customer": "customer id"})
+    engaged = (
+        ev.filter(pl.col("time").is_not_null())
+        .select(
+            pl.col("customer").cast(pl.String),
+            pl.col("time").dt.truncate(period).cast(pl.Date).alias("period"),
+        )
+        .group_by("customer", "period")
+        .agg(pl.len().alias("events"))
+        .filter(pl.col("events") >= min_events)
+        .collect()
+        .join(subs_df, on="customer", how="inner")
+        .filter(
+            (pl.col("sp") <= pl.col("period"))
+            & (pl.col("ep").is_null() | (pl.col("ep") >= pl.col("period")))
+        )
+        .group_by(SEG, "period")
+        .agg(pl.len().alias("x"))
+    )
+    # active during period k = at its start + new in k
+    active = counts.with_columns((pl.col("at_start") + pl.col("new")).alias("n"))
+    table = (
+        active.join(engaged, on=[SEG, "period"], how="left")
+        .with_columns(pl.col("x").fill_null(0))
+        .with_columns(pl.col("period").alias(PER))
+    )
+    grouping = Grouping(by=SEG if by else None, period="1d", time="period")
+    aggs = [pl.col("x").sum().alias("x"), pl.col("n").sum().alias("n")]
+    z = z_value(confidence)
+    return grouping_sets(table.lazy(), grouping, aggs, lambda d: proportion_ci(d, "x", "n", ci, z))
 
 
 def cohort_table(

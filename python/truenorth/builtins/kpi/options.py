@@ -328,6 +328,26 @@ class FirstContactResolutionOptions(KpiOptions):
     confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
 
 
+class EngagementRateOptions(KpiOptions):
+    """Engagement rate per period: customers of the base with >= `min_events` events in the
+    period / customers of the base active (subscribed) during the period."""
+
+    metric: Literal["engagement_rate"] = "engagement_rate"
+    default_source: ClassVar[str] = "events"
+    source: str = Field(
+        default="events", description="Engagement events: `customer`, `time` (one row each)."
+    )
+    base: str = Field(
+        default="subscriptions",
+        description="The customer base: `customer`, `start`, `end` (null while active); "
+        "`by` names a column of this table.",
+    )
+    period: str | None = Field(default="1mo", description="Period length (required).")
+    min_events: int = Field(default=1, ge=1, description="Events in a period to count as engaged.")
+    ci: CI = Field(default="wald", description="Confidence interval method (per period).")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
+
+
 class ReferralRateOptions(KpiOptions):
     """Referral rate: share of new customers acquired through a referral."""
 
@@ -399,6 +419,7 @@ MetricOptions = Annotated[
     | FirstResponseTimeOptions
     | FirstContactResolutionOptions
     | ReferralRateOptions
+    | EngagementRateOptions
     | HealthScoreOptions,
     Field(discriminator="metric"),
 ]
@@ -416,6 +437,7 @@ METRICS: tuple[str, ...] = (
     "first_response_time",
     "first_contact_resolution",
     "referral_rate",
+    "engagement_rate",
     "health_score",
 )
 
