@@ -288,3 +288,19 @@ def test_the_plugin_manager_finds_the_html_reporter():
     registry = load_registry()
     assert "html" in registry.reporters
     assert registry.reporters["html"].write is html_reporter.write
+
+
+def test_actions_section_counts_findings_per_action():
+    page = render(full_result())
+    section = page[page.index("<h2>Actions</h2>") : page.index("<h2>Rules</h2>")]
+    assert 'aria-label="Findings per action"' in section
+    assert "staff-up: 1" in section  # bar tooltip: action and count
+    assert "<script" not in section and "&lt;script&gt;" in section
+    no_actions = full_result().findings.with_columns(action=pl.lit(None, dtype=pl.String))
+    assert "<h2>Actions</h2>" not in render(full_result(findings=no_actions))
+
+
+def test_written_report_is_readable_by_others(tmp_path):
+    target = tmp_path / "report.html"
+    html_reporter.write(full_result(), target)
+    assert target.stat().st_mode & 0o777 == 0o644

@@ -696,6 +696,33 @@ def _charts(result: Any) -> str:
     return "".join(parts)
 
 
+def _actions_section(result: Any) -> str:
+    """Findings per action tag: what the rules ask people to do, and how often."""
+    f = getattr(result, "findings", None)
+    if (
+        not isinstance(f, pl.DataFrame)
+        or "action" not in f.columns
+        or f["action"].null_count() == f.height
+    ):
+        return ""
+    counts = (
+        f.filter(pl.col("action").is_not_null())
+        .group_by("action")
+        .agg(pl.len().alias("n"), pl.col("rule_id").unique().sort().str.join(", ").alias("rules"))
+        .sort(["n", "action"], descending=[True, False])
+    )
+    chart = svg.bar_chart(
+        [str(a) for a in counts["action"].to_list()], counts["n"].to_list(),
+        title="Findings per action", value_label="findings", colours=[svg.PALETTE[1]] * counts.height,
+    )  # fmt: skip
+    return (
+        '<section><h2>Actions</h2><div class="grid">'
+        + figure(chart, "Action tags carried by findings (from the rules' `action:`); rules: "
+                 + "; ".join(f"{a}: {r}" for a, r in counts.select("action", "rules").iter_rows()))
+        + "</div></section>"
+    )  # fmt: skip
+
+
 def _rule_table(result: Any) -> str:
     rules = list(getattr(result, "rules", []) or [])
     if not rules:
@@ -854,6 +881,7 @@ def render(result: Any, *, generated_at: dt.datetime | None = None) -> str:
         + (f" · ran in {esc(_duration(seconds))}" if svg.finite(seconds) else "")
         + f'</div><div class="cards">{"".join(cards)}</div>{params_html}{files_html}</header><main>'
         + _charts(result)
+        + _actions_section(result)
         + f"<section><h2>Rules</h2>{_rule_table(result)}</section>"
         + f"<section><h2>Findings</h2>{_findings_table(result)}</section>"
         + f"<section><h2>Tables</h2>{_tables_section(result)}</section>"
