@@ -17,6 +17,7 @@ strongest condition it meets (``fail`` wins); ``when`` then pre-filters rows.
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import polars as pl
@@ -111,36 +112,90 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     query = selected.select([subject, *used, *flags])
     rows, total_frame = pl.collect_all([query, lf.select(pl.len())])
     total = total_frame.item()
-    findings = []
-    for row in rows.iter_rows(named=True):
-        if levels:
-            level = "fail" if row.get("__tn_fail") else "warn"
-            threshold = getattr(rule, level)
-        else:
-            level = rule.severity
-            threshold = rule.when
-        evidence = {c: row[c] for c in used}
-        value = row[opts.value] if opts.value else None
-        if rule.message:
-            message = ctx.render(rule.message, row)
-        else:
-            message = f"{row[subject]} meets {threshold!r}"
-        findings.append(
-            ctx.finding(
-                row[subject],
-                message,
-                severity=level,
-                value=float(value)
-                if isinstance(value, (int, float)) and not isinstance(value, bool)
-                else None,
-                threshold=threshold,
-                evidence=evidence,
-            )
-        )
+    frame = findings_frame(rows, rule, subject=subject, used=used, value=opts.value, levels=levels)
     if hasattr(ctx, "note"):
         ctx.note("rows in", total)
         ctx.note("rows matched", rows.height)
-    return truenorth.RuleOutput(findings=findings)
+    return truenorth.RuleOutput(findings_frame=frame)
+
+
+def _simple_template(template: str) -> tuple[str, list[str]] | None:
+    """``"{a} is {b}"`` → (``"{} is {}"``, [a, b]); None if it uses format specs or braces."""
+    parts: list[str] = []
+    names: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if "{" in literal or "}" in literal:
+            return None
+        parts.append(literal)
+        if name is not None:
+            if spec or conversion or not name.isidentifier():
+                return None
+            parts.append("{}")
+            names.append(name)
+    return "".join(parts), names
+
+
+def _as_text(col: str) -> pl.Expr:
+    return pl.col(col).cast(pl.String).fill_null("None")
+
+
+def findings_frame(
+    rows: pl.DataFrame,
+    rule: truenorth.Rule,
+    *,
+    subject: str,
+    used: list[str],
+    value: str | None,
+    levels: list[str],
+) -> pl.DataFrame:
+    """Findings for the matched rows, built column-wise (no Python object per finding)."""
+    if levels:
+        severity = pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
+        severity = severity.then(pl.lit("fail")).otherwise(pl.lit("warn"))
+        threshold = (
+            pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
+            .then(pl.lit(rule.fail))
+            .otherwise(pl.lit(rule.warn))
+        )
+    else:
+        severity = pl.lit(rule.severity)
+        threshold = pl.lit(rule.when)
+    if rule.message:
+        simple = _simple_template(rule.message)
+        if simple is not None and all(n in rows.columns for n in simple[1]):
+            fmt, names = simple
+            message = pl.format(fmt, *[_as_text(n) for n in names]) if names else pl.lit(fmt)
+        else:
+            template = rule.message
+            message = pl.struct(rows.columns).map_elements(
+                lambda row: render(template, row), return_dtype=pl.String
+            )
+    else:
+        if levels:
+            message = pl.format("{} meets '{}'", _as_text(subject), threshold)
+        else:
+            message = pl.format("{} meets '{}'", _as_text(subject), pl.lit(rule.when))
+    exprs = [
+        pl.col(subject).cast(pl.String).alias("subject"),
+        message.alias("message"),
+        severity.alias("severity"),
+        threshold.alias("threshold"),
+        (pl.col(value).cast(pl.Float64) if value else pl.lit(None, pl.Float64)).alias("value"),
+        (pl.struct(used).struct.json_encode() if used else pl.lit("{}")).alias("evidence"),
+    ]
+    return rows.select(exprs)
+
+
+class _SafeRow(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(template: str, row: dict[str, Any]) -> str:
+    try:
+        return template.format_map(_SafeRow(row))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return template
 
 
 KIND = truenorth.RuleKind(

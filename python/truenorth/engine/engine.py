@@ -39,7 +39,14 @@ from .compiler import CompiledPack, CompiledRule, PackSource, compile_pack, read
 from .conditions import type_check_on_frame
 from .plugins import Registry, load_registry
 from .records import Finding, Location, Rule, RuleOutput, Severity
-from .result import FINDINGS_SCHEMA, Result, RuleRun, findings_frame, jsonable
+from .result import (
+    FINDINGS_SCHEMA,
+    Result,
+    RuleRun,
+    findings_frame,
+    jsonable,
+    normalize_findings,
+)
 
 _MAX_PARAM_CACHE = 32
 
@@ -394,7 +401,7 @@ class Engine:
             conditions=self._expr_cache,
             typechecks=self._typecheck_cache,
         )
-        findings: list[Finding] = []
+        frames: list[pl.DataFrame] = []
         runs: list[RuleRun] = []
         failed_tables: dict[str, str] = {}
         selected = set(only) if only is not None else None
@@ -407,7 +414,8 @@ class Engine:
             if progress is not None:
                 progress("end", crule.id, rr)
             runs.append(rr)
-            findings.extend(fs)
+            if fs.height:
+                frames.append(fs)
             if rr.status == "error":
                 for t in crule.writes:
                     failed_tables[t] = crule.id
@@ -416,7 +424,7 @@ class Engine:
             elif rr.status == "skipped":
                 for t in crule.writes:
                     failed_tables.setdefault(t, crule.id)
-        frame = findings_frame(findings) if findings else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        frame = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
         return Result(
             pack=pack.name,
             params=dict(pack.params),
@@ -443,7 +451,7 @@ class Engine:
 
     def _run_rule(
         self, run: _Run, crule: CompiledRule, failed_tables: Mapping[str, str]
-    ) -> tuple[RuleRun, list[Finding]]:
+    ) -> tuple[RuleRun, pl.DataFrame]:
         rule = crule.rule
         loc = str(rule.location) if rule.location else None
         conditions = {k: str(v) for k, v in crule.conditions.items()}
@@ -464,7 +472,7 @@ class Engine:
                 crule.description,
                 [],
                 conditions,
-            ), [f]
+            ), findings_frame([f])
         ctx = RunContext(run, crule)
         t0 = time.perf_counter()
         try:
@@ -495,6 +503,9 @@ class Engine:
             for f in out.findings:
                 if not isinstance(f, Finding):
                     raise TypeError(f"findings must be truenorth.Finding, got {type(f).__name__}")
+            found = findings_frame(list(out.findings))
+            if out.findings_frame is not None:
+                found = pl.concat([found, normalize_findings(out.findings_frame, rule)])
         except Exception as exc:
             seconds = time.perf_counter() - t0
             msg = _describe(exc)
@@ -512,7 +523,7 @@ class Engine:
                 conditions,
             )
             rr.traceback = traceback.format_exc()
-            return rr, [_error_finding(rule, msg)]
+            return rr, findings_frame([_error_finding(rule, msg)])
         run.produced.update(produced)
         seconds = time.perf_counter() - t0
         return (
@@ -521,7 +532,7 @@ class Engine:
                 rule.kind,
                 "ok",
                 seconds,
-                len(out.findings),
+                found.height,
                 list(produced),
                 None,
                 loc,
@@ -529,7 +540,7 @@ class Engine:
                 ctx.notes,
                 conditions,
             ),
-            list(out.findings),
+            found,
         )
 
     # ------------------------------------------------------------------ introspection

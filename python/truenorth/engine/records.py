@@ -86,6 +86,10 @@ class RuleOutput:
 
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Many findings at once, vectorised: a frame with (a subset of) the columns of
+    # ``truenorth.engine.result.FINDINGS_SCHEMA``; ``evidence`` may be a struct column.
+    # Missing rule_id/kind/severity/action/location columns are filled in from the rule.
+    findings_frame: pl.DataFrame | None = None
 
 
 class RuleContext(Protocol):

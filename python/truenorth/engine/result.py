@@ -85,6 +85,41 @@ def findings_frame(findings: list[Finding]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
 
 
+def normalize_findings(frame: pl.DataFrame, rule: Any) -> pl.DataFrame:
+    """A kind's vectorised findings frame → :data:`FINDINGS_SCHEMA`, defaults from the rule."""
+    unknown = [c for c in frame.columns if c not in FINDINGS_SCHEMA]
+    if unknown:
+        raise TypeError(
+            f"findings_frame has unknown column(s) {', '.join(unknown)} "
+            f"(allowed: {', '.join(FINDINGS_SCHEMA)})"
+        )
+    if "subject" not in frame.columns or "message" not in frame.columns:
+        raise TypeError("findings_frame needs at least 'subject' and 'message' columns")
+    defaults: dict[str, Any] = {
+        "rule_id": rule.id,
+        "kind": rule.kind,
+        "severity": rule.severity,
+        "value": None,
+        "threshold": None,
+        "evidence": "{}",
+        "action": rule.action,
+        "location": str(rule.location) if rule.location else None,
+    }
+    exprs = []
+    for col, dtype in FINDINGS_SCHEMA.items():
+        if col not in frame.columns:
+            exprs.append(pl.lit(defaults[col], dtype=dtype).alias(col))
+        elif col == "evidence" and isinstance(frame.schema[col], pl.Struct):
+            exprs.append(pl.col(col).struct.json_encode().alias(col))
+        else:
+            exprs.append(pl.col(col).cast(dtype).alias(col))
+    out = frame.select(exprs)
+    bad = out.filter(~pl.col("severity").is_in(list(SEVERITIES)))
+    if bad.height:
+        raise TypeError(f"findings_frame: invalid severity {bad['severity'][0]!r}")
+    return out
+
+
 @dataclass
 class RuleRun:
     """How one rule went: status, time, findings, tables written, error message."""
