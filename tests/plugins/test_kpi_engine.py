@@ -110,3 +110,15 @@ def test_threshold_typo_is_a_load_time_error():
             fail="ci_high < 0",
         )
     )
+
+
+@pytest.mark.parametrize("kind", ["kpi", "canvas", "maturity"])
+def test_kind_examples_compile(kind):
+    import yaml
+
+    from truenorth.testing import load_registry
+
+    registered = load_registry().kinds[kind]
+    assert registered.examples
+    rules = [r for snippet in registered.examples for r in yaml.safe_load(snippet)]
+    Engine.load({"truenorth": 1, "pack": "examples", "rules": rules})

@@ -210,6 +210,7 @@ KIND = RuleKind(
     summary="Business Model Canvas consistency, Value Proposition Canvas fit, links to data",
     doc=DOC,
     validate=validate,
+    examples=(DOC.split("```yaml\n")[-1].split("```")[0].strip(),),
 )
 
 

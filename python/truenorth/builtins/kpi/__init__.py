@@ -352,31 +352,35 @@ Metrics (`metric:`) and canonical input columns (the engine renames dataset colu
 Bad values are errors naming the source, column, 1-based data row and value (an NPS of 11, a
 CSAT of 0, a response before its ticket). Survey answers that are null count as no answer.
 
+Each rule writes one KPI table (`table:`, default `kpis`); a table has one creating rule, so
+several kpi rules in a pack need distinct names (e.g. `kpi_nps`, `kpi_csat`).
+
 Examples:
 
 ```yaml
 - id: nps
   kind: kpi
   with: {metric: nps, source: survey, by: region, period: 1mo, ci: adjusted_wald,
-         benchmark: {period: 2026-01-01}}
+         benchmark: {period: 2026-01-01}, table: kpi_nps}
   warn: "value < 30 OR delta < -5"
   fail: "value < 0"
 - id: csat
   kind: kpi
-  with: {metric: csat, source: survey, column: csat}      # target 0.9 by default
+  with: {metric: csat, source: survey, column: csat, table: kpi_csat}   # target 0.9
 - id: response
   kind: kpi
-  with: {metric: first_response_time, source: tickets, period: 1w}
+  with: {metric: first_response_time, source: tickets, period: 1w, table: kpi_response}
   warn: "value >= 2"
 - id: churn
   kind: kpi
-  with: {metric: churn, source: subscriptions, period: 1mo, by: plan}
+  with: {metric: churn, source: subscriptions, period: 1mo, by: plan, table: kpi_churn}
   warn: "value > 0.05"
 - id: health
   kind: kpi
   with:
     metric: health_score
     source: accounts
+    table: kpi_health         # also writes kpi_health_health_scores
     components:
       nps: {weight: 2, min: 0, max: 10}
       logins_per_week: {weight: 1, min: 0, max: 5}
@@ -440,6 +444,11 @@ KIND = RuleKind(
     summary="Customer-value KPIs (NPS, CSAT, CES, churn, CAC, health score, ...) vs thresholds",
     doc=DOC,
     validate=validate,
+    examples=tuple(
+        "- " + part.strip().removeprefix("- ")
+        for part in DOC.split("```yaml\n")[1].split("```")[0].split("\n- ")
+        if part.strip()
+    ),
 )
 
 

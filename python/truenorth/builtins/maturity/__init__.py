@@ -226,6 +226,7 @@ KIND = RuleKind(
     summary="Staged customer-value maturity (5 levels x 6 dimensions) from ratings and run evidence",
     doc=DOC,
     validate=validate,
+    examples=(DOC.split("```yaml\n")[-1].split("```")[0].strip(),),
 )
 
 
