@@ -73,7 +73,7 @@ def test_bad_clv_options_are_located():
     ]
     text = "\n".join(msgs)
     assert "horizon '12 fortnights': expected a number or '<n> days|weeks|months|years'" in text
-    assert "'1x': expected a duration like 1d, 1w, 1mo, 1y" in text
+    assert "'1x': expected a fixed-length duration like 12h, 1d, 7d or 1w" in text
     assert "got 'bgnbd'" in text and "'bg_nbd'" in text
 
 
@@ -112,7 +112,7 @@ def test_horizon_and_duration_parsing():
     assert parse_horizon("1 year", "month") == (1.0, "year")
     with pytest.raises(ValueError):
         parse_horizon("soon", "month")
-    assert duration_days("1w") == 7.0 and duration_days("2d") == 2.0
+    assert duration_days("1w") == 7.0 and duration_days("2d") == 2.0 and duration_days("12h") == 0.5
     with pytest.raises(ValueError):
         duration_days("1 week")
 
@@ -126,3 +126,10 @@ def test_on_names_the_input_and_when_is_refused_by_segment():
     assert "`on: transactions` and `with.source: orders` disagree" in msg
     (msg,) = problems(CLV, {**SEG, "when": "clv > 1"})
     assert "`when:` is not supported" in msg and "rule 'segments'" in msg
+
+
+def test_horizon_must_be_whole_steps():
+    (msg,) = problems({**CLV, "with": {"horizon": "1.5 months"}})
+    assert "expected a positive whole number of steps" in msg
+    with pytest.raises(ValueError, match="fixed length"):
+        duration_days("1mo")

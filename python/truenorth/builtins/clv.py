@@ -35,7 +35,7 @@ import truenorth
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+)\s*(d|w|mo|y)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$")
 PURCHASE_MODELS = {"bg_nbd": "BetaGeo", "mbg_nbd": "ModifiedBetaGeo", "pareto_nbd": "ParetoNBD"}
 
 
@@ -50,11 +50,15 @@ def parse_horizon(value: Any, default_unit: str) -> tuple[float, str]:
 
 
 def duration_days(text: str) -> float:
+    """``"1w"`` → 7.0. Fixed-length durations only (hours, days, weeks), as the summary uses."""
     m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"{text!r}: expected a duration like 1d, 1w, 1mo, 1y")
+    if not m or int(m.group(1)) <= 0:
+        raise ValueError(
+            f"{text!r}: expected a fixed-length duration like 12h, 1d, 7d or 1w "
+            "(months and years have no fixed length)"
+        )
     n, u = int(m.group(1)), m.group(2)
-    return n * {"d": 1.0, "w": 7.0, "mo": 365.25 / 12, "y": 365.25}[u]
+    return n * {"h": 1 / 24, "d": 1.0, "w": 7.0}[u]
 
 
 class ClvOptions(truenorth.Options):
@@ -80,8 +84,8 @@ class ClvOptions(truenorth.Options):
     @classmethod
     def _horizon(cls, v: Any) -> Any:
         n, _ = parse_horizon(v, "month")
-        if n <= 0:
-            raise ValueError("horizon must be positive")
+        if n <= 0 or n != int(n):
+            raise ValueError(f"horizon {v!r}: expected a positive whole number of steps")
         return v
 
     @field_validator("period", "unit")
@@ -197,9 +201,10 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     elif opts.model_path:
         model = _load_model(ctx, opts.model_path)
     else:
-        model = getattr(clv, PURCHASE_MODELS[opts.model])().fit(summary)
+        model = getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary)
     _convergence(ctx, model, opts.model, findings)
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
+    _same_unit(model, opts.unit, "purchase model")
     t_units = horizon * UNIT_DAYS[horizon_unit] / duration_days(opts.unit)
     columns = [
         model.p_alive(summary).alias("p_alive"),
@@ -211,7 +216,8 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         elif opts.spend_model_path:
             spend = _load_model(ctx, opts.spend_model_path)
         else:
-            spend = clv.GammaGamma().fit(summary.filter(pl.col("frequency") > 0))
+            spend = clv.GammaGamma(time_unit=opts.unit).fit(summary)
+        _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
         columns.append(spend.expected_spend(summary).alias("expected_spend"))
         columns.append(
@@ -219,7 +225,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                 model,
                 spend,
                 summary,
-                horizon=horizon,
+                horizon=int(horizon),
                 horizon_unit=horizon_unit,
                 discount_rate=opts.discount_rate,
             ).alias("clv")
@@ -231,6 +237,16 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         if params:
             ctx.note("purchase model", None, model=opts.model, params=dict(params))
     return truenorth.RuleOutput(tables={opts.into: out}, findings=findings)
+
+
+def _same_unit(model: Any, unit: str, what: str) -> None:
+    """A fitted/loaded model only fits summaries measured in its own time unit."""
+    own = getattr(model, "time_unit", None)
+    if own is not None and duration_days(own) != duration_days(unit):
+        raise ValueError(
+            f"the {what} was fitted with time unit {own!r} but this rule summarises in "
+            f"{unit!r}; set `unit: {own}`"
+        )
 
 
 def _convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: list) -> None:
