@@ -289,7 +289,11 @@ def normalise_survey(
         replaced.append(_parse_flag(df, "delivered"))
     df = df.with_columns(replaced)
     key = ["respondent", "feature", *(["wave"] if "wave" in df.columns else [])]
-    dup = df.filter(~pl.struct(key).is_first_distinct()).head(1)
+    # Exact, and cheap when there are no duplicates: distinct hashes prove distinct keys; only
+    # rows whose hash repeats are compared exactly.
+    hashes = df.select(pl.struct(key).hash()).to_series()
+    suspects = df.filter(hashes.is_duplicated()) if hashes.n_unique() < df.height else df.clear()
+    dup = suspects.filter(~pl.struct(key).is_first_distinct()).head(1)
     if dup.height:
         first = df.filter(pl.all_horizontal(pl.col(c).eq_missing(dup[c][0]) for c in key))[ROW][0]
         raise DataError(
