@@ -289,3 +289,49 @@ def test_run_rule_accepts_a_rulekind_record():
     assert result.findings["message"].to_list() == ["n=3"]
     with pytest.raises(truenorth.PackError, match="unknown key 'm'"):
         run_rule(kind, {"m": 3}, {})
+
+
+def _frame_kind(frame_fn):
+    def evaluate(ctx):
+        df = ctx.table(ctx.rule.on).collect()
+        return truenorth.RuleOutput(findings_frame=frame_fn(df))
+
+    return truenorth.RuleKind(name="framer", options=truenorth.Options, evaluate=evaluate)
+
+
+def test_vectorised_findings_frame_is_normalised():
+    kind = _frame_kind(
+        lambda df: df.select(
+            subject=pl.col("customer"),
+            message=pl.format("clv {}", "clv"),
+            value="clv",
+            evidence=pl.struct("clv", "p_alive"),
+        )
+    )
+    result = run_rule(kind, {}, {"customers": CUSTOMERS}, severity="info", action="look")
+    f = result.findings
+    assert f.height == 4 and f.columns == list(truenorth.engine.FINDINGS_SCHEMA)
+    assert set(f["severity"]) == {"info"} and set(f["action"]) == {"look"}
+    assert set(f["rule_id"]) == {"rule"} and set(f["kind"]) == {"framer"}
+    assert json.loads(f["evidence"][1]) == {"clv": 250.0, "p_alive": 0.1}
+    assert result.rules[0].findings == 4
+
+
+@pytest.mark.parametrize(
+    ("frame_fn", "error"),
+    [
+        (
+            lambda df: df.select(subject="customer", message=pl.lit("m"), colour=pl.lit("red")),
+            "unknown column(s) colour",
+        ),
+        (lambda df: df.select(subject="customer"), "needs at least 'subject' and 'message'"),
+        (
+            lambda df: df.select(subject="customer", message=pl.lit("m"), severity=pl.lit("bad")),
+            "invalid severity 'bad'",
+        ),
+    ],
+)
+def test_bad_findings_frames_are_rule_errors(frame_fn, error):
+    result = run_rule(_frame_kind(frame_fn), {}, {"customers": CUSTOMERS}, raise_errors=False)
+    assert result.rules[0].status == "error"
+    assert error in result.rules[0].error
