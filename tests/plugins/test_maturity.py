@@ -232,7 +232,11 @@ def test_derived_evidence_from_run_tables():
         "partially"
     )
     assert d["segmentation"][0] == "fully" and d["clv_measured"][0] == "fully"
-    assert d["kpis_tracked"][0] == "fully" and d["kpi_thresholds"][0] == "fully"
+    assert d["kpis_tracked"][0] == "fully"
+    assert d["kpi_thresholds"] == (
+        "largely",
+        "KPIs in 'kpis' with targets; without any: nps",
+    )
     assert d["kpi_benchmarks"][0] == "not" and d["support_kpis"][0] == "largely"
     assert d["journey_mapped"][0] == "fully" and d["kano_analysis"][0] == "not"
     assert d["canvas_maintained"] == (
@@ -423,3 +427,17 @@ def test_doc_examples_are_valid():
     assert ratings["research.owner"].evidence == "CX lead since 2024"
     (rule,) = yaml.safe_load(parts[2])
     MaturityOptions(**rule["with"])
+
+
+def test_kpi_thresholds_seen_through_the_kpi_table():
+    from truenorth.builtins.kpi import KpiOptions, compute_tables
+
+    survey = pl.DataFrame({"score": [9, 10, 3]})
+    o = KpiOptions.model_validate({"metric": "nps"})
+    kpis = compute_tables(o, lambda n: survey.lazy(), lambda n: True, warn="value < 30")["kpis"]
+    assert kpis["warn"].to_list() == ["value < 30"] and kpis["fail"].to_list() == [None]
+    d = derive_evidence(run_of({"kpis": kpis}), as_of=AS_OF)
+    assert d["kpi_thresholds"] == ("fully", "every KPI in 'kpis' has warn/fail thresholds")
+    bare = compute_tables(o, lambda n: survey.lazy(), lambda n: True)["kpis"]
+    d = derive_evidence(run_of({"kpis": bare}), as_of=AS_OF)
+    assert d["kpi_thresholds"][0] == "not"

@@ -97,6 +97,8 @@ def compute_tables(
     has_table: Callable[[str], bool],
     *,
     rule_id: str = "kpi",
+    warn: str | None = None,
+    fail: str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Compute the rule's tables (``kpis`` and, per metric, ``cohort_retention`` or
     ``health_scores``) from the input tables. Pure apart from reading through ``table``."""
@@ -235,6 +237,8 @@ def compute_tables(
         target=_target(o),
         higher_is_better=type(o).higher_is_better,
         unit=unit(o),
+        warn=warn,
+        fail=fail,
     )
     return {o.table: kpis, **extra}
 
@@ -269,7 +273,9 @@ def target_findings(ctx: RuleContext, o: KpiOptions, kpis: pl.DataFrame) -> list
 def evaluate(ctx: RuleContext) -> RuleOutput:
     o = ctx.rule.options
     assert isinstance(o, KpiOptions)
-    tables = compute_tables(o, ctx.table, ctx.has_table, rule_id=ctx.rule.id)
+    tables = compute_tables(
+        o, ctx.table, ctx.has_table, rule_id=ctx.rule.id, warn=ctx.rule.warn, fail=ctx.rule.fail
+    )
     kpis = tables[o.table]
     if ctx.rule.warn or ctx.rule.fail:
         findings = ctx.check_thresholds(kpis.filter(pl.col("value").is_not_null()))
@@ -317,7 +323,8 @@ but in no period). Writes the table
 
     rule_id, metric, subject ("overall" | segment | period date | "segment @ date"), segment,
     period, value, n, ci_low, ci_high, benchmark, delta (= value - benchmark), target,
-    meets_target, unit (what the value means, e.g. "share of answers 4-5 on 1-5")
+    meets_target, unit (what the value means, e.g. "share of answers 4-5 on 1-5"), warn, fail
+    (the rule's conditions, for reports)
 
 Findings: the rule's `warn:`/`fail:` conditions are checked on every row (columns value, n,
 delta, ci_low, ...; e.g. `warn: "value < 30"`, `fail: "delta < -5"`). A rule with neither

@@ -53,6 +53,8 @@ KPI_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "target": pl.Float64,
     "meets_target": pl.Boolean,
     "unit": pl.String,
+    "warn": pl.String,
+    "fail": pl.String,
 }
 
 COHORT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -1133,8 +1135,12 @@ def finish(
     target: float | None,
     higher_is_better: bool,
     unit: str | None = None,
+    warn: str | None = None,
+    fail: str | None = None,
 ) -> pl.DataFrame:
-    """Add rule_id, metric, benchmark, delta, target, meets_target, unit; cast to KPI_SCHEMA.
+    """Add rule_id, metric, benchmark, delta, target, meets_target, unit and the rule's warn/fail
+    conditions (so reports and the maturity rule can see which KPIs have thresholds); cast to
+    KPI_SCHEMA.
 
     A fixed benchmark applies to every row. A baseline period (a date) gives each row the value
     of the same segment (or of all segments) in that period; ``delta = value - benchmark``.
@@ -1162,5 +1168,7 @@ def finish(
         t.alias("target"),
         meets.alias("meets_target"),
         pl.lit(unit, pl.String).alias("unit"),
+        pl.lit(warn, pl.String).alias("warn"),
+        pl.lit(fail, pl.String).alias("fail"),
     )
     return rows.select([pl.col(c).cast(d) for c, d in KPI_SCHEMA.items()])

@@ -171,7 +171,8 @@ an assessor rating wins (the derived evidence is kept next to it). Unrated crite
 probe count as "not". Probes (a criterion's `derive:`): {", ".join(PROBES)}. They look for
 tables by group (`tables:` overrides): feedback datasets (survey, feedback, ...; recent when the
 latest date is within `recent_days` of `as_of`), kano, funnel, touchpoints, segments,
-customers.clv, kpis (metrics, targets, benchmarks), canvas_coverage, health_scores,
+customers.clv, kpis (metrics, targets, benchmarks, the kpi rules' warn/fail), canvas_coverage,
+health_scores,
 cohort_retention.
 
 Evidence from other rules' tables exists only if those rules ran first: list them in

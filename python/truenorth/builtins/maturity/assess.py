@@ -362,6 +362,8 @@ def _metrics(run: Run) -> tuple[str | None, pl.DataFrame | None]:
                         ("metric", pl.String),
                         ("target", pl.Float64),
                         ("benchmark", pl.Float64),
+                        ("warn", pl.String),
+                        ("fail", pl.String),
                     )
                 ]
             ).collect()
@@ -475,17 +477,38 @@ def derive_evidence(
                 "NPS/CSAT/CES/churn/retention",
             )
         )
-        has_target = "target" in k.columns and k["target"].is_not_null().any()
-        has_bench = "benchmark" in k.columns and k["benchmark"].is_not_null().any()
-        out["kpi_thresholds"] = (
-            ("fully", f"KPIs in {kt} carry targets or benchmarks")
-            if has_target or has_bench
-            else (
-                "partially",
-                f"KPIs in {kt} have no targets or benchmarks in the data (warn/"
-                "fail thresholds of rules are not visible here: rate it)",
-            )
+        has_target = k["target"].is_not_null().any()
+        has_bench = k["benchmark"].is_not_null().any()
+        with_rule = k.filter(pl.col("warn").is_not_null() | pl.col("fail").is_not_null())
+        governed = (
+            k.filter(
+                pl.col("warn").is_not_null()
+                | pl.col("fail").is_not_null()
+                | pl.col("target").is_not_null()
+                | pl.col("benchmark").is_not_null()
+            )["metric"]
+            .unique()
+            .drop_nulls()
         )
+        ungoverned = sorted(metrics - set(governed.to_list()))
+        what = ", ".join(
+            w
+            for w, ok in (
+                ("warn/fail thresholds", with_rule.height > 0),
+                ("targets", has_target),
+                ("benchmarks", has_bench),
+            )
+            if ok
+        )
+        if not governed.len():
+            out["kpi_thresholds"] = ("not", f"no KPI in {kt} has a threshold, target or benchmark")
+        elif ungoverned:
+            out["kpi_thresholds"] = (
+                "partially" if len(ungoverned) > len(governed) else "largely",
+                f"KPIs in {kt} with {what}; without any: {', '.join(ungoverned)}",
+            )
+        else:
+            out["kpi_thresholds"] = ("fully", f"every KPI in {kt} has {what}")
         out["kpi_benchmarks"] = (
             ("fully", f"KPIs in {kt} are compared with benchmarks")
             if has_bench
