@@ -150,3 +150,23 @@ def test_health_score_bounded(rows, missing, scale):
     else:
         assert s["score"].null_count() == 0
     assert (s.filter(pl.col("score") >= 0.7 * scale)["band"] == "g").all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(subscriptions(), st.lists(st.tuples(st.integers(0, 45), st.integers(0, 420)), max_size=80))
+def test_engagement_bounded_by_the_active_base(subs, events):
+    subs = subs.with_row_index("customer").with_columns(pl.col("customer").cast(pl.String))
+    base = dt.date(2025, 1, 1)
+    ev = pl.LazyFrame(
+        {
+            "customer": [str(e[0]) for e in events],
+            "time": [base + dt.timedelta(days=e[1]) for e in events],
+        },
+        schema={"customer": pl.String, "time": pl.Date},
+    )
+    out = c.engagement_rate(ev, subs.lazy())
+    counts = c.lifecycle_counts(subs.lazy())
+    per = out.filter(pl.col("period").is_not_null()).sort("period")
+    assert per["n"].to_list() == (counts["at_start"] + counts["new"]).to_list()
+    values = out["value"].drop_nulls()
+    assert ((values >= 0) & (values <= 1)).all()
