@@ -683,3 +683,29 @@ def test_unmet_from_another_table():
     ctx.tables["canvas_gaps"] = pl.DataFrame({"name": ["export"]})
     with pytest.raises(DataError, match="table 'canvas_gaps' has no 'feature' column"):
         kano.evaluate(ctx)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    answers=st.lists(
+        st.tuples(
+            st.sampled_from(["f", "g"]),
+            st.sampled_from(["s1", "s2", "s3"]),
+            st.integers(1, 5),
+            st.integers(1, 5),
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_segment_counts_add_up_to_feature_counts(answers):
+    df = pl.DataFrame(
+        [(i, *a) for i, a in enumerate(answers)],
+        schema=["respondent", "feature", "segment", "functional", "dysfunctional"],
+        orient="row",
+    )
+    tables = analyse(df, KanoOptions(by="segment"))
+    counts = ["n", *[compute.CATEGORY_NAMES[c] for c in compute.CATEGORIES]]
+    summed = tables["kano_segments"].group_by("feature").agg(pl.col(counts).sum()).sort("feature")
+    overall = tables["kano"].select("feature", *counts)
+    assert_frame_equal(summed, overall, check_dtypes=False)
