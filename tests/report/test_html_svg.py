@@ -280,3 +280,21 @@ def test_charts_never_emit_nan_or_malformed_svg(values):
         assert "<f" not in out  # labels are escaped
         if "<svg" in out:
             parse(out)
+
+
+def test_line_chart_breaks_at_missing_values_and_draws_threshold_lines():
+    chart = svg.line_chart(
+        ["1997-01", "1997-02", "1997-03", "1997-04", "1997-05"],
+        [30.0, 40.0, None, 20.0, 50.0],
+        bands=[(40.0, "#d99a1e", "warn < 40"), (20.0, "#c4473d", "fail < 20")],
+    )
+    root = parse(chart)
+    lines = list(root.iter(f"{NS}polyline"))
+    assert [len(pl.get("points").split()) for pl in lines] == [2, 2]  # split at the gap
+    points = [c for c in root.iter(f"{NS}circle") if c.find(f"{NS}title") is not None]
+    assert len(points) == 4
+    dashed = {ln.get("y1") for ln in root.iter(f"{NS}line") if ln.get("stroke-dasharray")}
+    # The warn line at 40 runs through the second point, the fail line through the fourth.
+    assert {points[1].get("cy"), points[2].get("cy")} == dashed
+    assert "1 value(s) missing" in chart
+    no_nan(chart)

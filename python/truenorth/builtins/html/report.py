@@ -239,7 +239,7 @@ def _segments_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     seg_df = tables.get("segments")
     if seg_df is not None and seg_df.height:
         name = col(seg_df, "segment", "name", "tier", "clv_tier")
-        size = numeric_col(seg_df, "customers", "n", "size", "count")
+        size = numeric_col(seg_df, "customers", "n_customers", "n", "size", "count")
         if name and size:
             df = seg_df.sort(size, descending=True)
             total_clv = numeric_col(df, "clv_total", "total_clv", "clv_sum", "revenue")
@@ -562,16 +562,27 @@ def _kpi_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
                 part = part.sort("period")
                 if part.height < 2:
                     continue
-                out.append(
-                    figure(
-                        svg.bar_chart(
-                            [str(p) for p in part["period"].to_list()],
-                            part[value].to_list(),
-                            title=f"{rid or 'KPI'} per period",
-                            value_label=value,
-                        )
-                    )
+                if rid not in thresholds:
+                    thresholds[rid] = _rule_thresholds(result, rid)
+                bands = [
+                    (t[1], svg.SEVERITY_COLOURS[sev], f"{sev} {t[0]} {fmt(t[1])}")
+                    for sev, t in sorted(thresholds[rid].items())
+                ]
+                target = part["target"].drop_nulls() if "target" in part.columns else None
+                if target is not None and target.len() and all(b[0] != target[0] for b in bands):
+                    bands.append((target[0], "#111111", f"target {fmt(target[0])}"))
+                labels = [
+                    p.strftime("%Y-%m") if isinstance(p, dt.date) else str(p)
+                    for p in part["period"].to_list()
+                ]
+                chart = svg.line_chart(
+                    labels,
+                    part[value].to_list(),
+                    title=f"{rid or 'KPI'} per period",
+                    y_label=str(part["metric"][0]) if "metric" in part.columns else value,
+                    bands=bands,
                 )
+                out.append(figure(chart))
     return out
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "grouped_bar_chart",
     "heatmap",
     "histogram",
+    "line_chart",
     "nice_ticks",
     "num",
     "radar_chart",
@@ -871,4 +872,74 @@ def bullet_chart(
         )
         for t in (ticks[0], ticks[-1]):
             body.append(_text(x(t), bar_y + bar_h + 11, fmt(t), "middle", fill="#888", font_size=9))
+    return _svg(width, height, body, title) + _dropped_note(dropped)
+
+
+def line_chart(
+    labels: Sequence[object],
+    values: Sequence[object],
+    *,
+    title: str = "Trend",
+    y_label: str | None = None,
+    bands: Sequence[tuple[float, str, str]] = (),
+    width: int = 640,
+    height: int = 280,
+    colour: str = PALETTE[0],
+) -> str:
+    """A line over ordered categories (e.g. months) with optional horizontal threshold lines.
+
+    ``bands``: ``(value, colour, label)`` lines drawn across the plot (e.g. warn and fail).
+    Missing values break the line instead of being drawn as zero.
+    """
+    n = len(labels)
+    pts = [(i, float(v)) for i, v in enumerate(values) if finite(v)]  # type: ignore[arg-type]
+    dropped = n - len(pts)
+    if not pts:
+        return empty(f"{title}: no finite values") + _dropped_note(dropped)
+    ys = [v for _, v in pts] + [b[0] for b in bands if finite(b[0])]
+    lo, hi = min(ys), max(ys)
+    lo = min(lo, 0.0) if lo >= 0 and lo < (hi - lo) else lo
+    ticks = nice_ticks(lo, hi)
+    left, right, top, bottom = 60, width - 20, 30, height - 50
+    x = LinearScale(0, max(n - 1, 1), left + 10, right - 10)
+    y = LinearScale(ticks[0], ticks[-1], bottom, top)
+    body = [_text(8, 16, title, font_weight="600")]
+    body += _y_axis(y, ticks, left, y_label, right)
+    body.append(_line(left, bottom, right, bottom, "#555"))
+    step = max(1, math.ceil(n / 12))
+    for i, lab in enumerate(labels):
+        if i % step == 0:
+            body.append(_line(x(i), bottom, x(i), bottom + 4, "#555"))
+            body.append(
+                _text(x(i), bottom + 16, _clip_label(lab, 10), "middle", fill="#333", font_size=10)
+            )
+    for value, line_colour, label in bands:
+        if finite(value):
+            yy = y(float(value))
+            body.append(
+                _line(left, yy, right, yy, line_colour, stroke_dasharray="5 3", stroke_width="1.5")
+            )
+            body.append(_text(right - 4, yy - 4, label, "end", fill=line_colour, font_size=10))
+    # Polyline segments between consecutive present values.
+    run: list[tuple[int, float]] = []
+    segments = []
+    for i, v in enumerate(values):
+        if finite(v):
+            run.append((i, float(v)))  # type: ignore[arg-type]
+        elif run:
+            segments.append(run)
+            run = []
+    if run:
+        segments.append(run)
+    for seg in segments:
+        if len(seg) > 1:
+            coords = " ".join(f"{num(x(i))},{num(y(v))}" for i, v in seg)
+            body.append(
+                f'<polyline points="{coords}" fill="none" stroke="{esc(colour)}" stroke-width="2"/>'
+            )
+    for i, v in pts:
+        body.append(
+            f'<circle cx="{num(x(i))}" cy="{num(y(v))}" r="3.5" fill="{esc(colour)}">'
+            f"<title>{esc(labels[i])}: {esc(fmt(v))}</title></circle>"
+        )
     return _svg(width, height, body, title) + _dropped_note(dropped)
