@@ -175,13 +175,19 @@ def findings_frame(
             message = pl.format("{} meets '{}'", _as_text(subject), threshold)
         else:
             message = pl.format("{} meets '{}'", _as_text(subject), pl.lit(rule.when))
+    location = str(rule.location) if rule.location else None
+    # every column of the findings schema, in order, so the engine need not re-select
     exprs = [
+        pl.lit(rule.id, pl.String).alias("rule_id"),
+        pl.lit(rule.kind, pl.String).alias("kind"),
+        severity.cast(pl.String).alias("severity"),
         pl.col(subject).cast(pl.String).alias("subject"),
-        message.alias("message"),
-        severity.alias("severity"),
-        threshold.alias("threshold"),
+        message.cast(pl.String).alias("message"),
         (pl.col(value).cast(pl.Float64) if value else pl.lit(None, pl.Float64)).alias("value"),
+        threshold.cast(pl.String).alias("threshold"),
         (pl.struct(used).struct.json_encode() if used else pl.lit("{}")).alias("evidence"),
+        pl.lit(rule.action, pl.String).alias("action"),
+        pl.lit(location, pl.String).alias("location"),
     ]
     return rows.select(exprs)
 

@@ -163,7 +163,6 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                 else idx.when(cond).then(pl.lit(i + 1, pl.Int64))
             )
         exprs.append(idx.otherwise(pl.lit(None, pl.Int64)).alias(row_col))
-        matched = pl.col(row_col).is_not_null()
     else:
         for col, dt in dtypes.items():
             parts = [
@@ -181,14 +180,15 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             exprs.append(lst.alias(col))
         idx_parts = [pl.when(c).then(pl.lit(i + 1, pl.Int64)) for i, c in enumerate(conds)]
         exprs.append(pl.concat_list(idx_parts).list.drop_nulls().alias(row_col))
-        matched = pl.col(row_col).list.len() > 0
     existing = [c for c in [*dtypes, row_col] if c in columns]
     out = lf.drop(existing).with_columns(exprs).collect()
-    hits = out.select(matched.alias("m"))["m"]
+    row_ids = out.get_column(row_col)
+    hits = row_ids.is_not_null() if opts.hit_policy == "first" else row_ids.list.len() > 0
+    n_matched = int(hits.sum())
     findings: list[truenorth.Finding] = []
-    unmatched = out.filter(~hits)
-    if opts.report_unmatched and not opts.default:
-        for row in unmatched.iter_rows(named=True):
+    if opts.report_unmatched and not opts.default and n_matched < out.height:
+        unmatched = out.filter(~hits)
+        for row in unmatched.iter_rows(named=True):  # few rows, usually: a table with gaps
             msg = (
                 ctx.render(rule.message, row)
                 if rule.message
@@ -210,12 +210,13 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if hasattr(ctx, "note"):
         ctx.note("rows in", out.height)
         if opts.hit_policy == "first":
-            counts = out.group_by(row_col).len().sort(row_col, nulls_last=True)
-            for r, n in counts.iter_rows():
-                ctx.note("unmatched" if r is None else f"row {r}: {opts.rows[r - 1]['when']}", n)
+            counts = dict(row_ids.value_counts().iter_rows())
+            for r in range(1, len(opts.rows) + 1):
+                ctx.note(f"row {r}: {opts.rows[r - 1]['when']}", counts.get(r, 0))
+            ctx.note("unmatched", out.height - n_matched)
         else:
-            ctx.note("matched", int(hits.sum()))
-            ctx.note("unmatched", unmatched.height)
+            ctx.note("matched", n_matched)
+            ctx.note("unmatched", out.height - n_matched)
     return truenorth.RuleOutput(tables={_target(opts, rule): out}, findings=findings)
 
 

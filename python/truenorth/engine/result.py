@@ -105,6 +105,17 @@ def normalize_findings(frame: pl.DataFrame, rule: Any) -> pl.DataFrame:
         "action": rule.action,
         "location": str(rule.location) if rule.location else None,
     }
+    if frame.schema == pl.Schema(FINDINGS_SCHEMA):  # already normalised: check, do not copy
+        out = frame
+    else:
+        out = frame.select(_normalising_exprs(frame, defaults))
+    bad = ~out.get_column("severity").is_in(list(SEVERITIES))
+    if bad.any():
+        raise TypeError(f"findings_frame: invalid severity {out['severity'].filter(bad)[0]!r}")
+    return out
+
+
+def _normalising_exprs(frame: pl.DataFrame, defaults: dict[str, Any]) -> list[pl.Expr]:
     exprs = []
     for col, dtype in FINDINGS_SCHEMA.items():
         if col not in frame.columns:
@@ -113,11 +124,7 @@ def normalize_findings(frame: pl.DataFrame, rule: Any) -> pl.DataFrame:
             exprs.append(pl.col(col).struct.json_encode().alias(col))
         else:
             exprs.append(pl.col(col).cast(dtype).alias(col))
-    out = frame.select(exprs)
-    bad = out.filter(~pl.col("severity").is_in(list(SEVERITIES)))
-    if bad.height:
-        raise TypeError(f"findings_frame: invalid severity {bad['severity'][0]!r}")
-    return out
+    return exprs
 
 
 @dataclass
