@@ -1,0 +1,28 @@
+"""The examples in the engine's public docstrings run and give what they say."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "truenorth.errors",
+    "truenorth.testing",
+    "truenorth.io.atomic",
+    "truenorth.io.datasets",
+    "truenorth.engine.yamlsrc",
+    "truenorth.engine.conditions",
+    "truenorth.engine.plugins",
+    "truenorth.engine.result",
+    "truenorth.engine.engine",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert failures == 0
+    assert tried > 0, f"{name} has no examples"
