@@ -232,6 +232,10 @@ def test_derived_evidence_from_run_tables():
         "partially"
     )
     assert d["segmentation"][0] == "fully" and d["clv_measured"][0] == "fully"
+    assert d["value_vs_cac"] == (
+        "partially",
+        "CLV measured (CLV columns of 'segments') but no CAC / CLV:CAC KPI",
+    )
     assert d["kpis_tracked"][0] == "fully"
     assert d["kpi_thresholds"] == (
         "largely",

@@ -172,8 +172,7 @@ probe count as "not". Probes (a criterion's `derive:`): {", ".join(PROBES)}. The
 tables by group (`tables:` overrides): feedback datasets (survey, feedback, ...; recent when the
 latest date is within `recent_days` of `as_of`), kano, funnel, touchpoints, segments,
 customers.clv, kpis (metrics, targets, benchmarks, the kpi rules' warn/fail), canvas_coverage,
-health_scores,
-cohort_retention.
+health_scores, cohort_retention.
 
 Evidence from other rules' tables exists only if those rules ran first: list them in
 `wait_for:` (declared reads), e.g. `wait_for: [kpis, segments, canvas_coverage]`. Any
@@ -217,6 +216,22 @@ Rule:
   warn: "level < 3"
 ```
 """
+
+
+def _catalogue_reference() -> str:
+    """The default criteria, generated from the shipped catalogue (shown by `truenorth kinds`)."""
+    cat = load_catalogue()
+    lines = ["Default criteria (level, id, text, evidence probe):", ""]
+    for dim in cat.dimensions.values():
+        lines.append(f"{dim.name}:")
+        for c in sorted(dim.criteria, key=lambda c: (c.level, c.id)):
+            probe = f"  [derive: {c.derive}]" if c.derive else ""
+            lines.append(f"  L{c.level} {c.id}: {c.text}{probe}")
+    return "\n".join(lines)
+
+
+DOC = DOC + "\n" + _catalogue_reference() + "\n"
+
 
 KIND = RuleKind(
     name="maturity",

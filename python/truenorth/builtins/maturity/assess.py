@@ -42,6 +42,7 @@ PROBES: tuple[str, ...] = (
     "touchpoints_measured",
     "segmentation",
     "clv_measured",
+    "value_vs_cac",
     "kpis_tracked",
     "kpi_thresholds",
     "kpi_benchmarks",
@@ -528,6 +529,18 @@ def derive_evidence(
             if "referral_rate" in metrics
             else ("not", f"no referral rate in {kt}")
         )
+    acquisition = metrics & {"cac", "clv_cac", "cac_payback"}
+    if clv_src and acquisition:
+        out["value_vs_cac"] = (
+            "fully",
+            f"CLV ({clv_src}) and acquisition cost ({', '.join(sorted(acquisition))}) measured",
+        )
+    elif clv_src:
+        out["value_vs_cac"] = ("partially", f"CLV measured ({clv_src}) but no CAC / CLV:CAC KPI")
+    elif acquisition:
+        out["value_vs_cac"] = ("partially", f"{', '.join(sorted(acquisition))} measured, no CLV")
+    else:
+        out["value_vs_cac"] = ("not", "neither CLV nor acquisition cost measured in this run")
     coh = run.find("cohorts")
     retention = metrics & {"churn", "retention", "cohort_retention"}
     out["retention_tracked"] = (
