@@ -304,3 +304,13 @@ def test_written_report_is_readable_by_others(tmp_path):
     target = tmp_path / "report.html"
     html_reporter.write(full_result(), target)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_value_concentration_deciles_add_up_to_the_whole():
+    page = render(full_result(tables={"customers": customers()}))
+    start = page.index('aria-label="Share of total clv by customer decile"')
+    chart = page[start : page.index("</svg>", start)]
+    shares = [float(v) for v in re.findall(r"top \d+–\d+ %: ([\d.]+)%</title>", chart)]
+    assert len(shares) == 10
+    assert sum(shares) == pytest.approx(100, abs=0.1)
+    assert shares == sorted(shares, reverse=True)  # most valuable tenth first

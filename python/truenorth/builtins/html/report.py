@@ -156,10 +156,17 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     if clv:
         out.append(
             figure(
-                svg.histogram(df[clv].to_list(), title="CLV distribution", x_label=clv, bins=30),
+                svg.histogram(
+                    df[clv].to_list(),
+                    title="CLV distribution",
+                    x_label=clv,
+                    bins=30,
+                    clip_quantile=0.95,
+                ),
                 f"{df.height:,} customers; mean {fmt(df[clv].mean())}, median {fmt(df[clv].median())}.",
             )
         )
+        out.append(_value_concentration(df, clv))
     p_alive = numeric_col(df, "p_alive", "prob_alive")
     freq = numeric_col(df, "frequency", "x")
     rec = numeric_col(df, "recency", "t_x")
@@ -174,6 +181,28 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
             )
         )
     return out
+
+
+def _value_concentration(df: pl.DataFrame, clv: str) -> str:
+    """Share of the total value held by each tenth of customers, most valuable first."""
+    values = sorted((v for v in floats(df[clv]) if v is not None and v >= 0), reverse=True)
+    total = sum(values)
+    if len(values) < 10 or total <= 0:
+        return ""
+    n = len(values)
+    shares, labels = [], []
+    for k in range(10):
+        part = values[k * n // 10 : (k + 1) * n // 10]
+        shares.append(sum(part) / total)
+        labels.append(f"top {10 * k}–{10 * (k + 1)} %")
+    chart = svg.bar_chart(
+        labels, shares, title=f"Share of total {clv} by customer decile", value_label=f"share of total {clv}",
+        fmt_value=lambda v: svg.pct(v, 1), colours=[svg.PALETTE[2]] * 10, domain=(0, max(shares)),
+    )  # fmt: skip
+    return figure(
+        chart,
+        f"The most valuable tenth of customers holds {svg.pct(shares[0])} of the predicted value.",
+    )
 
 
 def _freq_bins(max_f: float) -> list[tuple[float, float, str]]:

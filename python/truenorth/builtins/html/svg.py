@@ -245,8 +245,8 @@ def _y_axis(
     if label:
         cy = (scale.r0 + scale.r1) / 2
         out.append(
-            f'<text x="{num(14)}" y="{num(cy)}" text-anchor="middle" fill="#333" '
-            f'transform="rotate(-90 14 {num(cy)})">{esc(label)}</text>'
+            f'<text x="{num(12)}" y="{num(cy)}" text-anchor="middle" fill="#333" '
+            f'transform="rotate(-90 12 {num(cy)})">{esc(label)}</text>'
         )
     return out
 
@@ -290,7 +290,7 @@ def histogram(
     for v in data:
         i = int((v - lo) / step) if v < hi else bins - 1
         counts[min(max(i, 0), bins - 1)] += 1
-    left, right, top, bottom = 60, width - 16, 28, height - 44
+    left, right, top, bottom = 72, width - 16, 28, height - 44
     x = LinearScale(lo, hi, left, right)
     y_ticks = nice_ticks(0, max(counts))
     y = LinearScale(0, y_ticks[-1], bottom, top)
