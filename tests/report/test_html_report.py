@@ -312,5 +312,5 @@ def test_value_concentration_deciles_add_up_to_the_whole():
     chart = page[start : page.index("</svg>", start)]
     shares = [float(v) for v in re.findall(r"top \d+–\d+ %: ([\d.]+)%</title>", chart)]
     assert len(shares) == 10
-    assert sum(shares) == pytest.approx(100, abs=0.1)
+    assert sum(shares) == pytest.approx(100, abs=0.3)  # each rounded to 0.1 %
     assert shares == sorted(shares, reverse=True)  # most valuable tenth first
