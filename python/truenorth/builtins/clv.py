@@ -19,7 +19,9 @@ Example::
 (e.g. ``when: "country = 'NL'"``). Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
 ``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
-``clv``. A model that does not converge is reported as a ``warn`` finding.
+``clv``. A model that does not converge is reported as a ``warn`` finding; repeat customers
+with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
+counted in an ``info`` finding (their ``expected_spend`` comes from the fitted population).
 """
 
 from __future__ import annotations
@@ -216,7 +218,22 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         elif opts.spend_model_path:
             spend = _load_model(ctx, opts.spend_model_path)
         else:
-            spend = clv.GammaGamma(time_unit=opts.unit).fit(summary)
+            # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
+            # sum to zero or less (refunds, free orders) are left out of the fit, and said so.
+            bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
+            n_bad = summary.select(bad.sum()).item()
+            if n_bad:
+                findings.append(
+                    ctx.finding(
+                        str(opts.spend),
+                        f"{n_bad} repeat customer(s) with non-positive mean spend left out of "
+                        "the Gamma-Gamma fit",
+                        severity="info",
+                        value=float(n_bad),
+                        evidence={"excluded": int(n_bad), "customers": summary.height},
+                    )
+                )
+            spend = clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad))
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
         columns.append(spend.expected_spend(summary).alias("expected_spend"))
