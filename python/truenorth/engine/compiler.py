@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from ..errors import PackError, Problem, UsageError
 from .conditions import CheckSchema, check_condition, describe_schema
 from .plugins import Registry
-from .records import Location, Options, Rule, RuleKind
+from .records import Location, Rule, RuleKind
 from .spec import DatasetSpec, PackFileRaw, RuleSpec, TestCase, pydantic_problems
 from .yamlsrc import Located, from_python, load_yaml
 
@@ -672,7 +672,3 @@ __all__ = [
     "parse_value",
     "read_sources",
 ]
-
-
-def options_type(kind: RuleKind) -> type[Options]:
-    return kind.options
