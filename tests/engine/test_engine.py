@@ -335,3 +335,17 @@ def test_bad_findings_frames_are_rule_errors(frame_fn, error):
     result = run_rule(_frame_kind(frame_fn), {}, {"customers": CUSTOMERS}, raise_errors=False)
     assert result.rules[0].status == "error"
     assert error in result.rules[0].error
+
+
+def test_no_io_when_frames_are_given_and_arrow_tables_accepted(tmp_path):
+    import pyarrow as pa
+
+    spec = pack(
+        {"id": "r", "kind": "condition", "on": "customers", "when": "clv > 1000"},
+        datasets={"customers": {"path": str(tmp_path / "does-not-exist.csv")}},
+    )
+    engine = truenorth.Engine.load(spec)  # loading reads no data either
+    table = pa.table({"customer": ["x", "y"], "clv": [5.0, 5000.0]})
+    assert engine.run(data={"customers": table}).findings["subject"].to_list() == ["y"]
+    with pytest.raises(DataError, match="expected a Polars DataFrame/LazyFrame"):
+        engine.run(data={"customers": 42})
