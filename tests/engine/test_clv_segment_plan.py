@@ -101,9 +101,13 @@ def test_segment_needs_rfm_columns():
         truenorth.Engine.load(pack)
     pack["rules"][0]["with"] = {"method": "clv_tiers"}
     engine = truenorth.Engine.load(pack)
-    assert engine.rules[0].writes["customers"] == {
-        "segment": engine.rules[0].writes["customers"]["segment"]
-    }
+    assert list(engine.rules[0].writes["customers"]) == ["clv_tier"]
+    pack["rules"][0]["with"] = {"method": "clv_tiers", "tiers": {"top": 0.2, "rest": 0.7}}
+    with pytest.raises(truenorth.PackError, match=r"tier shares must sum to 1, got 0\.9"):
+        truenorth.Engine.load(pack)
+    pack["rules"][0]["with"] = {"method": "rfm", "bins": 12}
+    with pytest.raises(truenorth.PackError, match="bins: Input should be less than or equal to 9"):
+        truenorth.Engine.load(pack)
 
 
 def test_horizon_and_duration_parsing():

@@ -4,11 +4,20 @@ Example::
 
     - id: segments
       kind: segment
-      with: {method: rfm, bins: 5}               # or: {method: clv_tiers, column: clv}
+      with: {method: rfm, bins: 5}
 
-Reads and extends ``customers`` (option ``source``) — so it runs after the rule that creates
-it — adding ``r_score``, ``f_score``, ``m_score``, ``rfm_score`` and ``segment`` (RFM) or
-``segment`` (CLV tiers); writes per-segment aggregates to ``segments`` (option ``into``).
+    - id: tiers
+      kind: segment
+      with:
+        method: clv_tiers
+        column: clv
+        tiers: {top: 0.1, high: 0.4, rest: 0.5}   # share of customers, best first; sums to 1
+        into: tier_summary
+
+Reads and extends ``customers`` (``on:`` or option ``source``) — so it runs after the rule that
+creates it — adding ``r_score``, ``f_score``, ``m_score``, ``rfm_score`` and ``segment`` (RFM)
+or ``clv_tier`` (CLV tiers); writes per-segment aggregates (customers, share, revenue, CLV
+total/mean/share, mean P(alive), …) to ``segments`` (option ``into``), one row per segment.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 import truenorth
 
@@ -27,19 +36,31 @@ class SegmentOptions(truenorth.Options):
     method: Literal["rfm", "clv_tiers"] = "rfm"
     source: str = Field("customers", description="customer table to segment (extended in place)")
     into: str = Field("segments", description="table of per-segment aggregates")
-    bins: int = Field(5, ge=2, le=10, description="RFM: quantile bins per score")
+    bins: int = Field(5, ge=2, le=9, description="RFM: quantile bins per score (2..9)")
     column: str = Field("clv", description="clv_tiers: value column")
     tiers: dict[str, float] | None = Field(
         None,
-        description="clv_tiers: tier name -> lower quantile (e.g. {top: 0.9, mid: 0.5, low: 0})",
+        description="clv_tiers: tier name -> share of customers, best tier first, summing to 1 "
+        "(default: top 0.1, high 0.4, rest 0.5)",
     )
 
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: dict[str, float] | None) -> dict[str, float] | None:
+        if tiers is None:
+            return None
+        if not tiers or any(not (s > 0) for s in tiers.values()):
+            raise ValueError("tier shares must be positive")
+        if abs(sum(tiers.values()) - 1.0) > 1e-9:
+            raise ValueError(f"tier shares must sum to 1, got {sum(tiers.values()):g}")
+        return tiers
 
-RFM_COLUMNS = {
-    "r_score": None,
-    "f_score": None,
-    "m_score": None,
-    "rfm_score": None,
+
+RFM_COLUMNS: dict[str, Any] = {
+    "r_score": pl.Int8(),
+    "f_score": pl.Int8(),
+    "m_score": pl.Int8(),
+    "rfm_score": pl.String(),
     "segment": pl.String(),
 }
 
@@ -49,12 +70,16 @@ def source_of(options: SegmentOptions, rule: truenorth.Rule) -> str:
     return rule.on or options.source
 
 
+def group_column(options: SegmentOptions) -> str:
+    return "segment" if options.method == "rfm" else "clv_tier"
+
+
 def _reads(options: SegmentOptions, rule: truenorth.Rule) -> list[str]:
     return [source_of(options, rule)]
 
 
 def _writes(options: SegmentOptions, rule: truenorth.Rule) -> dict[str, Any]:
-    added = dict(RFM_COLUMNS) if options.method == "rfm" else {"segment": pl.String()}
+    added = dict(RFM_COLUMNS) if options.method == "rfm" else {"clv_tier": pl.String()}
     return {source_of(options, rule): added, options.into: None}
 
 
@@ -65,6 +90,10 @@ def _validate(options: SegmentOptions, rule: truenorth.Rule, ctx: Any) -> None:
             at=("when",),
             expected="a condition rule on the segmented table instead",
         )
+    if options.method == "rfm" and "tiers" in options.model_fields_set:
+        ctx.error(
+            "tiers apply to method clv_tiers", at=("with", "tiers"), expected="method: clv_tiers"
+        )
     schema = ctx.schema(source_of(options, rule))
     if schema is None:
         return
@@ -74,7 +103,8 @@ def _validate(options: SegmentOptions, rule: truenorth.Rule, ctx: Any) -> None:
     missing = [c for c in need if c not in schema]
     if missing:
         ctx.error(
-            f"table {source_of(options, rule)!r} has no column(s) {', '.join(missing)} for {options.method}",
+            f"table {source_of(options, rule)!r} has no column(s) {', '.join(missing)} "
+            f"for {options.method}",
             at=("with",),
             expected=f"columns of {source_of(options, rule)!r}: {', '.join(schema)}",
         )
@@ -87,20 +117,18 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     source = source_of(opts, ctx.rule)
     customers = ctx.table(source).collect()
     if opts.method == "rfm":
-        scored = segment.rfm(customers, bins=opts.bins)
+        scored = segment.rfm(customers.drop(list(RFM_COLUMNS), strict=False), bins=opts.bins)
     else:
         kwargs: dict[str, Any] = {"column": opts.column}
         if opts.tiers is not None:
-            kwargs["tiers"] = opts.tiers
-        scored = segment.clv_tiers(customers, **kwargs)
-    if "segment" not in scored.columns:
-        tier_cols = [c for c in scored.columns if c not in customers.columns]
-        if len(tier_cols) == 1:
-            scored = scored.rename({tier_cols[0]: "segment"})
-    aggregates = segment.aggregate(scored, by="segment").sort("segment")
+            kwargs["tiers"] = list(opts.tiers.items())
+        scored = segment.clv_tiers(customers.drop("clv_tier", strict=False), **kwargs)
+    by = group_column(opts)
+    aggregates = segment.aggregate(scored, by=by).sort(by)
     if hasattr(ctx, "note"):
         ctx.note("customers", scored.height)
-        ctx.note("segments", aggregates.height)
+        for row in aggregates.select(by, "customers").iter_rows():
+            ctx.note(f"{by} {row[0]}", row[1])
     return truenorth.RuleOutput(tables={source: scored, opts.into: aggregates})
 
 
