@@ -174,7 +174,8 @@ cost_structure:
 Items have `id`, `name` and optional `description`; jobs/pains/gains have `priority`
 (high / medium / low, default medium).
 
-Findings (each names the item and its file:line:column; evidence carries `check`):
+Findings, at the rule's `severity` (default warn), each naming the canvas item and its
+file:line:column (data-side ones name the data segment or touchpoint); evidence carries `check`:
 segment_links (a segment without a value proposition, channel, relationship or revenue stream),
 value_proposition_links (serves no segment / supported by no key activity or resource),
 resource_links (a key activity or resource that supports nothing or is in no cost),
