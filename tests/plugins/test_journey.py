@@ -339,6 +339,28 @@ def test_transition_matrix_hand_case():
     assert set(only_ab["to_stage"]) == {"A", "B", "(end)"}
 
 
+def test_paths_hand_case():
+    df = log(
+        [
+            ("u", 0, "A"),
+            ("u", 1, "A"),
+            ("u", 2, "X"),
+            ("u", 3, "B"),
+            ("v", 0, "A"),
+            ("v", 1, "B"),
+            ("w", 0, "A"),
+            ("w", 1, "C"),
+            ("w", 2, "A"),
+        ]
+    )
+    p = tr.paths(prepared(df), ["A", "B", "C"], "B")
+    assert p.rows() == [
+        ("A > B", 2, pytest.approx(2 / 3), 2, 1.0),
+        ("A > C > A", 1, pytest.approx(1 / 3), 0, 0.0),
+    ]
+    assert tr.paths(prepared(df), ["A", "B", "C"], "B", top=1).height == 1
+
+
 def test_touchpoint_satisfaction_and_uncovered_stages():
     df = log(
         [
@@ -549,7 +571,7 @@ def test_tables_written_match_declared_schemas():
     assert (
         set(tables)
         == set(declared)
-        == {"j_funnel", "j_transitions", "j_touchpoints", "j_attribution"}
+        == {"j_funnel", "j_transitions", "j_touchpoints", "j_paths", "j_attribution"}
     )
     for name, frame in tables.items():
         assert dict(frame.schema) == dict(declared[name]), name

@@ -59,6 +59,7 @@ class JourneyOptions(Options):
     value: Literal[
         "conversion_from_previous", "conversion_from_start", "drop_off_rate", "reached"
     ] = Field("conversion_from_previous", description="Funnel column reported as warn/fail value.")
+    top_paths: int = Field(20, ge=1, description="Rows of the `paths` table (most common first).")
     prefix: str = Field("", description="Prefix of the table names written.")
 
     @field_validator("steps")
@@ -99,6 +100,7 @@ def writes(options: JourneyOptions, rule: Rule) -> dict:
         options.name("funnel"): funnel_mod.FUNNEL_SCHEMA,
         options.name("transitions"): transitions_mod.TRANSITIONS_SCHEMA,
         options.name("touchpoints"): transitions_mod.TOUCHPOINTS_SCHEMA,
+        options.name("paths"): transitions_mod.PATHS_SCHEMA,
         options.name("attribution"): attribution_mod.ATTRIBUTION_SCHEMA,
     }
 
@@ -122,6 +124,9 @@ def analyse(
             ev, options.steps if options.transitions == "steps" else None
         ),
         options.name("touchpoints"): transitions_mod.touchpoints(ev),
+        options.name("paths"): transitions_mod.paths(
+            ev, options.steps, options.conversion or options.steps[-1], options.top_paths
+        ),
     }
     column = options.attribute
     if column == "auto":
@@ -219,7 +224,8 @@ after the entry, in any order. strict ⊆ sequential ⊆ any.
 
 Tables: `funnel` (step, reached, conversion from start and previous, drop-off, median/mean
 seconds from entry), `transitions` (from_stage, to_stage, count, probability; with (start) and
-(end) states), `touchpoints` (events, units, stages, satisfaction), `attribution` (per
+(end) states), `paths` (the most common stage paths, repeats collapsed, with their
+conversion), `touchpoints` (events, units, stages, satisfaction), `attribution` (per
 touchpoint or channel: first touch, last touch, linear, Markov removal effect and share,
 computed exactly from the absorbing chain). Names take `prefix`.
 

@@ -93,6 +93,44 @@ def touchpoints(events: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+PATHS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "path": pl.String,
+    "units": pl.UInt32,
+    "share": pl.Float64,
+    "converted": pl.UInt32,
+    "conversion_rate": pl.Float64,
+}
+
+
+def paths(
+    events: pl.DataFrame | pl.LazyFrame, steps: Sequence[str], conversion: str, top: int = 20
+) -> pl.DataFrame:
+    """The most common stage paths: each unit's funnel-step events in order, repeats of the same
+    step in a row collapsed, joined with " > ". ``converted`` counts the units on the path that
+    reached ``conversion``. Sorted by units (descending), then path; at most ``top`` rows.
+    """
+    lazy = events.lazy().select(UNIT, TS, ROW, STEP).filter(pl.col(STEP).is_in(list(steps)))
+    ordered = lazy.sort(UNIT, TS, ROW).filter(
+        (pl.col(STEP) != pl.col(STEP).shift(1).over(UNIT)).fill_null(True)
+    )
+    per_unit = ordered.group_by(UNIT).agg(
+        pl.col(STEP).str.join(" > ").alias("path"),
+        (pl.col(STEP) == conversion).any().alias("converted"),
+    )
+    return (
+        per_unit.group_by("path")
+        .agg(pl.len().alias("units"), pl.col("converted").sum().cast(pl.UInt32))
+        .with_columns(
+            share=pl.col("units") / pl.col("units").sum(),
+            conversion_rate=pl.col("converted") / pl.col("units"),
+        )
+        .sort(["units", "path"], descending=[True, False])
+        .head(top)
+        .select("path", "units", "share", "converted", "conversion_rate")
+        .collect()
+    )
+
+
 def stages_without_touchpoint(
     events: pl.DataFrame | pl.LazyFrame, steps: Sequence[str]
 ) -> list[str]:
