@@ -199,6 +199,26 @@ def test_dates_and_strings_as_timestamps():
     assert fn.funnel(prepared(dates), ["A", "B"])["median_seconds_from_start"][1] == 86400.0
 
 
+def test_timestamps_before_1970():
+    df = pl.DataFrame(
+        {
+            "customer": ["a", "a", "a", "b", "b"],
+            "timestamp": [
+                datetime(1960, 1, 1),
+                datetime(1960, 1, 1),
+                datetime(1960, 1, 2),
+                datetime(1969, 12, 31, 23, 59, 59),
+                datetime(1970, 1, 1, 0, 0, 1),
+            ],
+            "event": ["A", "B", "C", "A", "B"],
+        }
+    )
+    for mode in fn.MODES:
+        f = fn.funnel(prepared(df), ["A", "B", "C"], mode=mode)
+        assert f["reached"].to_list() == [2, 2, 1], mode
+        assert f["median_seconds_from_start"].to_list() == [0.0, 1.0, 86400.0], mode
+
+
 def test_session_unit_and_stage_column():
     df = pl.DataFrame(
         {
