@@ -160,7 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if rr.traceback:
                     _err(f"--- traceback of rule {rr.id} ---\n{rr.traceback}")
         if args.explain and args.explain in {r.id for r in engine.rules}:
-            _print_explain(engine, result, args.explain)
+            # keep standard output parseable when a report (json, markdown, ...) goes there
+            to_stderr = out_root is None and any(f != "console" for f in formats)
+            _print_explain(engine, result, args.explain, sys.stderr if to_stderr else sys.stdout)
         out_dir = None
         if out_root is not None:
             out_dir = out_root if len(engines) == 1 else out_root / engine.name
@@ -206,7 +208,7 @@ def _progress(engine: Any) -> Iterator[Any]:
         yield progress
 
 
-def _print_explain(engine: Any, result: Any, rule_id: str) -> None:
+def _print_explain(engine: Any, result: Any, rule_id: str, stream: Any) -> None:
     info = engine.explain(rule_id)
     rr = result.rule(rule_id) if any(r.id == rule_id for r in result.rules) else None
     lines = [
@@ -216,7 +218,7 @@ def _print_explain(engine: Any, result: Any, rule_id: str) -> None:
         f"  options: {json.dumps(info['options'], default=str)}",
     ]
     for field_name, compiled in info["conditions"].items():
-        text = getattr(engine.pack.rule(rule_id).rule, field_name)
+        text = info["condition_texts"].get(field_name, "")
         lines.append(f"  {field_name}: {text}")
         lines.append(f"    compiled: {compiled}")
     if rr is not None:
@@ -229,7 +231,7 @@ def _print_explain(engine: Any, result: Any, rule_id: str) -> None:
             )
         if rr.error:
             lines.append(f"  error: {rr.error}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    stream.write("\n".join(lines) + "\n")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -114,10 +114,15 @@ def test_data_overrides_a_dataset(tmp_path):
 
 
 def test_explain():
-    proc = tn("run", str(DEMO), "--explain", "lapsing-high-value", "--format", "markdown")
+    proc = tn("run", str(DEMO), "--explain", "lapsing-high-value")
     assert "explain lapsing-high-value (condition)" in proc.stdout
     assert 'compiled: [(col("p_alive")' in proc.stdout
     assert "rows in: 40" in proc.stdout and "rows matched:" in proc.stdout
+    # decision-table rows are compiled conditions too
+    rows = tn("run", str(DEMO), "--explain", "tiers", "--format", "json")
+    assert json.loads(rows.stdout)["pack"] == "engine-demo"  # stdout stays parseable JSON
+    assert "with.rows.1.when: clv >= 300" in rows.stderr
+    assert "row 1: clv >= 1000: 1" in rows.stderr
     assert tn("run", str(DEMO), "--explain", "nope").returncode == 2
 
 

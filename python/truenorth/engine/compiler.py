@@ -250,12 +250,13 @@ class CompiledRule:
     kind: RuleKind
     reads: list[str]
     writes: dict[str, Any]
-    conditions: dict[str, pl.Expr]
+    conditions: dict[str, pl.Expr]  # when/warn/fail, plus kind conditions ("with.rows.0.when")
     description: str | None
     doc: Located
     path: tuple[Any, ...]
     base_dir: Path
     index: int
+    condition_texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -578,6 +579,7 @@ def _check_rule(
         problems.extend(found)
         if expr is not None:
             crule.conditions[field_name] = expr
+            crule.condition_texts[field_name] = text
     if rule.message is not None:
         loc = crule.doc.loc((*crule.path, "message"))
         try:
@@ -659,6 +661,9 @@ class ValidationContext:
             row_predicate=row_predicate,
         )
         self._problems.extend(found)
+        if expr is not None:
+            self._crule.conditions[field_name] = expr
+            self._crule.condition_texts[field_name] = text
         return expr
 
 

@@ -555,6 +555,7 @@ class Engine:
             "reads": crule.reads,
             "writes": {t: (list(s) if s is not None else None) for t, s in crule.writes.items()},
             "conditions": {k: str(v) for k, v in crule.conditions.items()},
+            "condition_texts": dict(crule.condition_texts),
             "order": [r.id for r in self.pack.rules].index(rule_id) + 1,
         }
 
