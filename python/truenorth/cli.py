@@ -389,7 +389,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     written = write_workspace(target, bundled_packs())
     for p in written:
         print(f"wrote {p}")
-    print(f"\nnext: cd {target} && truenorth run rules --plugin plugins/local_plugin.py")
+    print(f"\nnext: cd {target} && truenorth run rules")
+    print("      truenorth run local.yaml --plugin plugins/local_plugin.py   # your own rule kind")
     return EXIT_OK
 
 

@@ -42,12 +42,12 @@ def register_rule_kinds(register):
                                 summary="Report the top customers by a value column."))
 '''
 
-LOCAL_PACK = """# A pack using the local plugin: truenorth run rules/local.yaml --plugin plugins/local_plugin.py
+LOCAL_PACK = """# A pack using the local plugin: truenorth run local.yaml --plugin plugins/local_plugin.py
 truenorth: 1
 pack: local
 datasets:
   customers:
-    path: data/engine_demo_customers.csv
+    path: rules/data/engine_demo_customers.csv
     columns: {customer: cust_id}
 rules:
   - id: top-customers
@@ -59,12 +59,13 @@ rules:
 README = """# truenorth workspace
 
 - `rules/` — rule packs (YAML) and their sample data (`rules/data/`, generated for the demo)
-- `plugins/local_plugin.py` — a custom rule kind you can edit
+- `plugins/local_plugin.py` — a custom rule kind you can edit; `local.yaml` — a pack using it
 
 ```sh
 truenorth validate rules
-truenorth run rules --plugin plugins/local_plugin.py
+truenorth run rules
 truenorth test rules
+truenorth run local.yaml --plugin plugins/local_plugin.py
 ```
 """
 
@@ -87,7 +88,7 @@ def write_workspace(target: Path, packs: Path) -> list[Path]:
         written.append(dest)
     for path, text in (
         (target / "plugins" / "local_plugin.py", PLUGIN_STUB),
-        (rules / "local.yaml", LOCAL_PACK),
+        (target / "local.yaml", LOCAL_PACK),
         (target / "README.md", README),
     ):
         atomic_write_text(path, text)
