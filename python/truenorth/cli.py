@@ -5,7 +5,7 @@ Exit codes (documented in ``truenorth --help``):
 * 0 — clean: no findings at or above ``--fail-on`` (default ``fail``), no rule errors;
 * 1 — findings at or above ``--fail-on`` (``truenorth test``: a pack test failed);
 * 2 — usage error, invalid pack, unreadable or missing data, plugin error in strict mode;
-* 3 — a rule errored (could not run).
+* 3 — a rule errored (could not run), or a reporter failed to write its output.
 
 User errors print one located message per problem, never a traceback (``--debug`` shows one).
 """
@@ -109,7 +109,7 @@ def _engines(args: argparse.Namespace, params: dict[str, Any] | None = None) -> 
 
 # ------------------------------------------------------------------------------ commands
 def cmd_run(args: argparse.Namespace) -> int:
-    from .errors import UsageError
+    from .errors import TruenorthError, UsageError
     from .io.datasets import apply_columns, read_dataset
 
     params = _parse_assignments(args.set, "--set")
@@ -138,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--explain: no rule {args.explain!r} in the loaded packs")
 
     worst = EXIT_OK
+    reporter_failed = False
     out_root = Path(args.out) if args.out else None
     for engine in engines:
         data: dict[str, Any] = {}
@@ -172,12 +173,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             target = None
             if out_dir is not None and fmt != "console":
                 target = out_dir / f"report{reporter.extension}" if reporter.extension else out_dir
-            reporter.write(result, target)
+            try:
+                reporter.write(result, target)
+            except TruenorthError:
+                raise
+            except Exception as exc:  # one broken reporter must not hide the others
+                if getattr(args, "debug", False):
+                    traceback.print_exc()
+                provider = reg.provider("reporters", fmt)
+                _err(
+                    f"error: reporter {fmt!r} (plugin {provider}) failed: {type(exc).__name__}: {exc}"
+                )
+                reporter_failed = True
         code = result.exit_code(args.fail_on)
         worst = max(worst, code) if EXIT_RULE_ERROR not in (worst, code) else EXIT_RULE_ERROR
     if out_root is not None:
         _err(f"wrote {out_root}")
-    return worst
+    return EXIT_RULE_ERROR if reporter_failed else worst
 
 
 @contextlib.contextmanager

@@ -294,3 +294,19 @@ def test_no_command_and_bad_usage():
 def test_help_documents_exit_codes():
     out = tn("--help").stdout
     assert "exit codes:" in out and "3  a rule errored" in out
+
+
+def test_a_failing_reporter_does_not_hide_the_others(tmp_path):
+    plugin = tmp_path / "badrep.py"
+    plugin.write_text(
+        "import truenorth\n\n"
+        "def write(result, path):\n    raise OSError('disk on fire')\n\n"
+        "@truenorth.hookimpl\n"
+        "def register_reporters(register):\n"
+        "    register(truenorth.Reporter('fire', write, '.fire'))\n"
+    )
+    out = tmp_path / "out"
+    proc = tn("run", str(DEMO), "--plugin", str(plugin), "--format", "fire,json", "--out", str(out))
+    assert proc.returncode == 3
+    assert "reporter 'fire' (plugin badrep) failed: OSError: disk on fire" in proc.stderr
+    assert json.loads((out / "report.json").read_text())["pack"] == "engine-demo"
