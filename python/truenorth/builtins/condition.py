@@ -110,12 +110,12 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if opts.limit is not None:
         selected = selected.head(opts.limit)
     query = selected.select([subject, *used, *flags])
-    rows, total_frame = pl.collect_all([query, lf.select(pl.len())])
-    total = total_frame.item()
-    frame = findings_frame(rows, rule, subject=subject, used=used, value=opts.value, levels=levels)
+    found = findings_frame(query, rule, subject=subject, used=used, value=opts.value, levels=levels)
+    # one pass: the findings and the row count, collected together
+    frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
     if hasattr(ctx, "note"):
-        ctx.note("rows in", total)
-        ctx.note("rows matched", rows.height)
+        ctx.note("rows in", total_frame.item())
+        ctx.note("rows matched", frame.height)
     return truenorth.RuleOutput(findings_frame=frame)
 
 
@@ -140,7 +140,7 @@ def _as_text(col: str) -> pl.Expr:
 
 
 def findings_frame(
-    rows: pl.DataFrame,
+    rows: pl.LazyFrame,
     rule: truenorth.Rule,
     *,
     subject: str,
@@ -149,6 +149,7 @@ def findings_frame(
     levels: list[str],
 ) -> pl.DataFrame:
     """Findings for the matched rows, built column-wise (no Python object per finding)."""
+    names = rows.collect_schema().names()
     if levels:
         severity = pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
         severity = severity.then(pl.lit("fail")).otherwise(pl.lit("warn"))
@@ -162,12 +163,12 @@ def findings_frame(
         threshold = pl.lit(rule.when)
     if rule.message:
         simple = _simple_template(rule.message)
-        if simple is not None and all(n in rows.columns for n in simple[1]):
+        if simple is not None and all(n in names for n in simple[1]):
             fmt, names = simple
             message = pl.format(fmt, *[_as_text(n) for n in names]) if names else pl.lit(fmt)
         else:
             template = rule.message
-            message = pl.struct(rows.columns).map_elements(
+            message = pl.struct(names).map_elements(
                 lambda row: render(template, row), return_dtype=pl.String
             )
     else:
