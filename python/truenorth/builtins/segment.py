@@ -79,7 +79,8 @@ def _reads(options: SegmentOptions, rule: truenorth.Rule) -> list[str]:
 
 
 def _writes(options: SegmentOptions, rule: truenorth.Rule) -> dict[str, Any]:
-    added = dict(RFM_COLUMNS) if options.method == "rfm" else {"clv_tier": pl.String()}
+    # clv_tier is an Enum of the tier names (best first), so its dtype is left undeclared
+    added = dict(RFM_COLUMNS) if options.method == "rfm" else {"clv_tier": None}
     return {source_of(options, rule): added, options.into: None}
 
 
