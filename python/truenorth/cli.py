@@ -367,10 +367,12 @@ def _schema_type(prop: dict[str, Any]) -> str:
     if "const" in prop:
         return json.dumps(prop["const"])
     if "anyOf" in prop:
-        return " | ".join(_schema_type(p) for p in prop["anyOf"])
+        return " | ".join(dict.fromkeys(_schema_type(p) for p in prop["anyOf"]))
     if "$ref" in prop:
         return prop["$ref"].rsplit("/", 1)[-1]
     t = prop.get("type", "any")
+    if t == "string" and prop.get("format") in ("date", "date-time"):
+        return str(prop["format"])
     if t == "array":
         return f"list[{_schema_type(prop.get('items', {}))}]"
     return str(t)
