@@ -172,6 +172,12 @@ class Result:
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        status = ", ".join(f"{r.id}={r.status}" for r in self.rules)
+        counts = {k: v for k, v in self.counts().items() if v}
+        tables = ", ".join(f"{n}[{df.height}]" for n, df in self.tables.items())
+        return f"Result(pack={self.pack!r}, rules=({status}), findings={counts}, tables=({tables}))"
+
     # ------------------------------------------------------------------ summaries
     def finding_records(self) -> list[Finding]:
         """Findings as :class:`~truenorth.Finding` records (evidence decoded from JSON)."""
