@@ -312,6 +312,10 @@ class Engine:
     def name(self) -> str:
         return self.pack.name
 
+    def __repr__(self) -> str:
+        order = " → ".join(r.id for r in self.pack.rules)
+        return f"Engine(pack={self.name!r}, rules: {order})"
+
     @property
     def rules(self) -> list[CompiledRule]:
         """The compiled rules in execution order."""
