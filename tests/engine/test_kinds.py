@@ -222,3 +222,28 @@ def test_decision_table_then_condition_on_its_output():
     engine = truenorth.Engine.load({"truenorth": 1, "pack": "p", "rules": rules})
     result = engine.run(data={"customers": CUSTOMERS})
     assert result.findings["subject"].to_list() == ["c"]
+
+
+def test_decision_table_into_a_new_table_keeps_the_input_columns_usable():
+    rules = [
+        {
+            "id": "tags",
+            "kind": "decision_table",
+            "on": "customers",
+            "with": {
+                "rows": [{"when": "clv >= 1000", "tier": "gold"}],
+                "default": {"tier": "std"},
+                "into": "tiers",
+            },
+        },
+        {
+            "id": "gold-lapsing",
+            "kind": "condition",
+            "on": "tiers",
+            "when": "tier = 'gold' AND p_alive < 0.1",
+        },
+    ]
+    engine = truenorth.Engine.load({"truenorth": 1, "pack": "p", "rules": rules})
+    result = engine.run(data={"customers": CUSTOMERS})
+    assert result.findings["subject"].to_list() == ["c"]
+    assert "customers" not in result.tables and result.tables["tiers"].height == 5

@@ -104,6 +104,10 @@ def _writes(options: DecisionTableOptions, rule: truenorth.Rule) -> dict[str, An
     else:
         schema = dict(dtypes)
         schema[f"{rule.id}_row"] = pl.Int64()
+    if _target(options, rule) != rule.on:
+        # a new table: the `on` table's columns plus these, but the `on` schema is not known
+        # here, so the new table's schema is left to run time
+        return {_target(options, rule): None}
     return {_target(options, rule): schema}
 
 
