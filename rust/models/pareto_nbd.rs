@@ -97,6 +97,7 @@ pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
         tx: vec![tx],
         t: vec![t],
         w: vec![1.0],
+        ..Default::default()
     };
     ll_sum(p, &d)
 }
@@ -181,6 +182,7 @@ mod tests {
             tx: vec![0.0, 30.43, 35.0, 20.0],
             t: vec![38.86, 38.86, 38.0, 20.0],
             w: vec![3.0, 1.0, 2.0, 1.0],
+            ..Default::default()
         };
         for p in [P, [0.5, 15.0, 0.6, 3.0]] {
             let th = p.map(f64::ln);
