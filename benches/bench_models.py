@@ -142,6 +142,7 @@ def test_clv_truenorth(benchmark, bg_data):
     v = benchmark.pedantic(
         lambda: clv.lifetime_value(bg, gg, bg_data, days_per_month=30.0), rounds=3, iterations=1
     )
+    assert v.len() == N_BG and v.is_finite().all()
     _record(benchmark, "clv_12m_1M/truenorth")
 
 

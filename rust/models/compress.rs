@@ -34,40 +34,48 @@ impl Data {
 /// sort of the distinct patterns only.
 pub fn compress(x: &[f64], tx: &[f64], t: &[f64], w: Option<&[f64]>) -> Data {
     use std::collections::HashMap;
+    type Key = (u64, u64, u64);
+    type Map = HashMap<Key, f64, std::hash::BuildHasherDefault<FxHasher>>;
     let n = x.len();
-    let mut map: HashMap<[u64; 3], usize, std::hash::BuildHasherDefault<FxHasher>> =
-        HashMap::with_capacity_and_hasher(1024, Default::default());
-    let mut keys: Vec<[u64; 3]> = Vec::new();
-    let mut weights: Vec<f64> = Vec::new();
-    for i in 0..n {
-        let wi = w.map_or(1.0, |w| w[i]);
-        if wi == 0.0 {
-            continue;
-        }
-        // +0.0 for -0.0 so that equal values share a key.
-        let k = [
+    // +0.0 turns -0.0 into +0.0 so that equal values share a key.
+    let key = |i: usize| {
+        (
             (x[i] + 0.0).to_bits(),
             (tx[i] + 0.0).to_bits(),
             (t[i] + 0.0).to_bits(),
-        ];
-        match map.get(&k) {
-            Some(&j) => weights[j] += wi,
-            None => {
-                map.insert(k, keys.len());
-                keys.push(k);
-                weights.push(wi);
+        )
+    };
+    // One hash map per chunk of rows, in parallel, then merged.
+    const CHUNK: usize = 1 << 17;
+    let maps: Vec<Map> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut m = Map::with_capacity_and_hasher(4096, Default::default());
+            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                let wi = w.map_or(1.0, |w| w[i]);
+                if wi != 0.0 {
+                    *m.entry(key(i)).or_insert(0.0) += wi;
+                }
             }
+            m
+        })
+        .collect();
+    let mut it = maps.into_iter();
+    let mut all = it.next().unwrap_or_default();
+    for m in it {
+        for (k, v) in m {
+            *all.entry(k).or_insert(0.0) += v;
         }
     }
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    // Non-negative floats order like their bit patterns.
-    order.par_sort_unstable_by_key(|&j| keys[j]);
+    let mut pats: Vec<(Key, f64)> = all.into_iter().collect();
+    // Non-negative floats order like their bit patterns: sorted by (x, tx, T).
+    pats.par_sort_unstable_by_key(|p| p.0);
     let mut out = Data::default();
-    for j in order {
-        out.x.push(f64::from_bits(keys[j][0]));
-        out.tx.push(f64::from_bits(keys[j][1]));
-        out.t.push(f64::from_bits(keys[j][2]));
-        out.w.push(weights[j]);
+    for ((a, b, c), wi) in pats {
+        out.x.push(f64::from_bits(a));
+        out.tx.push(f64::from_bits(b));
+        out.t.push(f64::from_bits(c));
+        out.w.push(wi);
     }
     out.index_columns();
     out

@@ -558,6 +558,7 @@ fn predict_new(
                 (Model::BgNbd, "p_purchases") => bgnbd::p_purchases(p, n, ti, Variant::Bg),
                 (Model::MbgNbd, "p_purchases") => bgnbd::p_purchases(p, n, ti, Variant::Mbg),
                 (Model::BgBb, "p_purchases") => bgbb::p_purchases(p, n, ti as u64),
+                (Model::ParetoNbd, "p_purchases") => pareto_nbd::p_purchases(p, n, ti),
                 _ => return Err(core_err(format!("'{what}' is not available for {model}"))),
             })
         })
