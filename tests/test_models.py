@@ -542,3 +542,24 @@ def test_accepts_lazy_and_pandas_frames(cdnow):
     a = BetaGeo.from_params(BG).p_alive(cdnow.lazy())
     b = BetaGeo.from_params(BG).p_alive(cdnow.to_pandas())
     assert a.equals(b)
+
+
+@pytest.mark.parametrize(
+    ("model", "t"),
+    [
+        (BetaGeo.from_params(BG), 39.0),
+        (ModifiedBetaGeo.from_params(BG), 39.0),
+        (ParetoNBD.from_params(PNBD), 39.0),
+        (
+            BetaGeoBetaBinom.from_params({"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}),
+            6,
+        ),
+    ],
+    ids=["bg", "mbg", "pnbd", "bgbb"],
+)
+def test_p_purchases_is_a_distribution_with_the_model_mean(model, t):
+    probs = [model.p_purchases(n, t) for n in range(200)]
+    assert all(0 <= p <= 1 for p in probs)
+    assert sum(probs) == pytest.approx(1.0, abs=1e-9)
+    mean = sum(n * p for n, p in enumerate(probs))
+    assert mean == pytest.approx(model.expected_purchases_new(t), rel=1e-7)

@@ -129,6 +129,7 @@ mod tests {
             tx: vec![0.0, 4.0, 6.0],
             t: vec![6.0, 6.0, 6.0],
             w: vec![100.0, 20.0, 5.0],
+            ..Default::default()
         };
         let th = P.map(f64::ln);
         let dual = ll_sum(std::array::from_fn(|i| Dual::<4>::var(th[i], i).exp()), &d);

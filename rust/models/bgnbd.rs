@@ -9,7 +9,7 @@
 //! (the softplus form is FHL's sum of two terms divided by the first, in log space: no
 //! overflow at high frequency or long T). P(alive) = 1 / (1 + e^D) with D the softplus argument.
 
-use super::compress::{par_sum, Data};
+use super::compress::{log_shift, par_sum, Data};
 use super::dual::Real;
 use super::special::{hyp2f1_series, lbeta, lgamma};
 
@@ -45,6 +45,8 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data, v: Variant) -> R {
     let xmax = d.max_x();
     let table: Option<Vec<(R, R)>> =
         (xmax <= 2 * d.len() + 1024).then(|| (0..=xmax).map(|x| xterm(x as f64)).collect());
+    let log_t = log_shift(alpha, &d.t_levels);
+    let log_tx = log_shift(alpha, &d.tx_levels);
     par_sum(d.len(), |i| {
         let xf = d.x[i];
         let (c, lr) = match &table {
@@ -52,10 +54,10 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data, v: Variant) -> R {
             None => xterm(xf),
         };
         let rx = r + xf;
-        let l_t = (alpha + d.t[i]).ln();
+        let l_t = log_t.get(i, &d.t, &d.t_levels);
         let mut ll = c - rx * l_t;
         if mbg || xf > 0.0 {
-            let l_tx = (alpha + d.tx[i]).ln();
+            let l_tx = log_tx.get(i, &d.tx, &d.tx_levels);
             ll += (lr + rx * (l_t - l_tx)).softplus();
         }
         ll * d.w[i]
@@ -69,6 +71,7 @@ pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64, v: Variant) -> f64 {
         tx: vec![tx],
         t: vec![t],
         w: vec![1.0],
+        ..Default::default()
     };
     ll_sum(p, &d, v)
 }
@@ -225,6 +228,7 @@ mod tests {
             tx: vec![0.0, 30.43, 35.0, 1.0],
             t: vec![38.86, 38.86, 38.0, 20.0],
             w: vec![3.0, 1.0, 2.0, 1.0],
+            ..Default::default()
         };
         for v in [Variant::Bg, Variant::Mbg] {
             let th = [P[0].ln(), P[1].ln(), P[2].ln(), P[3].ln()];

@@ -10,6 +10,8 @@ pub struct Data {
     pub tx: Vec<f64>,
     pub t: Vec<f64>,
     pub w: Vec<f64>,
+    pub tx_levels: Option<Levels>,
+    pub t_levels: Option<Levels>,
 }
 
 impl Data {
@@ -28,39 +30,126 @@ impl Data {
 }
 
 /// Merge identical rows, summing weights. Rows with weight 0 are dropped. Output is sorted
-/// by (x, tx, T) so results do not depend on input order.
+/// by (x, tx, T) so results do not depend on input order. One hash pass over the rows, then a
+/// sort of the distinct patterns only.
 pub fn compress(x: &[f64], tx: &[f64], t: &[f64], w: Option<&[f64]>) -> Data {
+    use std::collections::HashMap;
+    type Key = (u64, u64, u64);
+    type Map = HashMap<Key, f64, std::hash::BuildHasherDefault<FxHasher>>;
     let n = x.len();
-    let mut idx: Vec<u32> = (0..n as u32).collect();
-    let key = |i: u32| {
-        let i = i as usize;
+    // +0.0 turns -0.0 into +0.0 so that equal values share a key.
+    let key = |i: usize| {
         (
-            x[i].to_bits(),
-            // Order-preserving for non-negative floats, which is all we see here.
-            tx[i].to_bits(),
-            t[i].to_bits(),
+            (x[i] + 0.0).to_bits(),
+            (tx[i] + 0.0).to_bits(),
+            (t[i] + 0.0).to_bits(),
         )
     };
-    idx.par_sort_unstable_by_key(|&i| key(i));
-    let mut out = Data::default();
-    let mut last: Option<(u64, u64, u64)> = None;
-    for &i in &idx {
-        let wi = w.map_or(1.0, |w| w[i as usize]);
-        if wi == 0.0 {
-            continue;
-        }
-        let k = key(i);
-        if last == Some(k) {
-            *out.w.last_mut().unwrap() += wi;
-        } else {
-            out.x.push(x[i as usize]);
-            out.tx.push(tx[i as usize]);
-            out.t.push(t[i as usize]);
-            out.w.push(wi);
-            last = Some(k);
+    // One hash map per chunk of rows, in parallel, then merged.
+    const CHUNK: usize = 1 << 17;
+    let maps: Vec<Map> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut m = Map::with_capacity_and_hasher(4096, Default::default());
+            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
+                let wi = w.map_or(1.0, |w| w[i]);
+                if wi != 0.0 {
+                    *m.entry(key(i)).or_insert(0.0) += wi;
+                }
+            }
+            m
+        })
+        .collect();
+    let mut it = maps.into_iter();
+    let mut all = it.next().unwrap_or_default();
+    for m in it {
+        for (k, v) in m {
+            *all.entry(k).or_insert(0.0) += v;
         }
     }
+    let mut pats: Vec<(Key, f64)> = all.into_iter().collect();
+    // Non-negative floats order like their bit patterns: sorted by (x, tx, T).
+    pats.par_sort_unstable_by_key(|p| p.0);
+    let mut out = Data::default();
+    for ((a, b, c), wi) in pats {
+        out.x.push(f64::from_bits(a));
+        out.tx.push(f64::from_bits(b));
+        out.t.push(f64::from_bits(c));
+        out.w.push(wi);
+    }
+    out.index_columns();
     out
+}
+
+/// A small multiplicative hasher (FxHash): keys here are bit patterns of floats.
+#[derive(Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Distinct values of a column and each row's index into them (when there are few).
+#[derive(Debug, Clone, Default)]
+pub struct Levels {
+    pub values: Vec<f64>,
+    pub index: Vec<u32>,
+}
+
+fn levels(v: &[f64]) -> Option<Levels> {
+    let mut u: Vec<f64> = v.to_vec();
+    u.sort_unstable_by(|a, b| a.total_cmp(b));
+    u.dedup();
+    if u.len() * 4 > v.len() {
+        return None;
+    }
+    let index = v
+        .iter()
+        .map(|x| u.binary_search_by(|p| p.total_cmp(x)).unwrap_or(0) as u32)
+        .collect();
+    Some(Levels { values: u, index })
+}
+
+impl Data {
+    /// Precompute distinct levels of recency and T (day-grained summaries have few), so
+    /// per-evaluation logarithms are taken once per level instead of once per row.
+    pub fn index_columns(&mut self) {
+        self.tx_levels = levels(&self.tx);
+        self.t_levels = levels(&self.t);
+    }
+}
+
+/// ln(c + column[i]) for every row, through the column's levels when available.
+pub fn log_shift<R: super::dual::Real>(c: R, lv: &Option<Levels>) -> LogCol<R> {
+    match lv {
+        Some(l) => LogCol::Levels(l.values.iter().map(|v| (c + *v).ln()).collect()),
+        None => LogCol::Direct(c),
+    }
+}
+
+pub enum LogCol<R> {
+    Levels(Vec<R>),
+    Direct(R),
+}
+
+impl<R: super::dual::Real> LogCol<R> {
+    #[inline]
+    pub fn get(&self, i: usize, col: &[f64], lv: &Option<Levels>) -> R {
+        match self {
+            LogCol::Levels(v) => v[lv.as_ref().map_or(0, |l| l.index[i] as usize)],
+            LogCol::Direct(c) => (*c + col[i]).ln(),
+        }
+    }
 }
 
 /// Deterministic parallel sum of `f(i)` over 0..n (fixed chunking, sequential combine).

@@ -40,6 +40,7 @@ mod tests {
             tx: vec![m],
             t: vec![0.0],
             w: vec![1.0],
+            ..Default::default()
         };
         let ll = ll_sum([pp, q, v], &d);
         let direct = (pp - 1.0) * m.ln() + q * v.ln()

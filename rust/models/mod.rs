@@ -14,7 +14,7 @@ pub mod simulate;
 pub mod special;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use arrow_array::{Array, Float64Array};
@@ -142,12 +142,7 @@ pub fn fit_data(m: Model, d: &Data, start: Option<Vec<f64>>, max_iter: usize) ->
     let mut best: Option<optim::OptResult> = None;
     for s in starts {
         let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
-        let mut res = optim::minimize(&obj, &th0, gtol, max_iter);
-        // Newton polishing counts against the same iteration budget.
-        let budget = max_iter.saturating_sub(res.iterations).min(8);
-        if res.f.is_finite() && budget > 0 {
-            optim::newton_polish(&obj, &mut res, gtol, budget);
-        }
+        let res = optim::minimize_hybrid(&obj, &th0, gtol, max_iter);
         let better = match &best {
             None => true,
             Some(b) => res.f.is_finite() && (!b.f.is_finite() || res.f < b.f - 1e-12),
@@ -338,22 +333,7 @@ impl F64Column {
     }
 }
 
-#[derive(Default)]
-struct Fx(u64);
-impl Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<compress::FxHasher>>;
 
 /// Row factor × bracket decomposition of E[Y(t) | x, t_x, T]: the bracket depends on (x, T)
 /// and t only, so it is computed once per distinct (x, T) pair.
@@ -578,6 +558,7 @@ fn predict_new(
                 (Model::BgNbd, "p_purchases") => bgnbd::p_purchases(p, n, ti, Variant::Bg),
                 (Model::MbgNbd, "p_purchases") => bgnbd::p_purchases(p, n, ti, Variant::Mbg),
                 (Model::BgBb, "p_purchases") => bgbb::p_purchases(p, n, ti as u64),
+                (Model::ParetoNbd, "p_purchases") => pareto_nbd::p_purchases(p, n, ti),
                 _ => return Err(core_err(format!("'{what}' is not available for {model}"))),
             })
         })

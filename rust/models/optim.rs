@@ -51,7 +51,7 @@ fn line_search<O: Objective>(
         return None;
     }
     let mut step = step0;
-    for _ in 0..60 {
+    for _ in 0..40 {
         let xn: Vec<f64> = x.iter().zip(dir).map(|(a, d)| a + step * d).collect();
         let (fn_, gn) = obj.eval(&xn);
         if finite(fn_, &gn) && fn_ <= f + 1e-4 * step * slope {
@@ -64,6 +64,35 @@ fn line_search<O: Objective>(
 
 /// Minimise `obj` from `x0`. Convergence: max |gradient| <= gtol.
 pub fn minimize<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptResult {
+    lbfgs(obj, x0, gtol, max_iter)
+}
+
+/// L-BFGS to a loose tolerance, then Newton steps (finite-difference Hessian of the exact
+/// gradient: quadratic convergence near the optimum, where L-BFGS crawls and its line search
+/// hits the floating-point floor of the objective), then L-BFGS again if Newton could not
+/// finish (Hessian not positive definite).
+pub fn minimize_hybrid<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptResult {
+    let mut res = lbfgs(obj, x0, gtol.max(1e-6), max_iter);
+    if !res.f.is_finite() {
+        return res;
+    }
+    let budget = max_iter.saturating_sub(res.iterations).min(10);
+    if budget > 0 {
+        res.converged = false;
+        newton_polish(obj, &mut res, gtol, budget);
+    }
+    if !res.converged && res.iterations < max_iter {
+        let more = lbfgs(obj, &res.x, gtol, max_iter - res.iterations);
+        if more.f <= res.f {
+            let it = res.iterations;
+            res = more;
+            res.iterations += it;
+        }
+    }
+    res
+}
+
+fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptResult {
     let n = x0.len();
     let mut x = x0.to_vec();
     let (mut f, mut g) = obj.eval(&x);
@@ -188,6 +217,30 @@ pub fn hessian<O: Objective>(obj: &O, x: &[f64]) -> Vec<Vec<f64>> {
     h
 }
 
+/// Hessian by forward differences of the analytic gradient (n evaluations; for Newton steps,
+/// where its O(ε) error only slows convergence marginally).
+pub fn hessian_forward<O: Objective>(obj: &O, x: &[f64], g: &[f64]) -> Vec<Vec<f64>> {
+    let n = x.len();
+    let mut h = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        let eps = 1e-6 * x[i].abs().max(1.0);
+        let mut xp = x.to_vec();
+        xp[i] += eps;
+        let (_, gp) = obj.eval(&xp);
+        for j in 0..n {
+            h[i][j] = (gp[j] - g[j]) / eps;
+        }
+    }
+    for i in 0..n {
+        for j in 0..i {
+            let v = 0.5 * (h[i][j] + h[j][i]);
+            h[i][j] = v;
+            h[j][i] = v;
+        }
+    }
+    h
+}
+
 /// Inverse of a symmetric positive-definite matrix by Cholesky; None if not positive definite.
 pub fn spd_inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
@@ -237,12 +290,27 @@ pub fn spd_inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 /// Newton polish: a few damped Newton steps with the finite-difference Hessian.
 pub fn newton_polish<O: Objective>(obj: &O, res: &mut OptResult, gtol: f64, steps: usize) {
     for _ in 0..steps {
-        if max_abs(&res.grad) <= gtol * 1e-3 {
+        if max_abs(&res.grad) <= gtol {
             break;
         }
-        let h = hessian(obj, &res.x);
+        let h = hessian_forward(obj, &res.x, &res.grad);
         let Some(hi) = spd_inverse(&h) else { break };
         let dir: Vec<f64> = hi.iter().map(|row| -dot(row, &res.grad)).collect();
+        // Near the optimum the decrease of a full Newton step can be below the rounding
+        // noise of the objective: accept it when the gradient shrinks and f does not rise
+        // beyond that noise.
+        let xn: Vec<f64> = res.x.iter().zip(&dir).map(|(a, d)| a + d).collect();
+        let (fnew, gn) = obj.eval(&xn);
+        if finite(fnew, &gn)
+            && fnew <= res.f + 1e-13 * res.f.abs().max(1.0)
+            && max_abs(&gn) < 0.5 * max_abs(&res.grad)
+        {
+            res.x = xn;
+            res.f = fnew;
+            res.grad = gn;
+            res.iterations += 1;
+            continue;
+        }
         match line_search(obj, &res.x, res.f, &res.grad, &dir, 1.0) {
             Some((xn, fnew, gn)) => {
                 res.x = xn;

@@ -97,6 +97,7 @@ pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
         tx: vec![tx],
         t: vec![t],
         w: vec![1.0],
+        ..Default::default()
     };
     ll_sum(p, &d)
 }
@@ -136,6 +137,69 @@ pub fn uncond_expected(p: [f64; 4], t: f64) -> f64 {
         return 0.0;
     }
     r * beta / alpha * lifetime_factor(s, beta, t)
+}
+
+/// P(X(t) = n) for a new customer. Conditioning on the death time τ:
+///   P = NB(n; r, α/(α+t)) · (β/(β+t))^s + ∫_0^t NB(n; r, α/(α+τ)) · s β^s (β+τ)^−(s+1) dτ,
+/// (alive throughout, or dead at τ with n purchases before), where NB is the gamma–Poisson
+/// mixture. The integrand is smooth and bounded; adaptive Simpson to 1e-14 absolute.
+pub fn p_purchases(p: [f64; 4], n: u64, t: f64) -> f64 {
+    use super::special::lgamma;
+    let [r, alpha, s, beta] = p;
+    let nf = n as f64;
+    let lnb = |tau: f64| -> f64 {
+        if tau <= 0.0 {
+            return if n == 0 { 0.0 } else { f64::NEG_INFINITY };
+        }
+        lgamma(r + nf) - lgamma(r) - lgamma(nf + 1.0)
+            + r * (alpha / (alpha + tau)).ln()
+            + nf * (tau / (alpha + tau)).ln()
+    };
+    if t <= 0.0 {
+        return if n == 0 { 1.0 } else { 0.0 };
+    }
+    let alive = (lnb(t) + s * (beta / (beta + t)).ln()).exp();
+    let f = |tau: f64| (lnb(tau) + s.ln() + s * beta.ln() - (s + 1.0) * (beta + tau).ln()).exp();
+    alive + adaptive_simpson(&f, 0.0, t, 1e-14, 50)
+}
+
+fn adaptive_simpson(f: &dyn Fn(f64) -> f64, a: f64, b: f64, tol: f64, depth: u32) -> f64 {
+    #[allow(clippy::too_many_arguments)]
+    fn rec(
+        f: &dyn Fn(f64) -> f64,
+        a: f64,
+        b: f64,
+        fa: f64,
+        fm: f64,
+        fb: f64,
+        whole: f64,
+        tol: f64,
+        depth: u32,
+    ) -> f64 {
+        let m = 0.5 * (a + b);
+        let (lm, rm) = (0.5 * (a + m), 0.5 * (m + b));
+        let (flm, frm) = (f(lm), f(rm));
+        let left = (m - a) / 6.0 * (fa + 4.0 * flm + fm);
+        let right = (b - m) / 6.0 * (fm + 4.0 * frm + fb);
+        let delta = left + right - whole;
+        if depth == 0 || delta.abs() <= 15.0 * tol {
+            left + right + delta / 15.0
+        } else {
+            rec(f, a, m, fa, flm, fm, left, 0.5 * tol, depth - 1)
+                + rec(f, m, b, fm, frm, fb, right, 0.5 * tol, depth - 1)
+        }
+    }
+    // Start from a few panels so narrow peaks are not missed.
+    let k = 16;
+    let h = (b - a) / k as f64;
+    (0..k)
+        .map(|i| {
+            let (x0, x1) = (a + i as f64 * h, a + (i + 1) as f64 * h);
+            let (f0, f1, fmid) = (f(x0), f(x1), f(0.5 * (x0 + x1)));
+            let w = h / 6.0 * (f0 + 4.0 * fmid + f1);
+            rec(f, x0, x1, f0, fmid, f1, w, tol / k as f64, depth)
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -181,6 +245,7 @@ mod tests {
             tx: vec![0.0, 30.43, 35.0, 20.0],
             t: vec![38.86, 38.86, 38.0, 20.0],
             w: vec![3.0, 1.0, 2.0, 1.0],
+            ..Default::default()
         };
         for p in [P, [0.5, 15.0, 0.6, 3.0]] {
             let th = p.map(f64::ln);
@@ -196,6 +261,16 @@ mod tests {
                 assert!((dual.d[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "{i}");
             }
         }
+    }
+
+    #[test]
+    fn pmf_sums_to_one_and_matches_mean() {
+        let t = 39.0;
+        let probs: Vec<f64> = (0..300).map(|n| p_purchases(P, n, t)).collect();
+        let total: f64 = probs.iter().sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let mean: f64 = probs.iter().enumerate().map(|(n, p)| n as f64 * p).sum();
+        assert!((mean - uncond_expected(P, t)).abs() < 1e-7, "{mean}");
     }
 
     #[test]

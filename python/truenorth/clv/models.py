@@ -283,12 +283,6 @@ class ParetoNBD(_PurchaseModel):
     label = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
 
-    def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
-        raise NotImplementedError(
-            "P(X(t) = n) is not implemented for Pareto/NBD yet (it is for BetaGeo, "
-            "ModifiedBetaGeo and BetaGeoBetaBinom)"
-        )
-
 
 class BetaGeoBetaBinom(_PurchaseModel):
     """BG/BB (Fader, Hardie & Shang 2010) for discrete opportunities: alpha, beta, gamma,

@@ -1,0 +1,79 @@
+# Type stubs of the native module truenorth._core.
+
+from typing import Any
+
+__version__: str
+
+class CoreError(ValueError): ...
+
+# ---- BEGIN models section (rust/models/; owner: BTYD models) -------------------------------
+# Model kinds: "bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "gamma_gamma". Columns are objects
+# exposing __arrow_c_stream__ (Polars Series) of Float64 without nulls; `second` is recency
+# (monetary_value for gamma_gamma). Validation with row-level messages is done in Python
+# (truenorth.clv); these raise CoreError on anything that slips through.
+
+class F64Column:
+    """A Float64 result column; pass to ``polars.Series`` (zero-copy via __arrow_c_array__)."""
+
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+    def __len__(self) -> int: ...
+
+def fit(
+    model: str,
+    frequency: Any,
+    second: Any,
+    t: Any,
+    weights: Any | None = None,
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> dict[str, Any]:
+    """Maximum likelihood on compressed patterns. Keys: params, standard_errors, covariance,
+    log_likelihood, converged, n_iterations, message, n_patterns, n_observations,
+    gradient_max_abs."""
+
+def log_likelihood(
+    model: str, params: list[float], frequency: Any, second: Any, t: Any, weights: Any | None = None
+) -> float: ...
+def predict(
+    model: str,
+    what: str,
+    params: list[float],
+    frequency: Any,
+    second: Any,
+    t: Any,
+    horizon: float = 0.0,
+) -> F64Column:
+    """what: p_alive | expected_purchases | log_likelihood | expected_spend (gamma_gamma)."""
+
+def predict_new(
+    model: str, what: str, params: list[float], t: list[float], n: int = 0
+) -> list[float]:
+    """what: expected_purchases | p_purchases (new customer, per horizon in t)."""
+
+def clv(
+    model: str,
+    params: list[float],
+    frequency: Any,
+    recency: Any,
+    t: Any,
+    spend: Any,
+    steps: int,
+    step_length: float,
+    discount_rate: float,
+) -> F64Column: ...
+def simulate_summary(
+    model: str, params: list[float], t: Any, seed: int, resolution: float | None = None
+) -> tuple[F64Column, F64Column]: ...
+def simulate_transactions(
+    model: str,
+    params: list[float],
+    birth: list[float],
+    t: list[float],
+    seed: int,
+    resolution: float | None = None,
+) -> tuple[F64Column, F64Column]: ...
+def simulate_spend(params: list[float], frequency: Any, seed: int) -> F64Column: ...
+
+# ---- END models section ---------------------------------------------------------------------
