@@ -369,6 +369,7 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
             out
         })
         .collect();
+    drop(scat); // the scattered rows are the kernel's largest buffer: free before concatenating
     parts.concat()
 }
 
