@@ -464,3 +464,29 @@ def test_property_equals_reference(df, period, unit, end_days, cal_days) -> None
         return
     assert ref is not None
     assert_frame_equal(ours, ref, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
+
+
+def test_concurrent_calls_release_the_gil_and_agree() -> None:
+    # the kernel runs with the GIL released; concurrent calls must not interfere
+    from concurrent.futures import ThreadPoolExecutor
+
+    logs = [_random_log(50_000, 5_000, seed=s) for s in range(4)]
+    serial = [summarize(df, **KW) for df in logs]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda df: summarize(df, **KW), logs))
+    for a, b in zip(serial, parallel, strict=True):
+        assert_frame_equal(a, b)
+
+
+def test_no_repeat_purchases_anywhere() -> None:
+    df = pl.DataFrame(
+        {
+            "c": ["x", "y", "z"],
+            "t": [date(2020, 1, 1), date(2020, 1, 3), date(2020, 1, 3)],
+            "a": [1, 2, 3],
+        }
+    )
+    out = summarize(df, customer="c", time="t", amount="a")
+    assert out["frequency"].to_list() == [0, 0, 0]
+    assert out["monetary_value"].to_list() == [0.0, 0.0, 0.0]
+    assert out["T"].to_list() == [2.0, 0.0, 0.0]

@@ -53,7 +53,12 @@ pub struct Config {
 impl Config {
     #[inline]
     pub fn period_of(&self, t: i64) -> i64 {
-        (t as i128 - self.offset as i128).div_euclid(self.period as i128) as i64
+        // i64 fast path (128-bit division is a slow library call); i128 only on overflow
+        match t.checked_sub(self.offset) {
+            Some(d) if self.period == 1 => d,
+            Some(d) => d.div_euclid(self.period),
+            None => (t as i128 - self.offset as i128).div_euclid(self.period as i128) as i64,
+        }
     }
 }
 
@@ -89,7 +94,8 @@ struct Entry {
 /// Summarise one customer's rows (any order). `None` when no row is in the calibration window.
 fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
     if !entries.windows(2).all(|w| w[0].period <= w[1].period) {
-        entries.sort_unstable_by(|a, b| a.period.cmp(&b.period).then(a.row.cmp(&b.row)));
+        // tiny slices (a customer's rows): insertion sort inside sort_unstable, cheap key
+        entries.sort_unstable_by_key(|e| e.period);
     }
     let mut c = Customer::default();
     let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
@@ -363,6 +369,7 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
             out
         })
         .collect();
+    drop(scat); // the scattered rows are the kernel's largest buffer: free before concatenating
     parts.concat()
 }
 

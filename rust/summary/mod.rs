@@ -12,7 +12,6 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, UInt32Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use crate::arrow_io::{reject_nulls, single_chunk, ArrowStream};
 use crate::error::core_err;
@@ -197,7 +196,9 @@ pub fn customer_summary(
         }
     };
     if let Some(vals) = amount_values {
-        if let Some(row) = py.detach(|| vals.par_iter().position_first(|v| !v.is_finite())) {
+        // sequential: a streaming scan is memory-bound, and on a busy machine a parallel split
+        // mostly waits for the other worker to be scheduled
+        if let Some(row) = py.detach(|| vals.iter().position(|v| !v.is_finite())) {
             return Err(core_err(format!(
                 "column '{aname}': non-finite amount {} at row {row}; amounts must be finite numbers",
                 vals[row]
@@ -215,8 +216,8 @@ pub fn customer_summary(
     let end_tick = match observation_end {
         Some(e) => e,
         None => py.detach(|| match &times {
-            Times::I32(v) => v.par_iter().map(|&x| x as i64).max().unwrap_or(0),
-            Times::I64(v) => v.par_iter().copied().max().unwrap_or(0),
+            Times::I32(v) => v.iter().map(|&x| x as i64).max().unwrap_or(0),
+            Times::I64(v) => v.iter().copied().max().unwrap_or(0),
         }),
     };
     let end_period = probe.period_of(end_tick);

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import polars as pl
+
+
+def require_numeric(df: pl.DataFrame, column: str, role: str) -> pl.Series:
+    """The column as Float64, rejecting missing columns, non-numeric dtypes, nulls and NaN/inf."""
+    if column not in df.columns:
+        raise ValueError(
+            f"column '{column}' ({role}) not found; the table has columns {df.columns}"
+        )
+    s = df.get_column(column)
+    if not s.dtype.is_numeric():
+        raise ValueError(f"column '{column}' ({role}): expected numbers, got {s.dtype}")
+    s = s.cast(pl.Float64)
+    if s.null_count():
+        raise ValueError(
+            f"column '{column}' ({role}): null at row {int(s.is_null().arg_max())}; "
+            "scores need a value for every customer"
+        )
+    bad = ~s.is_finite()
+    if bad.any():
+        row = int(bad.arg_max())
+        raise ValueError(f"column '{column}' ({role}): non-finite value {s[row]} at row {row}")
+    return s
+
+
+def frame(customers: object) -> pl.DataFrame:
+    if isinstance(customers, pl.LazyFrame):
+        return customers.collect()
+    if isinstance(customers, pl.DataFrame):
+        return customers
+    if hasattr(customers, "__arrow_c_stream__"):
+        return pl.DataFrame(customers)
+    raise TypeError(
+        "customers: expected a Polars DataFrame/LazyFrame or an Arrow table, "
+        f"got {type(customers).__name__}"
+    )
+
+
+def quantile_scores(values: pl.Series, bins: int) -> pl.Series:
+    """Scores 1..bins by rank: ``1 + floor(bins * (r - 1) / n)`` with ``r`` the *minimum* rank
+    among ties. Equal values always share a score and scores depend only on the values, never on
+    row order (unlike ``qcut`` on ranks "first"); a tie block straddling a bin edge goes to the
+    lower bin, so the top bins may hold fewer customers when values repeat a lot."""
+    n = values.len()
+    r = values.rank(method="min").cast(pl.Int64)
+    return (1 + (bins * (r - 1)) // n).cast(pl.Int8)

@@ -1,7 +1,0 @@
-//! Placeholder: filled in by the core issue.
-
-use pyo3::prelude::*;
-
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    Ok(())
-}
