@@ -7,8 +7,8 @@ Two packs. The first: a decision table assigning tiers and actions (3 rows + def
 rules producing findings with evidence. The hand-written version computes the same tiers table
 and the same findings rows with plain Polars, without validation, planning, Finding records or
 the findings frame. The second: the ``clv`` kind (summary, BG/NBD, Gamma-Gamma, 12-month
-CLV) and a condition on its output, on the first 1,000 customers of the CDNOW sample, against
-the same calls to ``truenorth.clv`` made by hand.
+CLV), RFM ``segment`` and a condition on their output, on the first 1,000 customers of the CDNOW sample, against
+the same calls to ``truenorth.clv`` and ``truenorth.segment`` made by hand.
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ PACK_CLV = {
     "pack": "bench-clv",
     "rules": [
         {"id": "value", "kind": "clv", "with": CLV_OPTIONS},
+        {"id": "segments", "kind": "segment", "with": {"method": "rfm", "bins": 5}},
         {
             "id": "lapsing",
             "kind": "condition",
@@ -229,7 +230,11 @@ def hand_written_clv(tx: pl.DataFrame) -> pl.DataFrame:
         expected_spend=gg.expected_spend(s),
         clv=clv.lifetime_value(bg, gg, s, horizon=12, horizon_unit="month", discount_rate=0.01),
     )
-    return out.filter((pl.col("p_alive") < 0.3) & (pl.col("clv") > 50))
+    from truenorth import segment
+
+    scored = segment.rfm(out, bins=5)
+    segment.aggregate(scored, by="segment")
+    return scored.filter((pl.col("p_alive") < 0.3) & (pl.col("clv") > 50))
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +284,10 @@ def _compare(a, b, repeat: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    for label, m in (("condition + decision_table", measure()), ("clv + condition", measure_clv())):
+    for label, m in (
+        ("condition + decision_table", measure()),
+        ("clv + segment + condition", measure_clv()),
+    ):
         print(
             f"1,000 customers, {label}: engine {m['engine_ms']:.2f} ms, hand-written "
             f"{m['polars_ms']:.2f} ms, ratio {m['ratio']:.2f}x, overhead {m['overhead_ms']:.2f} ms"
