@@ -232,7 +232,8 @@ def substitute(
                     f"unknown param ${{{name}}}",
                     doc.loc(path),
                     rule_id=rule_id,
-                    expected=f"one of: {', '.join(sorted(params)) or '(no params declared)'}",
+                    expected=f"one of: {', '.join(sorted(params)) or '(no params declared)'}"
+                    f"; for a literal '$' before a {{placeholder}} write $${{{name}}}",
                 )
             )
             return m.group(0)
