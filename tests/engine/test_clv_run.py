@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import truenorth
@@ -163,3 +164,37 @@ rules:
     # Gamma-Gamma fit, and reported
     (note,) = [f for f in data["findings"] if f["rule_id"] == "value"]
     assert note["severity"] == "info" and note["evidence"] == {"customers": 23570, "excluded": 1}
+
+
+def test_concurrent_scoring_with_a_loaded_model(transactions):
+    """A service: load the pack and a fitted model once, score many small frames at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, bg, gg = direct(transactions)
+    model, spend = clv.load(bg.to_json()), clv.load(gg.to_json())
+    engine = truenorth.Engine.load(
+        {"truenorth": 1, "pack": "svc", "rules": [{"id": "value", "kind": "clv", "with": OPTIONS}]}
+    )
+    ids = transactions["customer"].unique().sort().to_list()[:40]
+    frames = [transactions.filter(pl.col("customer") == c) for c in ids]
+
+    def score(frame):
+        result = engine.run(
+            data={"transactions": frame}, resources={"value": {"purchase": model, "spend": spend}}
+        )
+        return result.tables["customers"].row(0, named=True)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rows = list(pool.map(score, frames))
+    alone = [score(f) for f in frames]
+    assert [r["customer"] for r in rows] == ids
+    assert rows == alone
+    # the same numbers as scoring all customers together with the same model
+    together = engine.run(
+        data={"transactions": transactions.filter(pl.col("customer").is_in(ids))},
+        resources={"value": {"purchase": model, "spend": spend}},
+    ).tables["customers"]
+    # (T depends only on the customer's own first purchase and the fixed observation_end)
+    assert [r["p_alive"] for r in rows] == pytest.approx(
+        together.sort("customer")["p_alive"].to_list(), rel=1e-12
+    )
