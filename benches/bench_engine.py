@@ -262,6 +262,40 @@ def measure_clv(repeat: int = 15) -> dict[str, float]:
     )
 
 
+def measure_score_one(repeat: int = 200) -> float:
+    """Median ms to score one customer's transactions with a pack and a loaded (fitted) model."""
+    from truenorth import clv
+
+    tx = cdnow_transactions()
+    s = clv.summarize(
+        tx,
+        customer="customer",
+        time="time",
+        amount="amount",
+        unit="1w",
+        observation_end="1997-09-30",
+    )
+    model = clv.load(clv.BetaGeo(time_unit="1w").fit(s).to_json())
+    spend = clv.load(clv.GammaGamma(time_unit="1w").fit(s).to_json())
+    engine = truenorth.Engine.load(
+        {
+            "truenorth": 1,
+            "pack": "svc",
+            "rules": [{"id": "value", "kind": "clv", "with": CLV_OPTIONS}],
+        }
+    )
+    one = tx.filter(pl.col("customer") == tx["customer"][0])
+    res = {"value": {"purchase": model, "spend": spend}}
+    for _ in range(5):
+        engine.run(data={"transactions": one}, resources=res)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        engine.run(data={"transactions": one}, resources=res)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
 def _compare(a, b, repeat: int) -> dict[str, float]:
     for _ in range(2):
         a()
@@ -292,3 +326,4 @@ if __name__ == "__main__":
             f"1,000 customers, {label}: engine {m['engine_ms']:.2f} ms, hand-written "
             f"{m['polars_ms']:.2f} ms, ratio {m['ratio']:.2f}x, overhead {m['overhead_ms']:.2f} ms"
         )
+    print(f"score one customer with a loaded model through a pack: {measure_score_one():.2f} ms")
