@@ -48,6 +48,25 @@ def test_customers_have_clv_p_alive_and_one_action_each(review):
     }  # fmt: skip
     one_timers = customers.filter(pl.col("frequency") == 0)
     assert set(one_timers["action_tier"].unique()) <= {"second_purchase", "reward"}
+    # First matching row wins: every VIP is rewarded unless it must be won back first.
+    vip = customers.filter(pl.col("clv_tier") == "vip")
+    assert set(vip["action_tier"].unique()) == {"reward", "win_back"}
+
+
+def test_clv_tiers_split_customers_10_40_50(review):
+    customers = review.tables["customers"]
+    share = dict(customers.group_by(pl.col("clv_tier").cast(pl.String)).len().iter_rows())
+    n = customers.height
+    assert share["vip"] / n == pytest.approx(0.1, abs=0.005)
+    assert share["core"] / n == pytest.approx(0.4, abs=0.005)
+    ranked = customers.group_by(pl.col("clv_tier").cast(pl.String)).agg(
+        pl.col("clv").min().alias("lo"), pl.col("clv").max().alias("hi")
+    )
+    bounds = {t: (lo, hi) for t, lo, hi in ranked.iter_rows()}
+    assert bounds["vip"][0] >= bounds["core"][1] >= bounds["occasional"][1]
+    segments = review.tables["segments"]
+    assert segments["customers"].sum() == n
+    assert segments["clv_share"].sum() == pytest.approx(1.0)
 
 
 def test_win_back_list_is_the_lapsing_big_spenders(review):
@@ -71,8 +90,15 @@ def test_canvas_finds_the_deliberate_gaps(review):
         "corporate-gifting", "vinyl-reissues", "warehouse", "radio-campaign", "late-delivery",
         "friend_referral", "review_written", "media",
     } <= subjects  # fmt: skip
+    assert "occasional" in subjects  # a data segment (CLV tier) the canvas ignores
     coverage = dict(review.tables["canvas_coverage"].select("block", "coverage").iter_rows())
     assert coverage["channels"] == 1.0 and coverage["key_resources"] == 0.5
+    # Canvas segments carry the measured size and value of the CLV tier behind them.
+    segs = review.tables["canvas_segments"]
+    collectors = segs.filter(pl.col("segment") == "collectors")
+    vip = review.tables["segments"].filter(pl.col("clv_tier").cast(pl.String) == "vip")
+    assert collectors["customers"][0] == vip["customers"][0]
+    assert collectors["clv_total"][0] == pytest.approx(vip["clv_total"][0])
 
 
 def test_maturity_uses_the_run_as_evidence(review):
@@ -94,7 +120,7 @@ def test_maturity_uses_the_run_as_evidence(review):
 
 def test_the_report_draws_every_chart(review, tmp_path):
     page = render(review)
-    for chart in ("CLV distribution", "Mean P(alive) by frequency and recency",
+    for chart in ("CLV distribution", "Mean P(alive) by frequency and recency", "Segment sizes",
                   "Kano: better vs |worse|", "Funnel", "Attribution of conversions by touchpoint",
                   "Touchpoint satisfaction", "KPIs against thresholds", "Canvas coverage per block",
                   "Customer-value maturity", "Findings per action"):  # fmt: skip
