@@ -236,11 +236,12 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             spend = clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad))
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
-        columns.append(spend.expected_spend(summary).alias("expected_spend"))
+        expected_spend = spend.expected_spend(summary).alias("expected_spend")
+        columns.append(expected_spend)
         columns.append(
             clv.lifetime_value(
                 model,
-                spend,
+                expected_spend,  # computed once (lifetime_value accepts the spend per row)
                 summary,
                 horizon=int(horizon),
                 horizon_unit=horizon_unit,
