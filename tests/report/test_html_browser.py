@@ -136,3 +136,20 @@ def test_screenshot_shows_the_charts(report, tmp_path):
     # The bar colour of the charts and the Kano must-be red are on screen.
     assert b"\x3b\x6e\xa8" in colours
     assert b"\xc4\x47\x3d" in colours
+
+
+def test_report_of_the_bundled_review_renders_cleanly(tmp_path):
+    """The real thing: the whole bundled pack on the bundled data, rendered by the browser."""
+    import truenorth
+
+    packs = Path(truenorth.__file__).parent / "packs"
+    files = [packs / f"{d}.yaml" for d in ("clv", "kano", "journey", "kpi", "canvas", "maturity")]
+    result = truenorth.Engine.load(files).run()
+    assert result.errors == []
+    page = tmp_path / "review.html"
+    html_reporter.write(result, page)
+    out = _chromium(tmp_path, page, "--dump-dom")
+    assert out.returncode == 0, out.stderr
+    assert console_lines(out.stderr) == []
+    assert len(re.findall(r"<svg\b", out.stdout)) >= 14
+    assert "Mean P(alive) by frequency and recency" in out.stdout
