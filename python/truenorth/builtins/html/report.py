@@ -157,7 +157,7 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
         out.append(
             figure(
                 svg.histogram(
-                    df[clv].to_list(),
+                    df[clv],
                     title="CLV distribution",
                     x_label=clv,
                     bins=30,
@@ -175,9 +175,7 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     elif p_alive:
         out.append(
             figure(
-                svg.histogram(
-                    df[p_alive].to_list(), title="P(alive)", x_label="P(alive)", clip_quantile=None
-                )
+                svg.histogram(df[p_alive], title="P(alive)", x_label="P(alive)", clip_quantile=None)
             )
         )
     return out
@@ -185,15 +183,16 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
 
 def _value_concentration(df: pl.DataFrame, clv: str) -> str:
     """Share of the total value held by each tenth of customers, most valuable first."""
-    values = sorted((v for v in floats(df[clv]) if v is not None and v >= 0), reverse=True)
-    total = sum(values)
-    if len(values) < 10 or total <= 0:
+    s = df[clv].cast(pl.Float64, strict=False)
+    values = s.filter(s.is_finite() & (s >= 0)).sort(descending=True)
+    n = values.len()
+    total = float(values.sum()) if n else 0.0
+    if n < 10 or total <= 0:
         return ""
-    n = len(values)
     shares, labels = [], []
     for k in range(10):
-        part = values[k * n // 10 : (k + 1) * n // 10]
-        shares.append(sum(part) / total)
+        part = values.slice(k * n // 10, (k + 1) * n // 10 - k * n // 10)
+        shares.append(float(part.sum()) / total)
         labels.append(f"top {10 * k}–{10 * (k + 1)} %")
     chart = svg.bar_chart(
         labels, shares, title=f"Share of total {clv} by customer decile", value_label=f"share of total {clv}",

@@ -17,6 +17,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import polars as pl
+
 __all__ = [
     "PALETTE",
     "LinearScale",
@@ -271,25 +273,26 @@ def histogram(
     With ``clip_quantile`` the last bin is open: values above that quantile are counted in it
     (long-tailed CLV would otherwise squash everything into the first bar).
     """
-    raw = list(values)
-    data = sorted(float(v) for v in raw if finite(v))  # type: ignore[arg-type]
-    dropped = len(raw) - len(data)
-    if not data:
+    data = _finite_sorted(values)
+    dropped = data.null_count()
+    data = data.drop_nulls()
+    if data.len() == 0:
         return empty(f"{title}: no finite values") + _dropped_note(dropped)
-    lo, hi = data[0], data[-1]
+    lo, hi = float(data[0]), float(data[-1])
     open_top = False
-    if clip_quantile is not None and len(data) > 20:
-        q = data[min(len(data) - 1, math.ceil(clip_quantile * len(data)) - 1)]
+    if clip_quantile is not None and data.len() > 20:
+        q = float(data[min(data.len() - 1, math.ceil(clip_quantile * data.len()) - 1)])
         if q < hi and q > lo:
             hi, open_top = q, True
     if hi == lo:
         hi = lo + 1.0
     bins = max(1, int(bins))
     step = (hi - lo) / bins
+    index = pl.when(data < hi).then(((data - lo) / step).floor()).otherwise(bins - 1)
+    tally = pl.select(index.clip(0, bins - 1).cast(pl.Int64).alias("i")).group_by("i").len()
     counts = [0] * bins
-    for v in data:
-        i = int((v - lo) / step) if v < hi else bins - 1
-        counts[min(max(i, 0), bins - 1)] += 1
+    for i, c in tally.iter_rows():
+        counts[i] += c
     left, right, top, bottom = 72, width - 16, 28, height - 44
     x = LinearScale(lo, hi, left, right)
     y_ticks = nice_ticks(0, max(counts))
@@ -314,6 +317,16 @@ def histogram(
             )
         )  # type: ignore[operator]
     return _svg(width, height, body, title) + _dropped_note(dropped)
+
+
+def _finite_sorted(values: Iterable[object]) -> pl.Series:
+    """Finite, plottable values as a sorted Float64 Series; the others become (trailing) nulls."""
+    if isinstance(values, pl.Series):
+        s = values.cast(pl.Float64, strict=False)
+    else:
+        s = pl.Series([float(v) if finite(v) else None for v in values], dtype=pl.Float64)  # type: ignore[arg-type]
+    ok = s.is_finite() & (s.abs() <= MAX_MAGNITUDE)
+    return pl.select(pl.when(ok).then(s)).to_series().sort(nulls_last=True)
 
 
 def _inside(ticks: Sequence[float], lo: float, hi: float) -> list[float]:
