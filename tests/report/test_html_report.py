@@ -314,3 +314,33 @@ def test_value_concentration_deciles_add_up_to_the_whole():
     assert len(shares) == 10
     assert sum(shares) == pytest.approx(100, abs=0.3)  # each rounded to 0.1 %
     assert shares == sorted(shares, reverse=True)  # most valuable tenth first
+
+
+def test_kano_drift_and_segment_charts():
+    kano = full_result().tables["kano"]
+    waves = pl.concat(
+        [
+            kano.with_columns(wave=pl.lit(1), better=pl.col("better") - 0.2),
+            kano.with_columns(wave=pl.lit(2)).with_columns(
+                category=pl.when(pl.col("feature") == "previews")
+                .then(pl.lit("O"))
+                .otherwise("category")
+            ),
+        ]
+    )
+    segments = pl.concat(
+        [
+            kano.with_columns(segment=pl.lit("collector")),
+            kano.with_columns(segment=pl.lit("casual")),
+        ]
+    )
+    page = render(
+        full_result(tables={"kano": kano, "kano_waves": waves, "kano_segments": segments})
+    )
+    assert 'aria-label="Kano drift: wave 1 → 2"' in page
+    assert "Changed category: previews: A → O." in page
+    drift = page[page.index('aria-label="Kano drift') :]
+    drift = drift[: drift.index("</svg>")]
+    assert drift.count('fill="#fff" stroke="#999"') == 4  # one hollow "before" marker per feature
+    for seg in ("casual", "collector"):
+        assert f'aria-label="Kano: segment {seg}"' in page

@@ -333,15 +333,19 @@ KANO_COLOURS = {
 }  # fmt: skip
 
 
-def _kano_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
-    df = tables["kano"]
+KANO_QUADRANTS = ("attractive", "one-dimensional", "indifferent", "must-be")
+
+
+def _kano_points(
+    df: pl.DataFrame, with_segment: bool = True
+) -> list[tuple[str, Any, Any, Any]] | None:
     feature = col(df, "feature", "name")
     better = numeric_col(df, "better", "better_coefficient")
     worse = numeric_col(df, "worse", "worse_coefficient")
     if not (feature and better and worse):
-        return [svg.empty("kano: no feature/better/worse columns to plot")]
+        return None
     group = col(df, "category_name", "category")
-    seg = col(df, "segment")
+    seg = col(df, "segment") if with_segment else None
     points = []
     for row in df.iter_rows(named=True):
         label = str(row[feature]) + (f" ({row[seg]})" if seg and row[seg] is not None else "")
@@ -349,12 +353,64 @@ def _kano_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
         points.append(
             (label, None if w is None else abs(w), row[better], row[group] if group else "feature")
         )
-    chart = svg.scatter_quadrants(
-        points, title="Kano: better vs |worse|", x_label="|worse| (dissatisfaction if absent)",
-        y_label="better (satisfaction if present)",
-        quadrant_names=("attractive", "one-dimensional", "indifferent", "must-be"), colours=KANO_COLOURS,
+    return points
+
+
+def _kano_scatter(points, title: str, trails=None) -> str:
+    return svg.scatter_quadrants(
+        points, title=title, x_label="|worse| (dissatisfaction if absent)",
+        y_label="better (satisfaction if present)", quadrant_names=KANO_QUADRANTS,
+        colours=KANO_COLOURS, trails=trails,
     )  # fmt: skip
-    return [figure(chart, "Berger et al. coefficients; quadrant lines at 0.5.")]
+
+
+def _kano_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
+    points = _kano_points(tables["kano"])
+    if points is None:
+        return [svg.empty("kano: no feature/better/worse columns to plot")]
+    out = [
+        figure(
+            _kano_scatter(points, "Kano: better vs |worse|"),
+            "Berger et al. coefficients; quadrant lines at 0.5.",
+        )
+    ]
+    waves = tables.get("kano_waves")
+    if (
+        waves is not None
+        and {"wave", "feature"} <= set(waves.columns)
+        and waves["wave"].n_unique() >= 2
+    ):
+        order = waves["wave"].unique().sort().to_list()
+        last = waves.filter(pl.col("wave") == order[-1])
+        before = waves.filter(pl.col("wave") == order[-2])
+        now = _kano_points(last, with_segment=False)
+        then = _kano_points(before, with_segment=False)
+        if now and then:
+            trails = {lab: (x, y) for lab, x, y, _ in then}
+            cat = col(waves, "category")
+            changed = []
+            if cat:
+                old = dict(before.select("feature", cat).iter_rows())
+                changed = [
+                    f"{f}: {old.get(f)} → {c}"
+                    for f, c in last.select("feature", cat).iter_rows()
+                    if old.get(f) not in (None, c)
+                ]
+            cap = f"Wave {order[-2]} (hollow) → wave {order[-1]} (filled)." + (
+                " Changed category: " + "; ".join(changed) + "." if changed else ""
+            )
+            out.append(
+                figure(
+                    _kano_scatter(now, f"Kano drift: wave {order[-2]} → {order[-1]}", trails), cap
+                )
+            )
+    segs = tables.get("kano_segments")
+    if segs is not None and "segment" in segs.columns:
+        for seg in segs["segment"].drop_nulls().unique().sort().to_list():
+            pts = _kano_points(segs.filter(pl.col("segment") == seg), with_segment=False)
+            if pts:
+                out.append(figure(_kano_scatter(pts, f"Kano: segment {seg}")))
+    return out
 
 
 def _find_table(tables: Mapping[str, pl.DataFrame], *names: str) -> tuple[str, pl.DataFrame] | None:

@@ -560,12 +560,15 @@ def scatter_quadrants(
     domain: tuple[float, float] = (0.0, 1.0),
     quadrant_names: tuple[str, str, str, str] | None = None,
     colours: Mapping[str, str] | None = None,
+    trails: Mapping[str, tuple[object, object]] | None = None,
     width: int = 560,
-    height: int = 460,
+    height: int = 476,
 ) -> str:
     """Labelled points ``(label, x, y, group)`` on a fixed square domain with quadrant lines.
 
-    ``quadrant_names`` are (top-left, top-right, bottom-left, bottom-right).
+    ``quadrant_names`` are (top-left, top-right, bottom-left, bottom-right). ``trails`` maps a
+    point's label to where it was before (e.g. the previous survey wave): drawn as a hollow
+    circle joined to the point by a line.
     """
     pts = [
         (lab, float(px), float(py), grp) for lab, px, py, grp in points if finite(px) and finite(py)
@@ -576,7 +579,7 @@ def scatter_quadrants(
     lo, hi = domain
     lo = min(lo, *(p[1] for p in pts), *(p[2] for p in pts))
     hi = max(hi, *(p[1] for p in pts), *(p[2] for p in pts))
-    left, right, top, bottom = 56, width - 20, 30, height - 46
+    left, right, top, bottom = 56, width - 20, 30, height - 62
     x = LinearScale(lo, hi, left, right)
     y = LinearScale(lo, hi, bottom, top)
     ticks = _inside(nice_ticks(lo, hi), lo, hi)
@@ -593,6 +596,16 @@ def scatter_quadrants(
         body.append(_text(right - 6, bottom - 6, br, "end", fill="#777", font_style="italic"))
     groups = sorted({str(g) for *_, g in pts})
     palette = {g: (colours or {}).get(g, PALETTE[i % len(PALETTE)]) for i, g in enumerate(groups)}
+    for lab, px, py, _grp in pts:
+        prev = (trails or {}).get(str(lab))
+        if prev and finite(prev[0]) and finite(prev[1]):
+            fx = x(min(max(float(prev[0]), lo), hi))  # type: ignore[arg-type]
+            fy = y(min(max(float(prev[1]), lo), hi))  # type: ignore[arg-type]
+            body.append(_line(fx, fy, x(px), y(py), "#999", stroke_width="1.2"))
+            body.append(
+                f'<circle cx="{num(fx)}" cy="{num(fy)}" r="3.5" fill="#fff" stroke="#999">'
+                f"<title>{esc(lab)} before: x {esc(fmt(prev[0]))}, y {esc(fmt(prev[1]))}</title></circle>"
+            )
     for lab, px, py, grp in pts:
         cx, cy = x(px), y(py)
         body.append(
