@@ -1,7 +1,19 @@
 """truenorth: a customer-value rules engine.
 
-The public API for plugin authors is re-exported here; everything under ``truenorth.engine``
-that is not re-exported is private.
+Services load packs once and run them on in-memory frames::
+
+    import polars as pl
+    import truenorth
+
+    engine = truenorth.Engine.load("rules/")              # or a pack dict; PackError if invalid
+    result = engine.run(data={"transactions": orders_df})  # thread-safe, re-entrant
+    result.findings                                        # a Polars DataFrame
+    result.tables["customers"]
+
+Plugin authors use the records and the ``hookimpl`` marker re-exported here (``RuleKind``,
+``Options``, ``Reader``, ``Reporter``, ``RuleContext``, ``RuleOutput``, ``Finding``) and test
+their kinds with :mod:`truenorth.testing`. Everything under ``truenorth.engine`` that is not
+re-exported is private.
 """
 
 from importlib.metadata import PackageNotFoundError, version
