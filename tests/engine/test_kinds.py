@@ -247,3 +247,11 @@ def test_decision_table_into_a_new_table_keeps_the_input_columns_usable():
     result = engine.run(data={"customers": CUSTOMERS})
     assert result.findings["subject"].to_list() == ["c"]
     assert "customers" not in result.tables and result.tables["tiers"].height == 5
+
+
+def test_condition_nan_never_matches():
+    frame = pl.DataFrame({"customer": ["a", "b", "c"], "clv": [float("nan"), 500.0, None]})
+    result = run_rule("condition", {}, {"customers": frame}, when="clv > 200")
+    assert result.findings["subject"].to_list() == ["b"]
+    result = run_rule("condition", {}, {"customers": frame}, warn="clv > 200", fail="clv > 400")
+    assert result.findings.select("subject", "severity").rows() == [("b", "fail")]

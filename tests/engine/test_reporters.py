@@ -22,12 +22,14 @@ PACK = {
             "severity": "fail",
             "action": "call",
             "message": "{id} has | {v}",
-            "with": {"value": "v"},
+            "with": {"value": "w"},
         },
         {"id": "small", "kind": "condition", "on": "c", "when": "v <= 1", "severity": "info"},
     ],
 }
-DATA = {"c": pl.DataFrame({"id": ["a", "b", "c"], "v": [0.5, 2.0, float("nan")]})}
+DATA = {
+    "c": pl.DataFrame({"id": ["a", "b", "c"], "v": [0.5, 2.0, 5.0], "w": [1.0, float("nan"), 3.0]})
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def test_json_reporter_file_and_stdout(result, reporters, tmp_path, capsys):
     reporters["json"].write(result, tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["counts"] == {"info": 1, "warn": 0, "fail": 2, "error": 0}
-    nan_row = next(f for f in data["findings"] if f["subject"] == "c")
+    nan_row = next(f for f in data["findings"] if f["subject"] == "b")
     assert nan_row["value"] is None  # NaN is not valid JSON: written as null
     reporters["json"].write(result, None)
     assert json.loads(capsys.readouterr().out)["pack"] == "rep"
@@ -56,7 +58,8 @@ def test_markdown_escapes_pipes_and_orders_by_severity(result, reporters, tmp_pa
     lines = [
         line for line in md.splitlines() if line.startswith("| fail") or line.startswith("| info")
     ]
-    assert lines[0].startswith("| fail | big | b | b has \\| 2.0 | 2 | call |")
+    assert lines[0].startswith("| fail | big | b | b has \\| 2.0 |  | call |")  # NaN value: blank
+    assert lines[1].startswith("| fail | big | c | c has \\| 5.0 | 3 | call |")
     assert lines[-1].startswith("| info | small | a |")
     assert "Findings: info 1, warn 0, fail 2, error 0" in md
 

@@ -12,7 +12,8 @@ Example::
       with: {subject: customer, value: clv}
 
 With ``warn:``/``fail:`` instead of (or besides) ``when:``, each row gets the severity of the
-strongest condition it meets (``fail`` wins); ``when`` then pre-filters rows.
+strongest condition it meets (``fail`` wins); ``when`` then pre-filters rows. Null and NaN
+values never meet a condition.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     used = [c for c in dict.fromkeys(used) if c in columns and c != subject]
 
     flags = []
-    selected = lf
+    # NaN never meets a condition (as SQL's NULL): Polars orders NaN above every number, so
+    # `clv > 200` would otherwise flag a NaN clv
+    roots = {c for e in conds.values() for c in e.meta.root_names()}
+    nan_cols = [c for c in roots if c in columns and schema[c] in (pl.Float32, pl.Float64)]
+    selected = lf.with_columns(pl.col(nan_cols).fill_nan(None)) if nan_cols else lf
     if "when" in conds:
         selected = selected.filter(conds["when"])
     levels = [k for k in ("fail", "warn") if k in conds]

@@ -169,7 +169,8 @@ def markdown(result: truenorth.Result) -> str:
             "|---|---|---|---|---:|---|---|",
         ]
         for row in _ordered_findings(result).iter_rows(named=True):
-            value = "" if row["value"] is None else f"{row['value']:.4g}"
+            v = row["value"]
+            value = "" if v is None or v != v else f"{v:.4g}"  # null or NaN: blank
             lines.append(
                 f"| {row['severity']} | {_md_escape(row['rule_id'])} | {_md_escape(row['subject'])} | "
                 f"{_md_escape(row['message'])} | {value} | {_md_escape(row['action'])} | "
