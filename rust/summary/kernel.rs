@@ -22,18 +22,26 @@ use super::keys::KeyAccess;
 
 /// Timestamps as integers (days for dates, the datetime's own tick otherwise).
 pub trait TimeAccess: Sync {
-    fn at(&self, i: usize) -> i64;
-}
-impl TimeAccess for &[i64] {
+    /// The stored value (kept at its own width when rows are scattered: 4 bytes for dates).
+    type Raw: Copy + Send + Sync + Into<i64>;
+    fn raw(&self, i: usize) -> Self::Raw;
     #[inline]
     fn at(&self, i: usize) -> i64 {
+        self.raw(i).into()
+    }
+}
+impl TimeAccess for &[i64] {
+    type Raw = i64;
+    #[inline]
+    fn raw(&self, i: usize) -> i64 {
         self[i]
     }
 }
 impl TimeAccess for &[i32] {
+    type Raw = i32;
     #[inline]
-    fn at(&self, i: usize) -> i64 {
-        self[i] as i64
+    fn raw(&self, i: usize) -> i32 {
+        self[i]
     }
 }
 
@@ -220,12 +228,11 @@ unsafe impl<T> Sync for SyncPtr<T> {}
 unsafe impl<T> Send for SyncPtr<T> {}
 
 #[derive(Clone, Copy)]
-struct Scattered<V> {
+struct Scattered<V, R> {
     val: V,
-    time: i64,
     amount: f64,
+    time: R,
     row: u32,
-    hash: u32,
 }
 
 /// Summary of a log in any order (hash-partitioned). Output order is arbitrary; see
@@ -276,7 +283,7 @@ fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
         .map(|&(a, b)| {
             let mut hist = vec![0usize; nparts];
             for i in a..b {
-                hist[part_of(keys.key_hash(i) as u32)] += 1;
+                hist[part_of(K::val_hash(keys.val(i)) as u32)] += 1;
             }
             hist
         })
@@ -294,7 +301,9 @@ fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
         }
     }
     part_start[nparts] = acc;
-    let mut scat: Vec<Scattered<K::Val<'_>>> = Vec::with_capacity(n);
+    // 24 bytes per row for integer keys and dates (32 with datetimes): the hash is recomputed
+    // from the key value later rather than stored
+    let mut scat: Vec<Scattered<K::Val<'_>, T::Raw>> = Vec::with_capacity(n);
     let dst = SyncPtr(scat.as_mut_ptr());
     ranges
         .par_iter()
@@ -302,14 +311,13 @@ fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
         .for_each(|(&(a, b), mut off)| {
             let dst = &dst;
             for i in a..b {
-                let h = keys.key_hash(i) as u32;
-                let p = part_of(h);
+                let val = keys.val(i);
+                let p = part_of(K::val_hash(val) as u32);
                 let s = Scattered {
-                    val: keys.val(i),
-                    time: times.at(i),
+                    val,
+                    time: times.raw(i),
                     amount: amounts.map_or(0.0, |x| x[i]),
                     row: i as u32,
-                    hash: h,
                 };
                 // SAFETY: offsets are disjoint per (chunk, partition) and cover exactly 0..n.
                 unsafe { dst.0.add(off[p]).write(s) };
@@ -330,7 +338,8 @@ fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
             let mut gid_hash: Vec<u64> = Vec::new();
             let mut gids: Vec<u32> = Vec::with_capacity(m);
             for s in rows {
-                let h = (s.hash as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                // partition bits are 24..31; the table uses the low bits and the top 7 bits
+                let h = K::val_hash(s.val);
                 let g = match table.find(h, |&g| gid_val[g as usize] == s.val) {
                     Some(&g) => g,
                     None => {
@@ -358,9 +367,10 @@ fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
             let dst = entries.as_mut_ptr();
             for (s, &g) in rows.iter().zip(&gids) {
                 let slot = &mut fill[g as usize];
+                let time: i64 = s.time.into();
                 let e = Entry {
-                    period: cfg.period_of(s.time),
-                    time: s.time,
+                    period: cfg.period_of(time),
+                    time,
                     amount: s.amount,
                     row: s.row,
                 };
