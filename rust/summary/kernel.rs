@@ -2,8 +2,9 @@
 //! customer's summary (distinct purchase periods, first/last period, totals, holdout counts).
 //!
 //! Layout, for speed on unsorted input (the common case):
-//! 1. hash every key once (parallel chunks) and count rows per hash partition;
-//! 2. scatter `(row, hash)` pairs into partition order (stable: rows stay ascending);
+//! 1. hash every key (parallel chunks) and count rows per hash partition (at most 256);
+//! 2. scatter `(key, amount, time, row)` into partition order (stable: rows stay ascending),
+//!    24 bytes per row for integer keys and dates, so later passes never go back to the input;
 //! 3. per partition, in parallel: a small open-addressing table maps keys to dense local ids
 //!    (it fits in cache because a partition holds a few thousand customers), a counting sort
 //!    groups the partition's rows by customer, and each customer's handful of rows is sorted by
