@@ -5,20 +5,26 @@ Synthetic, seeded BG/NBD logs (``synthetic.bgnbd_log``), unsorted unless stated:
 
 Run: ``pytest benches/ --benchmark-only`` (ratios printed at the end).
 
-Measured 2026-11-23 on the shared 2-core dev box (load average 3-8 from other jobs, so absolute
-times are noisy; each group ran side by side in one session), medians:
+Measured 2026-11-23 on the shared 2-core dev box, load average 6-8 from other jobs (so absolute
+times swing 2-3x between runs; the groups ran side by side in one session), medians, after the
+24-byte scatter change (run 2); run 1 (before it) in brackets:
 
-=====================  =========  ===============  =========  ==========  ==========
-case                   truenorth  Polars reference  lifetimes  vs Polars   vs lifetimes
-=====================  =========  ===============  =========  ==========  ==========
-1M rows, unsorted        0.150 s        1.48 s        3.22 s      9.9x       21.5x
-10M rows, unsorted       2.01 s        12.6 s        30.7 s       6.2x       15.3x
-10M rows, sorted         0.487 s        7.60 s          -        15.6x          -
-=====================  =========  ===============  =========  ==========  ==========
+=====================  ===============  ================  ===============  =========  ============
+case                   truenorth        Polars reference  lifetimes (1 rd)  vs Polars  vs lifetimes
+=====================  ===============  ================  ===============  =========  ============
+1M rows, unsorted      0.130 s [0.150]   0.647 s [1.48]   0.880 s [3.22]   5.0x [9.9]  6.8x [21.5]
+10M rows, unsorted     1.33 s [2.01]     20.9 s [12.6]    17.5 s [30.7]   15.7x [6.2] 13.2x [15.3]
+10M rows, sorted       0.601 s [0.487]   15.8 s [7.60]          -         26.3x [15.6]      -
+=====================  ===============  ================  ===============  =========  ============
+
+CPU time (``time.process_time``, quieter than wall time here) at 1M rows: truenorth ~0.09 s,
+Polars reference ~0.7 s, lifetimes ~1.0-1.2 s. The >= 50x-vs-lifetimes target is NOT met:
+lifetimes 0.11.3 on pandas 3 is far faster than the target assumed.
 
 Peak memory of summarize at 10M rows (fresh process, VmHWM reset before the call): input frame
-191 MiB (``estimated_size``), RSS 275 MiB before, peak 901 MiB (+627 MiB); the kernel's own
-largest buffer is the scattered copy of the rows (32 B/row = 305 MiB at 10M rows).
+191 MiB (``estimated_size``), RSS 274 MiB before, peak 761 MiB (+486 MiB; run 1: +627 MiB).
+The kernel's largest buffer is the scattered copy of the rows (24 B/row for integer keys and
+dates = 229 MiB at 10M rows).
 """
 
 from __future__ import annotations

@@ -440,7 +440,7 @@ def logs(draw):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     df=logs(),
-    period=st.sampled_from(["1d", "2d", "1w"]),
+    period=st.sampled_from(["1d", "2d", "7d", "1w", "2w"]),
     unit=st.sampled_from(["1d", "1w", "12h"]),
     end_days=st.one_of(st.none(), st.integers(0, 45)),
     cal_days=st.one_of(st.none(), st.integers(-5, 40)),

@@ -2,8 +2,9 @@
 //! customer's summary (distinct purchase periods, first/last period, totals, holdout counts).
 //!
 //! Layout, for speed on unsorted input (the common case):
-//! 1. hash every key once (parallel chunks) and count rows per hash partition;
-//! 2. scatter `(row, hash)` pairs into partition order (stable: rows stay ascending);
+//! 1. hash every key (parallel chunks) and count rows per hash partition (at most 256);
+//! 2. scatter `(key, amount, time, row)` into partition order (stable: rows stay ascending),
+//!    24 bytes per row for integer keys and dates, so later passes never go back to the input;
 //! 3. per partition, in parallel: a small open-addressing table maps keys to dense local ids
 //!    (it fits in cache because a partition holds a few thousand customers), a counting sort
 //!    groups the partition's rows by customer, and each customer's handful of rows is sorted by
@@ -22,18 +23,26 @@ use super::keys::KeyAccess;
 
 /// Timestamps as integers (days for dates, the datetime's own tick otherwise).
 pub trait TimeAccess: Sync {
-    fn at(&self, i: usize) -> i64;
-}
-impl TimeAccess for &[i64] {
+    /// The stored value (kept at its own width when rows are scattered: 4 bytes for dates).
+    type Raw: Copy + Send + Sync + Into<i64>;
+    fn raw(&self, i: usize) -> Self::Raw;
     #[inline]
     fn at(&self, i: usize) -> i64 {
+        self.raw(i).into()
+    }
+}
+impl TimeAccess for &[i64] {
+    type Raw = i64;
+    #[inline]
+    fn raw(&self, i: usize) -> i64 {
         self[i]
     }
 }
 impl TimeAccess for &[i32] {
+    type Raw = i32;
     #[inline]
-    fn at(&self, i: usize) -> i64 {
-        self[i] as i64
+    fn raw(&self, i: usize) -> i32 {
+        self[i]
     }
 }
 
@@ -205,10 +214,11 @@ pub fn summarize_sorted<K: KeyAccess, T: TimeAccess>(
     parts.concat()
 }
 
-/// Number of hash-partition bits: about 32k rows per partition, at most 2^10 partitions.
+/// Number of hash-partition bits: about 32k rows per partition, at most 2^8 partitions (more
+/// scatter targets measured slower at 10M rows: write streams thrash cache and TLB).
 fn partition_bits(n: usize) -> u32 {
     let mut bits = 0;
-    while bits < 10 && (n >> bits) > (1 << 15) {
+    while bits < 8 && (n >> bits) > (1 << 15) {
         bits += 1;
     }
     bits
@@ -219,12 +229,11 @@ unsafe impl<T> Sync for SyncPtr<T> {}
 unsafe impl<T> Send for SyncPtr<T> {}
 
 #[derive(Clone, Copy)]
-struct Scattered<V> {
+struct Scattered<V, R> {
     val: V,
-    time: i64,
     amount: f64,
+    time: R,
     row: u32,
-    hash: u32,
 }
 
 /// Summary of a log in any order (hash-partitioned). Output order is arbitrary; see
@@ -239,6 +248,16 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
     amounts: Option<&[f64]>,
     cfg: &Config,
 ) -> Vec<Customer> {
+    summarize_partitions(keys, times, amounts, cfg).concat()
+}
+
+/// The hash-partitioned kernel; one vector of customers per partition.
+fn summarize_partitions<K: KeyAccess, T: TimeAccess>(
+    keys: &K,
+    times: &T,
+    amounts: Option<&[f64]>,
+    cfg: &Config,
+) -> Vec<Vec<Customer>> {
     let n = keys.len();
     if n == 0 {
         return Vec::new();
@@ -265,7 +284,7 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
         .map(|&(a, b)| {
             let mut hist = vec![0usize; nparts];
             for i in a..b {
-                hist[part_of(keys.key_hash(i) as u32)] += 1;
+                hist[part_of(K::val_hash(keys.val(i)) as u32)] += 1;
             }
             hist
         })
@@ -283,7 +302,9 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
         }
     }
     part_start[nparts] = acc;
-    let mut scat: Vec<Scattered<K::Val<'_>>> = Vec::with_capacity(n);
+    // 24 bytes per row for integer keys and dates (32 with datetimes): the hash is recomputed
+    // from the key value later rather than stored
+    let mut scat: Vec<Scattered<K::Val<'_>, T::Raw>> = Vec::with_capacity(n);
     let dst = SyncPtr(scat.as_mut_ptr());
     ranges
         .par_iter()
@@ -291,14 +312,13 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
         .for_each(|(&(a, b), mut off)| {
             let dst = &dst;
             for i in a..b {
-                let h = keys.key_hash(i) as u32;
-                let p = part_of(h);
+                let val = keys.val(i);
+                let p = part_of(K::val_hash(val) as u32);
                 let s = Scattered {
-                    val: keys.val(i),
-                    time: times.at(i),
+                    val,
+                    time: times.raw(i),
                     amount: amounts.map_or(0.0, |x| x[i]),
                     row: i as u32,
-                    hash: h,
                 };
                 // SAFETY: offsets are disjoint per (chunk, partition) and cover exactly 0..n.
                 unsafe { dst.0.add(off[p]).write(s) };
@@ -319,7 +339,8 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
             let mut gid_hash: Vec<u64> = Vec::new();
             let mut gids: Vec<u32> = Vec::with_capacity(m);
             for s in rows {
-                let h = (s.hash as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                // partition bits are 24..31; the table uses the low bits and the top 7 bits
+                let h = K::val_hash(s.val);
                 let g = match table.find(h, |&g| gid_val[g as usize] == s.val) {
                     Some(&g) => g,
                     None => {
@@ -347,9 +368,10 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
             let dst = entries.as_mut_ptr();
             for (s, &g) in rows.iter().zip(&gids) {
                 let slot = &mut fill[g as usize];
+                let time: i64 = s.time.into();
                 let e = Entry {
-                    period: cfg.period_of(s.time),
-                    time: s.time,
+                    period: cfg.period_of(time),
+                    time,
                     amount: s.amount,
                     row: s.row,
                 };
@@ -369,8 +391,7 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
             out
         })
         .collect();
-    drop(scat); // the scattered rows are the kernel's largest buffer: free before concatenating
-    parts.concat()
+    parts
 }
 
 /// Sort customers by key. Keys are extracted once (no random reads inside the comparator for
@@ -378,6 +399,24 @@ pub fn summarize_unsorted<K: KeyAccess, T: TimeAccess>(
 pub fn sort_by_key<K: KeyAccess>(keys: &K, customers: &mut Vec<Customer>) {
     let perm = keys.order(&customers.iter().map(|c| c.first_row).collect::<Vec<_>>());
     *customers = perm.into_iter().map(|i| customers[i as usize]).collect();
+}
+
+/// All partitions' customers in key order, gathered straight from the partitions (one copy).
+fn sorted_from_partitions<K: KeyAccess>(keys: &K, parts: Vec<Vec<Customer>>) -> Vec<Customer> {
+    let index: Vec<(u32, u32)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, v)| (0..v.len() as u32).map(move |i| (p as u32, i)))
+        .collect();
+    let rows: Vec<u32> = parts.iter().flatten().map(|c| c.first_row).collect();
+    let perm = keys.order(&rows);
+    drop(rows);
+    perm.into_iter()
+        .map(|j| {
+            let (p, i) = index[j as usize];
+            parts[p as usize][i as usize]
+        })
+        .collect()
 }
 
 /// Summary of a transaction log: sorted fast path when keys are sorted, hash-partitioned
@@ -392,11 +431,12 @@ pub fn summarize<K: KeyAccess, T: TimeAccess>(
     if is_sorted(keys) {
         summarize_sorted(keys, times, amounts, cfg)
     } else {
-        let mut out = summarize_unsorted(keys, times, amounts, cfg);
+        let parts = summarize_partitions(keys, times, amounts, cfg);
         if sort_output {
-            sort_by_key(keys, &mut out);
+            sorted_from_partitions(keys, parts)
+        } else {
+            parts.concat()
         }
-        out
     }
 }
 

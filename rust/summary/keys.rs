@@ -17,6 +17,8 @@ pub trait KeyAccess: Sync {
     fn val(&self, i: usize) -> Self::Val<'_>;
     fn len(&self) -> usize;
     fn key_hash(&self, i: usize) -> u64;
+    /// The hash of a key value (equal to `key_hash` of its row).
+    fn val_hash(v: Self::Val<'_>) -> u64;
     fn key_eq(&self, i: usize, j: usize) -> bool;
     fn key_cmp(&self, i: usize, j: usize) -> Ordering;
     fn is_empty(&self) -> bool {
@@ -78,6 +80,10 @@ impl KeyAccess for &[i64] {
     #[inline]
     fn key_hash(&self, i: usize) -> u64 {
         fmix64(self[i] as u64)
+    }
+    #[inline]
+    fn val_hash(v: i64) -> u64 {
+        fmix64(v as u64)
     }
     #[inline]
     fn key_eq(&self, i: usize, j: usize) -> bool {
@@ -149,6 +155,10 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
     #[inline]
     fn key_hash(&self, i: usize) -> u64 {
         hash_bytes(self.0.at(i))
+    }
+    #[inline]
+    fn val_hash(v: &[u8]) -> u64 {
+        hash_bytes(v)
     }
     #[inline]
     fn key_eq(&self, i: usize, j: usize) -> bool {

@@ -2,7 +2,8 @@
 
 Periods and units are fixed-length Polars-style durations: ``"<n><unit>"`` with unit one of
 ``ns, us, ms, s, m, h, d, w``. Periods are aligned to the Unix epoch, except weeks, which start
-on Monday (as pandas' ``W`` periods used by lifetimes, and Polars' ``dt.truncate("1w")``).
+on Monday (as pandas' ``W`` periods used by lifetimes, and Polars' ``dt.truncate("1w")``; for
+``"Nw"`` counted from Monday 1970-01-05, as Polars).
 Calendar durations (``mo``, ``q``, ``y``) have no fixed length and are rejected.
 """
 
@@ -25,8 +26,6 @@ _NS = {
 }
 _DAY_NS = _NS["d"]
 _TICK_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
-# 1970-01-01 was a Thursday; the Monday before it starts week 0.
-_MONDAY_OFFSET_NS = -3 * _DAY_NS
 _DURATION = re.compile(r"^\s*(\d+)\s*(ns|us|ms|s|m|h|d|w)\s*$")
 
 

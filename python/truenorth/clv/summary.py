@@ -36,8 +36,9 @@ Policies (documented, tested):
   zone (as pandas' ``to_period``, used by lifetimes): a purchase at 23:30 in Europe/Berlin belongs
   to that Berlin day. ``observation_end``/``calibration_end`` given naive are read in the column's
   zone; given aware, they are converted to it.
-- Periods/units are fixed-length durations (``ns us ms s m h d w``); weeks start on Monday,
-  other periods are aligned to the Unix epoch. Periods finer than a day need a Datetime column.
+- Periods/units are fixed-length durations (``ns us ms s m h d w``), bucketed as Polars'
+  ``dt.truncate``: week periods (``"1w"``, ``"2w"``) start on Mondays (counted from Monday
+  1970-01-05), other periods (``"7d"`` included) are aligned to the Unix epoch. Periods finer than a day need a Datetime column.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def summarize(
         ValueError: missing columns, unsupported dtypes, empty input, nulls, non-finite amounts,
             or inconsistent ends — the message names the column (and the first bad row).
     """
-    period_ns, _ = parse_duration(period, "period")
+    period_ns, period_unit = parse_duration(period, "period")
     unit_ns, _ = parse_duration(unit, "unit")
     cols = [customer, time] + ([amount] if amount is not None else [])
     if len(set(cols)) != len(cols):
@@ -172,7 +173,9 @@ def summarize(
         raise ValueError(
             f"period {period!r} is finer than the resolution of column '{time}' ({t_raw.dtype})"
         )
-    offset_ns = -3 * 86_400 * 10**9 if period_ns % (7 * 86_400 * 10**9) == 0 else 0
+    # week periods ("Nw") start on Mondays, counted from Monday 1970-01-05 (as Polars'
+    # dt.truncate); other periods, "7d" included, are aligned to the epoch
+    offset_ns = 4 * 86_400 * 10**9 if period_unit == "w" else 0
     ticks = wall_clock(t_raw).to_physical()
 
     amounts = None
