@@ -139,3 +139,22 @@ def test_cli_run_writes_the_html_report(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr + proc.stdout
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "customer-value-review" in page and "Mean P(alive)" in page
+
+
+def test_init_workspace_runs_the_review_from_its_own_copy(tmp_path):
+    """`truenorth init DIR` copies the packs and data; the copy runs on its own (relative paths)."""
+    ws = tmp_path / "ws"
+    init = subprocess.run(
+        [sys.executable, "-m", "truenorth.cli", "init", str(ws)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    rules = ws / "rules"
+    for d in DOMAINS:
+        assert (rules / f"{d}.yaml").read_text() == (PACKS / f"{d}.yaml").read_text()
+    assert (rules / "data" / "transactions.csv").stat().st_size == (
+        PACKS / "data" / "transactions.csv"
+    ).stat().st_size
+    result = truenorth.Engine.load([rules / f"{d}.yaml" for d in DOMAINS]).run()
+    assert result.errors == []
+    assert result.files and all(str(rules) in f for f in result.files)  # the copy, not the package
