@@ -563,3 +563,13 @@ def test_p_purchases_is_a_distribution_with_the_model_mean(model, t):
     assert sum(probs) == pytest.approx(1.0, abs=1e-9)
     mean = sum(n * p for n, p in enumerate(probs))
     assert mean == pytest.approx(model.expected_purchases_new(t), rel=1e-7)
+
+
+def test_unconverged_series_is_an_error_not_nan():
+    # a > 1 with a horizon 10^5 times the customer's age: 2F1(·; z ≈ 1 − 1e-5) needs more
+    # terms than the cap; the result must be a clear error, never a silent NaN.
+    m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 5.0, "b": 2.426})
+    df = pl.DataFrame({"frequency": [0], "recency": [0.0], "T": [5.0]})
+    assert math.isfinite(m.expected_purchases(df, 1e3)[0])
+    with pytest.raises(ArithmeticError, match="not finite at row 0"):
+        m.expected_purchases(df, 1e6)
