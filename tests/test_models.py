@@ -573,3 +573,18 @@ def test_unconverged_series_is_an_error_not_nan():
     assert math.isfinite(m.expected_purchases(df, 1e3)[0])
     with pytest.raises(ArithmeticError, match="not finite at row 0"):
         m.expected_purchases(df, 1e6)
+
+
+def test_parameter_table_and_time_unit(cdnow):
+    m = BetaGeo().fit(cdnow, time_unit="1w")
+    assert m.time_unit == "1w"
+    tab = m.summary()
+    assert tab["parameter"].to_list() == ["r", "alpha", "a", "b"]
+    assert ((tab["lower_95"] < tab["estimate"]) & (tab["estimate"] < tab["upper_95"])).all()
+    # Wald interval on the log scale: estimate is the geometric mean of the bounds.
+    np.testing.assert_allclose(
+        (tab["lower_95"] * tab["upper_95"]).sqrt().to_numpy(),
+        tab["estimate"].to_numpy(),
+        rtol=1e-12,
+    )
+    assert "BetaGeo(r=0.2426" in repr(m)
