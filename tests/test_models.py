@@ -563,3 +563,46 @@ def test_p_purchases_is_a_distribution_with_the_model_mean(model, t):
     assert sum(probs) == pytest.approx(1.0, abs=1e-9)
     mean = sum(n * p for n, p in enumerate(probs))
     assert mean == pytest.approx(model.expected_purchases_new(t), rel=1e-7)
+
+
+def test_very_long_horizons_are_finite_and_bounded():
+    # a > 1 with horizons up to 10^8 times the customer's age: the 2F1 series would need
+    # millions of terms (z ≈ 1); the kernel switches to the integral over the drop-out
+    # probability. E[Y(t)] grows with t towards E[1/p] = (a+b−1)/(a−1) for x = 0.
+    m = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 5.0, "b": 2.426})
+    df = pl.DataFrame({"frequency": [0], "recency": [0.0], "T": [5.0]})
+    values = [m.expected_purchases(df, t)[0] for t in (1e1, 1e3, 1e6, 1e9)]
+    assert all(math.isfinite(v) for v in values)
+    assert values == sorted(values)
+    limit = (5.0 + 2.426 - 1.0) / 4.0
+    assert 0.95 * limit < values[-1] < limit
+    # Independent check at t = 1e6 with scipy's adaptive quadrature of the same expectation
+    # (x = 0: p ~ Beta(a, b), E[Y(t) | alive] = E[(1 − (1 + p t/(α+T))^−r) / p]).
+    from scipy.integrate import quad
+    from scipy.special import betaln
+
+    r, al, a, b, T, t = 0.243, 4.414, 5.0, 2.426, 5.0, 1e6
+    c = t / (al + T)
+
+    def f(p):
+        return math.exp((a - 1) * math.log(p) + (b - 1) * math.log1p(-p) - betaln(a, b)) * (
+            -math.expm1(-r * math.log1p(p * c)) / p
+        )
+
+    ref = quad(f, 0, 0.5, epsabs=1e-13, limit=200)[0] + quad(f, 0.5, 1, epsabs=1e-13, limit=200)[0]
+    assert values[2] == pytest.approx(ref, rel=1e-9)
+
+
+def test_parameter_table_and_time_unit(cdnow):
+    m = BetaGeo().fit(cdnow, time_unit="1w")
+    assert m.time_unit == "1w"
+    tab = m.summary()
+    assert tab["parameter"].to_list() == ["r", "alpha", "a", "b"]
+    assert ((tab["lower_95"] < tab["estimate"]) & (tab["estimate"] < tab["upper_95"])).all()
+    # Wald interval on the log scale: estimate is the geometric mean of the bounds.
+    np.testing.assert_allclose(
+        (tab["lower_95"] * tab["upper_95"]).sqrt().to_numpy(),
+        tab["estimate"].to_numpy(),
+        rtol=1e-12,
+    )
+    assert "BetaGeo(r=0.2426" in repr(m)

@@ -12,6 +12,8 @@ pub struct Data {
     pub w: Vec<f64>,
     pub tx_levels: Option<Levels>,
     pub t_levels: Option<Levels>,
+    /// Distinct (x, T) pairs and each row's index into them (when there are few).
+    pub xt_pairs: Option<Pairs>,
 }
 
 impl Data {
@@ -120,12 +122,36 @@ fn levels(v: &[f64]) -> Option<Levels> {
     Some(Levels { values: u, index })
 }
 
+/// Distinct (x, T) pairs and each row's index into them.
+pub type Pairs = (Vec<(f64, f64)>, Vec<u32>);
+
+fn pairs(x: &[f64], t: &[f64]) -> Option<Pairs> {
+    use std::collections::HashMap;
+    let mut map: HashMap<(u64, u64), u32, std::hash::BuildHasherDefault<FxHasher>> =
+        HashMap::default();
+    let mut uniq = Vec::new();
+    let mut index = Vec::with_capacity(x.len());
+    for i in 0..x.len() {
+        let k = (x[i].to_bits(), t[i].to_bits());
+        let j = *map.entry(k).or_insert_with(|| {
+            uniq.push((x[i], t[i]));
+            (uniq.len() - 1) as u32
+        });
+        index.push(j);
+        if uniq.len() * 2 > x.len() + 64 {
+            return None;
+        }
+    }
+    Some((uniq, index))
+}
+
 impl Data {
     /// Precompute distinct levels of recency and T (day-grained summaries have few), so
     /// per-evaluation logarithms are taken once per level instead of once per row.
     pub fn index_columns(&mut self) {
         self.tx_levels = levels(&self.tx);
         self.t_levels = levels(&self.t);
+        self.xt_pairs = pairs(&self.x, &self.t);
     }
 }
 

@@ -76,16 +76,37 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
     let xmax = d.max_x();
     let table: Option<Vec<R>> =
         (xmax <= 2 * d.len() + 1024).then(|| (0..=xmax).map(|x| (r + x as f64).lgamma()).collect());
+    // Terms that depend on (x, T) only — the first likelihood term and ln F(T) — once per
+    // distinct pair (day-grained summaries have few), then per row only ln F(t_x).
+    let at_t = |x: f64, t: f64| -> (R, R) {
+        let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
+        (lfirst, ln_f(r, alpha, s, beta, x, t))
+    };
+    let pair_terms: Option<Vec<(R, R)>> = d
+        .xt_pairs
+        .as_ref()
+        .map(|(u, _)| u.iter().map(|&(x, t)| at_t(x, t)).collect());
     par_sum(d.len(), |i| {
-        let x = d.x[i];
+        let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
         let lg = match &table {
-            Some(t) => t[x as usize],
+            Some(tb) => tb[x as usize],
             None => (r + x).lgamma(),
         };
-        let ll = match log_odds_dead(p, x, d.tx[i], d.t[i]) {
-            None => -(r + x) * (alpha + d.t[i]).ln() - s * (beta + d.t[i]).ln(),
-            Some((lfirst, dd)) if dd.val() == f64::NEG_INFINITY => lfirst,
-            Some((lfirst, dd)) => lfirst + dd.softplus(),
+        let (lfirst, f_t) = match (&pair_terms, &d.xt_pairs) {
+            (Some(v), Some((_, idx))) => v[idx[i] as usize],
+            _ => at_t(x, t),
+        };
+        let ll = if tx >= t {
+            lfirst
+        } else {
+            let f_tx = ln_f(r, alpha, s, beta, x, tx);
+            let diff = f_t - f_tx;
+            if diff.val() < 0.0 {
+                let dd = s.ln() - (r + s + x).ln() + f_tx - lfirst + (-(diff.exp_m1())).ln();
+                lfirst + dd.softplus()
+            } else {
+                lfirst
+            }
         };
         (base + lg + ll) * d.w[i]
     })
@@ -261,6 +282,36 @@ mod tests {
                 assert!((dual.d[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "{i}");
             }
         }
+    }
+
+    #[test]
+    fn level_and_pair_caches_do_not_change_the_likelihood() {
+        // Few distinct (x, T) and t_x values: compress() indexes them; the sum must equal the
+        // plain per-row evaluation.
+        let mut x = Vec::new();
+        let mut tx = Vec::new();
+        let mut t = Vec::new();
+        for i in 0..400 {
+            let xi = (i % 4) as f64;
+            let ti = 30.0 + (i % 3) as f64;
+            x.push(xi);
+            tx.push(if xi == 0.0 {
+                0.0
+            } else {
+                1.0 + (i % 29) as f64
+            });
+            t.push(ti);
+        }
+        let d = crate::models::compress::compress(&x, &tx, &t, None);
+        assert!(d.xt_pairs.is_some() && d.t_levels.is_some());
+        let direct: f64 = (0..x.len()).map(|i| ll_row(P, x[i], tx[i], t[i])).sum();
+        assert!((ll_sum(P, &d) - direct).abs() < 1e-9 * direct.abs());
+        let bg = crate::models::bgnbd::Variant::Bg;
+        let p = [0.243, 4.414, 0.793, 2.426];
+        let direct: f64 = (0..x.len())
+            .map(|i| crate::models::bgnbd::ll_row(p, x[i], tx[i], t[i], bg))
+            .sum();
+        assert!((crate::models::bgnbd::ll_sum(p, &d, bg) - direct).abs() < 1e-9 * direct.abs());
     }
 
     #[test]

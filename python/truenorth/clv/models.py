@@ -217,7 +217,7 @@ class _PurchaseModel(_Model):
     ) -> pl.Series:
         x, tx, t = rfm_columns(data, discrete=self.discrete)
         col = _core.predict(self.kind, what, self._p(), x, tx, t, float(horizon))
-        return pl.Series(col).alias(name or what)
+        return _finite(pl.Series(col).alias(name or what), self.label)
 
     def p_alive(self, data: Any) -> pl.Series:
         """P(the customer is still active at T | frequency, recency, T), per row."""
@@ -245,6 +245,18 @@ class _PurchaseModel(_Model):
         ts = _horizons(t)
         out = _core.predict_new(self.kind, "p_purchases", self._p(), ts, n)
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
+
+
+def _finite(s: pl.Series, label: str) -> pl.Series:
+    """Never hand back NaN silently: a non-finite prediction is an error naming the row."""
+    bad = ~s.is_finite()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise ArithmeticError(
+            f"{label}: {s.name} is not finite at row {i} ({s[i]}); the parameters or the "
+            "horizon are outside the range where the series used converges"
+        )
+    return s
 
 
 def _check_horizon(t: float) -> None:
@@ -388,4 +400,4 @@ class GammaGamma(_Model):
         if self.params["q"] <= 1:
             raise ModelInputError("expected spend is infinite when q <= 1")
         col = _core.predict(self.kind, "expected_spend", self._p(), x, m, x, 0.0)
-        return pl.Series(col).alias("expected_spend")
+        return _finite(pl.Series(col).alias("expected_spend"), self.label)

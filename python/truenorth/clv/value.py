@@ -9,7 +9,7 @@ import polars as pl
 
 from .. import _core
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
-from .models import BetaGeoBetaBinom, GammaGamma, _PurchaseModel
+from .models import BetaGeoBetaBinom, GammaGamma, _finite, _PurchaseModel
 
 #: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
 DAYS_PER_MONTH = 30.4375
@@ -106,4 +106,4 @@ def lifetime_value(
         float(step),
         float(discount_rate),
     )
-    return pl.Series(col).alias("clv")
+    return _finite(pl.Series(col).alias("clv"), purchase_model.label)
