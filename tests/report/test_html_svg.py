@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from truenorth.builtins.html import svg
@@ -40,6 +40,7 @@ def test_nice_ticks_hand_cases():
     assert svg.nice_ticks(-23, 41) == [-40, -20, 0, 20, 40, 60]
     # A degenerate interval is padded rather than returning a single tick.
     assert len(svg.nice_ticks(5, 5)) >= 2
+    assert svg.nice_ticks(0, 5e-324) == [-1, -0.5, 0, 0.5, 1]  # denormal span: no log10(0)
 
 
 @given(
@@ -262,17 +263,38 @@ def test_bullet_bands_follow_direction():
         max_size=40,
     )
 )
+@example([0.0, 2.225073858507203e-309])  # denormal spans once produced NaN bins
+@example([5e-324])
 def test_charts_never_emit_nan_or_malformed_svg(values):
     labels = [f"<f{i}>" for i in range(len(values))]
     outputs = [
         svg.histogram(values),
+        svg.histogram(values, bins=3, clip_quantile=None),
         svg.bar_chart(labels, values),
-        svg.funnel_chart(labels, values) if values else "",
         svg.scatter_quadrants([(lab, v, v, "g") for lab, v in zip(labels, values, strict=True)]),
         svg.bullet_chart(
-            [{"label": lab, "value": v, "warn": v} for lab, v in zip(labels, values, strict=True)]
+            [
+                {
+                    "label": lab,
+                    "value": v,
+                    "warn": v,
+                    "fail": v,
+                    "lower": v,
+                    "upper": v,
+                    "target": v,
+                }
+                for lab, v in zip(labels, values, strict=True)
+            ]
         ),
     ]
+    if values:
+        outputs += [
+            svg.funnel_chart(labels, values),
+            svg.line_chart(labels, values, bands=[(v, "#000", "x") for v in values[:2]]),
+            svg.grouped_bar_chart(labels, {"a": values, "b": values}),
+            svg.stacked_bar_chart(labels, {"a": values}),
+            svg.heatmap(labels, ["c"], [[v] for v in values]),
+        ]
     if len(values) >= 3:
         outputs.append(svg.radar_chart(labels, values))
     for out in outputs:

@@ -115,11 +115,19 @@ def fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def _pad(value: float) -> float:
+    """Half-width of an axis around a single value: 10 % of it, or 1 when that is (nearly) 0."""
+    pad = abs(value) * 0.1
+    return pad if pad >= 1e-300 else 1.0
+
+
 def nice_step(span: float, n: int = 5) -> float:
     """A 1/2/5 × 10^k step that cuts ``span`` into about ``n`` intervals."""
     if not span > 0 or not math.isfinite(span):
         return 1.0
     raw = span / max(n, 1)
+    if not raw > 0:
+        return 1.0
     mag = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
         if raw <= m * mag * 1.000001:
@@ -133,8 +141,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
         raise ValueError("nice_ticks needs finite bounds")
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
-        pad = abs(lo) * 0.1 or 1.0
+    if hi - lo < 1e-300 or hi - lo < 1e-12 * max(abs(lo), abs(hi)):  # (nearly) a single value
+        pad = _pad(lo)
         lo, hi = lo - pad, hi + pad
     step = nice_step(hi - lo, n)
     start = math.floor(lo / step + 1e-9) * step
@@ -284,8 +292,8 @@ def histogram(
         q = float(data[min(data.len() - 1, math.ceil(clip_quantile * data.len()) - 1)])
         if q < hi and q > lo:
             hi, open_top = q, True
-    if hi == lo:
-        hi = lo + 1.0
+    if not hi - lo > max(1e-300, 1e-12 * max(abs(lo), abs(hi))):  # (nearly) one value
+        hi = lo + _pad(lo)
     bins = max(1, int(bins))
     step = (hi - lo) / bins
     index = pl.when(data < hi).then(((data - lo) / step).floor()).otherwise(bins - 1)
