@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+
 import truenorth
 from truenorth.testing import run_rule
 
