@@ -30,8 +30,9 @@ EPILOG = """\
 exit codes:
   0  clean (no findings at or above --fail-on, no rule errors)
   1  findings at or above --fail-on (test: a pack test failed)
-  2  usage error, invalid pack, missing/unreadable data, plugin error in strict mode
-  3  a rule errored
+  2  usage error, invalid pack, missing/unreadable/invalid data (also a data error
+     found while a rule runs, e.g. an unknown Kano answer), plugin error in strict mode
+  3  a rule errored (a bug or failure other than bad input data)
 
 environment:
   TRUENORTH_STRICT=1             plugin load errors are fatal (like --strict)
@@ -83,7 +84,8 @@ def _registry(args: argparse.Namespace) -> Any:
     reg = load_registry(plugins, strict=strict)
     if not getattr(args, "quiet_plugins", False):
         for p in reg.errors:
-            _err(f"warning: plugin {p.name} ({p.dist or 'local'} {p.version or ''}): {p.error}")
+            where = " ".join(x for x in (p.dist or "local", p.version) if x)
+            _err(f"warning: plugin {p.name} ({where}): {p.error}")
     return reg
 
 
@@ -137,9 +139,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.explain and not any(args.explain in {r.id for r in e.rules} for e in engines):
         raise UsageError(f"--explain: no rule {args.explain!r} in the loaded packs")
 
+    out_root = Path(args.out) if args.out else None
+    if out_root is not None:
+        _prepare_out_dir(out_root)
+
     worst = EXIT_OK
     reporter_failed = False
-    out_root = Path(args.out) if args.out else None
     for engine in engines:
         data: dict[str, Any] = {}
         for role, p in data_paths.items():
@@ -186,10 +191,33 @@ def cmd_run(args: argparse.Namespace) -> int:
                 )
                 reporter_failed = True
         code = result.exit_code(args.fail_on)
-        worst = max(worst, code) if EXIT_RULE_ERROR not in (worst, code) else EXIT_RULE_ERROR
+        worst = _worse(worst, code)
     if out_root is not None:
         _err(f"wrote {out_root}")
     return EXIT_RULE_ERROR if reporter_failed else worst
+
+
+def _worse(a: int, b: int) -> int:
+    """Combine exit codes of several packs: rule error (3) > invalid data (2) > findings (1)."""
+    order = {EXIT_OK: 0, EXIT_FINDINGS: 1, EXIT_INVALID: 2, EXIT_RULE_ERROR: 3}
+    return a if order.get(a, 4) >= order.get(b, 4) else b
+
+
+def _prepare_out_dir(out_root: Path) -> None:
+    """Create ``--out`` before any rule runs; a clear usage error when it cannot be a folder."""
+    from .errors import UsageError
+
+    if out_root.exists() and not out_root.is_dir():
+        raise UsageError(f"--out {out_root}: exists and is not a folder (expected a folder path)")
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out_root}: cannot create the folder: {exc.strerror or exc} "
+            "(expected a writable folder path)"
+        ) from None
+    if not os.access(out_root, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out_root}: folder is not writable")
 
 
 @contextlib.contextmanager

@@ -187,15 +187,20 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     lf = ctx.table(source_of(opts, ctx.rule))
     if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
         lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))
-    summary = clv.summarize(
-        lf,
-        customer=opts.customer,
-        time=opts.time,
-        amount=opts.amount,
-        period=opts.period,
-        unit=opts.unit,
-        observation_end=opts.observation_end,
-    )
+    try:
+        summary = clv.summarize(
+            lf,
+            customer=opts.customer,
+            time=opts.time,
+            amount=opts.amount,
+            period=opts.period,
+            unit=opts.unit,
+            observation_end=opts.observation_end,
+        )
+    except ValueError as exc:
+        # summarize raises ValueError (or the core's CoreError, a ValueError) only for bad input:
+        # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
+        raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
     findings: list[truenorth.Finding] = []
     given = _given_models(ctx)
     if given.get("purchase") is not None:

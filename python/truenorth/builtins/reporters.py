@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import truenorth
-from truenorth.io import atomic_write_text
+from truenorth.io import atomic_path, atomic_write_text
 
 SEVERITY_STYLE = {"info": "cyan", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
 STATUS_STYLE = {"ok": "green", "error": "bold magenta", "skipped": "yellow"}
@@ -121,9 +121,8 @@ def write_console_file(result: truenorth.Result, path: Path | None) -> None:
     if path is None:
         write_console(result, None)
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_console(result, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:  # a failed write leaves neither a half file nor a temp file
+        write_console(result, tmp)
 
 
 def write_json(result: truenorth.Result, path: Path | None) -> None:

@@ -353,7 +353,9 @@ class Engine:
 
         Raises :class:`~truenorth.errors.DataError` for missing/unreadable inputs (before any
         rule runs) and, with ``fail_fast``, :class:`~truenorth.errors.RuleError` on the first
-        rule that errors. Otherwise a rule that raises becomes an ``error`` finding.
+        rule that errors (:class:`~truenorth.errors.DataError` when the rule failed on bad
+        input data). Otherwise a rule that raises becomes an ``error`` finding; one that raised
+        ``DataError`` is marked :attr:`RuleRun.data_error` and makes the run exit 2, not 3.
 
         ``only`` runs a subset of rule ids (their inputs must not come from skipped rules).
         ``progress(event, rule_id, rule_run)`` is called with ``"start"`` before and ``"end"``
@@ -424,6 +426,8 @@ class Engine:
                 for t in crule.writes:
                     failed_tables[t] = crule.id
                 if fail_fast:
+                    if rr.data_error:
+                        raise DataError(f"rule {crule.id!r} ({crule.kind.name}): {rr.error}")
                     raise RuleError(f"rule {crule.id!r} ({crule.kind.name}) failed: {rr.error}")
             elif rr.status == "skipped":
                 for t in crule.writes:
@@ -527,6 +531,7 @@ class Engine:
                 conditions,
             )
             rr.traceback = traceback.format_exc()
+            rr.data_error = isinstance(exc, DataError)
             return rr, findings_frame([_error_finding(rule, msg)])
         run.produced.update(produced)
         seconds = time.perf_counter() - t0

@@ -143,6 +143,9 @@ class RuleRun:
     explain: list[dict[str, Any]] = field(default_factory=list)
     conditions: dict[str, str] = field(default_factory=dict)
     traceback: str | None = None
+    #: the rule failed on bad input data (a :class:`~truenorth.errors.DataError` raised while it
+    #: ran, e.g. an unknown Kano answer or an NPS of 11): the run exits 2, not 3
+    data_error: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +160,7 @@ class RuleRun:
             "description": self.description,
             "explain": jsonable(self.explain),
             "conditions": self.conditions,
+            "data_error": self.data_error,
         }
 
 
@@ -217,8 +221,17 @@ class Result:
         return not self.errors
 
     def exit_code(self, fail_on: str = "fail") -> int:
-        """0 clean; 1 findings at or above ``fail_on``; 3 a rule errored."""
+        """0 clean; 1 findings at or above ``fail_on``; 2 invalid data; 3 a rule errored.
+
+        A rule that failed on bad input data (it raised :class:`~truenorth.errors.DataError`,
+        see :attr:`RuleRun.data_error`) gives 2, like data that cannot be read at all — unless
+        another rule errored for a different reason, which gives 3. Rules skipped because an
+        input table's rule failed follow the rule that failed.
+        """
         if self.errors:
+            hard = [r for r in self.errors if r.status == "error" and not r.data_error]
+            if not hard and any(r.data_error for r in self.errors):
+                return 2
             return 3
         threshold = SEVERITY_RANK[fail_on]
         counts = self.counts()
