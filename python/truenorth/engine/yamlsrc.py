@@ -126,8 +126,13 @@ class _Builder:
     def _scalar(self, node: yaml.Node, loc: Location) -> Any:
         try:
             return self.loader.construct_object(node, deep=True)
-        except Exception as exc:  # e.g. an impossible date like 2020-13-45
-            self.problems.append(Problem(f"invalid value {node.value!r}: {exc}", loc))
+        except Exception as exc:  # e.g. an impossible date like 2020-13-45, a !!python tag
+            # pyyaml's own text repeats the location over several lines: keep the message only
+            text = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+            tag = getattr(node, "tag", "")
+            if (tag and not tag.startswith("tag:yaml.org,2002:")) or "python/" in str(tag):
+                text += " (expected plain YAML values: tags such as !!python/... are not allowed)"
+            self.problems.append(Problem(f"invalid value {node.value!r}: {text}", loc))
             return None
 
 
