@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import DataError, PackError, Problem, RuleError, UsageError
-from ..io.datasets import apply_columns, read_dataset, to_lazy
+from ..io.datasets import apply_columns, diagnose_csv, read_dataset, to_lazy
 from .compiler import CompiledPack, CompiledRule, PackSource, compile_pack, read_sources
 from .conditions import type_check_on_frame
 from .plugins import Registry, load_registry
@@ -203,6 +203,8 @@ class _Run:
     # shared across runs of one engine (expressions are immutable; dict get/set are atomic)
     conditions: dict[str, pl.Expr] = field(default_factory=dict)
     typechecks: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
+    # role -> (file, reader options) for datasets read from files (for error diagnosis)
+    sources: dict[str, tuple[Path, Mapping[str, Any]]] = field(default_factory=dict)
 
     def available(self) -> set[str]:
         return set(self.inputs) | set(self.produced)
@@ -376,6 +378,7 @@ class Engine:
                 f"(roles: {', '.join(roles)})"
             )
         inputs: dict[str, pl.LazyFrame] = {}
+        sources: dict[str, tuple[Path, Mapping[str, Any]]] = {}
         missing = []
         for role, ds in pack.datasets.items():
             if role in data:
@@ -387,6 +390,7 @@ class Engine:
                     missing.append(f"{role!r} (declared at {ds.location}, no path)")
                     continue
                 inputs[role] = self._read(role, ds)
+                sources[role] = (self._path(ds), dict(ds.spec.options or {}))
         for role in pack.external:
             if role in data:
                 inputs[role] = to_lazy(data[role], role=role)
@@ -406,6 +410,7 @@ class Engine:
             resources=dict(resources or {}),
             conditions=self._expr_cache,
             typechecks=self._typecheck_cache,
+            sources=sources,
         )
         frames: list[pl.DataFrame] = []
         runs: list[RuleRun] = []
@@ -443,10 +448,13 @@ class Engine:
             files=list(pack.files),
         )
 
-    def _read(self, role: str, ds: Any) -> pl.LazyFrame:
+    @staticmethod
+    def _path(ds: Any) -> Path:
         path = Path(ds.spec.path).expanduser()
-        if not path.is_absolute():
-            path = ds.base_dir / path
+        return path if path.is_absolute() else ds.base_dir / path
+
+    def _read(self, role: str, ds: Any) -> pl.LazyFrame:
+        path = self._path(ds)
         reader = self.registry.reader_for(str(path), ds.spec.reader)
         if reader is None:
             exts = sorted({e for r in self.registry.readers.values() for e in r.extensions})
@@ -516,6 +524,8 @@ class Engine:
                 found = pl.concat([found, normalize_findings(out.findings_frame, rule)])
         except Exception as exc:
             seconds = time.perf_counter() - t0
+            if not isinstance(exc, DataError):
+                exc = _unreadable_input(run, crule, exc) or exc
             msg = _describe(exc)
             rr = RuleRun(
                 rule.id,
@@ -573,6 +583,38 @@ class Engine:
         from .packtests import run_pack_tests
 
         return run_pack_tests(self)
+
+
+def _unreadable_input(run: _Run, crule: CompiledRule, exc: BaseException) -> DataError | None:
+    """A DataError when a Polars error came from an input dataset that cannot be read/parsed.
+
+    Datasets are scanned lazily, so a malformed file (ragged rows, invalid UTF-8, ...) only fails
+    inside the first rule that reads it. On that error path, re-read each input the rule reads;
+    if one fails on its own, the data is at fault: name the dataset, file and line.
+    """
+    if not isinstance(exc, pl.exceptions.PolarsError):
+        return None
+    for role in crule.reads:
+        lf = run.inputs.get(role)
+        if lf is None or role in run.produced:
+            continue
+        try:
+            lf.collect()
+        except Exception as read_exc:
+            where = ""
+            detail = ""
+            if role in run.sources:
+                path, options = run.sources[role]
+                where = f" ({path})"
+                if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+                    sep = options.get("separator") or (
+                        "\t" if path.suffix.lower() == ".tsv" else ","
+                    )
+                    found = diagnose_csv(path, separator=sep)
+                    detail = f"; {found}" if found else ""
+            first = str(read_exc).strip().splitlines()[0] if str(read_exc).strip() else ""
+            return DataError(f"dataset {role!r}{where}: cannot read: {first}{detail}")
+    return None
 
 
 def _describe(exc: BaseException) -> str:

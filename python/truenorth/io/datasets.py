@@ -94,3 +94,39 @@ def read_dataset(path: Path, *, reader: Any, options: Mapping[str, Any], role: s
     if not isinstance(lf, pl.LazyFrame):
         lf = to_lazy(lf, role=role)
     return lf
+
+
+def diagnose_csv(path: Path, *, separator: str = ",", limit: int = 50_000_000) -> str | None:
+    """Where a CSV file that Polars could not parse goes wrong: ``"line N: ..."``, or ``None``.
+
+    Only called after a read failed (it reads the file in Python): finds the first invalid
+    UTF-8 byte and the first row whose number of fields differs from the header's.
+    """
+    import csv
+    import io
+
+    try:
+        raw = Path(path).read_bytes()[:limit]
+    except OSError:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return (
+            f"line {line}, character {column}: byte 0x{raw[exc.start]:02x} is not UTF-8 "
+            "(expected a UTF-8 encoded file; re-save it as UTF-8)"
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator or ",")
+    try:
+        header = next(reader)
+        for row in reader:
+            if row and len(row) != len(header):
+                return (
+                    f"line {reader.line_num}: {len(row)} fields, expected {len(header)} "
+                    f"like the header ({separator.join(header)})"
+                )
+    except (csv.Error, StopIteration):
+        return None
+    return None
