@@ -360,6 +360,18 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     args.quiet_plugins = True
     reg = _registry(args)
     if not args.kind:
+        if args.json:  # every kind: name, summary, providing plugin, options schema
+            listing = [
+                {
+                    "name": name,
+                    "summary": reg.kinds[name].summary,
+                    "plugin": reg.provider("kinds", name),
+                    "options": reg.kinds[name].options.model_json_schema(),
+                }
+                for name in sorted(reg.kinds)
+            ]
+            sys.stdout.write(json.dumps(listing, indent=2, default=str) + "\n")
+            return EXIT_OK
         width = max((len(k) for k in reg.kinds), default=4)
         for name in sorted(reg.kinds):
             kind = reg.kinds[name]

@@ -86,6 +86,7 @@ def read_sources(sources: Iterable[Any]) -> list[PackSource]:
     """Read pack files/folders/dicts and group them by pack name (in first-seen order)."""
     problems: list[Problem] = []
     groups: dict[str, PackSource] = {}
+    seen: set[Path] = set()  # a file named twice (`run rules rules/kpi.yaml`) is read once
     for source in sources:
         try:
             located = _expand(source)
@@ -93,6 +94,11 @@ def read_sources(sources: Iterable[Any]) -> list[PackSource]:
             problems.extend(exc.problems)
             continue
         for doc, base in located:
+            if not isinstance(source, Mapping):
+                key = Path(doc.file).resolve()
+                if key in seen:
+                    continue
+                seen.add(key)
             if not isinstance(doc.value, dict):
                 problems.append(
                     Problem(
