@@ -281,7 +281,33 @@ def evaluate(ctx: RuleContext) -> RuleOutput:
         findings = ctx.check_thresholds(kpis.filter(pl.col("value").is_not_null()))
     else:
         findings = target_findings(ctx, o, kpis)
+    findings = [*findings, *_no_data_findings(ctx, kpis)]
     return RuleOutput(tables=dict(tables), findings=findings)
+
+
+def _no_data_findings(ctx: RuleContext, kpis: pl.DataFrame) -> list:
+    """A warn finding when the overall KPI could not be computed (e.g. no survey answers).
+
+    Without it an empty or all-blank input passes every threshold silently: the thresholds
+    are only checked on computed values.
+    """
+    if "subject" not in kpis.columns or "value" not in kpis.columns:
+        return []
+    empty = kpis.filter((pl.col("subject") == "overall") & pl.col("value").is_null())
+    out = []
+    for row in empty.iter_rows(named=True):
+        metric = row.get("metric") or ctx.rule.id
+        n = row.get("n")
+        out.append(
+            ctx.finding(
+                "overall",
+                f"{metric}: no value could be computed (n={n if n is not None else 0}); "
+                "its thresholds were not checked — is the input empty?",
+                severity="warn",
+                evidence={"metric": metric, "n": n},
+            )
+        )
+    return out
 
 
 def reads(o: KpiOptions, rule: Rule) -> Sequence[str]:  # type: ignore[override]
