@@ -56,6 +56,18 @@ def predict_new(
 ) -> list[float]:
     """what: expected_purchases | p_purchases (new customer, per horizon in t)."""
 
+def conditional_p_purchases(
+    model: str,
+    params: list[float],
+    frequency: Any,
+    recency: Any,
+    t: Any,
+    n: int,
+    horizon: float,
+) -> F64Column:
+    """P(X(T, T+horizon] = n | frequency, recency, T) per row: P(alive)·PMF(n; posterior
+    params) + (1 − P(alive))·[n = 0]; model: bg_nbd | mbg_nbd | pareto_nbd."""
+
 def clv(
     model: str,
     params: list[float],

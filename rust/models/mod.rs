@@ -6,6 +6,7 @@
 pub mod bgbb;
 pub mod bgnbd;
 pub mod compress;
+pub mod conditional;
 pub mod dual;
 pub mod gamma_gamma;
 pub mod optim;
@@ -496,6 +497,64 @@ fn predict(
     Ok(F64Column::new(out?))
 }
 
+/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD). The
+/// posterior PMF depends on (x, T) only: it is computed once per distinct pair.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn conditional_p_purchases(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    recency: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    n: u64,
+    horizon: f64,
+) -> PyResult<F64Column> {
+    let m = Model::parse(model)?;
+    if !matches!(m, Model::BgNbd | Model::MbgNbd | Model::ParetoNbd) {
+        return Err(core_err(format!(
+            "conditional_p_purchases is not available for {model}"
+        )));
+    }
+    let p = p4(&params)?;
+    if !(horizon.is_finite() && horizon >= 0.0) {
+        return Err(core_err(format!(
+            "horizon must be a non-negative finite number, got {horizon}"
+        )));
+    }
+    let (x, tx, tv) = load(m, frequency, recency, t)?;
+    let out = py.detach(|| {
+        let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
+        let mut uniq: Vec<(f64, f64)> = Vec::new();
+        let idx: Vec<usize> = x
+            .iter()
+            .zip(&tv)
+            .map(|(&xi, &ti)| {
+                *keys.entry((xi.to_bits(), ti.to_bits())).or_insert_with(|| {
+                    uniq.push((xi, ti));
+                    uniq.len() - 1
+                })
+            })
+            .collect();
+        let pmf: Vec<f64> = uniq
+            .par_iter()
+            .map(|&(xi, ti)| {
+                conditional::posterior_pmf(m, p, n, horizon, xi, ti).unwrap_or(f64::NAN)
+            })
+            .collect();
+        (0..x.len())
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|i| {
+                let pa = conditional::p_alive(m, p, x[i], tx[i], tv[i]).unwrap_or(f64::NAN);
+                conditional::combine(pa, pmf[idx[i]], n)
+            })
+            .collect::<Vec<f64>>()
+    });
+    Ok(F64Column::new(out))
+}
+
 /// Discounted CLV: Σ_{i=1..steps} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1+d)^i.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -693,6 +752,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_likelihood, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(predict_new, m)?)?;
+    m.add_function(wrap_pyfunction!(conditional_p_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(clv, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_transactions, m)?)?;

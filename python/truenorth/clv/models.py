@@ -247,6 +247,32 @@ class _PurchaseModel(_Model):
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
 
 
+class _ConditionalPmf(_PurchaseModel):
+    """Continuous-time models with P(X(T, T+t] = n | frequency, recency, T)."""
+
+    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
+        """P(n purchases in (T, T+t] | frequency, recency, T), per row.
+
+        A customer alive at T restarts as a new customer with posterior parameters, so
+        P(n | ·) = P(alive)·P_post(X(t) = n) + (1 − P(alive))·[n = 0], where P_post is the
+        new-customer PMF of BG/NBD(r+x, α+T, a, b+x) for BG/NBD, BG/NBD(r+x, α+T, a, b+x+1)
+        for MBG/NBD (the time-0 drop-out is already survived), and
+        Pareto/NBD(r+x, α+T, s, β+T) for Pareto/NBD. Summed over n it is 1; its mean is
+        ``expected_purchases(data, t)``. Vectorised in Rust (once per distinct (x, T)).
+
+        Example::
+
+            m = BetaGeo(time_unit="1w").fit(summary)
+            p0 = m.conditional_p_purchases(summary, 0, 52)  # no purchase in the next year
+        """
+        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
+            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
+        _check_horizon(t)
+        x, tx, tt = rfm_columns(data)
+        col = _core.conditional_p_purchases(self.kind, self._p(), x, tx, tt, n, float(t))
+        return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+
+
 def _finite(s: pl.Series, label: str) -> pl.Series:
     """Never hand back NaN silently: a non-finite prediction is an error naming the row."""
     bad = ~s.is_finite()
@@ -271,7 +297,7 @@ def _horizons(t: float | Sequence[float]) -> list[float]:
     return [float(v) for v in ts]
 
 
-class BetaGeo(_PurchaseModel):
+class BetaGeo(_ConditionalPmf):
     """BG/NBD (Fader, Hardie & Lee 2005): parameters r, alpha, a, b."""
 
     kind = "bg_nbd"
@@ -279,7 +305,7 @@ class BetaGeo(_PurchaseModel):
     param_names = ("r", "alpha", "a", "b")
 
 
-class ModifiedBetaGeo(_PurchaseModel):
+class ModifiedBetaGeo(_ConditionalPmf):
     """MBG/NBD (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b; customers may also
     drop out right after their first purchase."""
 
@@ -288,7 +314,7 @@ class ModifiedBetaGeo(_PurchaseModel):
     param_names = ("r", "alpha", "a", "b")
 
 
-class ParetoNBD(_PurchaseModel):
+class ParetoNBD(_ConditionalPmf):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta."""
 
     kind = "pareto_nbd"
