@@ -185,6 +185,11 @@ def analyse(
             f"(found: {', '.join(c for c in answers.columns if c != compute.ROW)})"
         )
     classified = compute.classify(answers, options.table).collect()
+    if classified.height == 0:
+        raise DataError(
+            "the survey has no answers (0 rows); expected rows with respondent, feature, "
+            "functional and dysfunctional answers"
+        )
     if "segment" in classified.columns:
         classified = classified.with_columns(pl.col("segment").cast(pl.String))
     stats = {
