@@ -155,3 +155,25 @@ def test_a_failed_console_file_write_leaves_no_partial_or_temp_file(tmp_path, mo
         reporters.write_console_file(result, target)
     assert target.read_text() == "previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
+
+
+def test_too_little_data_to_fit_a_model_is_a_data_error():
+    pack = {
+        "truenorth": 1,
+        "pack": "tiny",
+        "datasets": {"transactions": {"columns": {"customer": "id", "time": "d", "amount": "a"}}},
+        "rules": [{"id": "v", "kind": "clv"}],
+    }
+    from datetime import date
+
+    tx = pl.DataFrame(
+        {
+            "id": [1, 1, 2],
+            "d": [date(2020, 1, 1), date(2020, 2, 1), date(2020, 1, 3)],
+            "a": [5.0, 5.0, 7.0],
+        }
+    )
+    result = truenorth.Engine.load(pack).run(data={"transactions": tx})
+    (rr,) = result.errors
+    assert rr.data_error and "DataError" in rr.error and "Gamma-Gamma" in rr.error
+    assert result.exit_code() == 2

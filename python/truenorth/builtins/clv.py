@@ -180,6 +180,18 @@ def _given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
     return {"purchase": res}
 
 
+def _fit(fit: Any, ctx: truenorth.RuleContext) -> Any:
+    """Run a model fit; too little or unusable data (ModelInputError) is a data error (exit 2)."""
+    from truenorth.clv import ModelInputError
+
+    try:
+        return fit()
+    except ModelInputError as exc:
+        raise truenorth.DataError(
+            f"table {source_of(ctx.rule.options, ctx.rule)!r}: {exc}"
+        ) from exc
+
+
 def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     from truenorth import clv
 
@@ -208,7 +220,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     elif opts.model_path:
         model = _load_model(ctx, opts.model_path)
     else:
-        model = getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary)
+        model = _fit(
+            lambda: getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary), ctx
+        )
     _convergence(ctx, model, opts.model, findings)
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
     _same_unit(model, opts.unit, "purchase model")
@@ -238,7 +252,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                         evidence={"excluded": int(n_bad), "customers": summary.height},
                     )
                 )
-            spend = clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad))
+            spend = _fit(lambda: clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad)), ctx)
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
         expected_spend = spend.expected_spend(summary).alias("expected_spend")
