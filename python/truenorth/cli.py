@@ -4,7 +4,11 @@ Exit codes (documented in ``truenorth --help``):
 
 * 0 — clean: no findings at or above ``--fail-on`` (default ``fail``), no rule errors;
 * 1 — findings at or above ``--fail-on`` (``truenorth test``: a pack test failed);
-* 2 — usage error, invalid pack, unreadable or missing data, plugin error in strict mode;
+* 2 — usage error, invalid pack, unreadable, missing or invalid data, plugin error in strict
+  mode. Bad data found while a rule runs (a rule raising :class:`~truenorth.errors.DataError`:
+  an unknown Kano answer, an NPS of 11, a null customer id, a ragged CSV row) is a data error
+  too: the rule is reported as ``error`` with the column/row/value, the other rules still run,
+  and the exit code is 2 — unless another rule failed for another reason (then 3);
 * 3 — a rule errored (could not run), or a reporter failed to write its output.
 
 User errors print one located message per problem, never a traceback (``--debug`` shows one).
