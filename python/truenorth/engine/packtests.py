@@ -43,6 +43,19 @@ def _given_frame(
         return apply_columns(lf, given.columns, role=role, source=str(path))
     if not given:
         raise TruenorthError(f"given {role!r}: no rows (give at least one row, or a path)")
+    if isinstance(given, list) and given and all(isinstance(r, dict) for r in given):
+        # rows with different keys would silently become null cells: a typo must fail loudly
+        first = list(given[0])
+        for i, row in enumerate(given[1:], start=2):
+            if set(row) != set(first):
+                extra = sorted(set(row) - set(first))
+                lacks = sorted(set(first) - set(row))
+                parts = [f"has {', '.join(extra)} not in row 1"] if extra else []
+                parts += [f"lacks {', '.join(lacks)}"] if lacks else []
+                raise TruenorthError(
+                    f"given {role!r}, row {i}: {'; '.join(parts)} "
+                    f"(expected the same columns in every row: {', '.join(first)})"
+                )
     return pl.DataFrame(given, infer_schema_length=None)
 
 
@@ -63,6 +76,14 @@ def run_pack_tests(engine: Engine) -> list[TestOutcome]:
             )
             continue
         exp = case.expect
+        rule_ids = {r.id for r in engine.pack.rules}
+        for e in [*(exp.contains or []), *(exp.findings or [])]:
+            rid = getattr(e, "rule", None)
+            if rid is not None and rid not in rule_ids:
+                failures.append(
+                    f"expected finding names rule {rid!r}, which is not in the pack "
+                    f"(rules: {', '.join(sorted(rule_ids))})"
+                )
         rows = list(result.findings.iter_rows(named=True))
         if exp.no_errors and result.errors:
             failures += [f"rule {r.id!r} {r.status}: {r.error}" for r in result.errors]
