@@ -442,9 +442,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     from .errors import UsageError
 
     target = Path(args.dir)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} exists and is not a folder (expected a new or empty folder)")
     if target.exists() and any(target.iterdir()) and not args.force:
         raise UsageError(f"{target} is not empty (use --force to write into it)")
-    written = write_workspace(target, bundled_packs())
+    try:
+        written = write_workspace(target, bundled_packs())
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the workspace to {target}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target) else "")
+        ) from None
     for p in written:
         print(f"wrote {p}")
     print(f"\nnext: cd {target} && truenorth run rules")

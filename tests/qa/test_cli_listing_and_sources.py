@@ -58,3 +58,14 @@ def test_different_files_with_clashing_rule_ids_still_clash(tmp_path):
     b.write_text(a.read_text())
     with pytest.raises(truenorth.PackError, match="duplicate rule id"):
         truenorth.Engine.load([a, b])
+
+
+def test_init_into_a_file_or_an_unwritable_place_is_a_usage_error(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    proc = tn("init", str(f))
+    assert proc.returncode == 2 and "is not a folder" in proc.stderr
+    assert "internal error" not in proc.stderr
+    proc = tn("init", str(f / "sub"))
+    assert proc.returncode == 2 and "cannot write the workspace" in proc.stderr
+    assert f.read_text() == "x"
