@@ -199,10 +199,16 @@ def type_check_on_frame(expr: pl.Expr, text: str, frame_schema: Mapping[str, Any
             f"the table has: {describe_schema(frame_schema)}"
         )
     try:
-        dtype = pl.DataFrame(schema=dict(frame_schema)).lazy().select(expr).collect_schema()
-        dt = dtype.dtypes()[0]
+        empty = pl.DataFrame(schema=dict(frame_schema))
+        dt = empty.lazy().select(expr).collect_schema().dtypes()[0]
+        # some type errors (a String column compared with a number) only show on execution
+        empty.select(expr)
     except Exception as exc:
-        return f"condition {text!r} cannot be evaluated: {str(exc).splitlines()[0]}"
+        types = ", ".join(f"{c}: {frame_schema[c]}" for c in roots)
+        return (
+            f"condition {text!r} cannot be evaluated on this data: {str(exc).splitlines()[0]} "
+            f"(column types: {types})"
+        )
     if dt not in (pl.Boolean, pl.Null):
         return f"condition {text!r} gives {dt}, not true/false"
     return None
