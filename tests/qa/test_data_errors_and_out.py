@@ -157,6 +157,7 @@ def test_a_failed_console_file_write_leaves_no_partial_or_temp_file(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.txt"]
 
 
+@pytest.mark.filterwarnings("ignore:.*did not converge")
 def test_too_little_data_to_fit_a_model_is_a_data_error():
     pack = {
         "truenorth": 1,
