@@ -2,7 +2,8 @@
 
 Exit codes (documented in ``truenorth --help``):
 
-* 0 — clean: no findings at or above ``--fail-on`` (default ``fail``), no rule errors;
+* 0 — clean: no findings at or above ``--fail-on`` (default ``none``: ``run`` reports
+  without gating unless asked), no rule errors;
 * 1 — findings at or above ``--fail-on`` (``truenorth test``: a pack test failed);
 * 2 — usage error, invalid pack, unreadable, missing or invalid data, plugin error in strict
   mode. Bad data found while a rule runs (a rule raising :class:`~truenorth.errors.DataError`:
@@ -498,9 +499,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", metavar="FMT[,FMT]", help="console,json,markdown,html,tables")
     p.add_argument(
         "--fail-on",
-        choices=("info", "warn", "fail"),
-        default="fail",
-        help="exit 1 when findings at or above this severity exist (default: fail)",
+        choices=("none", "info", "warn", "fail"),
+        default="none",
+        help="exit 1 when findings at or above this severity exist (default: none — report"
+        " only; use --fail-on fail or warn to gate a CI job)",
     )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first rule that errors")
     p.add_argument(

@@ -50,9 +50,20 @@ def test_run_without_arguments_runs_the_bundled_packs():
 
 def test_run_demo_exit_codes_follow_fail_on():
     assert tn("run", str(DEMO)).returncode == 0  # warn findings only
+    assert tn("run", str(DEMO), "--fail-on", "fail").returncode == 0
     proc = tn("run", str(DEMO), "--fail-on", "warn")
     assert proc.returncode == 1
     assert "win-back-offer" in proc.stdout
+
+
+def test_run_reports_without_gating_unless_asked(tmp_path):
+    csv = tmp_path / "few.csv"
+    csv.write_text("cust_id,clv,p_alive,orders,region\nZ1,5000,0.01,1,north\n")
+    args = ("run", str(DEMO), "--data", f"customers={csv}")
+    assert tn(*args).returncode == 0  # a fail finding, but the default --fail-on is none
+    assert tn(*args, "--fail-on", "none").returncode == 0
+    assert tn(*args, "--fail-on", "fail").returncode == 1
+    assert tn(*args, "--fail-on", "warn").returncode == 1
 
 
 def test_run_writes_reports_atomically(tmp_path):
@@ -96,7 +107,9 @@ def test_set_overrides_params():
 def test_data_overrides_a_dataset(tmp_path):
     csv = tmp_path / "few.csv"
     csv.write_text("cust_id,clv,p_alive,orders,region\nZ1,5000,0.01,1,north\n")
-    proc = tn("run", str(DEMO), "--format", "json", "--data", f"customers={csv}")
+    proc = tn(
+        "run", str(DEMO), "--format", "json", "--data", f"customers={csv}", "--fail-on", "fail"
+    )
     data = json.loads(proc.stdout)
     assert {(f["rule_id"], f["subject"], f["severity"]) for f in data["findings"]} == {
         ("lapsing-high-value", "Z1", "warn"),

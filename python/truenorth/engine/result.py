@@ -221,7 +221,8 @@ class Result:
         return not self.errors
 
     def exit_code(self, fail_on: str = "fail") -> int:
-        """0 clean; 1 findings at or above ``fail_on``; 2 invalid data; 3 a rule errored.
+        """0 clean; 1 findings at or above ``fail_on`` (``"none"``: never); 2 invalid data; 3 a
+        rule errored.
 
         A rule that failed on bad input data (it raised :class:`~truenorth.errors.DataError`,
         see :attr:`RuleRun.data_error`) gives 2, like data that cannot be read at all — unless
@@ -233,6 +234,8 @@ class Result:
             if not hard and any(r.data_error for r in self.errors):
                 return 2
             return 3
+        if fail_on == "none":
+            return 0
         threshold = SEVERITY_RANK[fail_on]
         counts = self.counts()
         if any(n and SEVERITY_RANK[s] >= threshold for s, n in counts.items() if s != "error"):
