@@ -12,7 +12,9 @@ Services load packs once and run them on in-memory frames::
 
 Plugin authors use the records and the ``hookimpl`` marker re-exported here (``RuleKind``,
 ``Options``, ``Reader``, ``Reporter``, ``RuleContext``, ``RuleOutput``, ``Finding``) and test
-their kinds with :mod:`truenorth.testing`. Everything under ``truenorth.engine`` that is not
+their kinds with :mod:`truenorth.testing`. Plugins that read YAML files of their own (a canvas,
+ratings) use :func:`parse_yaml` / :func:`load_yaml`: the pack loader's safe, located parsing
+(values plus ``Located.loc(path)``), so their errors carry file:line:column too. Everything under ``truenorth.engine`` that is not
 re-exported is private.
 """
 
@@ -35,6 +37,8 @@ from .engine.records import (
     Severity,
 )
 from .engine.result import Result, RuleRun
+from .engine.yamlsrc import Located, load_yaml
+from .engine.yamlsrc import load_text as parse_yaml
 from .errors import DataError, PackError, PluginError, RuleError, TruenorthError, UsageError
 
 try:
@@ -46,6 +50,7 @@ __all__ = [
     "DataError",
     "Engine",
     "Finding",
+    "Located",
     "Location",
     "Options",
     "PackError",
@@ -65,5 +70,7 @@ __all__ = [
     "__version__",
     "errors",
     "hookimpl",
+    "load_yaml",
+    "parse_yaml",
     "template_fields",
 ]

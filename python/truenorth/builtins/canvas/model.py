@@ -1,25 +1,23 @@
-"""truenorth's YAML Business Model Canvas: the format, a located loader and link checking.
+"""truenorth's YAML Business Model Canvas: the format, loading and link checking.
 
 The format (``canvas: 1``) is documented in :data:`truenorth.builtins.canvas.DOC`; the pydantic
 model :class:`Canvas` is its schema (``Canvas.model_json_schema(by_alias=True)``).
 
-:func:`load_canvas` parses the file with :class:`yaml.SafeLoader` (compose, so every node keeps
-its line and column), validates it against :class:`Canvas`, then checks ids and links. Every
+:func:`load_canvas` parses the file with :func:`truenorth.parse_yaml` (the pack loader's safe,
+located parsing, so every value keeps its line and column), validates it against :class:`Canvas`, then checks ids and links. Every
 problem is reported at once as a :class:`truenorth.errors.PackError` whose problems carry
 ``file:line:column``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from truenorth import Location
+from truenorth import Located, Location, parse_yaml
 from truenorth.errors import PackError, Problem
 
 Priority = Literal["high", "medium", "low"]
@@ -171,91 +169,6 @@ LINKS: dict[tuple[str, str, str], tuple[str, ...]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# located YAML
-
-
-@dataclass
-class LocatedDoc:
-    """Plain values plus the location of every value (and key) by path."""
-
-    value: Any
-    file: str
-    locations: dict[tuple[Any, ...], Location] = field(default_factory=dict)
-    key_locations: dict[tuple[Any, ...], Location] = field(default_factory=dict)
-
-    def loc(self, path: tuple[Any, ...], *, key: bool = False) -> Location:
-        table = self.key_locations if key else self.locations
-        if path in table:
-            return table[path]
-        while path:
-            path = path[:-1]
-            if path in self.locations:
-                return self.locations[path]
-        return Location(self.file, 1, 1)
-
-
-def _mark(file: str, mark: Any) -> Location:
-    return (
-        Location(file, mark.line + 1, mark.column + 1) if mark is not None else Location(file, 1, 1)
-    )
-
-
-def parse_located(text: str, file: str) -> LocatedDoc:
-    """Compose ``text`` with SafeLoader and build values with locations; duplicate keys fail."""
-    doc = LocatedDoc(None, file)
-    problems: list[Problem] = []
-    try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PackError([Problem(f"invalid YAML: {problem}", _mark(file, mark))]) from None
-    constructor = yaml.SafeLoader("")
-
-    def build(n: yaml.Node, path: tuple[Any, ...], depth: int) -> Any:
-        doc.locations[path] = _mark(file, n.start_mark)
-        if depth > 64:
-            raise PackError([Problem("YAML nesting too deep", doc.locations[path])])
-        if isinstance(n, yaml.MappingNode):
-            constructor.flatten_mapping(n)
-            out: dict[Any, Any] = {}
-            for kn, vn in n.value:
-                kloc = _mark(file, kn.start_mark)
-                key = (
-                    constructor.construct_object(kn, deep=True)
-                    if isinstance(kn, yaml.ScalarNode)
-                    else None
-                )
-                if not isinstance(key, Hashable) or key is None:
-                    problems.append(Problem("mapping keys must be plain scalars", kloc))
-                    continue
-                if key in out:
-                    first = doc.key_locations.get((*path, key))
-                    problems.append(Problem(f"duplicate key {key!r} (first at {first})", kloc))
-                    continue
-                doc.key_locations[(*path, key)] = kloc
-                out[key] = build(vn, (*path, key), depth + 1)
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(v, (*path, i), depth + 1) for i, v in enumerate(n.value)]
-        try:
-            return constructor.construct_object(n, deep=True)
-        except yaml.YAMLError as exc:
-            problems.append(Problem(f"invalid value {n.value!r}: {exc}", doc.locations[path]))
-            return None
-
-    if node is not None:
-        doc.value = build(node, (), 0)
-    if problems:
-        raise PackError(problems)
-    return doc
-
-
-# --------------------------------------------------------------------------------------------
 # loading and link checking
 
 
@@ -273,14 +186,14 @@ class Entry:
 @dataclass
 class LoadedCanvas:
     canvas: Canvas
-    doc: LocatedDoc
+    doc: Located
     entries: dict[str, Entry]
 
     def loc(self, item_id: str) -> Location:
         return self.entries[item_id].location
 
 
-def _validation_problems(exc: ValidationError, doc: LocatedDoc) -> list[Problem]:
+def _validation_problems(exc: ValidationError, doc: Located) -> list[Problem]:
     problems = []
     for e in exc.errors():
         path = tuple(e["loc"])
@@ -362,7 +275,7 @@ def load_canvas(path: str | Path) -> LoadedCanvas:
 
 
 def load_canvas_text(text: str, file: str = "<canvas>") -> LoadedCanvas:
-    doc = parse_located(text, file)
+    doc = parse_yaml(text, file)
     if not isinstance(doc.value, dict):
         raise PackError(
             [
@@ -384,7 +297,7 @@ def load_canvas_text(text: str, file: str = "<canvas>") -> LoadedCanvas:
     return LoadedCanvas(canvas, doc, entries)
 
 
-def _index(canvas: Canvas, doc: LocatedDoc) -> tuple[dict[str, Entry], list[Problem]]:
+def _index(canvas: Canvas, doc: Located) -> tuple[dict[str, Entry], list[Problem]]:
     entries: dict[str, Entry] = {}
     problems: list[Problem] = []
 
@@ -417,7 +330,7 @@ def _index(canvas: Canvas, doc: LocatedDoc) -> tuple[dict[str, Entry], list[Prob
     return entries, problems
 
 
-def _check_links(canvas: Canvas, doc: LocatedDoc, entries: dict[str, Entry]) -> list[Problem]:
+def _check_links(canvas: Canvas, doc: Located, entries: dict[str, Entry]) -> list[Problem]:
     problems: list[Problem] = []
 
     def check(

@@ -24,10 +24,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from truenorth import Location
+from truenorth import Located, Location, parse_yaml
 from truenorth.errors import DataError, PackError, Problem
-
-from ..canvas.model import LocatedDoc, parse_located
 
 RatingName = Literal["not", "partially", "largely", "fully"]
 RATINGS: tuple[str, ...] = ("not", "partially", "largely", "fully")
@@ -127,7 +125,7 @@ class Rating:
 # loading
 
 
-def _problems(exc: ValidationError, doc: LocatedDoc) -> list[Problem]:
+def _problems(exc: ValidationError, doc: Located) -> list[Problem]:
     out = []
     for e in exc.errors():
         path = tuple(e["loc"])
@@ -159,7 +157,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 
 
 def load_catalogue_text(text: str, file: str = "<catalogue>") -> Catalogue:
-    doc = parse_located(text, file)
+    doc = parse_yaml(text, file)
     try:
         cat = Catalogue.model_validate(doc.value)
     except ValidationError as exc:
@@ -202,7 +200,7 @@ def load_ratings(path: str | Path, catalogue: Catalogue) -> dict[str, Rating]:
 def load_ratings_text(
     text: str, catalogue: Catalogue, file: str = "<ratings>"
 ) -> dict[str, Rating]:
-    doc = parse_located(text, file)
+    doc = parse_yaml(text, file)
     root: Any = doc.value
     prefix: tuple[Any, ...] = ()
     if isinstance(root, dict) and set(root) == {"ratings"}:
