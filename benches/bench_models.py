@@ -12,6 +12,7 @@ CLV is compared at equal parameters and the results are checked to agree.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import polars as pl
 import pytest
 
 import truenorth.clv as clv
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import to_pandas
 
 N_BG = 1_000_000
 N_PNBD = 100_000
@@ -156,7 +160,7 @@ def test_clv_lifetimes(benchmark, bg_data):
     f.predict = f.conditional_expected_number_of_purchases_up_to_time
     g = lt.GammaGammaFitter()
     g.params_ = pd.Series(GG)
-    pdf = bg_data.to_pandas()
+    pdf = to_pandas(bg_data)
 
     def run():
         return g.customer_lifetime_value(

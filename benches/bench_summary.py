@@ -42,7 +42,7 @@ from truenorth.clv import summarize
 from truenorth.clv._reference import reference_summary
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import bgnbd_log
+from synthetic import bgnbd_log, to_pandas
 
 KW = {"customer": "customer_id", "time": "ts", "amount": "amount"}
 
@@ -75,7 +75,7 @@ def test_lifetimes_1m(benchmark, log_1m) -> None:
 
 def _lifetimes_summary(benchmark, log: pl.DataFrame) -> None:
     utils = pytest.importorskip("lifetimes.utils")
-    pdf = log.to_pandas()
+    pdf = to_pandas(log)
     pdf["ts"] = pdf["ts"].astype("datetime64[ns]")
     benchmark.pedantic(
         utils.summary_data_from_transaction_data,

@@ -74,3 +74,11 @@ def bgnbd_log(
     if sort:
         return df.sort("customer_id", "ts")
     return df.sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def to_pandas(frame: pl.DataFrame):
+    """A pandas copy of ``frame`` built from NumPy arrays, so it also works in the legacy peer
+    environment (numpy 1.26 / pandas 1.5, where current PyArrow does not import)."""
+    import pandas as pd
+
+    return pd.DataFrame({name: frame[name].to_numpy() for name in frame.columns})
