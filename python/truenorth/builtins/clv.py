@@ -27,6 +27,7 @@ counted in an ``info`` finding (their ``expected_spend`` comes from the fitted p
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -180,16 +181,38 @@ def _given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
     return {"purchase": res}
 
 
-def _fit(fit: Any, ctx: truenorth.RuleContext) -> Any:
-    """Run a model fit; too little or unusable data (ModelInputError) is a data error (exit 2)."""
-    from truenorth.clv import ModelInputError
+def _fit(fit: Any, ctx: truenorth.RuleContext, name: Any, findings: list) -> Any:
+    """Run a model fit; too little or unusable data (ModelInputError) is a data error (exit 2).
 
-    try:
-        return fit()
-    except ModelInputError as exc:
-        raise truenorth.DataError(
-            f"table {source_of(ctx.rule.options, ctx.rule)!r}: {exc}"
-        ) from exc
+    The fit's warnings become findings of this rule instead of lines on stderr: a run's report
+    is where its user looks, and a service embedding the engine has no console.
+    """
+    from truenorth.clv import ConvergenceWarning, ModelInputError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = fit()
+        except ModelInputError as exc:
+            raise truenorth.DataError(
+                f"table {source_of(ctx.rule.options, ctx.rule)!r}: {exc}"
+            ) from exc
+    seen = set()
+    for w in caught:
+        message = str(w.message)
+        # non-convergence is reported from the model's own flag (see _convergence)
+        if issubclass(w.category, ConvergenceWarning) or message in seen:
+            continue
+        seen.add(message)
+        findings.append(
+            ctx.finding(
+                str(name),
+                f"{name}: {message}",
+                severity="warn",
+                evidence={"warning": w.category.__name__},
+            )
+        )
+    return model
 
 
 def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
@@ -221,7 +244,10 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         model = _load_model(ctx, opts.model_path)
     else:
         model = _fit(
-            lambda: getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary), ctx
+            lambda: getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary),
+            ctx,
+            opts.model,
+            findings,
         )
     _convergence(ctx, model, opts.model, findings)
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
@@ -252,7 +278,12 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                         evidence={"excluded": int(n_bad), "customers": summary.height},
                     )
                 )
-            spend = _fit(lambda: clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad)), ctx)
+            spend = _fit(
+                lambda: clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad)),
+                ctx,
+                opts.spend,
+                findings,
+            )
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
         expected_spend = spend.expected_spend(summary).alias("expected_spend")
