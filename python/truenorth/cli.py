@@ -283,7 +283,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .errors import PackError
 
     try:
-        engines = _engines(args)
+        # the same --set as `run`: a param may decide whether a pack is valid (a threshold
+        # that is not a number, a horizon without a unit)
+        engines = _engines(args, _parse_assignments(args.set, "--set"))
     except PackError as exc:
         if args.json:
             sys.stdout.write(
@@ -514,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check packs (no data is read)")
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
     p.add_argument("--json", action="store_true", help="problems as JSON (for editors and CI)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
     common(p)
     p.set_defaults(func=cmd_validate)
 

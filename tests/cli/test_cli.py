@@ -323,3 +323,27 @@ def test_a_failing_reporter_does_not_hide_the_others(tmp_path):
     assert proc.returncode == 3
     assert "reporter 'fire' (plugin badrep) failed: OSError: disk on fire" in proc.stderr
     assert json.loads((out / "report.json").read_text())["pack"] == "engine-demo"
+
+
+def test_validate_takes_set_like_run(tmp_path):
+    """A param can make a pack invalid; `validate --set` checks the pack `run --set` would run."""
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "truenorth: 1\npack: p\nparams: {cond: 'x > 1'}\n"
+        "datasets: {t: {path: t.csv}}\n"
+        "rules:\n  - {id: r, kind: condition, on: t, when: '${cond}'}\n"
+    )
+    assert tn("validate", str(pack), "--set", "cond=x < 5").returncode == 0
+    proc = tn("validate", str(pack), "--set", "cond=x <")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{pack}:6:43: rule 'r': when: cannot parse 'x <'" in proc.stderr, proc.stderr
+    assert tn("validate", str(pack), "--set", "nope=1").returncode == 2  # unknown param
+
+
+def test_set_with_the_wrong_type_names_the_param_and_its_default():
+    proc = tn("validate", str(DEMO), "--set", "high_value=lots")
+    assert proc.returncode == 2
+    assert (
+        "--set high_value: param 'high_value' of pack 'engine-demo' must be a number "
+        "(its default is 300), got 'lots'" in proc.stderr
+    ), proc.stderr

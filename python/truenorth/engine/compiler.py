@@ -190,13 +190,19 @@ def merge_params(
         if isinstance(value, str) and not isinstance(default, str):
             value = parse_value(value)
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise UsageError(f"param {key!r} must be true or false, got {value!r}")
+            raise UsageError(
+                f"--set {key}: param {key!r} of pack {pack!r} must be true or false "
+                f"(its default is {default!r}), got {value!r}"
+            )
         if (
             isinstance(default, (int, float))
             and not isinstance(default, bool)
             and (not isinstance(value, (int, float)) or isinstance(value, bool))
         ):
-            raise UsageError(f"param {key!r} must be a number, got {value!r}")
+            raise UsageError(
+                f"--set {key}: param {key!r} of pack {pack!r} must be a number "
+                f"(its default is {default!r}), got {value!r}"
+            )
         if isinstance(default, str) and not isinstance(value, str):
             value = str(value)
         params[key] = value
