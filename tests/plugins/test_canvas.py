@@ -13,7 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Engine, Finding, Rule, RuleError
+from truenorth import Engine, Finding, Rule
 from truenorth.builtins.canvas import (
     KIND,
     Canvas,
@@ -433,8 +433,21 @@ def test_canvas_file_errors_surface_with_location(tmp_path: Path):
     (tmp_path / "canvas.yaml").write_text(
         GOOD.replace("reaches: [smb, enterprise]", "reaches: [smb, enterprize]")
     )
-    with pytest.raises(RuleError, match=r"canvas.yaml:21:\d+: channel 'web': reaches 'enterprize'"):
+    # the canvas is part of the pack: its problems are load-time (`truenorth validate`) errors
+    with pytest.raises(PackError, match=r"canvas.yaml:21:\d+: channel 'web': reaches 'enterprize'"):
         run_rule("canvas", {"path": str(tmp_path / "canvas.yaml")})
+
+
+def test_a_missing_canvas_file_is_a_load_time_error_at_its_path_option(tmp_path: Path):
+    pack = tmp_path / "p.yaml"
+    pack.write_text(
+        "truenorth: 1\npack: p\nrules:\n  - id: bmc\n    kind: canvas\n    with: {path: nope.yaml}\n"
+    )
+    with pytest.raises(PackError, match=r"canvas file 'nope.yaml' not found") as info:
+        Engine.load(pack)
+    (problem,) = info.value.problems
+    loc = problem.location
+    assert (problem.rule_id, loc.file, loc.line, loc.column) == ("bmc", str(pack), 6, 18)
 
 
 def test_segment_table_column_aliases():

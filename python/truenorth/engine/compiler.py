@@ -658,6 +658,16 @@ class ValidationContext:
     def error(self, message: str, *, at: Sequence[Any] = (), expected: str | None = None) -> None:
         self._problems.append(Problem(message, self.location(at), self._crule.id, expected))
 
+    def report(self, problems: Sequence[Problem]) -> None:
+        """Problems found in a file the rule references (a canvas, a catalogue): they keep
+        their own file:line:column and are reported with the pack's."""
+        self._problems.extend(problems)
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the rule's options, resolved against the pack file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self._crule.base_dir / p)
+
     def condition(
         self, text: Any, *, at: Sequence[Any], table: str | None = None, row_predicate: bool = True
     ) -> pl.Expr | None:

@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import Field
 
 from truenorth import Options, Rule, RuleContext, RuleKind, RuleOutput, hookimpl
+from truenorth.errors import PackError
 
 from .checks import (
     COVERAGE_SCHEMA,
@@ -124,7 +125,21 @@ def writes(o: CanvasOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
 
 
 def validate(o: Any, rule: Rule, vctx: Any) -> None:
-    """Load-time check: the rule's warn/fail conditions name columns of the table they test."""
+    """Load-time checks: the canvas file itself (it is part of the pack, not data, so
+    `truenorth validate` reports its problems at their file:line:column), and the rule's
+    warn/fail conditions name columns of the table they test."""
+    path = vctx.resolve_path(o.path)
+    if not path.is_file():
+        vctx.error(
+            f"canvas file {o.path!r} not found (looked for {path})",
+            at=("with", "path"),
+            expected="a canvas YAML file, relative to the pack",
+        )
+    else:
+        try:
+            load_canvas(path)
+        except PackError as exc:
+            vctx.report(exc.problems)
     for field in ("warn", "fail"):
         text = getattr(rule, field)
         if text is not None:
