@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -113,10 +115,18 @@ def test_threshold_typo_is_a_load_time_error():
 
 
 @pytest.mark.parametrize("kind", ["kpi", "canvas", "maturity"])
-def test_kind_examples_compile(kind):
+def test_kind_examples_compile(kind, tmp_path, monkeypatch):
+    import shutil
+
     import yaml
 
+    import truenorth
     from truenorth.testing import load_registry
+
+    # the canvas example names `canvas.yaml` beside the pack (checked at load time)
+    bundled = Path(truenorth.__file__).parent / "packs" / "data" / "canvas.yaml"
+    shutil.copy(bundled, tmp_path / "canvas.yaml")
+    monkeypatch.chdir(tmp_path)
 
     registered = load_registry().kinds[kind]
     assert registered.examples
