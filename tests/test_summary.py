@@ -355,8 +355,10 @@ def test_non_finite_amounts(bad: float) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"period": "1mo"}, r"period: '1mo' is not a fixed-length.*calendar"),
-        ({"unit": "week"}, r"unit: 'week' is not a fixed-length"),
+        ({"period": "1mo", "unit": "1d"}, r"unit: '1d' is a fixed-length.*months differ"),
+        ({"unit": "1mo"}, r"unit: '1mo' is a calendar unit but period '1d'.*months differ"),
+        ({"unit": "week"}, r"unit: 'week' is not a duration: expected a fixed length"),
+        ({"period": "0mo"}, r"must be positive"),
         ({"period": "0d"}, r"must be positive"),
         ({"calibration_end": "2020-03-01"}, r"calibration_end must fall in a period before"),
         ({"observation_end": "2019-01-01"}, r"no purchases on or before the observation end"),
