@@ -333,13 +333,13 @@ def test_nulls_name_column_and_row(col: str, what: str) -> None:
     df = LOG.with_columns(
         pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise(pl.col(col)).alias(col)
     )
-    with pytest.raises(ValueError, match=rf"column '{col}': null {what} at row 4"):
+    with pytest.raises(ValueError, match=rf"column '{col}': null {what} at row 5"):
         summarize(df, **KW)
 
 
 def test_all_null_amounts() -> None:
     df = LOG.with_columns(pl.lit(None, dtype=pl.Float64).alias("amt"))
-    with pytest.raises(ValueError, match=r"column 'amt': null amount at row 0"):
+    with pytest.raises(ValueError, match=r"column 'amt': null amount at row 1"):
         summarize(df, **KW)
 
 
@@ -378,7 +378,7 @@ def test_not_a_frame() -> None:
 
 def test_errors_are_value_errors_from_the_core() -> None:
     assert issubclass(_core.CoreError, ValueError)
-    with pytest.raises(_core.CoreError, match="column 'k': null at row 1"):
+    with pytest.raises(_core.CoreError, match="column 'k': null at row 2"):
         _core.customer_summary(
             pl.Series("k", [1, None]),
             pl.Series([1, 2]),

@@ -26,7 +26,8 @@ Policies (documented, tested):
   instead — the two agree when no customer buys twice in one holdout period) and
   ``duration_holdout`` (calibration end → observation end, in ``unit``; lifetimes also divides by
   ``freq_multiplier``). Customers first seen in the holdout are excluded.
-- **Nulls** in the customer or time column, and null amounts, raise (naming column and first row):
+- **Nulls** in the customer or time column, and null amounts, raise (naming column and first row,
+  numbered from 1):
   a purchase without a customer, a time or an amount cannot be summarised honestly.
 - **NaN / ±inf amounts** raise. **Negative amounts** (refunds) are allowed and summed into their
   period, so a refund lowers that period's total. **Zero amounts** count as purchases.
@@ -190,7 +191,7 @@ def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock
 
 def _check_nulls(s: pl.Series, what: str) -> None:
     if s.null_count():
-        row = int(s.is_null().arg_max())
+        row = int(s.is_null().arg_max()) + 1  # rows are numbered from 1 in messages
         raise ValueError(f"column '{s.name}': null {what} at row {row}; nulls are not allowed")
 
 
