@@ -29,6 +29,9 @@ Policies (documented, tested):
 - **Nulls** in the customer or time column, and null amounts, raise (naming column and first row,
   numbered from 1):
   a purchase without a customer, a time or an amount cannot be summarised honestly.
+- **Decimal amounts** (DuckDB's ``DECIMAL``, e.g. SQL literals like ``12.34``) are cast to
+  Float64: each becomes the double nearest to it (exactly the value a float literal would give,
+  for up to 15 significant digits), and sums are Float64 sums, as for float input.
 - **NaN / ±inf amounts** raise. **Negative amounts** (refunds) are allowed and summed into their
   period, so a refund lowers that period's total. **Zero amounts** count as purchases.
 - **Unsorted input** is fine; output is sorted by customer key (categoricals in Polars' lexical
@@ -83,9 +86,15 @@ def _collect(data: Any, columns: list[str]) -> pl.DataFrame:
         except Exception as e:  # a producer that Polars cannot read
             raise ValueError(f"could not read the input as an Arrow table: {e}") from e
     else:
+        hint = ""
+        if type(data).__name__ == "DuckDBPyConnection":
+            hint = (
+                "; a DuckDB connection is not a result: pass the relation from con.sql(...) "
+                "or con.execute(...).fetch_record_batch()"
+            )
         raise TypeError(
             "data: expected a Polars DataFrame/LazyFrame or an object with __arrow_c_stream__ "
-            f"(PyArrow table, pandas DataFrame, DuckDB result), got {type(data).__name__}"
+            f"(PyArrow table, pandas DataFrame, DuckDB relation), got {type(data).__name__}{hint}"
         )
     _check_columns(df.columns, columns)
     return df.select(columns)
@@ -99,10 +108,18 @@ def _check_columns(available: list[str], wanted: list[str]) -> None:
 
 def _key_column(s: pl.Series) -> tuple[pl.Series, bool]:
     """(column for the kernel, whether the output must be re-sorted by Polars)."""
-    if s.dtype in _INT_DTYPES:
-        if s.dtype == pl.UInt64 and s.max() is not None and s.max() > 2**63 - 1:
+    # DuckDB's HUGEINT arrives as Decimal(38, 0); like 128-bit ints it is fine when ids fit i64
+    wide = s.dtype in (pl.UInt64, pl.Int128, pl.UInt128) or (
+        isinstance(s.dtype, pl.Decimal) and s.dtype.scale == 0
+    )
+    if s.dtype in _INT_DTYPES or wide:
+        if wide and (
+            (s.max() is not None and s.max() > 2**63 - 1)
+            or (s.min() is not None and s.min() < -(2**63))
+        ):
             raise ValueError(
-                f"column '{s.name}': UInt64 customer ids above 2**63-1 are not supported"
+                f"column '{s.name}': {s.dtype} customer ids above 2**63-1 (or below -2**63) are "
+                "not supported"
             )
         return s.cast(pl.Int64), False
     if s.dtype == pl.String:
@@ -211,9 +228,11 @@ def summarize(
     Args:
         data: transactions — a Polars DataFrame or LazyFrame, or any object exposing
             ``__arrow_c_stream__`` (PyArrow table, pandas DataFrame, DuckDB relation).
-        customer: customer id column (integers, strings or categoricals).
+        customer: customer id column (integers, strings or categoricals; 128-bit integers
+            and DuckDB's HUGEINT when the ids fit in 64 bits).
         time: purchase time column (Date or Datetime, any unit, with or without time zone).
-        amount: purchase amount column (integers or floats); without it the monetary columns
+        amount: purchase amount column (integers, floats or decimals, the latter read as the
+            nearest Float64 values); without it the monetary columns
             (``monetary_value``, ``revenue``, ``monetary_value_holdout``) are omitted.
         period: purchases of a customer within one period are merged (default one day): a
             fixed length (``"1d"``, ``"1w"``, ``"12h"``) or a calendar period (``"1mo"``,
@@ -282,6 +301,8 @@ def summarize(
         if not a.dtype.is_numeric():
             raise ValueError(f"column '{amount}': expected numeric amounts, got {a.dtype}")
         _check_nulls(a, "amount")
+        # Decimal amounts (DuckDB's money type) become the nearest doubles, as if written as
+        # floats: the kernel sums in Float64 either way
         amounts = a.cast(pl.Float64)
 
     end_tick = clock.tick_of(observation_end, "observation_end")
