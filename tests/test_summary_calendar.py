@@ -135,8 +135,11 @@ def test_nanosecond_columns_spanning_centuries_are_refused_clearly() -> None:
 # --- property test against the pure-Polars reference ----------------------------------------
 
 # Month ends that are also DST changes in some zones (Europe: 2021-03-28 and 2021-10-31,
-# Sydney: 2021-04-04 and 2021-10-03, New York: 2021-03-14 and 2021-11-07), leap-year February.
+# Sydney: 2021-04-04 and 2021-10-03, New York: 2021-03-14 and 2021-11-07), leap-year February,
+# and the Unix epoch (negative ticks and month numbers before it).
 ANCHORS = [
+    datetime(1969, 12, 31, 23, 0),
+    datetime(1960, 2, 29, 12, 0),
     datetime(2020, 2, 29, 23, 0),
     datetime(2021, 3, 28, 1, 0),
     datetime(2021, 3, 31, 22, 0),

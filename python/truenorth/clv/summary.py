@@ -168,6 +168,7 @@ def _clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock:
 # Bits below the month in a calendar tick: the position inside the month, in the column's own
 # ticks (31 days fit), so the kernel's tie rules pick the true earliest/latest row of a period.
 _INTRA_BITS = {"date": 5, "ms": 32, "us": 42, "ns": 52}
+_DAY_NS = 86_400 * 10**9
 
 
 def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock:
@@ -185,10 +186,11 @@ def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock
             f"column '{name}': calendar periods on {t.dtype} cover at most {limit} months of "
             f"data, got {span + 1}; cast the column to a coarser unit such as Datetime('us')"
         )
-    if t.dtype == pl.Date:
-        intra = wall.dt.day().cast(pl.Int64) - 1
-    else:
-        intra = (wall - wall.dt.truncate("1mo")).to_physical()
+    intra = wall.dt.day().cast(pl.Int64) - 1
+    if t.dtype != pl.Date:
+        # day of month plus time of day (Polars' % floors, so pre-1970 times work too)
+        per_day = _DAY_NS // tick_ns(t.dtype)
+        intra = intra * per_day + wall.to_physical() % per_day
     ticks = ((months.cast(pl.Int64) - base) * (1 << bits) + intra).rename(name)
 
     def tick_of(value: Any, what: str) -> int | None:
