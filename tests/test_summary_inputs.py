@@ -62,6 +62,14 @@ def test_duckdb_relation_over_a_polars_frame(con, kw) -> None:
     assert out.schema["first_purchase"] == pl.Datetime("us")
 
 
+def test_duckdb_replacement_scan_of_a_polars_frame() -> None:
+    log = LOG.head(5_000)  # found by name: duckdb.sql scans Python variables in scope
+    rel = duckdb.sql("select c, t, a from log where a > 0")
+    assert_frame_equal(
+        summarize(rel, **KW, period="1mo"), _expected(log.filter(pl.col("a") > 0), period="1mo")
+    )
+
+
 def test_duckdb_multi_batch_result(con) -> None:
     # DuckDB streams results in batches; a 100k-row generated table arrives in several chunks
     rel = con.sql(

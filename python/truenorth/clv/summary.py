@@ -49,7 +49,8 @@ Policies (documented, tested):
   periods above); ``"Nmo"`` periods count from January 1970, as ``dt.truncate``. The unit must
   be calendar too and defaults to the period: ``recency``, ``T`` and ``duration_holdout`` are the
   number of whole calendar months between the two periods' starts divided by the unit's length in
-  months (``period="1mo", unit="1q"`` gives thirds). Mixing a fixed unit with a calendar period,
+  months (``period="1mo", unit="1q"`` gives thirds). An observation or calibration end anywhere
+  in a month includes that whole month, as a day period includes its whole day. Mixing a fixed unit with a calendar period,
   or the reverse, is a ValueError: months differ in length (28-31 days), so neither converts
   exactly into the other. lifetimes' ``freq="M"`` buckets the same way but divides the day span
   between month starts by the mean month (30.44 days): Jan 31 -> Mar 1 is 2 months here and
