@@ -70,21 +70,35 @@ def test_duckdb_replacement_scan_of_a_polars_frame() -> None:
     )
 
 
+def _arrow_reader(con, query: str, batch_size: int) -> pa.RecordBatchReader:
+    # DuckDB 2 streams relations with to_arrow_reader; older releases fetch_record_batch
+    rel = con.sql(query)
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch_size)
+    return con.execute(query).fetch_record_batch(batch_size)
+
+
 def test_duckdb_multi_batch_result(con) -> None:
-    # DuckDB streams results in batches; a 100k-row generated table arrives in several chunks
-    rel = con.sql(
+    query = (
         "select (i % 997)::BIGINT as c, TIMESTAMP '2021-01-01' + to_minutes(i * 7) as t, "
         "((i * 37) % 10000) / 100.0 as a from range(100000) r(i)"
     )
-    as_polars = pl.DataFrame(con.sql(rel.sql_query()).arrow())
+    as_polars = pl.DataFrame(con.sql(query))
     assert as_polars.height == 100_000
-    out = summarize(rel, **KW, unit="1w")
-    assert_frame_equal(out, summarize(as_polars, **KW, unit="1w"))
+    expected = summarize(as_polars, **KW, unit="1w")
+    # a relation, and a result streamed in many small record batches
+    assert_frame_equal(summarize(con.sql(query), **KW, unit="1w"), expected)
+    batches = list(_arrow_reader(con, query, 4_096))
+    assert len(batches) > 10
+    stream = pa.RecordBatchReader.from_batches(batches[0].schema, batches)
+    assert_frame_equal(summarize(stream, **KW, unit="1w"), expected)
+    assert_frame_equal(summarize(_arrow_reader(con, query, 4_096), **KW, unit="1w"), expected)
     # independent spot check for one customer: periods are days, amounts summed per day
     c0 = as_polars.filter(pl.col("c") == 0)
     days = c0.group_by(pl.col("t").dt.date()).agg(pl.col("a").sum()).sort("t")
-    row = out.filter(pl.col("c") == 0).row(0, named=True)
+    row = expected.filter(pl.col("c") == 0).row(0, named=True)
     assert row["frequency"] == days.height - 1
+    assert row["recency"] == (days["t"][-1] - days["t"][0]).days / 7
     assert row["monetary_value"] == pytest.approx(days["a"][1:].mean())
 
 
@@ -146,7 +160,7 @@ def test_duckdb_hugeint_ids_and_bad_types(con) -> None:
 
 def test_duckdb_connection_is_not_a_result(con) -> None:
     con.execute("select 1 as c, DATE '2021-01-01' as t")
-    with pytest.raises(TypeError, match=r"DuckDB connection.*\.sql\(|fetch_record_batch"):
+    with pytest.raises(TypeError, match=r"DuckDB connection is not a result.*con\.sql\("):
         summarize(con, customer="c", time="t")
 
 

@@ -91,7 +91,7 @@ def _collect(data: Any, columns: list[str]) -> pl.DataFrame:
         if type(data).__name__ == "DuckDBPyConnection":
             hint = (
                 "; a DuckDB connection is not a result: pass the relation from con.sql(...) "
-                "or con.execute(...).fetch_record_batch()"
+                "instead (or an Arrow reader of it)"
             )
         raise TypeError(
             "data: expected a Polars DataFrame/LazyFrame or an object with __arrow_c_stream__ "
