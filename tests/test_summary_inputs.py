@@ -5,12 +5,15 @@ log as a Polars DataFrame."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from truenorth.clv import summarize
@@ -194,3 +197,33 @@ def test_pandas_missing_values_name_row() -> None:
     )
     with pytest.raises(ValueError, match=r"column 'c': null customer id at row 3;"):
         summarize(pdf, customer="c", time="t")
+
+
+@pytest.mark.parametrize(
+    "sql_type", ["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMPTZ", "DATE"]
+)
+def test_duckdb_time_types(con, sql_type: str) -> None:
+    con.sql("set TimeZone = 'UTC'")
+    rel = con.sql(
+        f"select * from (values (1, '2021-01-31 23:59:59'::{sql_type}, 1.25), "
+        f"(1, '2021-02-01 00:00:01'::{sql_type}, 2.5)) v(c, t, a)"
+    )
+    # two seconds apart (for DATE: one day), across a month boundary
+    for period in ("1d", "1mo"):
+        row = summarize(rel, **KW, period=period).row(0, named=True)
+        assert (row["frequency"], row["recency"], row["monetary_value"]) == (1, 1.0, 2.5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(-(10**14), 10**15), min_size=1, max_size=30),
+    st.integers(0, 6),
+)
+def test_decimal_amounts_are_the_nearest_doubles(mantissas: list[int], scale: int) -> None:
+    # up to 15 significant digits: the cast gives exactly the double a float literal gives
+    decimals = [Decimal(m).scaleb(-scale) for m in mantissas]
+    n = len(decimals)
+    times = [datetime(2021, 1, 1) + timedelta(days=i) for i in range(n)]
+    table = pa.table({"c": [1] * n, "t": times, "a": pa.array(decimals, pa.decimal128(18, scale))})
+    floats = pl.DataFrame({"c": [1] * n, "t": times, "a": [float(str(d)) for d in decimals]})
+    assert_frame_equal(summarize(table, **KW), summarize(floats, **KW), check_dtypes=False)
