@@ -70,12 +70,13 @@ pub fn single_chunk(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrayRef> {
     }
 }
 
-/// Reject any null in a column; the message names the column and the first null row.
+/// Reject any null in a column; the message names the column and the first null row,
+/// numbered from 1 as in every truenorth message.
 pub fn reject_nulls(arr: &dyn Array, what: &str) -> PyResult<()> {
     if arr.null_count() == 0 {
         return Ok(());
     }
-    let row = (0..arr.len()).find(|&i| arr.is_null(i)).unwrap_or(0);
+    let row = (0..arr.len()).find(|&i| arr.is_null(i)).unwrap_or(0) + 1;
     Err(core_err(format!(
         "column '{what}': null at row {row}; nulls are not allowed here"
     )))

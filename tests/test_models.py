@@ -458,17 +458,17 @@ GOOD = {"frequency": [0, 2, 1], "recency": [0.0, 5.0, 3.0], "T": [10.0, 10.0, 8.
     [
         ({"recency": None}, r"column 'recency' is missing"),
         ({"T": ["a", "b", "c"]}, r"column 'T' must be numeric, got String"),
-        ({"frequency": [0, -1, 1]}, r"column 'frequency', row 1: expected a non-negative value"),
-        ({"T": [10.0, float("nan"), 8.0]}, r"column 'T', row 1: expected a finite number"),
-        ({"T": [10.0, float("inf"), 8.0]}, r"column 'T', row 1: expected a finite number"),
-        ({"recency": [0.0, 11.0, 3.0]}, r"column 'recency', row 1: recency 11.0 is greater than T"),
-        ({"recency": [0.0, 0.0, 3.0]}, r"row 1: frequency 2 > 0 but recency 0"),
-        ({"recency": [1.0, 5.0, 3.0]}, r"row 0: frequency 0 but recency 1.0"),
-        ({"frequency": [0, 2.5, 1]}, r"column 'frequency', row 1: expected a whole number"),
-        ({"frequency": [0, None, 1]}, r"column 'frequency', row 1: null value"),
+        ({"frequency": [0, -1, 1]}, r"column 'frequency', row 2: expected a non-negative value"),
+        ({"T": [10.0, float("nan"), 8.0]}, r"column 'T', row 2: expected a finite number"),
+        ({"T": [10.0, float("inf"), 8.0]}, r"column 'T', row 2: expected a finite number"),
+        ({"recency": [0.0, 11.0, 3.0]}, r"column 'recency', row 2: recency 11.0 is greater than T"),
+        ({"recency": [0.0, 0.0, 3.0]}, r"row 2: frequency 2 > 0 but recency 0"),
+        ({"recency": [1.0, 5.0, 3.0]}, r"row 1: frequency 0 but recency 1.0"),
+        ({"frequency": [0, 2.5, 1]}, r"column 'frequency', row 2: expected a whole number"),
+        ({"frequency": [0, None, 1]}, r"column 'frequency', row 2: null value"),
         (
             {"T": [10.0, 10.0, 0.0], "recency": [0.0, 5.0, 0.0], "frequency": [0, 2, 0]},
-            r"column 'T', row 2: T is 0",
+            r"column 'T', row 3: T is 0",
         ),
     ],
 )
@@ -511,7 +511,7 @@ def test_bg_bb_specific_checks():
     with pytest.raises(ModelInputError, match="exceeds recency"):
         BetaGeoBetaBinom.from_params({"alpha": 1, "beta": 1, "gamma": 1, "delta": 1}).p_alive(df)
     df = pl.DataFrame({"frequency": [1], "recency": [2.5], "T": [6]})
-    with pytest.raises(ModelInputError, match=r"column 'recency', row 0: expected a whole number"):
+    with pytest.raises(ModelInputError, match=r"column 'recency', row 1: expected a whole number"):
         BetaGeoBetaBinom.from_params({"alpha": 1, "beta": 1, "gamma": 1, "delta": 1}).p_alive(df)
 
 

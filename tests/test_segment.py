@@ -143,11 +143,11 @@ def test_rfm_rejects_null_and_nan() -> None:
         .otherwise(pl.col("recency"))
         .alias("recency")
     )
-    with pytest.raises(ValueError, match=r"column 'recency' \(recency\): null at row 3"):
+    with pytest.raises(ValueError, match=r"column 'recency' \(recency\): null at row 4"):
         rfm(df)
     df = _summary(10, 0).with_columns(pl.lit(float("nan")).alias("monetary_value"))
     with pytest.raises(
-        ValueError, match=r"column 'monetary_value' .*non-finite value nan at row 0"
+        ValueError, match=r"column 'monetary_value' .*non-finite value nan at row 1"
     ):
         rfm(df)
 
@@ -242,9 +242,9 @@ def test_aggregate_on_rfm_output() -> None:
 def test_aggregate_errors() -> None:
     with pytest.raises(ValueError, match=r"column 'tier' \(segment\) not found"):
         aggregate(pl.DataFrame({"segment": ["a"]}), by="tier")
-    with pytest.raises(ValueError, match=r"column 'segment': null segment at row 1"):
+    with pytest.raises(ValueError, match=r"column 'segment': null segment at row 2"):
         aggregate(pl.DataFrame({"segment": ["a", None], "clv": [1.0, 2.0]}))
-    with pytest.raises(ValueError, match=r"column 'clv': non-finite value inf at row 1"):
+    with pytest.raises(ValueError, match=r"column 'clv': non-finite value inf at row 2"):
         aggregate(pl.DataFrame({"segment": ["a", "b"], "clv": [1.0, float("inf")]}))
     with pytest.raises(ValueError, match=r"column 'clv' \(clv\): expected numbers"):
         aggregate(pl.DataFrame({"segment": ["a"], "clv": ["x"]}))

@@ -333,13 +333,13 @@ def test_nulls_name_column_and_row(col: str, what: str) -> None:
     df = LOG.with_columns(
         pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise(pl.col(col)).alias(col)
     )
-    with pytest.raises(ValueError, match=rf"column '{col}': null {what} at row 4"):
+    with pytest.raises(ValueError, match=rf"column '{col}': null {what} at row 5"):
         summarize(df, **KW)
 
 
 def test_all_null_amounts() -> None:
     df = LOG.with_columns(pl.lit(None, dtype=pl.Float64).alias("amt"))
-    with pytest.raises(ValueError, match=r"column 'amt': null amount at row 0"):
+    with pytest.raises(ValueError, match=r"column 'amt': null amount at row 1"):
         summarize(df, **KW)
 
 
@@ -355,8 +355,10 @@ def test_non_finite_amounts(bad: float) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "pattern"),
     [
-        ({"period": "1mo"}, r"period: '1mo' is not a fixed-length.*calendar"),
-        ({"unit": "week"}, r"unit: 'week' is not a fixed-length"),
+        ({"period": "1mo", "unit": "1d"}, r"unit: '1d' is a fixed-length.*months differ"),
+        ({"unit": "1mo"}, r"unit: '1mo' is a calendar unit but period '1d'.*months differ"),
+        ({"unit": "week"}, r"unit: 'week' is not a duration: expected a fixed length"),
+        ({"period": "0mo"}, r"must be positive"),
         ({"period": "0d"}, r"must be positive"),
         ({"calibration_end": "2020-03-01"}, r"calibration_end must fall in a period before"),
         ({"observation_end": "2019-01-01"}, r"no purchases on or before the observation end"),
@@ -376,7 +378,7 @@ def test_not_a_frame() -> None:
 
 def test_errors_are_value_errors_from_the_core() -> None:
     assert issubclass(_core.CoreError, ValueError)
-    with pytest.raises(_core.CoreError, match="column 'k': null at row 1"):
+    with pytest.raises(_core.CoreError, match="column 'k': null at row 2"):
         _core.customer_summary(
             pl.Series("k", [1, None]),
             pl.Series([1, 2]),

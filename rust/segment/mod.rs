@@ -175,9 +175,11 @@ pub fn group_sums(
             valid,
         };
         if let Some(row) = (0..n).find(|&i| col.get(i).is_some_and(|v| !v.is_finite())) {
+            // messages number rows from 1, as everywhere in truenorth
             return Err(core_err(format!(
-                "column '{name}': non-finite value {} at row {row}",
-                f.value(row)
+                "column '{name}': non-finite value {} at row {}",
+                f.value(row),
+                row + 1
             )));
         }
         cols.push(col);

@@ -1,7 +1,8 @@
 """Validation of summary frames before they cross into Rust.
 
 Every check names the column, the first offending row and what was expected, so a bad input
-never reaches a kernel (where it would at best produce NaN).
+never reaches a kernel (where it would at best produce NaN). Rows are numbered from 1 in
+messages, as everywhere in truenorth ("row 1" is the first data row).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def as_frame(data: Any) -> pl.DataFrame:
     )
 
 
-def _first_row(mask: pl.Series) -> int:
-    return int(mask.arg_true()[0])
+def _first_row(mask: pl.Series) -> tuple[int, str]:
+    """(0-based index of the first True, its label for messages: 1-based "row N")."""
+    i = int(mask.arg_true()[0])
+    return i, f"row {i + 1}"
 
 
 def numeric_column(df: pl.DataFrame, name: str, *, what: str = "summary") -> pl.Series:
@@ -46,20 +49,20 @@ def numeric_column(df: pl.DataFrame, name: str, *, what: str = "summary") -> pl.
         raise ModelInputError(f"{what}: column '{name}' must be numeric, got {s.dtype}")
     if s.null_count():
         raise ModelInputError(
-            f"{what}: column '{name}', row {_first_row(s.is_null())}: null value (nulls are not allowed)"
+            f"{what}: column '{name}', {_first_row(s.is_null())[1]}: null value (nulls are not allowed)"
         )
     s = s.cast(pl.Float64)
     bad = ~s.is_finite()
     if bad.any():
-        i = _first_row(bad)
+        i, row = _first_row(bad)
         raise ModelInputError(
-            f"{what}: column '{name}', row {i}: expected a finite number, got {s[i]}"
+            f"{what}: column '{name}', {row}: expected a finite number, got {s[i]}"
         )
     neg = s < 0
     if neg.any():
-        i = _first_row(neg)
+        i, row = _first_row(neg)
         raise ModelInputError(
-            f"{what}: column '{name}', row {i}: expected a non-negative value, got {s[i]}"
+            f"{what}: column '{name}', {row}: expected a non-negative value, got {s[i]}"
         )
     return s
 
@@ -67,9 +70,9 @@ def numeric_column(df: pl.DataFrame, name: str, *, what: str = "summary") -> pl.
 def whole_numbers(s: pl.Series, *, what: str = "summary") -> None:
     frac = s != s.floor()
     if frac.any():
-        i = _first_row(frac)
+        i, row = _first_row(frac)
         raise ModelInputError(
-            f"{what}: column '{s.name}', row {i}: expected a whole number of repeat purchases, got {s[i]}"
+            f"{what}: column '{s.name}', {row}: expected a whole number of repeat purchases, got {s[i]}"
         )
 
 
@@ -84,23 +87,23 @@ def rfm_columns(data: Any, *, discrete: bool = False) -> tuple[pl.Series, pl.Ser
     whole_numbers(x)
     over = tx > t
     if over.any():
-        i = _first_row(over)
+        i, row = _first_row(over)
         raise ModelInputError(
-            f"summary: column 'recency', row {i}: recency {tx[i]} is greater than T {t[i]} "
+            f"summary: column 'recency', {row}: recency {tx[i]} is greater than T {t[i]} "
             "(recency must be <= T)"
         )
     impossible = (x > 0) & (tx == 0)
     if impossible.any():
-        i = _first_row(impossible)
+        i, row = _first_row(impossible)
         raise ModelInputError(
-            f"summary: column 'recency', row {i}: frequency {x[i]:g} > 0 but recency 0 "
+            f"summary: column 'recency', {row}: frequency {x[i]:g} > 0 but recency 0 "
             "(a repeat purchase happens after the first one, so recency must be > 0)"
         )
     impossible = (x == 0) & (tx > 0)
     if impossible.any():
-        i = _first_row(impossible)
+        i, row = _first_row(impossible)
         raise ModelInputError(
-            f"summary: column 'recency', row {i}: frequency 0 but recency {tx[i]} "
+            f"summary: column 'recency', {row}: frequency 0 but recency {tx[i]} "
             "(without repeat purchases recency must be 0)"
         )
     if discrete:
@@ -108,17 +111,17 @@ def rfm_columns(data: Any, *, discrete: bool = False) -> tuple[pl.Series, pl.Ser
             whole_numbers(s)
         over = x > tx
         if over.any():
-            i = _first_row(over)
+            i, row = _first_row(over)
             raise ModelInputError(
-                f"summary: column 'frequency', row {i}: frequency {x[i]:g} exceeds recency "
+                f"summary: column 'frequency', {row}: frequency {x[i]:g} exceeds recency "
                 f"{tx[i]:g} (at most one transaction per opportunity)"
             )
     else:
         zero_t = t == 0
         if zero_t.any():
-            i = _first_row(zero_t)
+            i, row = _first_row(zero_t)
             raise ModelInputError(
-                f"summary: column 'T', row {i}: T is 0 (customers must be observed for a positive time)"
+                f"summary: column 'T', {row}: T is 0 (customers must be observed for a positive time)"
             )
     return x, tx, t
 

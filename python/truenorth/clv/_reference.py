@@ -1,7 +1,8 @@
 """Pure-Polars customer summary: the reference for tests and the baseline for benchmarks.
 
 It implements the same documented semantics as :func:`truenorth.clv.summarize` with ordinary
-Polars expressions (``dt.truncate`` for periods, two group-bys), independently of the Rust
+Polars expressions (``dt.truncate`` for periods, fixed or calendar; calendar spans counted as
+year*12+month differences of the truncated starts; two group-bys), independently of the Rust
 kernel's tick arithmetic. It assumes valid input (no nulls, finite amounts); validation is the
 public function's job.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from ._time import instant_to_wall, parse_duration, wall_clock
+from ._time import instant_to_wall, parse_span, resolve_unit, wall_clock
 
 
 def reference_summary(
@@ -22,13 +23,12 @@ def reference_summary(
     time: str,
     amount: str | None = None,
     period: str = "1d",
-    unit: str = "1d",
+    unit: str | None = None,
     observation_end: Any = None,
     calibration_end: Any = None,
 ) -> pl.DataFrame:
     """Same output as :func:`truenorth.clv.summarize` (columns, dtypes, order)."""
-    _, _ = parse_duration(period, "period")
-    unit_ns, _ = parse_duration(unit, "unit")
+    unit_span = resolve_unit(unit, parse_span(period, "period"))
     lf = data.lazy()
     schema = lf.collect_schema()
     tdtype = schema[time]
@@ -50,8 +50,14 @@ def reference_summary(
         end = period_of(observation_end, "observation_end")
     cal = end if calibration_end is None else period_of(calibration_end, "calibration_end")
 
-    def units(expr: pl.Expr) -> pl.Expr:
-        return expr.dt.total_nanoseconds().cast(pl.Float64) / unit_ns
+    def units(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+        if unit_span.calendar:
+            # calendar: whole months between the two truncated period starts
+            def months(e: pl.Expr) -> pl.Expr:
+                return e.dt.year().cast(pl.Int64) * 12 + e.dt.month().cast(pl.Int64)
+
+            return (months(later) - months(earlier)).cast(pl.Float64) / unit_span.months
+        return (later - earlier).dt.total_nanoseconds().cast(pl.Float64) / unit_span.ns
 
     calib = lf.filter(pl.col("__p") <= cal)
     per_period = calib.group_by(customer, "__p").agg(
@@ -71,8 +77,8 @@ def reference_summary(
         pl.col("__tmax").max().alias("last_purchase"),
     )
     summary = summary.with_columns(
-        units(pl.col("__last") - pl.col("__first")).alias("recency"),
-        units(pl.lit(cal, dtype=naive) - pl.col("__first")).alias("T"),
+        units(pl.col("__last"), pl.col("__first")).alias("recency"),
+        units(pl.lit(cal, dtype=naive), pl.col("__first")).alias("T"),
         pl.col("__mv").fill_null(0.0).alias("monetary_value"),
     )
     cols = [customer, "frequency", "recency", "T"]
@@ -93,13 +99,13 @@ def reference_summary(
                 pl.col("__tot").mean().alias("monetary_value_holdout"),
             )
         )
-        duration = pl.Series([end]).cast(pl.Datetime("ns")) - pl.Series([cal]).cast(
-            pl.Datetime("ns")
-        )
+        duration = pl.select(
+            units(pl.lit(end, dtype=naive), pl.lit(cal, dtype=naive)).alias("d")
+        ).item()
         summary = summary.join(hold, on=customer, how="left").with_columns(
             pl.col("frequency_holdout").fill_null(0),
             pl.col("monetary_value_holdout").fill_null(0.0),
-            pl.lit(duration.dt.total_nanoseconds()[0] / unit_ns).alias("duration_holdout"),
+            pl.lit(duration, dtype=pl.Float64).alias("duration_holdout"),
         )
         cols += ["frequency_holdout"]
         if amount is not None:

@@ -1,15 +1,22 @@
 """Time handling shared by the summary kernel and its pure-Polars reference.
 
-Periods and units are fixed-length Polars-style durations: ``"<n><unit>"`` with unit one of
-``ns, us, ms, s, m, h, d, w``. Periods are aligned to the Unix epoch, except weeks, which start
-on Monday (as pandas' ``W`` periods used by lifetimes, and Polars' ``dt.truncate("1w")``; for
-``"Nw"`` counted from Monday 1970-01-05, as Polars).
-Calendar durations (``mo``, ``q``, ``y``) have no fixed length and are rejected.
+Periods and units are Polars-style durations ``"<n><unit>"``:
+
+- fixed-length, unit one of ``ns, us, ms, s, m, h, d, w``. Periods are aligned to the Unix epoch,
+  except weeks, which start on Monday (as pandas' ``W`` periods used by lifetimes, and Polars'
+  ``dt.truncate("1w")``; for ``"Nw"`` counted from Monday 1970-01-05, as Polars);
+- calendar, unit one of ``mo, q, y`` (a quarter is 3 months, a year 12). A timestamp's period is
+  found from its wall-clock year and month alone; ``"Nmo"`` periods are counted from January
+  1970, as Polars' ``dt.truncate``, so quarters start in January/April/July/October.
+
+The two kinds never mix as period and unit: months differ in length, so a span of days has no
+exact length in months and a span of months none in days.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import polars as pl
@@ -27,26 +34,74 @@ _NS = {
 _DAY_NS = _NS["d"]
 _TICK_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 _DURATION = re.compile(r"^\s*(\d+)\s*(ns|us|ms|s|m|h|d|w)\s*$")
+_CALENDAR = re.compile(r"^\s*(\d+)\s*(mo|q|y)\s*$")
+_MONTHS = {"mo": 1, "q": 3, "y": 12}
 
 
-def parse_duration(value: str, name: str) -> tuple[int, str]:
-    """``"7d"`` -> (nanoseconds, unit letter). Raises ValueError naming the parameter."""
+@dataclass(frozen=True)
+class Span:
+    """A parsed period or unit: fixed-length (``ns`` set) or calendar (``months`` set)."""
+
+    text: str
+    letter: str
+    ns: int = 0
+    months: int = 0
+
+    @property
+    def calendar(self) -> bool:
+        return self.months > 0
+
+
+def parse_span(value: str, name: str) -> Span:
+    """``"7d"`` or ``"1q"`` as a :class:`Span`. Raises ValueError naming the parameter."""
     if not isinstance(value, str):
-        raise TypeError(f"{name}: expected a duration string like '1d' or '1w', got {value!r}")
-    m = _DURATION.match(value)
-    if m is None:
-        hint = ""
-        if re.match(r"^\s*\d+\s*(mo|q|y)\s*$", value):
-            hint = (
-                " (calendar months, quarters and years have no fixed length and are not supported)"
-            )
-        raise ValueError(
-            f"{name}: {value!r} is not a fixed-length duration such as '1d', '7d', '1w' or '12h'{hint}"
+        raise TypeError(
+            f"{name}: expected a duration string like '1d', '1w' or '1mo', got {value!r}"
         )
-    n = int(m.group(1))
+    fixed, calendar = _DURATION.match(value), _CALENDAR.match(value)
+    m = fixed or calendar
+    if m is None:
+        raise ValueError(
+            f"{name}: {value!r} is not a duration: expected a fixed length such as '1d', '7d', "
+            "'1w' or '12h', or calendar months, quarters or years such as '1mo', '3mo', '1q', '1y'"
+        )
+    n, letter = int(m.group(1)), m.group(2)
     if n <= 0:
         raise ValueError(f"{name}: {value!r} must be positive")
-    return n * _NS[m.group(2)], m.group(2)
+    if calendar is not None:
+        return Span(value, letter, months=n * _MONTHS[letter])
+    return Span(value, letter, ns=n * _NS[letter])
+
+
+def resolve_unit(unit: str | None, period: Span) -> Span:
+    """The unit for ``period``: by default one day for fixed periods and the period itself for
+    calendar ones. A fixed unit with a calendar period (or vice versa) is refused."""
+    if unit is None:
+        return period if period.calendar else parse_span("1d", "unit")
+    u = parse_span(unit, "unit")
+    if period.calendar and not u.calendar:
+        raise ValueError(
+            f"unit: {unit!r} is a fixed-length duration but period {period.text!r} is a calendar "
+            "period; months differ in length (28-31 days), so recency and T are counted in whole "
+            "calendar periods and can only be expressed in calendar units ('1mo', '1q', '1y'); "
+            "omit unit to measure in periods"
+        )
+    if u.calendar and not period.calendar:
+        raise ValueError(
+            f"unit: {unit!r} is a calendar unit but period {period.text!r} is fixed-length; months "
+            "differ in length (28-31 days), so a span of days has no exact length in months. Use a "
+            "calendar period (e.g. period='1mo') or a fixed unit such as '1d' or '1w'"
+        )
+    return u
+
+
+def month_index(s: pl.Series) -> pl.Series:
+    """Months since January 1970 (Int32) of each wall-clock timestamp or date: the integer time
+    the kernel buckets calendar periods on. Time zones are dropped first (local wall clock)."""
+    w = wall_clock(s)
+    return ((w.dt.year().cast(pl.Int32) - 1970) * 12 + w.dt.month().cast(pl.Int32) - 1).rename(
+        s.name
+    )
 
 
 def tick_ns(dtype: pl.DataType) -> int:

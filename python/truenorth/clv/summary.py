@@ -26,8 +26,12 @@ Policies (documented, tested):
   instead — the two agree when no customer buys twice in one holdout period) and
   ``duration_holdout`` (calibration end → observation end, in ``unit``; lifetimes also divides by
   ``freq_multiplier``). Customers first seen in the holdout are excluded.
-- **Nulls** in the customer or time column, and null amounts, raise (naming column and first row):
+- **Nulls** in the customer or time column, and null amounts, raise (naming column and first row,
+  numbered from 1):
   a purchase without a customer, a time or an amount cannot be summarised honestly.
+- **Decimal amounts** (DuckDB's ``DECIMAL``, e.g. SQL literals like ``12.34``) are cast to
+  Float64: each becomes the double nearest to it (exactly the value a float literal would give,
+  for up to 15 significant digits), and sums are Float64 sums, as for float input.
 - **NaN / ±inf amounts** raise. **Negative amounts** (refunds) are allowed and summed into their
   period, so a refund lowers that period's total. **Zero amounts** count as purchases.
 - **Unsorted input** is fine; output is sorted by customer key (categoricals in Polars' lexical
@@ -36,19 +40,33 @@ Policies (documented, tested):
   zone (as pandas' ``to_period``, used by lifetimes): a purchase at 23:30 in Europe/Berlin belongs
   to that Berlin day. ``observation_end``/``calibration_end`` given naive are read in the column's
   zone; given aware, they are converted to it.
-- Periods/units are fixed-length durations (``ns us ms s m h d w``), bucketed as Polars'
+- **Fixed-length periods/units** (``ns us ms s m h d w``) are bucketed as Polars'
   ``dt.truncate``: week periods (``"1w"``, ``"2w"``) start on Mondays (counted from Monday
-  1970-01-05), other periods (``"7d"`` included) are aligned to the Unix epoch. Periods finer than a day need a Datetime column.
+  1970-01-05), other periods (``"7d"`` included) are aligned to the Unix epoch. Periods finer
+  than a day need a Datetime column. The unit defaults to one day.
+- **Calendar periods** (``"1mo"``, ``"3mo"`` = ``"1q"``, ``"1y"``; lifetimes' ``freq="M"``): a
+  timestamp's period is its calendar month / quarter / year in local wall-clock time (as day
+  periods above); ``"Nmo"`` periods count from January 1970, as ``dt.truncate``. The unit must
+  be calendar too and defaults to the period: ``recency``, ``T`` and ``duration_holdout`` are the
+  number of whole calendar months between the two periods' starts divided by the unit's length in
+  months (``period="1mo", unit="1q"`` gives thirds). An observation or calibration end anywhere
+  in a month includes that whole month, as a day period includes its whole day. Mixing a fixed unit with a calendar period,
+  or the reverse, is a ValueError: months differ in length (28-31 days), so neither converts
+  exactly into the other. lifetimes' ``freq="M"`` buckets the same way but divides the day span
+  between month starts by the mean month (30.44 days): Jan 31 -> Mar 1 is 2 months here and
+  1.94 there; rounding lifetimes' values gives ours (checked on CDNOW).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from .. import _core
-from ._time import instant_to_wall, parse_duration, tick_ns, wall_clock
+from ._time import Span, instant_to_wall, month_index, parse_span, resolve_unit, tick_ns, wall_clock
 
 __all__ = ["summarize"]
 
@@ -69,9 +87,15 @@ def _collect(data: Any, columns: list[str]) -> pl.DataFrame:
         except Exception as e:  # a producer that Polars cannot read
             raise ValueError(f"could not read the input as an Arrow table: {e}") from e
     else:
+        hint = ""
+        if type(data).__name__ == "DuckDBPyConnection":
+            hint = (
+                "; a DuckDB connection is not a result: pass the relation from con.sql(...) "
+                "instead (or an Arrow reader of it)"
+            )
         raise TypeError(
             "data: expected a Polars DataFrame/LazyFrame or an object with __arrow_c_stream__ "
-            f"(PyArrow table, pandas DataFrame, DuckDB result), got {type(data).__name__}"
+            f"(PyArrow table, pandas DataFrame, DuckDB relation), got {type(data).__name__}{hint}"
         )
     _check_columns(df.columns, columns)
     return df.select(columns)
@@ -85,10 +109,18 @@ def _check_columns(available: list[str], wanted: list[str]) -> None:
 
 def _key_column(s: pl.Series) -> tuple[pl.Series, bool]:
     """(column for the kernel, whether the output must be re-sorted by Polars)."""
-    if s.dtype in _INT_DTYPES:
-        if s.dtype == pl.UInt64 and s.max() is not None and s.max() > 2**63 - 1:
+    # DuckDB's HUGEINT arrives as Decimal(38, 0); like 128-bit ints it is fine when ids fit i64
+    wide = s.dtype in (pl.UInt64, pl.Int128, pl.UInt128) or (
+        isinstance(s.dtype, pl.Decimal) and s.dtype.scale == 0
+    )
+    if s.dtype in _INT_DTYPES or wide:
+        if wide and (
+            (s.max() is not None and s.max() > 2**63 - 1)
+            or (s.min() is not None and s.min() < -(2**63))
+        ):
             raise ValueError(
-                f"column '{s.name}': UInt64 customer ids above 2**63-1 are not supported"
+                f"column '{s.name}': {s.dtype} customer ids above 2**63-1 (or below -2**63) are "
+                "not supported"
             )
         return s.cast(pl.Int64), False
     if s.dtype == pl.String:
@@ -101,9 +133,85 @@ def _key_column(s: pl.Series) -> tuple[pl.Series, bool]:
     )
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """The time column as the kernel's integer ticks, with period, offset and unit in ticks."""
+
+    ticks: pl.Series
+    period: int
+    offset: int
+    unit: float
+    tick_of: Callable[[Any, str], int | None]
+
+
+def _clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock:
+    if period.calendar:
+        return _calendar_clock(t, name, period, unit)
+    tick = tick_ns(t.dtype)
+    if period.ns % tick:
+        raise ValueError(
+            f"period {period.text!r} is finer than the resolution of column '{name}' ({t.dtype})"
+        )
+    # week periods ("Nw") start on Mondays, counted from Monday 1970-01-05 (as Polars'
+    # dt.truncate); other periods, "7d" included, are aligned to the epoch
+    offset_ns = 4 * 86_400 * 10**9 if period.letter == "w" else 0
+
+    def tick_of(value: Any, what: str) -> int | None:
+        if value is None:
+            return None
+        return int(instant_to_wall(value, what, t.dtype).to_physical()[0])
+
+    return _Clock(
+        wall_clock(t).to_physical(), period.ns // tick, offset_ns // tick, unit.ns / tick, tick_of
+    )
+
+
+# Bits below the month in a calendar tick: the position inside the month, in the column's own
+# ticks (31 days fit), so the kernel's tie rules pick the true earliest/latest row of a period.
+_INTRA_BITS = {"date": 5, "ms": 32, "us": 42, "ns": 52}
+_DAY_NS = 86_400 * 10**9
+
+
+def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock:
+    """Calendar periods on the fixed-period kernel: a tick is ``month << bits | position in the
+    month``, months counted from the data's first (period-aligned) month. Periods and units are
+    whole multiples of ``1 << bits``, so recency and T stay exact ratios of month counts."""
+    bits = _INTRA_BITS["date" if t.dtype == pl.Date else t.dtype.time_unit]
+    wall = wall_clock(t)
+    months = month_index(t)
+    base = (int(months.min()) // period.months) * period.months
+    span = int(months.max()) - base
+    limit = 1 << (62 - bits)
+    if span >= limit:
+        raise ValueError(
+            f"column '{name}': calendar periods on {t.dtype} cover at most {limit} months of "
+            f"data, got {span + 1}; cast the column to a coarser unit such as Datetime('us')"
+        )
+    intra = wall.dt.day().cast(pl.Int64) - 1
+    if t.dtype != pl.Date:
+        # day of month plus time of day (Polars' % floors, so pre-1970 times work too)
+        per_day = _DAY_NS // tick_ns(t.dtype)
+        intra = intra * per_day + wall.to_physical() % per_day
+    ticks = ((months.cast(pl.Int64) - base) * (1 << bits) + intra).rename(name)
+
+    def tick_of(value: Any, what: str) -> int | None:
+        if value is None:
+            return None
+        rel = int(month_index(instant_to_wall(value, what, t.dtype))[0]) - base
+        if rel > limit:
+            raise ValueError(
+                f"{what}: {value!r} is more than {limit} months after the first purchase, too "
+                f"far for calendar periods on {t.dtype}; cast column '{name}' to Datetime('us')"
+            )
+        # an end long before the data excludes every row either way: clamp, don't overflow
+        return max(rel, -limit) << bits
+
+    return _Clock(ticks, period.months << bits, 0, float(unit.months << bits), tick_of)
+
+
 def _check_nulls(s: pl.Series, what: str) -> None:
     if s.null_count():
-        row = int(s.is_null().arg_max())
+        row = int(s.is_null().arg_max()) + 1  # rows are numbered from 1 in messages
         raise ValueError(f"column '{s.name}': null {what} at row {row}; nulls are not allowed")
 
 
@@ -114,7 +222,7 @@ def summarize(
     time: str,
     amount: str | None = None,
     period: str = "1d",
-    unit: str = "1d",
+    unit: str | None = None,
     observation_end: Any = None,
     calibration_end: Any = None,
 ) -> pl.DataFrame:
@@ -123,12 +231,18 @@ def summarize(
     Args:
         data: transactions — a Polars DataFrame or LazyFrame, or any object exposing
             ``__arrow_c_stream__`` (PyArrow table, pandas DataFrame, DuckDB relation).
-        customer: customer id column (integers, strings or categoricals).
+        customer: customer id column (integers, strings or categoricals; 128-bit integers
+            and DuckDB's HUGEINT when the ids fit in 64 bits).
         time: purchase time column (Date or Datetime, any unit, with or without time zone).
-        amount: purchase amount column (integers or floats); without it the monetary columns
+        amount: purchase amount column (integers, floats or decimals, the latter read as the
+            nearest Float64 values); without it the monetary columns
             (``monetary_value``, ``revenue``, ``monetary_value_holdout``) are omitted.
-        period: purchases of a customer within one period are merged (default one day).
-        unit: unit in which ``recency``, ``T`` and ``duration_holdout`` are measured.
+        period: purchases of a customer within one period are merged (default one day): a
+            fixed length (``"1d"``, ``"1w"``, ``"12h"``) or a calendar period (``"1mo"``,
+            ``"1q"``, ``"1y"``).
+        unit: unit in which ``recency``, ``T`` and ``duration_holdout`` are measured; default
+            one day for fixed periods, the period itself for calendar ones (which only take
+            calendar units).
         observation_end: end of observation (date, datetime or ISO string); default: the latest
             purchase time. Rows after its period are ignored.
         calibration_end: if given, the summary covers the calibration window up to this instant
@@ -143,9 +257,22 @@ def summarize(
     Raises:
         ValueError: missing columns, unsupported dtypes, empty input, nulls, non-finite amounts,
             or inconsistent ends — the message names the column (and the first bad row).
+
+    Example:
+        Monthly periods, recency and T in months (lifetimes' ``freq="M"``)::
+
+            >>> import polars as pl
+            >>> from datetime import date
+            >>> log = pl.DataFrame({"c": [1, 1, 1], "t": [date(2024, 1, 31), date(2024, 2, 1),
+            ...                     date(2024, 3, 9)], "a": [5.0, 2.0, 3.0]})
+            >>> s = summarize(log, customer="c", time="t", amount="a", period="1mo")
+            >>> s.select("frequency", "recency", "T", "monetary_value").row(0)
+            (2, 2.0, 2.0, 2.5)
+            >>> summarize(log, customer="c", time="t", period="1mo", unit="1q")["T"][0]
+            0.6666666666666666
     """
-    period_ns, period_unit = parse_duration(period, "period")
-    unit_ns, _ = parse_duration(unit, "unit")
+    period_span = parse_span(period, "period")
+    unit_span = resolve_unit(unit, period_span)
     cols = [customer, time] + ([amount] if amount is not None else [])
     if len(set(cols)) != len(cols):
         raise ValueError(f"customer, time and amount must be distinct columns, got {cols}")
@@ -168,15 +295,8 @@ def summarize(
             )
         )
     _check_nulls(t_raw, "time")
-    tick = tick_ns(t_raw.dtype)
-    if period_ns % tick:
-        raise ValueError(
-            f"period {period!r} is finer than the resolution of column '{time}' ({t_raw.dtype})"
-        )
-    # week periods ("Nw") start on Mondays, counted from Monday 1970-01-05 (as Polars'
-    # dt.truncate); other periods, "7d" included, are aligned to the epoch
-    offset_ns = 4 * 86_400 * 10**9 if period_unit == "w" else 0
-    ticks = wall_clock(t_raw).to_physical()
+    clock = _clock(t_raw, time, period_span, unit_span)
+    ticks = clock.ticks
 
     amounts = None
     if amount is not None:
@@ -184,24 +304,20 @@ def summarize(
         if not a.dtype.is_numeric():
             raise ValueError(f"column '{amount}': expected numeric amounts, got {a.dtype}")
         _check_nulls(a, "amount")
+        # Decimal amounts (DuckDB's money type) become the nearest doubles, as if written as
+        # floats: the kernel sums in Float64 either way
         amounts = a.cast(pl.Float64)
 
-    def to_tick(value: Any, name: str) -> int | None:
-        if value is None:
-            return None
-        s = instant_to_wall(value, name, t_raw.dtype)
-        return int(s.to_physical()[0])
-
-    end_tick = to_tick(observation_end, "observation_end")
-    cal_tick = to_tick(calibration_end, "calibration_end")
+    end_tick = clock.tick_of(observation_end, "observation_end")
+    cal_tick = clock.tick_of(calibration_end, "calibration_end")
 
     stream = _core.customer_summary(
         keys.rechunk(),
         ticks.rechunk(),
         None if amounts is None else amounts.rechunk(),
-        period=period_ns // tick,
-        offset=offset_ns // tick,
-        unit=unit_ns / tick,
+        period=clock.period,
+        offset=clock.offset,
+        unit=clock.unit,
         observation_end=end_tick,
         calibration_end=cal_tick,
         names=(customer, time, amount or "amount"),

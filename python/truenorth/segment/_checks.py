@@ -15,14 +15,20 @@ def require_numeric(df: pl.DataFrame, column: str, role: str) -> pl.Series:
     s = s.cast(pl.Float64)
     if s.null_count():
         raise ValueError(
-            f"column '{column}' ({role}): null at row {int(s.is_null().arg_max())}; "
+            f"column '{column}' ({role}): null at row {first_row(s.is_null())}; "
             "scores need a value for every customer"
         )
     bad = ~s.is_finite()
     if bad.any():
-        row = int(bad.arg_max())
-        raise ValueError(f"column '{column}' ({role}): non-finite value {s[row]} at row {row}")
+        row = first_row(bad)
+        raise ValueError(f"column '{column}' ({role}): non-finite value {s[row - 1]} at row {row}")
     return s
+
+
+def first_row(mask: pl.Series) -> int:
+    """1-based number of the first True row: messages count data rows from 1, as everywhere in
+    truenorth."""
+    return int(mask.arg_max()) + 1
 
 
 def frame(customers: object) -> pl.DataFrame:

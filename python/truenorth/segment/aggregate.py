@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from .. import _core
-from ._checks import frame
+from ._checks import first_row, frame
 
 _INT = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
 
@@ -37,7 +37,7 @@ def aggregate(
         raise ValueError("the customer table is empty: nothing to aggregate")
     key_raw = df.get_column(by)
     if key_raw.null_count():
-        raise ValueError(f"column '{by}': null segment at row {int(key_raw.is_null().arg_max())}")
+        raise ValueError(f"column '{by}': null segment at row {first_row(key_raw.is_null())}")
     resort = False
     if key_raw.dtype in _INT:
         keys = key_raw.cast(pl.Int64)
