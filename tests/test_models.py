@@ -525,7 +525,7 @@ def test_bad_parameters_and_arguments(cdnow):
     with pytest.raises(ModelInputError, match="t must be a non-negative"):
         BetaGeo.from_params(BG).expected_purchases(cdnow, -1)
     with pytest.raises(ModelInputError, match="time_unit"):
-        BetaGeo(time_unit="1mo")
+        BetaGeo(time_unit="1fortnight")
     with pytest.raises(ModelInputError, match="weights: expected 2357 values"):
         BetaGeo().fit(cdnow, weights=[1.0, 2.0])
     with pytest.raises(ModelInputError, match="column 'nope' is missing"):

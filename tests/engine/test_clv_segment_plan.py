@@ -73,7 +73,7 @@ def test_bad_clv_options_are_located():
     ]
     text = "\n".join(msgs)
     assert "horizon '12 fortnights': expected a number or '<n> days|weeks|months|years'" in text
-    assert "'1x': expected a fixed-length duration like 12h, 1d, 7d or 1w" in text
+    assert "'1x': expected a duration like 12h, 1d, 7d, 1w, or a calendar 1mo, 1q, 1y" in text
     assert "got 'bgnbd'" in text and "'bg_nbd'" in text
 
 
@@ -135,5 +135,7 @@ def test_on_names_the_input_and_when_is_refused_by_segment():
 def test_horizon_must_be_whole_steps():
     (msg,) = problems({**CLV, "with": {"horizon": "1.5 months"}})
     assert "expected a positive whole number of steps" in msg
-    with pytest.raises(ValueError, match="fixed length"):
-        duration_days("1mo")
+    # calendar units count their mean Gregorian length (a 12-month horizon = 12 monthly units)
+    assert duration_days("1mo") * 12 == pytest.approx(365.25)
+    with pytest.raises(ValueError, match="expected a duration like"):
+        duration_days("1fortnight")

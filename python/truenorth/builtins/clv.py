@@ -10,8 +10,8 @@ Example::
         spend: gamma_gamma            # or null: no spend model, no clv column
         horizon: "12 months"          # or an integer in horizon_unit
         discount_rate: 0.01           # per horizon_unit period
-        period: 1d                    # purchases in the same period are merged
-        unit: 1w                      # unit of recency and T
+        period: 1d                    # purchases in the same period are merged (or 1mo, 1q, 1y)
+        unit: 1w                      # unit of recency and T (1mo with a 1mo period)
         # model_path: models/bgnbd.json   # score with a fitted model instead of fitting
         # (services can also pass fitted models: engine.run(..., resources={"value": model}))
 
@@ -32,13 +32,14 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 import truenorth
 
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w|mo|q|y)\s*$")
+_CALENDAR = ("mo", "q", "y")
 PURCHASE_MODELS = {"bg_nbd": "BetaGeo", "mbg_nbd": "ModifiedBetaGeo", "pareto_nbd": "ParetoNBD"}
 
 
@@ -53,15 +54,20 @@ def parse_horizon(value: Any, default_unit: str) -> tuple[float, str]:
 
 
 def duration_days(text: str) -> float:
-    """``"1w"`` → 7.0. Fixed-length durations only (hours, days, weeks), as the summary uses."""
+    """``"1w"`` → 7.0; calendar units (``1mo``, ``1q``, ``1y``) count their mean length, as the
+    models' ``time_unit`` does (a 12-month horizon is then exactly 12 monthly units)."""
     m = _DURATION.match(text)
     if not m or int(m.group(1)) <= 0:
         raise ValueError(
-            f"{text!r}: expected a fixed-length duration like 12h, 1d, 7d or 1w "
-            "(months and years have no fixed length)"
+            f"{text!r}: expected a duration like 12h, 1d, 7d, 1w, or a calendar 1mo, 1q, 1y"
         )
     n, u = int(m.group(1)), m.group(2)
-    return n * {"h": 1 / 24, "d": 1.0, "w": 7.0}[u]
+    return n * {"h": 1 / 24, "d": 1.0, "w": 7.0, "mo": 365.25 / 12, "q": 365.25 / 4}.get(u, 365.25)
+
+
+def is_calendar(text: str) -> bool:
+    m = _DURATION.match(text)
+    return bool(m) and m.group(2) in _CALENDAR
 
 
 class ClvOptions(truenorth.Options):
@@ -96,6 +102,28 @@ class ClvOptions(truenorth.Options):
     def _duration(cls, v: str) -> str:
         duration_days(v)
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_unit_default(cls, data: Any) -> Any:
+        # the default unit (1w) cannot measure calendar periods: they default to themselves
+        if isinstance(data, dict) and "unit" not in data:
+            period = data.get("period")
+            if isinstance(period, str) and is_calendar(period):
+                return {**data, "unit": period}
+        return data
+
+    @model_validator(mode="after")
+    def _calendar_pairs(self) -> ClvOptions:
+        # months differ in length: a calendar period is measured in calendar units and a
+        # fixed one in fixed units (summarize refuses the mix; say so at load time)
+        if is_calendar(self.period) != is_calendar(self.unit):
+            raise ValueError(
+                f"period {self.period!r} and unit {self.unit!r}: a calendar period (mo, q, y) "
+                "needs a calendar unit and a fixed period (h, d, w) a fixed unit; e.g. "
+                "period: 1mo with unit: 1mo"
+            )
+        return self
 
 
 OUTPUT_SCHEMA_BASE: dict[str, Any] = {

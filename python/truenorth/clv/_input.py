@@ -142,7 +142,9 @@ def weights_column(df_or_data: Any, weights: Any, n: int) -> pl.Series | None:
     return w.rename("weights")
 
 
-_UNIT_DAYS = {"h": 1 / 24, "d": 1.0, "w": 7.0}
+# Calendar units (a summary with period="1mo" counts recency and T in whole months) get the
+# mean Gregorian length: a model's horizon in months then converts to exactly that many units.
+_UNIT_DAYS = {"h": 1 / 24, "d": 1.0, "w": 7.0, "mo": 365.25 / 12, "q": 365.25 / 4, "y": 365.25}
 _UNIT_ALIASES = {
     "hour": "h",
     "hours": "h",
@@ -150,14 +152,21 @@ _UNIT_ALIASES = {
     "days": "d",
     "week": "w",
     "weeks": "w",
+    "month": "mo",
+    "months": "mo",
+    "quarter": "q",
+    "quarters": "q",
+    "year": "y",
+    "years": "y",
 }
 
 
 def time_unit_days(unit: str) -> float:
     """Length in days of a time unit written as Polars durations are ("1d", "7d", "1w", "12h").
 
-    Months and years are not fixed lengths and are refused as *time units* of a summary
-    (they are fine as CLV horizons, see ``lifetime_value``).
+    Calendar units (``"1mo"``, ``"1q"``, ``"1y"``: the units of a summary made with calendar
+    periods, which counts whole months) count as their mean Gregorian length (365.25/12 days a
+    month), so a horizon in months converts to exactly that many monthly units.
     """
     if not isinstance(unit, str):
         raise ModelInputError(f"time_unit must be a string like '1d' or '1w', got {unit!r}")
@@ -169,7 +178,8 @@ def time_unit_days(unit: str) -> float:
     u = _UNIT_ALIASES.get(u.strip(), u.strip())
     if u not in _UNIT_DAYS:
         raise ModelInputError(
-            f"time_unit {unit!r} is not understood: use a number and one of h, d, w (e.g. '1d', '1w')"
+            f"time_unit {unit!r} is not understood: use a number and one of h, d, w, mo, q, y "
+            "(e.g. '1d', '1w', '1mo')"
         )
     try:
         k = float(num) if num else 1.0
