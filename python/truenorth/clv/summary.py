@@ -195,10 +195,15 @@ def summarize(
     end_tick = to_tick(observation_end, "observation_end")
     cal_tick = to_tick(calibration_end, "calibration_end")
 
+    # the kernel reads chunked columns in place when their chunks line up (as in a frame read
+    # from Parquet); only misaligned columns are copied into one chunk each
+    cols_in = [keys, ticks] + ([] if amounts is None else [amounts])
+    if len({tuple(s.chunk_lengths()) for s in cols_in}) > 1:
+        cols_in = [s.rechunk() for s in cols_in]
     stream = _core.customer_summary(
-        keys.rechunk(),
-        ticks.rechunk(),
-        None if amounts is None else amounts.rechunk(),
+        cols_in[0],
+        cols_in[1],
+        None if amounts is None else cols_in[2],
         period=period_ns // tick,
         offset=offset_ns // tick,
         unit=unit_ns / tick,
