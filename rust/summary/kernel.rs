@@ -290,7 +290,8 @@ pub fn is_sorted<K: KeyAccess, T: TimeAccess>(log: &Log<'_, K, T>) -> bool {
     });
     let n = log.len();
     within
-        && log.starts[1..log.starts.len() - 1]
+        && log
+            .starts
             .iter()
             .filter(|&&s| s > 0 && s < n)
             .all(|&s| log.val(s - 1) <= log.val(s))
@@ -906,6 +907,16 @@ mod tests {
         let swapped: Vec<i64> = ks.iter().rev().copied().collect();
         let rlog = Log::new(split(&swapped, &lens), split(&ts, &lens), None).expect("aligned");
         assert!(!is_sorted(&rlog));
+    }
+
+    #[test]
+    fn empty_logs_summarise_to_nothing() {
+        let (k, t): (Vec<i64>, Vec<i32>) = (vec![], vec![]);
+        let none = Log::<&[i64], &[i32]>::new(vec![], vec![], None).expect("aligned");
+        assert!(is_sorted(&none) && summarize(&none, &day_cfg(1, None), true).is_empty());
+        let empty_chunks = Log::new(vec![&k[..], &k[..]], vec![&t[..], &t[..]], None);
+        let empty_chunks = empty_chunks.expect("aligned");
+        assert!(summarize_with_budget(&empty_chunks, &day_cfg(1, None), true, 1).is_empty());
     }
 
     #[test]
