@@ -21,10 +21,35 @@ CPU time (``time.process_time``, quieter than wall time here) at 1M rows: trueno
 Polars reference ~0.7 s, lifetimes ~1.0-1.2 s. The >= 50x-vs-lifetimes target is NOT met:
 lifetimes 0.11.3 on pandas 3 is far faster than the target assumed.
 
-Peak memory of summarize at 10M rows (fresh process, VmHWM reset before the call): input frame
-191 MiB (``estimated_size``), RSS 274 MiB before, peak 761 MiB (+486 MiB; run 1: +627 MiB).
-The kernel's largest buffer is the scattered copy of the rows (24 B/row for integer keys and
-dates = 229 MiB at 10M rows).
+Peak memory of summarize at 10M rows (fresh process, VmHWM reset before the call; the frame is
+read from Parquet, so each column has 81 chunks): input frame 191 MiB (``estimated_size``).
+
+- Before the grouped scatter: RSS 274-285 MiB before, peak +481..493 MiB. Where it went: 194 MiB
+  Python-side rechunk of the three columns (the kernel took one chunk only), then the kernel's
+  scattered copy of every row (24 B/row = 229 MiB) with the per-partition customers (64 B each,
+  61 MiB) alive beside it; sorting and output assembly (~120 MiB) stayed below that.
+- After (kernel reads aligned chunks in place; partitions scattered group by group into a reused
+  64 MiB buffer, 1 B/row of partition ids; customers gathered in key order after the buffer is
+  freed): RSS ~280 MiB before, peak +147..162 MiB (+152 in this test). String keys: +72..86 MiB
+  (was +556..562). With an unbounded buffer the same code peaks at +354 MiB.
+
+Grouped scatter vs main, 2026-11-23, A/B in one process (main's ``_core`` .so and summary.py
+loaded beside this branch's, calls alternating, medians of 7 runs; 2-core box shared with other
+agents, load 5-8, so wall times are noisy — CPU time is the steadier figure), wall / CPU seconds:
+
+==========================  ==============  ==============  ===============
+case                        main            grouped         ratio wall/CPU
+==========================  ==============  ==============  ===============
+1M int keys                 0.091 / 0.062   0.092 / 0.070   1.01 / 1.12 [*]
+1M string keys              0.394 / 0.249   0.336 / 0.213   0.85 / 0.86
+1M Datetime[us]             0.083 / 0.062   0.083 / 0.065   1.00 / 1.04 [*]
+10M int keys                1.99 / 1.16     1.68 / 1.09     0.84 / 0.93
+10M string keys             6.97 / 4.09     6.09 / 3.59     0.87 / 0.88
+10M int, Parquet chunks     2.45 / 1.20     1.93 / 1.13     0.79 / 0.94
+10M sorted                  0.432 / 0.266   0.376 / 0.260   0.87 / 0.98
+==========================  ==============  ==============  ===============
+
+[*] a 25-run rerun of the 1M cases gave CPU ratios 1.02 (int) and 0.96 (Datetime): parity.
 """
 
 from __future__ import annotations

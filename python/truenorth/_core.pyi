@@ -117,8 +117,10 @@ def customer_summary(
 ) -> ArrowStream:
     """Fused customer summary over whole columns (see ``truenorth.clv.summarize``).
 
-    keys: Int64 or utf8/large_utf8/string_view (one chunk, no nulls); times: Int32/Date32 days or
-    Int64/Timestamp ticks; amounts: Float64, finite. Periods are
+    keys: Int64 or utf8/large_utf8/string_view (no nulls); times: Int32/Date32 days or
+    Int64/Timestamp ticks; amounts: Float64, finite. Columns may arrive in several chunks (read
+    in place) when their chunk lengths agree. first_row/last_row count from 0 over all chunks;
+    error messages name 1-based rows. Periods are
     ``[offset + k*period, offset + (k+1)*period)`` ticks; ``unit`` is in ticks.
     Columns: first_row, last_row (UInt32), frequency (Int64), recency, T (Float64),
     [monetary_value], n_transactions (Int64), [revenue], and with ``calibration_end``

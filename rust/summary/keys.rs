@@ -11,7 +11,8 @@ use rayon::prelude::*;
 pub trait KeyAccess: Sync {
     /// A key value, cheap to copy and compare (the integer itself, or the string's bytes), so
     /// per-partition tables compare against local copies instead of re-reading the column.
-    type Val<'a>: Eq + Copy + Send + Sync
+    /// Its order is the key order (numeric for integers, bytewise for strings).
+    type Val<'a>: Ord + Copy + Send + Sync
     where
         Self: 'a;
     fn val(&self, i: usize) -> Self::Val<'_>;
@@ -219,6 +220,76 @@ macro_rules! with_keys {
                     .expect("Utf8View");
                 let $k = StrKeys(a);
                 $body
+            }
+            _ => $err,
+        }
+    }};
+}
+
+/// Call `$body` with `$k` bound to a `Vec` of `KeyAccess` views, one per chunk of a key column;
+/// `$err` is the expression returned for unsupported or mixed chunk types.
+#[macro_export]
+macro_rules! with_key_chunks {
+    ($chunks:expr, $k:ident, $body:expr, $err:expr) => {{
+        use arrow_array::Array as _;
+        use $crate::summary::keys::StrKeys;
+        let chunks: &[arrow_array::ArrayRef] = $chunks;
+        match chunks.first().map(|a| a.data_type()) {
+            Some(arrow_schema::DataType::Int64) => {
+                let views: Option<Vec<&[i64]>> = chunks
+                    .iter()
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<arrow_array::Int64Array>()
+                            .map(|a| a.values().as_ref())
+                    })
+                    .collect();
+                match views {
+                    Some($k) => $body,
+                    None => $err,
+                }
+            }
+            Some(arrow_schema::DataType::Utf8) => {
+                let views: Option<Vec<_>> = chunks
+                    .iter()
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<arrow_array::StringArray>()
+                            .map(StrKeys)
+                    })
+                    .collect();
+                match views {
+                    Some($k) => $body,
+                    None => $err,
+                }
+            }
+            Some(arrow_schema::DataType::LargeUtf8) => {
+                let views: Option<Vec<_>> = chunks
+                    .iter()
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<arrow_array::LargeStringArray>()
+                            .map(StrKeys)
+                    })
+                    .collect();
+                match views {
+                    Some($k) => $body,
+                    None => $err,
+                }
+            }
+            Some(arrow_schema::DataType::Utf8View) => {
+                let views: Option<Vec<_>> = chunks
+                    .iter()
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<arrow_array::StringViewArray>()
+                            .map(StrKeys)
+                    })
+                    .collect();
+                match views {
+                    Some($k) => $body,
+                    None => $err,
+                }
             }
             _ => $err,
         }

@@ -1,8 +1,9 @@
 //! Customer summaries (frequency / recency / T / monetary value) from a transaction log.
 //!
 //! Python (`truenorth.clv.summarize`) resolves columns, casts times to their physical integer
-//! and states the period arithmetic in the time column's ticks; this module checks the arrays,
-//! releases the GIL and runs the fused kernel in [`kernel`].
+//! and states the period arithmetic in the time column's ticks; this module checks the arrays
+//! (chunked columns are read in place, not concatenated), releases the GIL and runs the fused
+//! kernel in [`kernel`]. Error messages name 1-based data rows (row 1 is the first row).
 
 pub mod kernel;
 pub mod keys;
@@ -13,10 +14,10 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, UInt32Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
 
-use crate::arrow_io::{reject_nulls, single_chunk, ArrowStream};
+use crate::arrow_io::{import_chunks, ArrowStream};
 use crate::error::core_err;
-use crate::with_keys;
-use kernel::{Config, Customer};
+use crate::with_key_chunks;
+use kernel::{Config, Customer, Log};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowStream>()?;
@@ -24,22 +25,51 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// A primitive column's values (offset applied), for 32- or 64-bit integer-like layouts.
+/// A time column's chunks as primitive values (offsets applied), 32- or 64-bit integer-like.
 enum Times<'a> {
-    I32(&'a [i32]),
-    I64(&'a [i64]),
+    I32(Vec<&'a [i32]>),
+    I64(Vec<&'a [i64]>),
 }
 
-fn times_of<'a>(data: &'a arrow_data::ArrayData, what: &str) -> PyResult<Times<'a>> {
-    match data.data_type() {
-        DataType::Int32 | DataType::Date32 => Ok(Times::I32(data.buffer::<i32>(0))),
-        DataType::Int64 | DataType::Date64 | DataType::Timestamp(_, _) => {
-            Ok(Times::I64(data.buffer::<i64>(0)))
-        }
-        t => Err(core_err(format!(
+fn times_of<'a>(data: &'a [arrow_data::ArrayData], what: &str) -> PyResult<Times<'a>> {
+    let err = |t: &DataType| {
+        core_err(format!(
             "column '{what}': expected a date, datetime or integer time, got {t}"
-        ))),
+        ))
+    };
+    let first = data
+        .first()
+        .map(|d| d.data_type())
+        .unwrap_or(&DataType::Int64);
+    let wide = match first {
+        DataType::Int32 | DataType::Date32 => false,
+        DataType::Int64 | DataType::Date64 | DataType::Timestamp(_, _) => true,
+        t => return Err(err(t)),
+    };
+    if let Some(d) = data.iter().find(|d| d.data_type() != first) {
+        return Err(err(d.data_type()));
     }
+    Ok(if wide {
+        Times::I64(data.iter().map(|d| d.buffer::<i64>(0)).collect())
+    } else {
+        Times::I32(data.iter().map(|d| d.buffer::<i32>(0)).collect())
+    })
+}
+
+/// Reject any null in a chunked column, naming the first null's 1-based data row.
+fn reject_nulls(chunks: &[ArrayRef], what: &str) -> PyResult<()> {
+    let mut base = 0;
+    for arr in chunks {
+        if arr.null_count() > 0 {
+            let i = (0..arr.len()).find(|&i| arr.is_null(i)).unwrap_or(0);
+            return Err(core_err(format!(
+                "column '{what}': null at row {}; nulls are not allowed here",
+                base + i + 1
+            )));
+        }
+        base += arr.len();
+    }
+    Ok(())
 }
 
 /// The summary columns, in the order Python exposes them.
@@ -118,13 +148,15 @@ fn assemble(
 /// Customer summary of a transaction log (see `truenorth.clv.summarize` for the semantics).
 ///
 /// `keys`: Int64 or string (utf8 / large_utf8 / string_view) column; `times`: integer ticks
-/// (Date32/Int32 days or Int64 datetime ticks); `amounts`: Float64 or None. Period `k` spans
+/// (Date32/Int32 days or Int64 datetime ticks); `amounts`: Float64 or None. The columns may come
+/// in several chunks (no copy is made) if their chunk lengths agree. Period `k` spans
 /// `[offset + k*period, offset + (k+1)*period)` ticks; `unit` is the measuring unit in ticks
 /// (fractional when finer than a tick, e.g. hours on a Date column).
 /// `observation_end`/`calibration_end` are tick values (their periods are the last included);
 /// the observation end defaults to the latest time. Returns an Arrow stream of columns
 /// `first_row, last_row, frequency, recency, T, [monetary_value], n_transactions, [revenue]`
-/// (+ holdout columns), one row per customer, sorted by key.
+/// (+ holdout columns), one row per customer, sorted by key; rows are 0-based over all chunks.
+/// Error messages name 1-based data rows.
 #[pyfunction]
 #[pyo3(signature = (keys, times, amounts=None, *, period, offset, unit, observation_end=None,
     calibration_end=None, names=("customer".to_string(), "time".to_string(), "amount".to_string()), sort=true))]
@@ -148,10 +180,11 @@ pub fn customer_summary(
             "period and unit must be positive (got period={period}, unit={unit} ticks)"
         )));
     }
-    let karr = single_chunk(keys, &kname)?;
-    let tarr = single_chunk(times, &tname)?;
-    let aarr = amounts.map(|a| single_chunk(a, &aname)).transpose()?;
-    let n = karr.len();
+    let kch = import_chunks(keys, &kname)?;
+    let tch = import_chunks(times, &tname)?;
+    let ach = amounts.map(|a| import_chunks(a, &aname)).transpose()?;
+    let total = |chunks: &[ArrayRef]| chunks.iter().map(|a| a.len()).sum::<usize>();
+    let n = total(&kch);
     if n == 0 {
         return Err(core_err("the transaction log is empty"));
     }
@@ -160,52 +193,74 @@ pub fn customer_summary(
             "{n} rows: the summary kernel handles fewer than 2^32 rows per call"
         )));
     }
-    if !keys::supported_key_type(&karr) {
+    if let Some(bad) = kch.iter().find(|a| !keys::supported_key_type(a)) {
         return Err(core_err(format!(
             "column '{kname}': expected integer or string customer ids, got {}",
-            karr.data_type()
+            bad.data_type()
         )));
     }
-    for (arr, what) in [(&tarr, &tname)] {
-        if arr.len() != n {
+    if kch.iter().any(|a| a.data_type() != kch[0].data_type()) {
+        return Err(core_err(format!(
+            "column '{kname}': chunks of different types"
+        )));
+    }
+    let mut others: Vec<(&Vec<ArrayRef>, &String)> = vec![(&tch, &tname)];
+    if let Some(a) = &ach {
+        others.push((a, &aname));
+    }
+    for (chunks, what) in &others {
+        let m = total(chunks);
+        if m != n {
             return Err(core_err(format!(
-                "column '{what}': {} rows, but '{kname}' has {n}",
-                arr.len()
+                "column '{what}': {m} rows, but '{kname}' has {n}"
+            )));
+        }
+        if chunks.len() != kch.len() || chunks.iter().zip(&kch).any(|(a, k)| a.len() != k.len()) {
+            return Err(core_err(format!(
+                "column '{what}': its chunks do not line up with those of '{kname}' (rechunk first)"
             )));
         }
     }
-    reject_nulls(karr.as_ref(), &kname)?;
-    reject_nulls(tarr.as_ref(), &tname)?;
-    let amount_values: Option<&[f64]> = match &aarr {
+    reject_nulls(&kch, &kname)?;
+    reject_nulls(&tch, &tname)?;
+    let amount_values: Option<Vec<&[f64]>> = match &ach {
         None => None,
-        Some(a) => {
-            if a.len() != n {
-                return Err(core_err(format!(
-                    "column '{aname}': {} rows, but '{kname}' has {n}",
-                    a.len()
-                )));
+        Some(chunks) => {
+            reject_nulls(chunks, &aname)?;
+            let mut vals = Vec::with_capacity(chunks.len());
+            for a in chunks {
+                let f = a.as_any().downcast_ref::<Float64Array>().ok_or_else(|| {
+                    core_err(format!(
+                        "column '{aname}': expected Float64 amounts, got {}",
+                        a.data_type()
+                    ))
+                })?;
+                vals.push(f.values().as_ref());
             }
-            reject_nulls(a.as_ref(), &aname)?;
-            let f = a.as_any().downcast_ref::<Float64Array>().ok_or_else(|| {
-                core_err(format!(
-                    "column '{aname}': expected Float64 amounts, got {}",
-                    a.data_type()
-                ))
-            })?;
-            Some(f.values().as_ref())
+            Some(vals)
         }
     };
-    if let Some(vals) = amount_values {
+    if let Some(vals) = &amount_values {
         // sequential: a streaming scan is memory-bound, and on a busy machine a parallel split
         // mostly waits for the other worker to be scheduled
-        if let Some(row) = py.detach(|| vals.iter().position(|v| !v.is_finite())) {
+        let bad = py.detach(|| {
+            let mut base = 0;
+            for v in vals {
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Some((base + i, v[i]));
+                }
+                base += v.len();
+            }
+            None
+        });
+        if let Some((row, v)) = bad {
             return Err(core_err(format!(
-                "column '{aname}': non-finite amount {} at row {row}; amounts must be finite numbers",
-                vals[row]
+                "column '{aname}': non-finite amount {v} at row {}; amounts must be finite numbers",
+                row + 1
             )));
         }
     }
-    let tdata = tarr.to_data();
+    let tdata: Vec<arrow_data::ArrayData> = tch.iter().map(|a| a.to_data()).collect();
     let times = times_of(&tdata, &tname)?;
     let probe = Config {
         period,
@@ -215,10 +270,17 @@ pub fn customer_summary(
     };
     let end_tick = match observation_end {
         Some(e) => e,
-        None => py.detach(|| match &times {
-            Times::I32(v) => v.iter().map(|&x| x as i64).max().unwrap_or(0),
-            Times::I64(v) => v.iter().copied().max().unwrap_or(0),
-        }),
+        // per-chunk max over a plain slice: a flat_map over chunks would not vectorise
+        None => py
+            .detach(|| match &times {
+                Times::I32(c) => c
+                    .iter()
+                    .filter_map(|v| v.iter().max())
+                    .max()
+                    .map(|&x| x as i64),
+                Times::I64(c) => c.iter().filter_map(|v| v.iter().max()).max().copied(),
+            })
+            .unwrap_or(0),
     };
     let end_period = probe.period_of(end_tick);
     let cal_period = match calibration_end {
@@ -239,20 +301,27 @@ pub fn customer_summary(
         end_period,
         cal_period,
     };
-    let customers: Vec<Customer> = py.detach(|| {
-        with_keys!(
-            &karr,
+    let summary: Option<Vec<Customer>> = py.detach(|| {
+        with_key_chunks!(
+            &kch,
             k,
             match &times {
-                Times::I32(t) => kernel::summarize(&k, t, amount_values, &cfg, sort),
-                Times::I64(t) => kernel::summarize(&k, t, amount_values, &cfg, sort),
+                Times::I32(t) => Log::new(k, t.clone(), amount_values.clone())
+                    .map(|log| kernel::summarize(&log, &cfg, sort)),
+                Times::I64(t) => Log::new(k, t.clone(), amount_values.clone())
+                    .map(|log| kernel::summarize(&log, &cfg, sort)),
             },
-            Vec::new()
+            None
         )
     });
+    let summary = summary.ok_or_else(|| {
+        core_err(format!(
+            "columns '{kname}', '{tname}', '{aname}': chunk layouts do not line up"
+        ))
+    })?;
     let cols = py.detach(|| {
         assemble(
-            &customers,
+            &summary,
             &cfg,
             period,
             unit,
@@ -260,5 +329,6 @@ pub fn customer_summary(
             calibration_end.is_some(),
         )
     });
+    drop(summary);
     ArrowStream::from_columns(cols)
 }

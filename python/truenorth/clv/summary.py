@@ -311,10 +311,15 @@ def summarize(
     end_tick = clock.tick_of(observation_end, "observation_end")
     cal_tick = clock.tick_of(calibration_end, "calibration_end")
 
+    # the kernel reads chunked columns in place when their chunks line up (as in a frame read
+    # from Parquet); only misaligned columns are copied into one chunk each
+    cols_in = [keys, ticks] + ([] if amounts is None else [amounts])
+    if len({tuple(s.chunk_lengths()) for s in cols_in}) > 1:
+        cols_in = [s.rechunk() for s in cols_in]
     stream = _core.customer_summary(
-        keys.rechunk(),
-        ticks.rechunk(),
-        None if amounts is None else amounts.rechunk(),
+        cols_in[0],
+        cols_in[1],
+        None if amounts is None else cols_in[2],
         period=clock.period,
         offset=clock.offset,
         unit=clock.unit,
