@@ -4,10 +4,6 @@ lifetimes' monthly summary."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import textwrap
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -333,39 +329,5 @@ def test_monthly_calibration_holdout_equals_lifetimes_on_cdnow(master: pl.DataFr
     assert ours["duration_holdout"][0] == 9.0
 
 
-_PEER_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import pandas as pd
-    from lifetimes.utils import summary_data_from_transaction_data
-    pdf = pd.read_csv(sys.argv[1], sep=r"\\s+", names=["customer_id", "date", "cds", "dollars"],
-                      header=0, dtype={"customer_id": "int64"})
-    pdf["date"] = pd.to_datetime(pdf["date"].astype(str), format="%Y%m%d")
-    s = summary_data_from_transaction_data(pdf, "customer_id", "date", "dollars", freq="M")
-    s = s.sort_index()
-    print(json.dumps({c: s[c].tolist() for c in ["frequency", "recency", "T", "monetary_value"]}))
-    """
-)
-
-
-@pytest.mark.peer
-def test_real_freq_m_in_legacy_peer_env(master: pl.DataFrame) -> None:
-    """lifetimes' own ``freq="M"`` needs pandas < 2 (README "Benchmarks": the legacy peer env);
-    point ``TRUENORTH_PEER_PYTHON`` at that interpreter to run it."""
-    peer = os.environ.get("TRUENORTH_PEER_PYTHON")
-    if not peer:
-        pytest.skip("set TRUENORTH_PEER_PYTHON to a python with lifetimes and pandas < 2")
-    run = subprocess.run(
-        [peer, "-c", _PEER_SCRIPT, str(DATA / "CDNOW_master.txt")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    theirs = pl.DataFrame(json.loads(run.stdout))
-    ours = summarize(master, customer="customer_id", time="date", amount="dollars", period="1mo")
-    assert ours.height == theirs.height
-    assert (ours["frequency"].cast(pl.Float64) == theirs["frequency"]).all()
-    assert (ours["monetary_value"] - theirs["monetary_value"]).abs().max() < 1e-9
-    for col in ("recency", "T"):
-        assert (ours[col] == theirs[col].round(0)).all(), col
-        assert (ours[col] - theirs[col]).abs().max() < 0.1, col
+# lifetimes' own freq="M" (pandas < 2 only) is compared in the legacy peer env:
+# benches/legacy_peer_checks.py (README "Benchmarks").
