@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -17,8 +18,6 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from truenorth.clv import summarize
-
-duckdb = pytest.importorskip("duckdb")
 
 KW = {"customer": "c", "time": "t", "amount": "a"}
 
