@@ -92,6 +92,20 @@ fn objective(m: Model, d: &Data, wsum: f64, theta: &[f64]) -> (f64, Vec<f64>) {
     if theta.iter().any(|t| !t.is_finite() || t.abs() > 30.0) {
         return (f64::NAN, vec![f64::NAN; theta.len()]);
     }
+    if let Some(v) = match m {
+        Model::BgNbd => Some(Variant::Bg),
+        Model::MbgNbd => Some(Variant::Mbg),
+        _ => None,
+    } {
+        let p = [
+            theta[0].exp(),
+            theta[1].exp(),
+            theta[2].exp(),
+            theta[3].exp(),
+        ];
+        let (ll, g) = bgnbd::ll_grad(p, d, v);
+        return (-ll / wsum, g.iter().map(|gi| -gi / wsum).collect());
+    }
     if m.n_params() == 3 {
         run!(3)
     } else {
