@@ -208,13 +208,15 @@ pub fn fit_data(m: Model, d: &Data, start: Option<Vec<f64>>, max_iter: usize) ->
     }
 }
 
+/// Rows in messages count from 1 (the project's convention: row 1 is the first data row).
 fn check_counts(x: &[f64], what: &str) -> PyResult<()> {
     if let Some(i) = x
         .iter()
         .position(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0))
     {
         return Err(core_err(format!(
-            "column '{what}': row {i}: expected a non-negative whole number, got {}",
+            "column '{what}': row {}: expected a non-negative whole number, got {}",
+            i + 1,
             x[i]
         )));
     }

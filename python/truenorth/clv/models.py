@@ -274,12 +274,13 @@ class _ConditionalPmf(_PurchaseModel):
 
 
 def _finite(s: pl.Series, label: str) -> pl.Series:
-    """Never hand back NaN silently: a non-finite prediction is an error naming the row."""
+    """Never hand back NaN silently: a non-finite prediction is an error naming the row
+    (counted from 1, the project's convention)."""
     bad = ~s.is_finite()
     if bad.any():
         i = int(bad.arg_true()[0])
         raise ArithmeticError(
-            f"{label}: {s.name} is not finite at row {i} ({s[i]}); the parameters or the "
+            f"{label}: {s.name} is not finite at row {i + 1} ({s[i]}); the parameters or the "
             "horizon are outside the range where the series used converges"
         )
     return s
@@ -370,7 +371,7 @@ class GammaGamma(_Model):
         if frac.any():
             i = int(frac.arg_true()[0])
             raise ModelInputError(
-                f"summary: column 'frequency', row {i}: expected a whole number, got {x[i]}"
+                f"summary: column 'frequency', row {i + 1}: expected a whole number, got {x[i]}"
             )
         return x, m
 
@@ -399,7 +400,7 @@ class GammaGamma(_Model):
         if bad.any():
             i = int(bad.arg_true()[0])
             raise ModelInputError(
-                f"summary: column 'monetary_value', row {i}: repeat customer with mean spend "
+                f"summary: column 'monetary_value', row {i + 1}: repeat customer with mean spend "
                 f"{m[i]}; Gamma-Gamma needs positive spend (filter refunds/zero baskets first)"
             )
         df = pl.DataFrame({"frequency": x, "monetary_value": m})
