@@ -513,8 +513,9 @@ fn predict(
     Ok(F64Column::new(out?))
 }
 
-/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD). The
-/// posterior PMF depends on (x, T) only: it is computed once per distinct pair.
+/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD: the
+/// posterior PMF depends on (x, T) only and is computed once per distinct pair; BG/BB: `t` is
+/// a whole number of future opportunities, once per distinct (x, t_x, n)).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn conditional_p_purchases(
@@ -528,7 +529,10 @@ fn conditional_p_purchases(
     horizon: f64,
 ) -> PyResult<F64Column> {
     let m = Model::parse(model)?;
-    if !matches!(m, Model::BgNbd | Model::MbgNbd | Model::ParetoNbd) {
+    if !matches!(
+        m,
+        Model::BgNbd | Model::MbgNbd | Model::ParetoNbd | Model::BgBb
+    ) {
         return Err(core_err(format!(
             "conditional_p_purchases is not available for {model}"
         )));
@@ -540,6 +544,37 @@ fn conditional_p_purchases(
         )));
     }
     let (x, tx, tv) = load(m, frequency, recency, t)?;
+    if m == Model::BgBb {
+        // The cost per distinct history grows with the horizon (one term per opportunity).
+        if horizon.fract() != 0.0 || horizon > 1e7 {
+            return Err(core_err(format!(
+                "horizon must be a whole number of opportunities (at most 1e7) for bg_bb, \
+                 got {horizon}"
+            )));
+        }
+        check_counts(&tx, "recency")?;
+        check_counts(&tv, "T")?;
+        let out = py.detach(|| {
+            // The PMF depends on the whole history (x, t_x, n): once per distinct triple.
+            let mut keys: FxMap<(u64, u64, u64), usize> = FxMap::default();
+            let mut uniq: Vec<(f64, f64, f64)> = Vec::new();
+            let idx: Vec<usize> = (0..x.len())
+                .map(|i| {
+                    let k = (x[i].to_bits(), tx[i].to_bits(), tv[i].to_bits());
+                    *keys.entry(k).or_insert_with(|| {
+                        uniq.push((x[i], tx[i], tv[i]));
+                        uniq.len() - 1
+                    })
+                })
+                .collect();
+            let pmf: Vec<f64> = uniq
+                .par_iter()
+                .map(|&(xi, txi, ni)| bgbb::cond_p_purchases(p, n, horizon as u64, xi, txi, ni))
+                .collect();
+            idx.iter().map(|&j| pmf[j]).collect::<Vec<f64>>()
+        });
+        return Ok(F64Column::new(out));
+    }
     let out = py.detach(|| {
         let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
         let mut uniq: Vec<(f64, f64)> = Vec::new();
