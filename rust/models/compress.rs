@@ -14,6 +14,8 @@ pub struct Data {
     pub t_levels: Option<Levels>,
     /// Distinct (x, T) pairs and each row's index into them (when there are few).
     pub xt_pairs: Option<Pairs>,
+    /// Distinct (x, t_x) pairs likewise (Pareto/NBD's per-row series depends on them only).
+    pub xtx_pairs: Option<Pairs>,
 }
 
 impl Data {
@@ -84,7 +86,7 @@ struct IntCodec {
 }
 
 /// Largest value if every entry is a whole number in [0, 2^53) (−0.0 included), else None.
-fn whole_max(v: &[f64]) -> Option<f64> {
+pub fn whole_max(v: &[f64]) -> Option<f64> {
     const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: whole f64s are exact below it
     v.par_chunks(1 << 16)
         .map(|c| {
@@ -176,6 +178,87 @@ impl PatternKey for [u64; 3] {
     }
 }
 
+impl PatternKey for [u64; 2] {
+    #[inline]
+    fn hash(&self) -> u64 {
+        let h = fold_mul(self[0] ^ K2, K1);
+        fold_mul(h ^ self[1], K1)
+    }
+}
+
+/// Distinct (a, b) pairs of two columns (sorted) and a read-only lookup from a pair to its
+/// index, so that per-row passes over them can run in parallel. Small whole numbers (x and
+/// T of day-grained summaries) index a dense array; other values a hash table built from the
+/// parallel dedupe.
+pub struct PairIndex {
+    pub uniq: Vec<(f64, f64)>,
+    lookup: PairLookup,
+}
+
+enum PairLookup {
+    /// Pair index at a·width + b (u32::MAX: absent).
+    Dense {
+        width: usize,
+        slot: Vec<u32>,
+    },
+    Hashed(hashbrown::HashTable<([u64; 2], u32)>),
+}
+
+impl PairIndex {
+    pub fn new(a: &[f64], b: &[f64]) -> Self {
+        const DENSE_MAX: f64 = (1 << 20) as f64;
+        if let (Some(ma), Some(mb)) = (whole_max(a), whole_max(b)) {
+            if (ma + 1.0) * (mb + 1.0) <= DENSE_MAX {
+                let width = mb as usize + 1;
+                let mut slot = vec![u32::MAX; (ma as usize + 1) * width];
+                for i in 0..a.len() {
+                    slot[a[i] as usize * width + b[i] as usize] = 0;
+                }
+                let mut uniq = Vec::new();
+                for (c, s) in slot.iter_mut().enumerate() {
+                    if *s == 0 {
+                        *s = uniq.len() as u32;
+                        uniq.push(((c / width) as f64, (c % width) as f64));
+                    }
+                }
+                return PairIndex {
+                    uniq,
+                    lookup: PairLookup::Dense { width, slot },
+                };
+            }
+        }
+        let key = |i: usize| [(a[i] + 0.0).to_bits(), (b[i] + 0.0).to_bits()];
+        let pats = dedupe(a.len(), key, None);
+        let mut table = hashbrown::HashTable::with_capacity(pats.len());
+        let mut uniq = Vec::with_capacity(pats.len());
+        for (j, (k, _)) in pats.into_iter().enumerate() {
+            uniq.push((f64::from_bits(k[0]), f64::from_bits(k[1])));
+            table.insert_unique(k.hash(), (k, j as u32), |e| e.0.hash());
+        }
+        PairIndex {
+            uniq,
+            lookup: PairLookup::Hashed(table),
+        }
+    }
+    /// Index of (a, b) in `uniq` (None only for a pair that was not in the columns).
+    #[inline]
+    pub fn get(&self, a: f64, b: f64) -> Option<usize> {
+        match &self.lookup {
+            PairLookup::Dense { width, slot } => {
+                if !(a >= 0.0 && b >= 0.0) || b as usize >= *width {
+                    return None;
+                }
+                let j = *slot.get(a as usize * width + b as usize)?;
+                (j != u32::MAX).then_some(j as usize)
+            }
+            PairLookup::Hashed(table) => {
+                let k = [(a + 0.0).to_bits(), (b + 0.0).to_bits()];
+                table.find(k.hash(), |e| e.0 == k).map(|e| e.1 as usize)
+            }
+        }
+    }
+}
+
 /// Distinct keys of rows 0..n with summed weights (rows of weight 0 dropped), sorted by key.
 fn dedupe<K: PatternKey>(
     n: usize,
@@ -234,8 +317,11 @@ fn dedupe<K: PatternKey>(
 pub struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
+    /// Folded 128-bit product: a plain multiply only carries bits upwards, and whole-number
+    /// floats have all-zero low mantissa bits, so without this every key of a day-grained
+    /// summary landed in the same few buckets of the table (which indexes by low bits).
     fn finish(&self) -> u64 {
-        self.0
+        fold_mul(self.0, K1)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
@@ -298,6 +384,7 @@ impl Data {
         self.tx_levels = levels(&self.tx);
         self.t_levels = levels(&self.t);
         self.xt_pairs = pairs(&self.x, &self.t);
+        self.xtx_pairs = pairs(&self.x, &self.tx);
     }
 }
 
@@ -358,6 +445,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_index_finds_every_pair_dense_or_hashed() {
+        let a = [3.0, 0.0, 3.0, 1.0, 0.0];
+        for b in [vec![7.0, 2.0, 7.0, 2.0, 5.0], vec![0.5, 2.0, 0.5, 2.0, 5.0]] {
+            let ix = PairIndex::new(&a, &b);
+            let mut expect: Vec<(f64, f64)> = a.iter().copied().zip(b.iter().copied()).collect();
+            expect.sort_by(|p, q| p.partial_cmp(q).unwrap());
+            expect.dedup();
+            assert_eq!(ix.uniq, expect);
+            for i in 0..a.len() {
+                assert_eq!(ix.uniq[ix.get(a[i], b[i]).unwrap()], (a[i], b[i]));
+            }
+            assert_eq!(ix.get(2.0, 2.0), None);
+            assert_eq!(ix.get(1.0, 9.0), None);
+        }
+    }
 
     #[test]
     fn merges_identical_rows_and_sums_weights() {

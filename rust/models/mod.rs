@@ -416,40 +416,42 @@ fn discounted(
     disc: &[f64],
 ) -> Vec<f64> {
     // For Pareto/NBD, bracket() includes P(alive) at tx = T (= 1): use it as a pure bracket.
-    let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
-    let mut uniq: Vec<(f64, f64)> = Vec::new();
-    let idx: Vec<usize> = x
-        .iter()
-        .zip(tv)
-        .map(|(&xi, &ti)| {
-            *keys.entry((xi.to_bits(), ti.to_bits())).or_insert_with(|| {
-                uniq.push((xi, ti));
-                uniq.len() - 1
-            })
-        })
-        .collect();
-    let k: Vec<f64> = uniq
+    // The bracket depends on (x, T) only: once per distinct pair, then a parallel row pass.
+    let pairs = compress::PairIndex::new(x, tv);
+    let sum_over = |xi: f64, ti: f64| {
+        let mut prev = 0.0;
+        let mut acc = 0.0;
+        for (t, d) in times.iter().zip(disc) {
+            let cur = bracket(m, p, xi, ti, *t);
+            acc += (cur - prev) * d;
+            prev = cur;
+        }
+        acc
+    };
+    let k: Vec<f64> = pairs
+        .uniq
         .par_iter()
-        .map(|&(xi, ti)| {
-            let mut prev = 0.0;
-            let mut acc = 0.0;
-            for (t, d) in times.iter().zip(disc) {
-                let cur = bracket(m, p, xi, ti, *t);
-                acc += (cur - prev) * d;
-                prev = cur;
-            }
-            acc
-        })
+        .map(|&(xi, ti)| sum_over(xi, ti))
         .collect();
+    let variant = match m {
+        Model::BgNbd => Some(Variant::Bg),
+        Model::MbgNbd => Some(Variant::Mbg),
+        _ => None,
+    };
+    let tables = variant.and_then(|v| bgnbd::PAliveTables::new(p, x, tx, tv, v));
     (0..x.len())
         .into_par_iter()
+        .with_min_len(4096)
         .map(|i| {
-            let f = if m == Model::ParetoNbd {
-                pareto_nbd::p_alive(p, x[i], tx[i], tv[i])
-            } else {
-                row_factor(m, p, x[i], tx[i], tv[i])
+            let f = match (&tables, variant) {
+                (Some(tab), Some(v)) => tab.get(p, x[i], tx[i], tv[i], v),
+                _ if m == Model::ParetoNbd => pareto_nbd::p_alive(p, x[i], tx[i], tv[i]),
+                _ => row_factor(m, p, x[i], tx[i], tv[i]),
             };
-            f * k[idx[i]]
+            // Every row's pair is in the index; the fallback only keeps this panic-free.
+            f * pairs
+                .get(x[i], tv[i])
+                .map_or_else(|| sum_over(x[i], tv[i]), |j| k[j])
         })
         .collect()
 }
@@ -576,30 +578,24 @@ fn conditional_p_purchases(
         return Ok(F64Column::new(out));
     }
     let out = py.detach(|| {
-        let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
-        let mut uniq: Vec<(f64, f64)> = Vec::new();
-        let idx: Vec<usize> = x
-            .iter()
-            .zip(&tv)
-            .map(|(&xi, &ti)| {
-                *keys.entry((xi.to_bits(), ti.to_bits())).or_insert_with(|| {
-                    uniq.push((xi, ti));
-                    uniq.len() - 1
-                })
-            })
-            .collect();
-        let pmf: Vec<f64> = uniq
+        let pairs = compress::PairIndex::new(&x, &tv);
+        let post = |xi: f64, ti: f64| {
+            conditional::posterior_pmf(m, p, n, horizon, xi, ti).unwrap_or(f64::NAN)
+        };
+        let pmf: Vec<f64> = pairs
+            .uniq
             .par_iter()
-            .map(|&(xi, ti)| {
-                conditional::posterior_pmf(m, p, n, horizon, xi, ti).unwrap_or(f64::NAN)
-            })
+            .map(|&(xi, ti)| post(xi, ti))
             .collect();
         (0..x.len())
             .into_par_iter()
             .with_min_len(1024)
             .map(|i| {
                 let pa = conditional::p_alive(m, p, x[i], tx[i], tv[i]).unwrap_or(f64::NAN);
-                conditional::combine(pa, pmf[idx[i]], n)
+                let q = pairs
+                    .get(x[i], tv[i])
+                    .map_or_else(|| post(x[i], tv[i]), |j| pmf[j]);
+                conditional::combine(pa, q, n)
             })
             .collect::<Vec<f64>>()
     });
