@@ -6,8 +6,8 @@ summary's own unit; the model remembers it as ``time_unit`` (default ``"1d"``) s
 ``lifetime_value`` converts calendar horizons correctly.
 
 Fitting maximises the log-likelihood over log-parameters with L-BFGS and Newton polishing,
-using exact gradients (forward-mode dual numbers in Rust) on rows compressed to weighted
-(frequency, recency, T) patterns. Standard errors come from the Hessian (central differences
+using exact gradients (hand-derived in f64 for BG/NBD and MBG/NBD, forward-mode dual numbers
+in Rust for the others) on rows compressed to weighted (frequency, recency, T) patterns. Standard errors come from the Hessian (central differences
 of the exact gradient) of the total log-likelihood in log-parameters, mapped back with the
 delta method: se(θ) = θ · se(log θ).
 """
