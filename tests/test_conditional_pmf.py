@@ -154,4 +154,101 @@ def test_zero_horizon_and_bad_input(cdnow):
             m.conditional_p_purchases(cdnow, bad_n, 1.0)
     with pytest.raises(ModelInputError, match="t must be"):
         m.conditional_p_purchases(cdnow, 1, -1.0)
-    assert not hasattr(BetaGeoBetaBinom, "conditional_p_purchases")
+    with pytest.raises(ModelInputError, match="whole number of opportunities"):
+        BetaGeoBetaBinom.from_params(BGBB).conditional_p_purchases(BGBB_DATA, 1, 2.5)
+    with pytest.raises(ModelInputError, match="n must be"):
+        BetaGeoBetaBinom.from_params(BGBB).conditional_p_purchases(BGBB_DATA, -1, 2)
+
+
+# --------------------------------------------------------------------------------------
+# BG/BB (Fader, Hardie & Shang 2010): P(X(n, n+n*) = x* | α, β, γ, δ, x, t_x, n)
+# --------------------------------------------------------------------------------------
+
+BGBB = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}  # FHS 2010 donors
+BGBB_DATA = pl.DataFrame(
+    {
+        "frequency": [0, 0, 1, 3, 3, 6, 2, 5],
+        "recency": [0, 0, 1, 4, 6, 6, 2, 5],
+        "T": [6, 3, 6, 6, 6, 6, 10, 12],
+    }
+)
+
+
+def _bgbb_reference(p: dict, x: int, tx: int, n: int, m: int) -> np.ndarray:
+    """P(x* | history), x* = 0..m, straight from the model's definition: for each (p, θ) a
+    dynamic programme over the next m opportunities (drop out with θ, else transact with p)
+    for the alive-through-n part of the history's likelihood, the dead part putting its
+    mass on 0; then both the joint and the likelihood are integrated over the Beta priors by
+    Gauss-Jacobi quadrature (the integrands are polynomials in p and θ of degree <= n + m,
+    so 40 nodes per axis integrate them exactly up to rounding)."""
+    from scipy.special import roots_jacobi
+
+    def beta_nodes(a: float, b: float, k: int = 40):
+        # ∫ f(u) u^(a−1) (1−u)^(b−1) du / B(a, b) with u = (1+s)/2 and Jacobi weight
+        # (1−s)^(b−1) (1+s)^(a−1); the normalisation cancels in the ratio below.
+        s, w = roots_jacobi(k, b - 1.0, a - 1.0)
+        return (1.0 + s) / 2.0, w
+
+    pu, pw = beta_nodes(p["alpha"], p["beta"])
+    tu, tw = beta_nodes(p["gamma"], p["delta"])
+    joint = np.zeros(m + 1)
+    like = 0.0
+    for pi, wp in zip(pu, pw, strict=True):
+        for th, wt in zip(tu, tw, strict=True):
+            alive = pi**x * (1 - pi) ** (n - x) * (1 - th) ** n
+            dead = sum(
+                pi**x * (1 - pi) ** (tx - x + i) * th * (1 - th) ** (tx + i) for i in range(n - tx)
+            )
+            # dist[k]: alive with k transactions so far; gone: dropped out, by count.
+            dist = np.zeros(m + 1)
+            dist[0] = 1.0
+            gone = np.zeros(m + 1)
+            for _ in range(m):
+                gone += th * dist
+                stay = (1 - th) * dist
+                dist = stay * (1 - pi)
+                dist[1:] += stay[:-1] * pi
+            future = dist + gone
+            weight = wp * wt
+            joint += weight * alive * future
+            joint[0] += weight * dead
+            like += weight * (alive + dead)
+    return joint / like
+
+
+@pytest.mark.parametrize(("x", "tx", "n"), [(0, 0, 6), (3, 4, 6), (3, 6, 6), (2, 2, 10)])
+@pytest.mark.parametrize("m", [1, 5, 12])
+def test_bg_bb_matches_quadrature_over_the_model_definition(x, tx, n, m):
+    model = BetaGeoBetaBinom.from_params(BGBB)
+    row = pl.DataFrame({"frequency": [x], "recency": [tx], "T": [n]})
+    ours = np.array([model.conditional_p_purchases(row, k, m)[0] for k in range(m + 1)])
+    ref = _bgbb_reference(BGBB, x, tx, n, m)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("params", [BGBB, {"alpha": 0.3, "beta": 4.0, "gamma": 2.5, "delta": 0.4}])
+@pytest.mark.parametrize("m", [0, 1, 7, 40])
+def test_bg_bb_sums_to_one_and_mean_is_conditional_expectation(params, m):
+    model = BetaGeoBetaBinom.from_params(params)
+    probs = np.column_stack(
+        [model.conditional_p_purchases(BGBB_DATA, k, m).to_numpy() for k in range(m + 2)]
+    )
+    assert (probs >= 0).all() and (probs[:, m + 1] == 0).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-12)
+    mean = probs @ np.arange(m + 2)
+    expect = model.expected_purchases(BGBB_DATA, m).to_numpy()
+    np.testing.assert_allclose(mean, expect, rtol=1e-10, atol=1e-14)
+
+
+def test_bg_bb_fitted_on_simulated_data_is_vectorised_per_row():
+    from truenorth.clv import simulate_bg_bb
+
+    sim = simulate_bg_bb(3000, **BGBB, T=6, seed=11)
+    model = BetaGeoBetaBinom().fit(sim)
+    p0 = model.conditional_p_purchases(sim, 0, 5)
+    assert p0.len() == sim.height
+    # Rows with the same history get the same probability; more recent activity lowers P(0).
+    by = sim.with_columns(p0=p0).group_by("frequency", "recency", "T").agg(pl.col("p0").n_unique())
+    assert (by["p0"] == 1).all()
+    q = sim.with_columns(p0=p0).filter(pl.col("frequency") == 2).sort("recency")["p0"]
+    assert q.is_sorted(descending=True)

@@ -502,7 +502,7 @@ def test_empty_single_and_no_repeat_inputs():
     with pytest.raises(ModelInputError, match="no repeat customers"):
         GammaGamma().fit(no_repeat)
     bad_spend = pl.DataFrame({"frequency": [1, 2], "monetary_value": [10.0, 0.0]})
-    with pytest.raises(ModelInputError, match=r"column 'monetary_value', row 1"):
+    with pytest.raises(ModelInputError, match=r"column 'monetary_value', row 2:"):
         GammaGamma().fit(bad_spend)
 
 

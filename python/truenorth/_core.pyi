@@ -66,7 +66,8 @@ def conditional_p_purchases(
     horizon: float,
 ) -> F64Column:
     """P(X(T, T+horizon] = n | frequency, recency, T) per row: P(alive)·PMF(n; posterior
-    params) + (1 − P(alive))·[n = 0]; model: bg_nbd | mbg_nbd | pareto_nbd."""
+    params) + (1 − P(alive))·[n = 0]; model: bg_nbd | mbg_nbd | pareto_nbd | bg_bb (for
+    bg_bb, horizon is a whole number of future opportunities; FHS 2010 appendix)."""
 
 def clv(
     model: str,

@@ -63,6 +63,57 @@ pub fn cond_expected(p: [f64; 4], x: f64, tx: f64, n: f64, m: f64) -> f64 {
         * survival_sum(ga, de, n, m)
 }
 
+/// P(X(n, n+m) = k | x, t_x, n): the number of transactions in the next m opportunities
+/// (Fader, Hardie & Shang 2010, appendix). Given (p, θ), a customer alive through n survives
+/// each later opportunity with probability 1−θ and then transacts with probability p; one who
+/// dies at the start of opportunity n+1+j (j < m) made Binomial(j, p) transactions. Joining
+/// with the history and integrating over the Beta priors:
+///
+///   P(k | ·) = [k = 0] · (1 − A/L)
+///            + C(m, k) B(α+x+k, β+n−x+m−k) B(γ, δ+n+m) / (B(α,β) B(γ,δ) L)
+///            + Σ_{j=k}^{m−1} C(j, k) B(α+x+k, β+n−x+j−k) B(γ+1, δ+n+j) / (B(α,β) B(γ,δ) L)
+///
+/// with L the likelihood of the history (`ll_generic`) and A = B(α+x, β+n−x) B(γ, δ+n) /
+/// (B(α,β) B(γ,δ)) its alive-through-n part. Summed in log space; consecutive terms of the
+/// sum differ by ratios of linear factors. m and k are whole numbers.
+pub fn cond_p_purchases(p: [f64; 4], k: u64, m: u64, x: f64, tx: f64, n: f64) -> f64 {
+    let [al, be, ga, de] = p;
+    if k > m {
+        return 0.0;
+    }
+    let ln_l = ll_generic(p, x, tx, n);
+    let lab = lbeta(al, be);
+    let lgd = lbeta(ga, de);
+    let (kf, mf) = (k as f64, m as f64);
+    let lchoose = |a: f64, b: f64| lgamma(a + 1.0) - lgamma(b + 1.0) - lgamma(a - b + 1.0);
+    let mut acc = lchoose(mf, kf) + lbeta(al + x + kf, be + n - x + mf - kf) - lab
+        + lbeta(ga, de + n + mf)
+        - lgd;
+    if k < m {
+        // j = k, then term_{j+1}/term_j = (j+1)/(j+1−k) · (β+n−x+j−k)/(α+β+n+j)
+        //                                 · (δ+n+j)/(γ+δ+n+j+1).
+        let mut term = lbeta(al + x + kf, be + n - x) - lab + lbeta(ga + 1.0, de + n + kf) - lgd;
+        acc = Real::logaddexp(acc, term);
+        for j in k..m - 1 {
+            let jf = j as f64;
+            term += (jf + 1.0).ln() - (jf + 1.0 - kf).ln() + (be + n - x + jf - kf).ln()
+                - (al + be + n + jf).ln()
+                + (de + n + jf).ln()
+                - (ga + de + n + jf + 1.0).ln();
+            acc = Real::logaddexp(acc, term);
+        }
+    }
+    let alive_part = (acc - ln_l).exp();
+    if k == 0 {
+        // 1 − A/L as −expm1: exact 0 when the history leaves no room to have died (t_x = n).
+        let ln_a = lbeta(al + x, be + n - x) - lab + lbeta(ga, de + n) - lgd;
+        let dead = -(ln_a - ln_l).min(0.0).exp_m1();
+        dead + alive_part
+    } else {
+        alive_part
+    }
+}
+
 /// E[X(n)] for a new customer over the first n opportunities (FHS 2010 eq. 7).
 pub fn uncond_expected(p: [f64; 4], n: f64) -> f64 {
     let [al, be, ga, de] = p;
@@ -142,6 +193,41 @@ mod tests {
             let fd = (f(tp) - f(tm)) / (2.0 * h);
             assert!((dual.d[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()));
         }
+    }
+
+    #[test]
+    fn conditional_pmf_sums_to_one_and_mean_is_conditional_expectation() {
+        for p in [P, [0.3, 4.0, 2.5, 0.4], [25.0, 3.0, 0.05, 60.0]] {
+            for &(x, tx, n) in &[
+                (0.0, 0.0, 6.0),
+                (3.0, 4.0, 6.0),
+                (6.0, 6.0, 6.0),
+                (1.0, 1.0, 6.0),
+                (40.0, 70.0, 200.0),
+            ] {
+                for m in [0u64, 1, 5, 30] {
+                    let probs: Vec<f64> = (0..=m + 2)
+                        .map(|k| cond_p_purchases(p, k, m, x, tx, n))
+                        .collect();
+                    assert!(probs.iter().all(|q| (0.0..=1.0 + 1e-12).contains(q)));
+                    assert_eq!(probs[m as usize + 1], 0.0);
+                    let total: f64 = probs.iter().sum();
+                    let mean: f64 = probs.iter().enumerate().map(|(k, q)| k as f64 * q).sum();
+                    let e = cond_expected(p, x, tx, n, m as f64);
+                    assert!(
+                        (total - 1.0).abs() < 1e-12,
+                        "{p:?} {x} {tx} {n} {m}: {total}"
+                    );
+                    assert!((mean - e).abs() < 1e-10 * (1.0 + e), "{mean} vs {e}");
+                }
+            }
+        }
+        // Seen at the last opportunity: certainly alive through n, so with one more
+        // opportunity P(1) = E[p | history] = (α+x)/(α+β+n) times survival (δ+n)/(γ+δ+n).
+        let q1 = cond_p_purchases(P, 1, 1, 6.0, 6.0, 6.0);
+        let [al, be, ga, de] = P;
+        let expect = (al + 6.0) / (al + be + 6.0) * (de + 6.0) / (ga + de + 6.0);
+        assert!((q1 - expect).abs() < 1e-13, "{q1} vs {expect}");
     }
 
     #[test]

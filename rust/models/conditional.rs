@@ -129,6 +129,6 @@ mod tests {
                 assert!(q.is_finite() && (0.0..=1.0).contains(&q), "{m:?} {n}: {q}");
             }
         }
-        assert!(cond_p_purchases(Model::BgBb, BG, 0, 1.0, 0.0, 0.0, 1.0).is_none());
+        assert!(cond_p_purchases(Model::GammaGamma, BG, 0, 1.0, 0.0, 0.0, 1.0).is_none());
     }
 }

@@ -92,6 +92,20 @@ fn objective(m: Model, d: &Data, wsum: f64, theta: &[f64]) -> (f64, Vec<f64>) {
     if theta.iter().any(|t| !t.is_finite() || t.abs() > 30.0) {
         return (f64::NAN, vec![f64::NAN; theta.len()]);
     }
+    if let Some(v) = match m {
+        Model::BgNbd => Some(Variant::Bg),
+        Model::MbgNbd => Some(Variant::Mbg),
+        _ => None,
+    } {
+        let p = [
+            theta[0].exp(),
+            theta[1].exp(),
+            theta[2].exp(),
+            theta[3].exp(),
+        ];
+        let (ll, g) = bgnbd::ll_grad(p, d, v);
+        return (-ll / wsum, g.iter().map(|gi| -gi / wsum).collect());
+    }
     if m.n_params() == 3 {
         run!(3)
     } else {
@@ -194,13 +208,15 @@ pub fn fit_data(m: Model, d: &Data, start: Option<Vec<f64>>, max_iter: usize) ->
     }
 }
 
+/// Rows in messages count from 1 (the project's convention: row 1 is the first data row).
 fn check_counts(x: &[f64], what: &str) -> PyResult<()> {
     if let Some(i) = x
         .iter()
         .position(|v| !(v.is_finite() && *v >= 0.0 && v.fract() == 0.0))
     {
         return Err(core_err(format!(
-            "column '{what}': row {i}: expected a non-negative whole number, got {}",
+            "column '{what}': row {}: expected a non-negative whole number, got {}",
+            i + 1,
             x[i]
         )));
     }
@@ -400,40 +416,42 @@ fn discounted(
     disc: &[f64],
 ) -> Vec<f64> {
     // For Pareto/NBD, bracket() includes P(alive) at tx = T (= 1): use it as a pure bracket.
-    let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
-    let mut uniq: Vec<(f64, f64)> = Vec::new();
-    let idx: Vec<usize> = x
-        .iter()
-        .zip(tv)
-        .map(|(&xi, &ti)| {
-            *keys.entry((xi.to_bits(), ti.to_bits())).or_insert_with(|| {
-                uniq.push((xi, ti));
-                uniq.len() - 1
-            })
-        })
-        .collect();
-    let k: Vec<f64> = uniq
+    // The bracket depends on (x, T) only: once per distinct pair, then a parallel row pass.
+    let pairs = compress::PairIndex::new(x, tv);
+    let sum_over = |xi: f64, ti: f64| {
+        let mut prev = 0.0;
+        let mut acc = 0.0;
+        for (t, d) in times.iter().zip(disc) {
+            let cur = bracket(m, p, xi, ti, *t);
+            acc += (cur - prev) * d;
+            prev = cur;
+        }
+        acc
+    };
+    let k: Vec<f64> = pairs
+        .uniq
         .par_iter()
-        .map(|&(xi, ti)| {
-            let mut prev = 0.0;
-            let mut acc = 0.0;
-            for (t, d) in times.iter().zip(disc) {
-                let cur = bracket(m, p, xi, ti, *t);
-                acc += (cur - prev) * d;
-                prev = cur;
-            }
-            acc
-        })
+        .map(|&(xi, ti)| sum_over(xi, ti))
         .collect();
+    let variant = match m {
+        Model::BgNbd => Some(Variant::Bg),
+        Model::MbgNbd => Some(Variant::Mbg),
+        _ => None,
+    };
+    let tables = variant.and_then(|v| bgnbd::PAliveTables::new(p, x, tx, tv, v));
     (0..x.len())
         .into_par_iter()
+        .with_min_len(4096)
         .map(|i| {
-            let f = if m == Model::ParetoNbd {
-                pareto_nbd::p_alive(p, x[i], tx[i], tv[i])
-            } else {
-                row_factor(m, p, x[i], tx[i], tv[i])
+            let f = match (&tables, variant) {
+                (Some(tab), Some(v)) => tab.get(p, x[i], tx[i], tv[i], v),
+                _ if m == Model::ParetoNbd => pareto_nbd::p_alive(p, x[i], tx[i], tv[i]),
+                _ => row_factor(m, p, x[i], tx[i], tv[i]),
             };
-            f * k[idx[i]]
+            // Every row's pair is in the index; the fallback only keeps this panic-free.
+            f * pairs
+                .get(x[i], tv[i])
+                .map_or_else(|| sum_over(x[i], tv[i]), |j| k[j])
         })
         .collect()
 }
@@ -497,8 +515,9 @@ fn predict(
     Ok(F64Column::new(out?))
 }
 
-/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD). The
-/// posterior PMF depends on (x, T) only: it is computed once per distinct pair.
+/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD: the
+/// posterior PMF depends on (x, T) only and is computed once per distinct pair; BG/BB: `t` is
+/// a whole number of future opportunities, once per distinct (x, t_x, n)).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn conditional_p_purchases(
@@ -512,7 +531,10 @@ fn conditional_p_purchases(
     horizon: f64,
 ) -> PyResult<F64Column> {
     let m = Model::parse(model)?;
-    if !matches!(m, Model::BgNbd | Model::MbgNbd | Model::ParetoNbd) {
+    if !matches!(
+        m,
+        Model::BgNbd | Model::MbgNbd | Model::ParetoNbd | Model::BgBb
+    ) {
         return Err(core_err(format!(
             "conditional_p_purchases is not available for {model}"
         )));
@@ -524,31 +546,56 @@ fn conditional_p_purchases(
         )));
     }
     let (x, tx, tv) = load(m, frequency, recency, t)?;
-    let out = py.detach(|| {
-        let mut keys: FxMap<(u64, u64), usize> = FxMap::default();
-        let mut uniq: Vec<(f64, f64)> = Vec::new();
-        let idx: Vec<usize> = x
-            .iter()
-            .zip(&tv)
-            .map(|(&xi, &ti)| {
-                *keys.entry((xi.to_bits(), ti.to_bits())).or_insert_with(|| {
-                    uniq.push((xi, ti));
-                    uniq.len() - 1
+    if m == Model::BgBb {
+        // The cost per distinct history grows with the horizon (one term per opportunity).
+        if horizon.fract() != 0.0 || horizon > 1e7 {
+            return Err(core_err(format!(
+                "horizon must be a whole number of opportunities (at most 1e7) for bg_bb, \
+                 got {horizon}"
+            )));
+        }
+        check_counts(&tx, "recency")?;
+        check_counts(&tv, "T")?;
+        let out = py.detach(|| {
+            // The PMF depends on the whole history (x, t_x, n): once per distinct triple.
+            let mut keys: FxMap<(u64, u64, u64), usize> = FxMap::default();
+            let mut uniq: Vec<(f64, f64, f64)> = Vec::new();
+            let idx: Vec<usize> = (0..x.len())
+                .map(|i| {
+                    let k = (x[i].to_bits(), tx[i].to_bits(), tv[i].to_bits());
+                    *keys.entry(k).or_insert_with(|| {
+                        uniq.push((x[i], tx[i], tv[i]));
+                        uniq.len() - 1
+                    })
                 })
-            })
-            .collect();
-        let pmf: Vec<f64> = uniq
+                .collect();
+            let pmf: Vec<f64> = uniq
+                .par_iter()
+                .map(|&(xi, txi, ni)| bgbb::cond_p_purchases(p, n, horizon as u64, xi, txi, ni))
+                .collect();
+            idx.iter().map(|&j| pmf[j]).collect::<Vec<f64>>()
+        });
+        return Ok(F64Column::new(out));
+    }
+    let out = py.detach(|| {
+        let pairs = compress::PairIndex::new(&x, &tv);
+        let post = |xi: f64, ti: f64| {
+            conditional::posterior_pmf(m, p, n, horizon, xi, ti).unwrap_or(f64::NAN)
+        };
+        let pmf: Vec<f64> = pairs
+            .uniq
             .par_iter()
-            .map(|&(xi, ti)| {
-                conditional::posterior_pmf(m, p, n, horizon, xi, ti).unwrap_or(f64::NAN)
-            })
+            .map(|&(xi, ti)| post(xi, ti))
             .collect();
         (0..x.len())
             .into_par_iter()
             .with_min_len(1024)
             .map(|i| {
                 let pa = conditional::p_alive(m, p, x[i], tx[i], tv[i]).unwrap_or(f64::NAN);
-                conditional::combine(pa, pmf[idx[i]], n)
+                let q = pairs
+                    .get(x[i], tv[i])
+                    .map_or_else(|| post(x[i], tv[i]), |j| pmf[j]);
+                conditional::combine(pa, q, n)
             })
             .collect::<Vec<f64>>()
     });

@@ -13,6 +13,7 @@
 
 use super::compress::{par_sum, Data};
 use super::dual::Real;
+use rayon::prelude::*;
 
 /// ln Σ_k Π_{j<k} (b+j)/(c+j) z^k for 0 <= z < 1, c > b - 1.
 fn ln_series<R: Real>(b: R, c: R, z: R) -> R {
@@ -86,6 +87,13 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
         .xt_pairs
         .as_ref()
         .map(|(u, _)| u.iter().map(|&(x, t)| at_t(x, t)).collect());
+    // ln F(t_x) depends on (x, t_x) only: day-grained summaries have ~10× fewer distinct
+    // (x, t_x) pairs than patterns, and this series is the costly part of a row.
+    let tx_terms: Option<Vec<R>> = d.xtx_pairs.as_ref().map(|(u, _)| {
+        u.par_iter()
+            .map(|&(x, tx)| ln_f(r, alpha, s, beta, x, tx))
+            .collect()
+    });
     par_sum(d.len(), |i| {
         let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
         let lg = match &table {
@@ -99,7 +107,10 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
         let ll = if tx >= t {
             lfirst
         } else {
-            let f_tx = ln_f(r, alpha, s, beta, x, tx);
+            let f_tx = match (&tx_terms, &d.xtx_pairs) {
+                (Some(v), Some((_, idx))) => v[idx[i] as usize],
+                _ => ln_f(r, alpha, s, beta, x, tx),
+            };
             let diff = f_t - f_tx;
             if diff.val() < 0.0 {
                 let dd = s.ln() - (r + s + x).ln() + f_tx - lfirst + (-(diff.exp_m1())).ln();

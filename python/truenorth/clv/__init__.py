@@ -9,6 +9,7 @@ from .models import (
     ModifiedBetaGeo,
     NotFittedError,
     ParetoNBD,
+    SpendFrequencyCorrelationWarning,
 )
 from .persist import load
 from .simulate import (
@@ -31,6 +32,7 @@ __all__ = [
     "ModifiedBetaGeo",
     "NotFittedError",
     "ParetoNBD",
+    "SpendFrequencyCorrelationWarning",
     "lifetime_value",
     "load",
     "simulate_bg_bb",
