@@ -43,3 +43,27 @@ def test_non_convergence_is_a_finding_not_a_printed_warning():
     assert not result.errors
     msgs = [f.message for f in result.finding_records() if f.rule_id == "value"]
     assert any("did not converge" in m for m in msgs), msgs
+
+
+def test_spend_frequency_correlation_is_a_finding():
+    """Gamma-Gamma assumes spend independent of frequency (DOMAIN.md §1): a log where frequent
+    buyers spend more makes the rule say so, as a finding, not on stderr."""
+    rows = []
+    for c in range(300):
+        repeats = 1 + c % 10  # 1..10 repeat purchases
+        for k in range(repeats + 1):
+            # repeat spend grows with frequency (+-2 noise that does not depend on it)
+            rows.append((c, date(2020, 1, 1 + 2 * k), 10.0 + 5.0 * repeats + (c % 5 - 2)))
+    log = pl.DataFrame(rows, schema=["id", "d", "a"], orient="row")
+    engine = truenorth.Engine.load(PACK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = engine.run(data={"transactions": log})
+    assert not result.errors, result.errors
+    hits = [
+        f
+        for f in result.finding_records()
+        if f.evidence.get("warning") == "SpendFrequencyCorrelationWarning"
+    ]
+    assert len(hits) == 1 and hits[0].severity == "warn", result.finding_records()
+    assert "frequency" in hits[0].message
