@@ -19,7 +19,9 @@ Example::
 (e.g. ``when: "country = 'NL'"``). Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
 ``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
-``clv``. A model that does not converge is reported as a ``warn`` finding; repeat customers
+``clv``. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
+correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
+reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
 counted in an ``info`` finding (their ``expected_spend`` comes from the fitted population).
 """
