@@ -27,7 +27,7 @@ pub trait KeyAccess: Sync {
     }
     /// The key values as an Arrow column, when that is cheaper than the caller gathering the
     /// keys from the input rows (integers: the values are already at hand). `None`: gather.
-    fn key_array(_vals: &[Self::Val<'_>]) -> Option<ArrayRef> {
+    fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
         None
     }
     /// The permutation that sorts `rows` by their keys (ties: input order).
@@ -99,8 +99,9 @@ impl KeyAccess for &[i64] {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self[i].cmp(&self[j])
     }
-    fn key_array(vals: &[i64]) -> Option<ArrayRef> {
-        Some(std::sync::Arc::new(Int64Array::from(vals.to_vec())))
+    fn key_array(vals: Vec<i64>) -> Option<ArrayRef> {
+        // the vector becomes the array's buffer: no copy
+        Some(std::sync::Arc::new(Int64Array::from(vals)))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut v: Vec<(i64, u32)> = rows

@@ -10,7 +10,7 @@ pub mod keys;
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, UInt32Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
 
@@ -73,9 +73,11 @@ fn reject_nulls(chunks: &[ArrayRef], what: &str) -> PyResult<()> {
 }
 
 /// The summary columns, in the order Python exposes them.
+#[allow(clippy::too_many_arguments)] // one call site; every flag shapes the output
 fn assemble(
     cust: &[Customer],
     key: Option<ArrayRef>,
+    narrow_times: bool,
     cfg: &Config,
     period: i64,
     unit: f64,
@@ -83,7 +85,12 @@ fn assemble(
     with_holdout: bool,
 ) -> Vec<(&'static str, ArrayRef)> {
     // (periods * period ticks) / unit ticks: exact integer span, one rounding (as lifetimes).
-    let to_units = |d: i64| (d as i128 * period as i128) as f64 / unit;
+    // i64 when the product fits (i128 -> f64 is a slow library call; both round the same
+    // integer to nearest, so the result is identical)
+    let to_units = |d: i64| match d.checked_mul(period) {
+        Some(x) => x as f64 / unit,
+        None => (d as i128 * period as i128) as f64 / unit,
+    };
     let f64col = |f: &dyn Fn(&Customer) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
     };
@@ -91,6 +98,17 @@ fn assemble(
         Arc::new(Int64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
     };
     let mut cols: Vec<(&'static str, ArrayRef)> = key.map(|k| ("key", k)).into_iter().collect();
+    // first/last ticks at the time column's own width (Int32 for dates: Python reinterprets)
+    let tickcol = |f: &dyn Fn(&Customer) -> i64| -> ArrayRef {
+        if narrow_times {
+            // narrow times are i32 values widened by the kernel: the cast back is exact
+            Arc::new(Int32Array::from(
+                cust.iter().map(|c| f(c) as i32).collect::<Vec<_>>(),
+            ))
+        } else {
+            i64col(f)
+        }
+    };
     let rest: [(&'static str, ArrayRef); 7] = [
         (
             "first_row",
@@ -104,8 +122,8 @@ fn assemble(
                 cust.iter().map(|c| c.last_row).collect::<Vec<_>>(),
             )),
         ),
-        ("first_time", i64col(&|c| c.first_time)),
-        ("last_time", i64col(&|c| c.last_time)),
+        ("first_time", tickcol(&|c| c.first_time)),
+        ("last_time", tickcol(&|c| c.last_time)),
         ("frequency", i64col(&|c| c.periods as i64 - 1)),
         (
             "recency",
@@ -160,7 +178,7 @@ fn run<K: keys::KeyAccess, T: kernel::TimeAccess>(
     sort: bool,
 ) -> (Vec<Customer>, Option<ArrayRef>) {
     let (cust, vals) = kernel::summarize_keyed(log, cfg, sort);
-    let key = K::key_array(&vals);
+    let key = K::key_array(vals);
     (cust, key)
 }
 
@@ -176,7 +194,7 @@ fn run<K: keys::KeyAccess, T: kernel::TimeAccess>(
 /// `[key], first_row, last_row, first_time, last_time, frequency, recency, T, [monetary_value], n_transactions, [revenue]`
 /// (+ holdout columns), one row per customer, sorted by key; rows are 0-based over all chunks.
 /// `key` (Int64) is present for integer keys; `first_time`/`last_time` are the earliest/latest
-/// calibration ticks as given (Int64).
+/// calibration ticks as given (Int32 for 32-bit times, else Int64).
 /// Error messages name 1-based data rows.
 #[pyfunction]
 #[pyo3(signature = (keys, times, amounts=None, *, period, offset, unit, observation_end=None,
@@ -344,6 +362,7 @@ pub fn customer_summary(
         assemble(
             &summary,
             key,
+            matches!(times, Times::I32(_)),
             &cfg,
             period,
             unit,

@@ -351,9 +351,9 @@ def summarize(
     else:
         key_out = key_raw.gather(first_row)
     if clock.own:
-        phys = pl.Int32 if t_raw.dtype == pl.Date else pl.Int64
-        first = raw.get_column("first_time").cast(phys).cast(t_raw.dtype)
-        last = raw.get_column("last_time").cast(phys).cast(t_raw.dtype)
+        # Int32 days for dates, Int64 ticks in the column's time unit otherwise
+        first = raw.get_column("first_time").cast(t_raw.dtype)
+        last = raw.get_column("last_time").cast(t_raw.dtype)
     else:
         first, last = t_raw.gather(first_row), t_raw.gather(last_row)
     out = raw.select(
