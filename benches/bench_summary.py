@@ -50,6 +50,29 @@ case                        main            grouped         ratio wall/CPU
 ==========================  ==============  ==============  ===============
 
 [*] a 25-run rerun of the 1M cases gave CPU ratios 1.02 (int) and 0.96 (Datetime): parity.
+
+Kernel-returned keys and first/last times vs main (a6e72b3), 2026-11-23 23:32 UTC, same A/B
+(``/work/scratch-summary/ab.py 7``: main's ``_core`` .so + summary.py beside this branch's,
+alternating calls, medians of 7; load ~1.6-2.5), wall / CPU seconds. Integer keys and times
+without a zone now come back from the kernel (Python only reinterprets dtypes) instead of
+three Polars gathers by row, which are slow on chunked frames:
+
+==========================  ==============  ==============  ===============
+case                        main            this branch     ratio wall/CPU
+==========================  ==============  ==============  ===============
+1M int keys                 0.052 / 0.085   0.046 / 0.079   0.88 / 0.94
+1M string keys              0.141 / 0.247   0.144 / 0.272   1.02 / 1.10 [+]
+1M Datetime[us]             0.053 / 0.077   0.045 / 0.075   0.85 / 0.98
+10M int keys                0.663 / 1.085   0.655 / 1.071   0.99 / 0.99
+10M string keys             2.32 / 4.16     2.37 / 4.29     1.02 / 1.03 [+]
+10M int, Parquet chunks     1.061 / 1.491   0.724 / 1.167   0.68 / 0.78
+10M sorted                  0.271 / 0.356   0.290 / 0.373   1.07 / 1.05 [+]
+==========================  ==============  ==============  ===============
+
+[+] string keys still gather in Polars (unchanged path, plus an unused key vector in the
+kernel); reruns of the same build gave 1M string keys 0.91 / 0.94 and 10M sorted 1.03 / 1.00
+(11 runs) and 0.88 / 0.89 (9 runs), 10M int 0.93 / 0.97: within the box's run-to-run noise. Peak memory at 10M rows (``mem.py``, Parquet,
+81 chunks): +157 MiB main, +157 MiB this branch (string keys +78 / +81 MiB).
 """
 
 from __future__ import annotations

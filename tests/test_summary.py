@@ -554,3 +554,30 @@ def test_chunked_error_rows_are_global_and_one_based() -> None:
     assert bad.get_column("amt").n_chunks() == 3
     with pytest.raises(ValueError, match=r"non-finite amount NaN at row 5;"):
         summarize(bad, **KW)
+
+
+@pytest.mark.parametrize("key_dtype", [pl.Int8, pl.UInt16, pl.Int32, pl.UInt64, pl.Int64])
+@pytest.mark.parametrize("time_dtype", [pl.Date, pl.Datetime("ms"), pl.Datetime("ns", "UTC")])
+@pytest.mark.parametrize("sort", [False, True], ids=["unsorted", "sorted"])
+def test_kernel_keys_and_times_equal_a_group_by(key_dtype, time_dtype, sort: bool) -> None:
+    # the key and first/last purchase come from the kernel (integer keys; times without a zone)
+    # or from a gather by row (zoned times): both must equal the per-customer min/max, dtypes
+    # kept, also on a chunked frame
+    df = _random_log(60_000, 100, seed=3).with_columns(
+        (pl.col("cust") + 100) // 2, pl.col("day").cast(time_dtype) + pl.duration(milliseconds=7)
+    )
+    df = df.with_columns(pl.col("cust").cast(key_dtype))
+    if sort:
+        df = df.sort("cust")
+    chunked = pl.concat([df[:20_000], df[20_000:45_000], df[45_000:]], rechunk=False)
+    assert chunked.get_column("cust").n_chunks() == 3
+    expect = (
+        df.group_by("cust")
+        .agg(
+            pl.col("day").min().alias("first_purchase"), pl.col("day").max().alias("last_purchase")
+        )
+        .sort("cust")
+    )
+    for frame in (df, chunked):
+        got = summarize(frame, **KW).select("cust", "first_purchase", "last_purchase")
+        assert_frame_equal(got, expect)

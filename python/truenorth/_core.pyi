@@ -123,7 +123,10 @@ def customer_summary(
     in place) when their chunk lengths agree. first_row/last_row count from 0 over all chunks;
     error messages name 1-based rows. Periods are
     ``[offset + k*period, offset + (k+1)*period)`` ticks; ``unit`` is in ticks.
-    Columns: first_row, last_row (UInt32), frequency (Int64), recency, T (Float64),
+    Columns: [key] (Int64, integer keys only: the customers' keys), first_row, last_row
+    (UInt32), first_time, last_time (the earliest/latest calibration ticks as given, at the
+    times' width: Int32 or Int64),
+    frequency (Int64), recency, T (Float64),
     [monetary_value], n_transactions (Int64), [revenue], and with ``calibration_end``
     frequency_holdout, [monetary_value_holdout], duration_holdout. Sorted by key.
     """

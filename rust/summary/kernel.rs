@@ -100,16 +100,20 @@ impl Config {
     }
 }
 
-/// One customer's summary, in periods and row indices (the caller converts to units and gathers
-/// the key and timestamps from the input rows).
+/// One customer's summary, in ticks, periods and row indices (the caller converts to units; it
+/// may gather the key and original timestamps from the input rows, or use the ticks directly
+/// when they are the column's own values).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Customer {
     /// Row of the earliest (calibration) purchase; also identifies the customer's key.
     pub first_row: u32,
     /// Row of the latest (calibration) purchase.
     pub last_row: u32,
-    pub first_period: i64,
-    pub last_period: i64,
+    /// Earliest calibration tick (its period is the first period). Ticks rather than periods
+    /// keep the struct at 64 bytes while sparing the caller a gather of the time column.
+    pub first_time: i64,
+    /// Latest calibration tick.
+    pub last_time: i64,
     /// Distinct purchase periods in the calibration window (frequency + 1).
     pub periods: u32,
     /// Rows (transactions) in the calibration window.
@@ -119,6 +123,19 @@ pub struct Customer {
     pub repeat_revenue: f64,
     pub holdout_periods: u32,
     pub holdout_revenue: f64,
+}
+
+impl Customer {
+    /// The first (calibration) purchase period.
+    #[inline]
+    pub fn first_period(&self, cfg: &Config) -> i64 {
+        cfg.period_of(self.first_time)
+    }
+    /// The last (calibration) purchase period.
+    #[inline]
+    pub fn last_period(&self, cfg: &Config) -> i64 {
+        cfg.period_of(self.last_time)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -137,6 +154,7 @@ fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
     }
     let mut c = Customer::default();
     let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
+    let mut first_period = i64::MIN;
     let mut prev = i64::MIN;
     let mut prev_h = i64::MIN;
     for e in entries.iter() {
@@ -145,7 +163,7 @@ fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
         }
         if e.period <= cfg.cal_period {
             if c.n_tx == 0 {
-                c.first_period = e.period;
+                first_period = e.period;
             }
             c.n_tx += 1;
             c.revenue += e.amount;
@@ -153,10 +171,9 @@ fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
                 c.periods += 1;
                 prev = e.period;
             }
-            if e.period != c.first_period {
+            if e.period != first_period {
                 c.repeat_revenue += e.amount;
             }
-            c.last_period = e.period;
             if e.time < min_t || (e.time == min_t && e.row < c.first_row) {
                 min_t = e.time;
                 c.first_row = e.row;
@@ -173,6 +190,8 @@ fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
             c.holdout_revenue += e.amount;
         }
     }
+    c.first_time = min_t;
+    c.last_time = max_t;
     (c.n_tx > 0).then_some(c)
 }
 
@@ -298,10 +317,10 @@ pub fn is_sorted<K: KeyAccess, T: TimeAccess>(log: &Log<'_, K, T>) -> bool {
 }
 
 /// Summary of a log whose keys are sorted: runs are customers, output in key order.
-pub fn summarize_sorted<K: KeyAccess, T: TimeAccess>(
-    log: &Log<'_, K, T>,
+pub fn summarize_sorted<'k, K: KeyAccess, T: TimeAccess>(
+    log: &'k Log<'_, K, T>,
     cfg: &Config,
-) -> Vec<Customer> {
+) -> (Vec<Customer>, Vec<K::Val<'k>>) {
     let n = log.len();
     let nchunks = (rayon::current_num_threads() * 4).clamp(1, n.max(1));
     let mut bounds = vec![0usize];
@@ -315,10 +334,11 @@ pub fn summarize_sorted<K: KeyAccess, T: TimeAccess>(
         }
     }
     bounds.push(n);
-    let parts: Vec<Vec<Customer>> = bounds
+    let parts: Vec<(Vec<Customer>, Vec<K::Val<'k>>)> = bounds
         .par_windows(2)
         .map(|w| {
             let mut out = Vec::new();
+            let mut keys_out = Vec::new();
             let mut scratch: Vec<Entry> = Vec::new();
             let mut cur = None;
             log.for_spans(w[0], w[1], |c, lo, hi, base| {
@@ -327,8 +347,9 @@ pub fn summarize_sorted<K: KeyAccess, T: TimeAccess>(
                     let v = keys.val(i);
                     if cur != Some(v) {
                         // a run may continue across chunks: it ends only when the key changes
-                        if let Some(cust) = finish(&mut scratch, cfg) {
+                        if let (Some(cust), Some(k)) = (finish(&mut scratch, cfg), cur) {
                             out.push(cust);
+                            keys_out.push(k);
                         }
                         scratch.clear();
                         cur = Some(v);
@@ -336,13 +357,20 @@ pub fn summarize_sorted<K: KeyAccess, T: TimeAccess>(
                     scratch.push(entry(times, amounts, cfg, i, base + i));
                 }
             });
-            if let Some(cust) = finish(&mut scratch, cfg) {
+            if let (Some(cust), Some(k)) = (finish(&mut scratch, cfg), cur) {
                 out.push(cust);
+                keys_out.push(k);
             }
-            out
+            (out, keys_out)
         })
         .collect();
-    parts.concat()
+    let mut customers = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut keys = Vec::with_capacity(customers.capacity());
+    for (c, k) in parts {
+        customers.extend_from_slice(&c);
+        keys.extend_from_slice(&k);
+    }
+    (customers, keys)
 }
 
 /// Number of hash-partition bits: about 32k rows per partition, at most 2^8 partitions (more
@@ -580,18 +608,22 @@ fn summarize_partitions<'k, K: KeyAccess, T: TimeAccess>(
     (customers, keys_out)
 }
 
-/// Customers in the ascending order of their (distinct) keys. The gathered copy is made after
-/// the scatter buffer is freed, so it does not raise the peak; reading the output columns from
-/// it sequentially measured faster than assembling them through a permutation.
-fn sort_by_key<V: Ord + Copy + Send>(customers: Vec<Customer>, keys: Vec<V>) -> Vec<Customer> {
+/// Customers in the ascending order of their (distinct) keys, with the keys in that order. The
+/// gathered copy is made after the scatter buffer is freed, so it does not raise the peak;
+/// reading the output columns from it sequentially measured faster than assembling them
+/// through a permutation.
+fn sort_by_key<V: Ord + Copy + Send + Sync>(
+    customers: Vec<Customer>,
+    keys: Vec<V>,
+) -> (Vec<Customer>, Vec<V>) {
     let mut v: Vec<(V, u32)> = keys
         .into_iter()
         .enumerate()
         .map(|(i, k)| (k, i as u32))
         .collect();
     v.par_sort_unstable();
-    let perm: Vec<u32> = v.into_iter().map(|x| x.1).collect();
-    perm.par_iter().map(|&j| customers[j as usize]).collect()
+    let sorted = v.par_iter().map(|x| customers[x.1 as usize]).collect();
+    (sorted, v.into_iter().map(|x| x.0).collect())
 }
 
 /// Summary of a transaction log: sorted fast path when keys are sorted, hash-partitioned
@@ -604,6 +636,16 @@ pub fn summarize<K: KeyAccess, T: TimeAccess>(
     summarize_with_budget(log, cfg, sort_output, DEFAULT_SCRATCH_BYTES)
 }
 
+/// [`summarize`] with each customer's key alongside (the kernel holds the values anyway, so the
+/// caller need not gather them from the input rows).
+pub fn summarize_keyed<'k, K: KeyAccess, T: TimeAccess>(
+    log: &'k Log<'_, K, T>,
+    cfg: &Config,
+    sort_output: bool,
+) -> (Vec<Customer>, Vec<K::Val<'k>>) {
+    summarize_keyed_with_budget(log, cfg, sort_output, DEFAULT_SCRATCH_BYTES)
+}
+
 /// [`summarize`] with an explicit scratch budget for the hash-partitioned path (tests use tiny
 /// budgets to force many passes).
 pub fn summarize_with_budget<K: KeyAccess, T: TimeAccess>(
@@ -612,6 +654,15 @@ pub fn summarize_with_budget<K: KeyAccess, T: TimeAccess>(
     sort_output: bool,
     scratch_bytes: usize,
 ) -> Vec<Customer> {
+    summarize_keyed_with_budget(log, cfg, sort_output, scratch_bytes).0
+}
+
+fn summarize_keyed_with_budget<'k, K: KeyAccess, T: TimeAccess>(
+    log: &'k Log<'_, K, T>,
+    cfg: &Config,
+    sort_output: bool,
+    scratch_bytes: usize,
+) -> (Vec<Customer>, Vec<K::Val<'k>>) {
     if is_sorted(log) {
         return summarize_sorted(log, cfg);
     }
@@ -619,7 +670,7 @@ pub fn summarize_with_budget<K: KeyAccess, T: TimeAccess>(
     if sort_output {
         sort_by_key(customers, keys)
     } else {
-        customers
+        (customers, keys)
     }
 }
 
@@ -662,7 +713,14 @@ mod tests {
         assert_eq!(out.len(), 2);
         let c1 = out[0];
         assert_eq!((c1.periods, c1.n_tx), (3, 4));
-        assert_eq!((c1.first_period, c1.last_period), (0, 10));
+        assert_eq!((c1.first_time, c1.last_time), (0, 10));
+        assert_eq!(
+            (
+                c1.first_period(&day_cfg(30, None)),
+                c1.last_period(&day_cfg(30, None))
+            ),
+            (0, 10)
+        );
         assert_eq!(c1.revenue, 23.0);
         assert_eq!(c1.repeat_revenue, 8.0);
         assert_eq!((c1.first_row, c1.last_row), (2, 1)); // tie at day 0: lowest row
@@ -705,7 +763,7 @@ mod tests {
         let out = run(k.as_slice(), t.as_slice(), Some(&a), &day_cfg(30, Some(3)));
         assert_eq!(out.len(), 1); // customer 2 first bought on day 5: holdout only
         let c = out[0];
-        assert_eq!((c.periods, c.last_period, c.n_tx), (2, 3, 3));
+        assert_eq!((c.periods, c.last_time, c.n_tx), (2, 3, 3));
         assert_eq!((c.holdout_periods, c.holdout_revenue), (1, 1.0));
         assert_eq!(c.repeat_revenue, 7.0);
     }
@@ -750,10 +808,19 @@ mod tests {
         let ks: Vec<i64> = idx.iter().map(|&i| k[i]).collect();
         let ts: Vec<i32> = idx.iter().map(|&i| t[i]).collect();
         let am: Vec<f64> = idx.iter().map(|&i| a[i]).collect();
-        let so = summarize_sorted(
-            &Log::single(ks.as_slice(), ts.as_slice(), Some(&am)).expect("aligned"),
+        let slog = Log::single(ks.as_slice(), ts.as_slice(), Some(&am)).expect("aligned");
+        let (so, so_keys) = summarize_sorted(&slog, &cfg);
+        let (un_k, un_keys) = summarize_keyed(
+            &Log::single(k.as_slice(), t.as_slice(), Some(&a)).expect("aligned"),
             &cfg,
+            true,
         );
+        assert_eq!(un_k, un);
+        assert_eq!(un_keys, so_keys);
+        assert!(so
+            .iter()
+            .zip(&so_keys)
+            .all(|(c, &key)| ks[c.first_row as usize] == key));
         assert_eq!(un.len(), so.len());
         for (u, s) in un.iter().zip(&so) {
             assert_eq!(k[u.first_row as usize], ks[s.first_row as usize]);
@@ -761,10 +828,7 @@ mod tests {
                 (u.periods, u.n_tx, u.holdout_periods),
                 (s.periods, s.n_tx, s.holdout_periods)
             );
-            assert_eq!(
-                (u.first_period, u.last_period),
-                (s.first_period, s.last_period)
-            );
+            assert_eq!((u.first_time, u.last_time), (s.first_time, s.last_time));
             assert!((u.revenue - s.revenue).abs() < 1e-9);
             assert!((u.repeat_revenue - s.repeat_revenue).abs() < 1e-9);
             assert!((u.holdout_revenue - s.holdout_revenue).abs() < 1e-9);
@@ -869,8 +933,8 @@ mod tests {
             assert_eq!(u.first_row as usize, idx[s.first_row as usize]);
             assert_eq!(u.last_row as usize, idx[s.last_row as usize]);
             assert_eq!(
-                (u.periods, u.n_tx, u.first_period, u.last_period),
-                (s.periods, s.n_tx, s.first_period, s.last_period)
+                (u.periods, u.n_tx, u.first_time, u.last_time),
+                (s.periods, s.n_tx, s.first_time, s.last_time)
             );
             assert!((u.revenue - s.revenue).abs() < 1e-9);
             assert!((u.repeat_revenue - s.repeat_revenue).abs() < 1e-9);

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use arrow_array::{Array, ArrayRef, LargeStringArray, StringArray, StringViewArray};
+use arrow_array::{Array, ArrayRef, Int64Array, LargeStringArray, StringArray, StringViewArray};
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
@@ -24,6 +24,11 @@ pub trait KeyAccess: Sync {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering;
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The key values as an Arrow column, when that is cheaper than the caller gathering the
+    /// keys from the input rows (integers: the values are already at hand). `None`: gather.
+    fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
+        None
     }
     /// The permutation that sorts `rows` by their keys (ties: input order).
     fn order(&self, rows: &[u32]) -> Vec<u32> {
@@ -93,6 +98,10 @@ impl KeyAccess for &[i64] {
     #[inline]
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self[i].cmp(&self[j])
+    }
+    fn key_array(vals: Vec<i64>) -> Option<ArrayRef> {
+        // the vector becomes the array's buffer: no copy
+        Some(std::sync::Arc::new(Int64Array::from(vals)))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut v: Vec<(i64, u32)> = rows

@@ -10,7 +10,7 @@ pub mod keys;
 
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, UInt32Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
 
@@ -73,8 +73,11 @@ fn reject_nulls(chunks: &[ArrayRef], what: &str) -> PyResult<()> {
 }
 
 /// The summary columns, in the order Python exposes them.
+#[allow(clippy::too_many_arguments)] // one call site; every flag shapes the output
 fn assemble(
     cust: &[Customer],
+    key: Option<ArrayRef>,
+    narrow_times: bool,
     cfg: &Config,
     period: i64,
     unit: f64,
@@ -82,14 +85,31 @@ fn assemble(
     with_holdout: bool,
 ) -> Vec<(&'static str, ArrayRef)> {
     // (periods * period ticks) / unit ticks: exact integer span, one rounding (as lifetimes).
-    let to_units = |d: i64| (d as i128 * period as i128) as f64 / unit;
+    // i64 when the product fits (i128 -> f64 is a slow library call; both round the same
+    // integer to nearest, so the result is identical)
+    let to_units = |d: i64| match d.checked_mul(period) {
+        Some(x) => x as f64 / unit,
+        None => (d as i128 * period as i128) as f64 / unit,
+    };
     let f64col = |f: &dyn Fn(&Customer) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
     };
     let i64col = |f: &dyn Fn(&Customer) -> i64| -> ArrayRef {
         Arc::new(Int64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
     };
-    let mut cols: Vec<(&'static str, ArrayRef)> = vec![
+    let mut cols: Vec<(&'static str, ArrayRef)> = key.map(|k| ("key", k)).into_iter().collect();
+    // first/last ticks at the time column's own width (Int32 for dates: Python reinterprets)
+    let tickcol = |f: &dyn Fn(&Customer) -> i64| -> ArrayRef {
+        if narrow_times {
+            // narrow times are i32 values widened by the kernel: the cast back is exact
+            Arc::new(Int32Array::from(
+                cust.iter().map(|c| f(c) as i32).collect::<Vec<_>>(),
+            ))
+        } else {
+            i64col(f)
+        }
+    };
+    let rest: [(&'static str, ArrayRef); 7] = [
         (
             "first_row",
             Arc::new(UInt32Array::from(
@@ -102,13 +122,19 @@ fn assemble(
                 cust.iter().map(|c| c.last_row).collect::<Vec<_>>(),
             )),
         ),
+        ("first_time", tickcol(&|c| c.first_time)),
+        ("last_time", tickcol(&|c| c.last_time)),
         ("frequency", i64col(&|c| c.periods as i64 - 1)),
         (
             "recency",
-            f64col(&|c| to_units(c.last_period - c.first_period)),
+            f64col(&|c| to_units(c.last_period(cfg) - c.first_period(cfg))),
         ),
-        ("T", f64col(&|c| to_units(cfg.cal_period - c.first_period))),
+        (
+            "T",
+            f64col(&|c| to_units(cfg.cal_period - c.first_period(cfg))),
+        ),
     ];
+    cols.extend(rest);
     if with_amount {
         cols.push((
             "monetary_value",
@@ -145,6 +171,17 @@ fn assemble(
     cols
 }
 
+/// The kernel's customers and, when the key type offers one, their key column.
+fn run<K: keys::KeyAccess, T: kernel::TimeAccess>(
+    log: &Log<'_, K, T>,
+    cfg: &Config,
+    sort: bool,
+) -> (Vec<Customer>, Option<ArrayRef>) {
+    let (cust, vals) = kernel::summarize_keyed(log, cfg, sort);
+    let key = K::key_array(vals);
+    (cust, key)
+}
+
 /// Customer summary of a transaction log (see `truenorth.clv.summarize` for the semantics).
 ///
 /// `keys`: Int64 or string (utf8 / large_utf8 / string_view) column; `times`: integer ticks
@@ -154,8 +191,10 @@ fn assemble(
 /// (fractional when finer than a tick, e.g. hours on a Date column).
 /// `observation_end`/`calibration_end` are tick values (their periods are the last included);
 /// the observation end defaults to the latest time. Returns an Arrow stream of columns
-/// `first_row, last_row, frequency, recency, T, [monetary_value], n_transactions, [revenue]`
+/// `[key], first_row, last_row, first_time, last_time, frequency, recency, T, [monetary_value], n_transactions, [revenue]`
 /// (+ holdout columns), one row per customer, sorted by key; rows are 0-based over all chunks.
+/// `key` (Int64) is present for integer keys; `first_time`/`last_time` are the earliest/latest
+/// calibration ticks as given (Int32 for 32-bit times, else Int64).
 /// Error messages name 1-based data rows.
 #[pyfunction]
 #[pyo3(signature = (keys, times, amounts=None, *, period, offset, unit, observation_end=None,
@@ -301,20 +340,20 @@ pub fn customer_summary(
         end_period,
         cal_period,
     };
-    let summary: Option<Vec<Customer>> = py.detach(|| {
+    let summary: Option<(Vec<Customer>, Option<ArrayRef>)> = py.detach(|| {
         with_key_chunks!(
             &kch,
             k,
             match &times {
-                Times::I32(t) => Log::new(k, t.clone(), amount_values.clone())
-                    .map(|log| kernel::summarize(&log, &cfg, sort)),
-                Times::I64(t) => Log::new(k, t.clone(), amount_values.clone())
-                    .map(|log| kernel::summarize(&log, &cfg, sort)),
+                Times::I32(t) =>
+                    Log::new(k, t.clone(), amount_values.clone()).map(|log| run(&log, &cfg, sort)),
+                Times::I64(t) =>
+                    Log::new(k, t.clone(), amount_values.clone()).map(|log| run(&log, &cfg, sort)),
             },
             None
         )
     });
-    let summary = summary.ok_or_else(|| {
+    let (summary, key) = summary.ok_or_else(|| {
         core_err(format!(
             "columns '{kname}', '{tname}', '{aname}': chunk layouts do not line up"
         ))
@@ -322,6 +361,8 @@ pub fn customer_summary(
     let cols = py.detach(|| {
         assemble(
             &summary,
+            key,
+            matches!(times, Times::I32(_)),
             &cfg,
             period,
             unit,

@@ -138,6 +138,9 @@ class _Clock:
     """The time column as the kernel's integer ticks, with period, offset and unit in ticks."""
 
     ticks: pl.Series
+    # whether the ticks are the time column's own physical values (fixed periods, no time
+    # zone): then the kernel's first/last ticks are the purchase times, no gather needed
+    own: bool
     period: int
     offset: int
     unit: float
@@ -161,8 +164,14 @@ def _clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock:
             return None
         return int(instant_to_wall(value, what, t.dtype).to_physical()[0])
 
+    own = not (isinstance(t.dtype, pl.Datetime) and t.dtype.time_zone is not None)
     return _Clock(
-        wall_clock(t).to_physical(), period.ns // tick, offset_ns // tick, unit.ns / tick, tick_of
+        wall_clock(t).to_physical(),
+        own,
+        period.ns // tick,
+        offset_ns // tick,
+        unit.ns / tick,
+        tick_of,
     )
 
 
@@ -206,7 +215,7 @@ def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock
         # an end long before the data excludes every row either way: clamp, don't overflow
         return max(rel, -limit) << bits
 
-    return _Clock(ticks, period.months << bits, 0, float(unit.months << bits), tick_of)
+    return _Clock(ticks, False, period.months << bits, 0, float(unit.months << bits), tick_of)
 
 
 def _check_nulls(s: pl.Series, what: str) -> None:
@@ -334,12 +343,24 @@ def summarize(
             + (" / calibration end" if calibration_end is not None else "")
             + f" (column '{time}')"
         )
+    # the key and the first/last times come from the kernel when it returns them as the
+    # columns' own values (a gather by row is slow on a chunked frame); else gather by row
     first_row, last_row = raw.get_column("first_row"), raw.get_column("last_row")
+    if "key" in raw.columns and key_raw.dtype in _INT_DTYPES:
+        key_out = raw.get_column("key").cast(key_raw.dtype)
+    else:
+        key_out = key_raw.gather(first_row)
+    if clock.own:
+        # Int32 days for dates, Int64 ticks in the column's time unit otherwise
+        first = raw.get_column("first_time").cast(t_raw.dtype)
+        last = raw.get_column("last_time").cast(t_raw.dtype)
+    else:
+        first, last = t_raw.gather(first_row), t_raw.gather(last_row)
     out = raw.select(
-        key_raw.gather(first_row).alias(customer),
-        pl.all().exclude("first_row", "last_row"),
-        t_raw.gather(first_row).alias("first_purchase"),
-        t_raw.gather(last_row).alias("last_purchase"),
+        key_out.alias(customer),
+        pl.all().exclude("key", "first_row", "last_row", "first_time", "last_time"),
+        first.alias("first_purchase"),
+        last.alias("last_purchase"),
     )
     order = [customer, "frequency", "recency", "T"]
     if amount is not None:
