@@ -10,10 +10,11 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
+from fake_context import FakeContext as SharedFakeContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Engine, Finding, Rule
+from truenorth import Engine
 from truenorth.builtins.canvas import (
     KIND,
     Canvas,
@@ -292,45 +293,10 @@ def test_touchpoints():
 # -------------------------------------------------------------------------------- the rule
 
 
-class FakeContext:
-    def __init__(
-        self, options: dict[str, Any], tables: dict[str, pl.DataFrame], base: Path, **rule: Any
-    ):
-        self.rule = Rule(id="c1", kind="canvas", options=CanvasOptions(**options), **rule)
-        self.tables, self.base, self.params = tables, base, {}
-
-    def table(self, name: str) -> pl.LazyFrame:
-        return self.tables[name].lazy()
-
-    def has_table(self, name: str) -> bool:
-        return name in self.tables
-
-    def resolve_path(self, p: str) -> Path:
-        return self.base / p
-
-    def finding(
-        self, subject, message, *, severity=None, value=None, threshold=None, evidence=None
-    ):
-        return Finding(
-            "c1",
-            "canvas",
-            severity or self.rule.severity,
-            subject,
-            message,
-            value,
-            threshold,
-            dict(evidence or {}),
-        )
-
-    def check_thresholds(self, frame, *, value="value", subject="subject"):
-        out = []
-        for sev in ("fail", "warn"):
-            cond = getattr(self.rule, sev)
-            if cond:
-                for r in frame.filter(pl.sql_expr(cond)).iter_rows(named=True):
-                    if all(f.subject != r[subject] for f in out):
-                        out.append(self.finding(r[subject], cond, severity=sev, value=r[value]))
-        return out
+def FakeContext(
+    options: dict[str, Any], tables: dict[str, pl.DataFrame], base: Path, **rule: Any
+) -> SharedFakeContext:
+    return SharedFakeContext("c1", "canvas", CanvasOptions(**options), tables, base, **rule)
 
 
 def test_evaluate_reads_optional_tables_and_thresholds(tmp_path: Path):
