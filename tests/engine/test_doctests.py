@@ -1,4 +1,4 @@
-"""The examples in the engine's public docstrings run and give what they say."""
+"""The examples in public docstrings (engine, CLV core) run and give what they say."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ MODULES = [
     "truenorth.engine.plugins",
     "truenorth.engine.result",
     "truenorth.engine.engine",
+    "truenorth.clv._input",
+    "truenorth.clv.summary",
 ]
 
 

@@ -63,8 +63,9 @@ def duration_days(text: str) -> float:
         raise ValueError(
             f"{text!r}: expected a duration like 12h, 1d, 7d, 1w, or a calendar 1mo, 1q, 1y"
         )
-    n, u = int(m.group(1)), m.group(2)
-    return n * {"h": 1 / 24, "d": 1.0, "w": 7.0, "mo": 365.25 / 12, "q": 365.25 / 4}.get(u, 365.25)
+    from truenorth.clv import time_unit_days  # the models' own reading of a unit
+
+    return time_unit_days(text)
 
 
 def is_calendar(text: str) -> bool:

@@ -1,6 +1,6 @@
 """Customer lifetime value: summaries, BTYD models, spend model, CLV, persistence, simulation."""
 
-from ._input import ModelInputError
+from ._input import ModelInputError, time_unit_days
 from .models import (
     BetaGeo,
     BetaGeoBetaBinom,
@@ -42,4 +42,5 @@ __all__ = [
     "simulate_mbg_nbd",
     "simulate_pareto_nbd",
     "summarize",
+    "time_unit_days",
 ]

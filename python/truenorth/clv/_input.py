@@ -167,6 +167,9 @@ def time_unit_days(unit: str) -> float:
     Calendar units (``"1mo"``, ``"1q"``, ``"1y"``: the units of a summary made with calendar
     periods, which counts whole months) count as their mean Gregorian length (365.25/12 days a
     month), so a horizon in months converts to exactly that many monthly units.
+
+    >>> time_unit_days("1w"), time_unit_days("12h"), time_unit_days("1mo") * 12
+    (7.0, 0.5, 365.25)
     """
     if not isinstance(unit, str):
         raise ModelInputError(f"time_unit must be a string like '1d' or '1w', got {unit!r}")
