@@ -276,6 +276,13 @@ class CompiledRule:
         return self.rule.id
 
 
+def resolve_path(base_dir: Path, path: str) -> Path:
+    """A path written in a pack (a dataset, a canvas, a catalogue), resolved against the pack
+    file's folder unless absolute; ``~`` is expanded."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base_dir / p
+
+
 @dataclass
 class Dataset:
     role: str
@@ -665,8 +672,7 @@ class ValidationContext:
 
     def resolve_path(self, path: str) -> Path:
         """A path from the rule's options, resolved against the pack file's folder."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self._crule.base_dir / p)
+        return resolve_path(self._crule.base_dir, path)
 
     def condition(
         self, text: Any, *, at: Sequence[Any], table: str | None = None, row_predicate: bool = True

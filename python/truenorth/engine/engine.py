@@ -35,7 +35,14 @@ import polars as pl
 
 from ..errors import DataError, PackError, Problem, RuleError, UsageError
 from ..io.datasets import apply_columns, diagnose_csv, read_dataset, to_lazy
-from .compiler import CompiledPack, CompiledRule, PackSource, compile_pack, read_sources
+from .compiler import (
+    CompiledPack,
+    CompiledRule,
+    PackSource,
+    compile_pack,
+    read_sources,
+    resolve_path,
+)
 from .conditions import type_check_on_frame
 from .plugins import Registry, load_registry
 from .records import Finding, Location, Rule, RuleOutput, Severity
@@ -92,8 +99,7 @@ class RunContext:
         return self._run.resources.get(self.rule.id if name is None else name)
 
     def resolve_path(self, path: str) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (self._crule.base_dir / p)
+        return resolve_path(self._crule.base_dir, path)
 
     # findings --------------------------------------------------------------
     def finding(
@@ -450,8 +456,7 @@ class Engine:
 
     @staticmethod
     def _path(ds: Any) -> Path:
-        path = Path(ds.spec.path).expanduser()
-        return path if path.is_absolute() else ds.base_dir / path
+        return resolve_path(ds.base_dir, ds.spec.path)
 
     def _read(self, role: str, ds: Any) -> pl.LazyFrame:
         path = self._path(ds)
