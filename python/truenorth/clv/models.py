@@ -10,6 +10,10 @@ using exact gradients (hand-derived in f64 for BG/NBD and MBG/NBD, forward-mode 
 in Rust for the others) on rows compressed to weighted (frequency, recency, T) patterns. Standard errors come from the Hessian (central differences
 of the exact gradient) of the total log-likelihood in log-parameters, mapped back with the
 delta method: se(θ) = θ · se(log θ).
+
+Each class is registered (``truenorth.clv.models_registry()``) with its kind and capabilities;
+the shared methods branch on those capabilities, so a model is one class here and one
+``@register_model``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import polars as pl
@@ -30,6 +35,8 @@ from ._input import (
     time_unit_days,
     weights_column,
 )
+from .persist import to_json
+from .registry import Capabilities, models_registry, register_model
 
 __all__ = [
     "BetaGeo",
@@ -61,6 +68,12 @@ class _Model:
     kind: ClassVar[str]
     label: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    capabilities: ClassVar[Capabilities]
+    #: the model's name in ``truenorth._core`` when it differs from ``kind`` (a variant that
+    #: reuses another model's kernels)
+    native: ClassVar[str | None] = None
+    #: attributes beyond the fit statistics that ``to_json`` saves and ``load`` restores
+    persisted: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, time_unit: str = "1d") -> None:
         time_unit_days(time_unit)
@@ -115,6 +128,10 @@ class _Model:
     def _p(self) -> list[float]:
         return list(self.params.values())
 
+    @property
+    def _native(self) -> str:
+        return self.native or self.kind
+
     # -- fitting ----------------------------------------------------------------------
     def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
         return rfm_columns(data)
@@ -144,7 +161,7 @@ class _Model:
                 f"cannot fit {self.label} on a single customer: the {len(self.param_names)} "
                 "parameters describe a population"
             )
-        if self.kind in ("bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb") and not bool((x > 0).any()):
+        if self.capabilities.process == "purchase" and not bool((x > 0).any()):
             raise ModelInputError(
                 "summary: column 'frequency' is 0 for every customer: with no repeat purchases "
                 f"the purchase rate of {self.label} cannot be estimated"
@@ -156,7 +173,7 @@ class _Model:
             probe = type(self)(time_unit=self.time_unit)
             probe._set_params(start)
             start_list = list(probe._params or ())
-        res = _core.fit(self.kind, x, second, t, w, start_list, max_iter)
+        res = _core.fit(self._native, x, second, t, w, start_list, max_iter)
         if not math.isfinite(res["log_likelihood"]):
             raise RuntimeError(
                 f"{self.label} fit failed: the log-likelihood is not finite ({res['message']})"
@@ -183,8 +200,10 @@ class _Model:
         return self
 
     def summary(self) -> pl.DataFrame:
-        """Parameter table: estimate, standard error and a 95% Wald interval on the log scale."""
-        se = self.standard_errors or {}
+        """Parameter table: estimate, standard error and a 95% Wald interval on the log scale
+        (NaN where there is no standard error: a model built from parameters, or one without
+        the ``intervals`` capability)."""
+        se = (self.standard_errors if self.capabilities.intervals else None) or {}
         rows = []
         for name, v in self.params.items():
             s = se.get(name, float("nan"))
@@ -207,22 +226,30 @@ class _Model:
 
     def to_json(self, path: str | None = None) -> str:
         """The model as a small JSON document (see ``truenorth.clv.load``)."""
-        from .persist import to_json
-
         return to_json(self, path)
+
+    def _require(self, capability: str, what: str) -> None:
+        """Refuse a method the model does not offer, naming the models that do."""
+        if not getattr(self.capabilities, capability):
+            able = ", ".join(models_registry(**{capability: True})) or "none"
+            raise ModelInputError(
+                f"{self.label} does not offer {what}: its capability {capability} is False; "
+                f"models with it: {able}"
+            )
 
 
 class _PurchaseModel(_Model):
-    discrete: ClassVar[bool] = False
+    """A purchase process: the methods read the class's capabilities (``discrete`` time,
+    ``new_customer`` and ``conditional_pmf`` predictions)."""
 
     def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
-        return rfm_columns(data, discrete=self.discrete)
+        return rfm_columns(data, discrete=self.capabilities.discrete)
 
     def _predict(
         self, what: str, data: Any, horizon: float = 0.0, name: str | None = None
     ) -> pl.Series:
-        x, tx, t = rfm_columns(data, discrete=self.discrete)
-        col = _core.predict(self.kind, what, self._p(), x, tx, t, float(horizon))
+        x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
+        col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))
         return _finite(pl.Series(col).alias(name or what), self.label)
 
     def p_alive(self, data: Any) -> pl.Series:
@@ -230,7 +257,10 @@ class _PurchaseModel(_Model):
         return self._predict("p_alive", data)
 
     def expected_purchases(self, data: Any, t: float) -> pl.Series:
-        """Expected purchases in the next ``t`` time units, conditional on each row's history."""
+        """Expected purchases in the next ``t`` time units (opportunities for a discrete-time
+        model), conditional on each row's history."""
+        if self.capabilities.discrete:
+            _check_opportunities(t, self.label)
         _check_horizon(t)
         return self._predict("expected_purchases", data, t)
 
@@ -240,29 +270,28 @@ class _PurchaseModel(_Model):
 
     def expected_purchases_new(self, t: float | Sequence[float]) -> float | pl.Series:
         """E[X(t)]: expected purchases of a new customer in the first ``t`` after their first."""
+        self._require("new_customer", "expected_purchases_new (a new-customer prediction)")
         ts = _horizons(t)
-        out = _core.predict_new(self.kind, "expected_purchases", self._p(), ts)
+        out = _core.predict_new(self._native, "expected_purchases", self._p(), ts)
         return out[0] if isinstance(t, int | float) else pl.Series("expected_purchases", out)
 
     def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
         """P(X(t) = n): probability that a new customer makes n repeat purchases in (0, t]."""
+        self._require("new_customer", "p_purchases (a new-customer prediction)")
         if not (isinstance(n, int) and n >= 0):
             raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
         ts = _horizons(t)
-        out = _core.predict_new(self.kind, "p_purchases", self._p(), ts, n)
+        out = _core.predict_new(self._native, "p_purchases", self._p(), ts, n)
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
 
-
-class _ConditionalPmf(_PurchaseModel):
-    """Continuous-time models with P(X(T, T+t] = n | frequency, recency, T)."""
-
     def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
-        """P(n purchases in (T, T+t] | frequency, recency, T), per row.
+        """P(n purchases in (T, T+t] | frequency, recency, T), per row (models with the
+        ``conditional_pmf`` capability).
 
-        A customer alive at T restarts as a new customer with posterior parameters, so
-        P(n | ·) = P(alive)·P_post(X(t) = n) + (1 − P(alive))·[n = 0], where P_post is the
-        new-customer PMF of BG/NBD(r+x, α+T, a, b+x) for BG/NBD, BG/NBD(r+x, α+T, a, b+x+1)
-        for MBG/NBD (the time-0 drop-out is already survived), and
+        For the continuous-time models a customer alive at T restarts as a new customer with
+        posterior parameters, so P(n | ·) = P(alive)·P_post(X(t) = n) + (1 − P(alive))·[n = 0],
+        where P_post is the new-customer PMF of BG/NBD(r+x, α+T, a, b+x) for BG/NBD,
+        BG/NBD(r+x, α+T, a, b+x+1) for MBG/NBD (the time-0 drop-out is already survived), and
         Pareto/NBD(r+x, α+T, s, β+T) for Pareto/NBD. Summed over n it is 1; its mean is
         ``expected_purchases(data, t)``. Vectorised in Rust (once per distinct (x, T)).
 
@@ -271,11 +300,15 @@ class _ConditionalPmf(_PurchaseModel):
             m = BetaGeo(time_unit="1w").fit(summary)
             p0 = m.conditional_p_purchases(summary, 0, 52)  # no purchase in the next year
         """
+        self._require("conditional_pmf", "conditional_p_purchases (a conditional PMF)")
         if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
             raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
         _check_horizon(t)
-        x, tx, tt = rfm_columns(data)
-        col = _core.conditional_p_purchases(self.kind, self._p(), x, tx, tt, n, float(t))
+        discrete = self.capabilities.discrete
+        if discrete:
+            _check_opportunities(t, self.label)
+        x, tx, tt = rfm_columns(data, discrete=discrete)
+        col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
         return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
 
 
@@ -327,31 +360,43 @@ def _horizons(t: float | Sequence[float]) -> list[float]:
     return [float(v) for v in ts]
 
 
-class BetaGeo(_ConditionalPmf):
+_CONTINUOUS = Capabilities(
+    process="purchase", conditional_pmf=True, new_customer=True, simulation=True
+)
+
+
+@register_model
+class BetaGeo(_PurchaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005): parameters r, alpha, a, b."""
 
     kind = "bg_nbd"
     label = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
+    capabilities = _CONTINUOUS
 
 
-class ModifiedBetaGeo(_ConditionalPmf):
+@register_model
+class ModifiedBetaGeo(_PurchaseModel):
     """MBG/NBD (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b; customers may also
     drop out right after their first purchase."""
 
     kind = "mbg_nbd"
     label = "MBG/NBD"
     param_names = ("r", "alpha", "a", "b")
+    capabilities = _CONTINUOUS
 
 
-class ParetoNBD(_ConditionalPmf):
+@register_model
+class ParetoNBD(_PurchaseModel):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta."""
 
     kind = "pareto_nbd"
     label = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
+    capabilities = _CONTINUOUS
 
 
+@register_model
 class BetaGeoBetaBinom(_PurchaseModel):
     """BG/BB (Fader, Hardie & Shang 2010) for discrete opportunities: alpha, beta, gamma,
     delta. ``T`` is the number of opportunities, ``recency`` the opportunity of the last
@@ -360,17 +405,13 @@ class BetaGeoBetaBinom(_PurchaseModel):
     kind = "bg_bb"
     label = "BG/BB"
     param_names = ("alpha", "beta", "gamma", "delta")
-    discrete = True
+    capabilities = replace(_CONTINUOUS, discrete=True)
 
     def p_alive(self, data: Any) -> pl.Series:
         """P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11."""
         return self._predict("p_alive", data)
 
-    def expected_purchases(self, data: Any, t: float) -> pl.Series:
-        _check_opportunities(t)
-        return super().expected_purchases(data, t)
-
-    def conditional_p_purchases(self, data: Any, n: int, t: int) -> pl.Series:
+    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
         """P(n transactions in the next ``t`` opportunities | frequency, recency, T), per row
         (Fader, Hardie & Shang 2010, appendix: P(X(T, T+t) = n | α, β, γ, δ, x, t_x, T)).
 
@@ -385,21 +426,23 @@ class BetaGeoBetaBinom(_PurchaseModel):
             m = BetaGeoBetaBinom().fit(summary)  # T = opportunities observed (e.g. 6 years)
             p0 = m.conditional_p_purchases(summary, 0, 5)  # none in the next 5 opportunities
         """
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
-            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
-        _check_horizon(t)
-        _check_opportunities(t)
-        x, tx, tt = rfm_columns(data, discrete=True)
-        col = _core.conditional_p_purchases(self.kind, self._p(), x, tx, tt, n, float(t))
-        return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+        return super().conditional_p_purchases(data, n, t)
 
 
-def _check_opportunities(t: float) -> None:
+def _check_opportunities(t: float, label: str) -> None:
     if isinstance(t, bool) or not (isinstance(t, int) or (isinstance(t, float) and t.is_integer())):
-        raise ModelInputError(f"t must be a whole number of opportunities for BG/BB, got {t!r}")
+        raise ModelInputError(f"t must be a whole number of opportunities for {label}, got {t!r}")
 
 
-class GammaGamma(_Model):
+class _SpendModel(_Model):
+    """A spend process: expected mean spend per purchase."""
+
+    def expected_spend(self, data: Any) -> pl.Series:
+        raise NotImplementedError
+
+
+@register_model
+class GammaGamma(_SpendModel):
     """Gamma-Gamma spend model (Fader & Hardie 2013 note): p, q, v (the note's γ).
 
     Fitted on repeat customers only (frequency > 0); reads ``frequency`` and
@@ -420,6 +463,8 @@ class GammaGamma(_Model):
     kind = "gamma_gamma"
     label = "Gamma-Gamma"
     param_names = ("p", "q", "v")
+    capabilities = Capabilities(process="spend")
+    persisted = ("frequency_spend_correlation",)
 
     def __init__(self, *, time_unit: str = "1d") -> None:
         super().__init__(time_unit=time_unit)
@@ -499,5 +544,5 @@ class GammaGamma(_Model):
         x, m = self._columns(data)
         if self.params["q"] <= 1:
             raise ModelInputError("expected spend is infinite when q <= 1")
-        col = _core.predict(self.kind, "expected_spend", self._p(), x, m, x, 0.0)
+        col = _core.predict(self._native, "expected_spend", self._p(), x, m, x, 0.0)
         return _finite(pl.Series(col).alias("expected_spend"), self.label)
