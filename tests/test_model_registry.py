@@ -193,7 +193,7 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             names.add(node.module or "")
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("truenorth.clv."):
-            names.add(node.module.removeprefix("truenorth.clv."))
+            names.add(str(node.module).removeprefix("truenorth.clv."))
     return names - {""}
 
 

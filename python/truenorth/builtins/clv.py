@@ -34,7 +34,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 import truenorth
@@ -162,8 +162,8 @@ class ClvOptions(truenorth.Options):
 
     @field_validator("model", "spend", mode="before")
     @classmethod
-    def _registered(cls, v: Any, info: Any) -> Any:
-        return _check_model(info.field_name, v)
+    def _registered(cls, v: Any, info: ValidationInfo) -> Any:
+        return _check_model(str(info.field_name), v)
 
     @field_validator("horizon")
     @classmethod

@@ -98,8 +98,20 @@ class Model(Protocol):
     n_patterns: int | None
     message: str | None
 
+    def __init__(self, *, time_unit: str = "1d") -> None: ...
+
     @property
     def params(self) -> dict[str, float]: ...
+
+    def fit(
+        self,
+        summary: Any,
+        weights: Any = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+    ) -> Any: ...
 
     @classmethod
     def from_params(
