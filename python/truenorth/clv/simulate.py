@@ -16,14 +16,9 @@ from datetime import datetime
 import polars as pl
 
 from .. import _core
+from ._base import _Model
 from ._input import ModelInputError
-from .models import (
-    BetaGeo,
-    BetaGeoBetaBinom,
-    ModifiedBetaGeo,
-    ParetoNBD,
-    _Model,
-)
+from .models import BetaGeo, BetaGeoBetaBinom, ModifiedBetaGeo, ParetoNBD
 
 __all__ = [
     "simulate_bg_bb",

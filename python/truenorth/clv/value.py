@@ -8,8 +8,8 @@ from typing import Any
 import polars as pl
 
 from .. import _core
+from ._base import _finite, _PurchaseModel, _SpendModel
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
-from .models import _finite, _PurchaseModel, _SpendModel
 from .registry import models_registry
 
 #: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
