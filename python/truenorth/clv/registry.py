@@ -2,7 +2,8 @@
 
 Persistence, simulation, ``lifetime_value``, the ``clv`` rule's options and the docs ask this
 registry which models exist, and branch on a model's declared :class:`Capabilities`, never on
-its name. Adding a model is one class and one registration::
+its name. Adding a model is one class and one registration (in ``clv/models.py``, with its
+kernels in ``truenorth._core`` under the same kind, or another one named by ``native``)::
 
     @register_model
     class MyModel(_PurchaseModel):
