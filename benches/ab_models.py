@@ -2,7 +2,7 @@
 
 Usage: ``python benches/ab_models.py BASELINE_CORE_SO [ROUNDS]`` with this tree's truenorth
 importable. The baseline extension is loaded under another name and swapped into
-``truenorth.clv.models``/``value`` call by call, so both builds see the same data and the same
+``truenorth.clv._base``/``models``/``value`` call by call, so both builds see the same data and the same
 machine load (timings on a shared machine are otherwise not comparable). Prints medians.
 """
 
@@ -15,6 +15,7 @@ import time
 import polars as pl
 
 import truenorth.clv as clv
+import truenorth.clv._base as B
 import truenorth.clv.models as M
 import truenorth.clv.value as V
 from truenorth import _core as new
@@ -27,6 +28,7 @@ loader.exec_module(base)
 
 
 def use(mod):
+    B._core = mod
     M._core = mod
     V._core = mod
 

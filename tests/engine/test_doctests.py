@@ -18,6 +18,8 @@ MODULES = [
     "truenorth.engine.result",
     "truenorth.engine.engine",
     "truenorth.clv._input",
+    "truenorth.clv.registry",
+    "truenorth.clv.simulate",
     "truenorth.clv.summary",
 ]
 

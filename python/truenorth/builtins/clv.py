@@ -6,7 +6,7 @@ Example::
       kind: clv
       with:
         source: transactions          # dataset role with customer, time, amount columns
-        model: bg_nbd                 # bg_nbd | mbg_nbd | pareto_nbd
+        model: bg_nbd                 # a continuous-time purchase model (see `model` above)
         spend: gamma_gamma            # or null: no spend model, no clv column
         horizon: "12 months"          # or an integer in horizon_unit
         discount_rate: 0.01           # per horizon_unit period
@@ -34,7 +34,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 import truenorth
 
@@ -42,7 +43,68 @@ UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w|mo|q|y)\s*$")
 _CALENDAR = ("mo", "q", "y")
-PURCHASE_MODELS = {"bg_nbd": "BetaGeo", "mbg_nbd": "ModifiedBetaGeo", "pareto_nbd": "ParetoNBD"}
+# What the rule can use, as model capabilities: it measures horizons in time units, so a
+# purchase model must count continuous time (truenorth.clv.models_registry lists them all).
+MODEL_NEEDS: dict[str, dict[str, Any]] = {
+    "model": {"process": "purchase", "discrete": False},
+    "spend": {"process": "spend"},
+}
+
+
+def usable_models(option: str) -> dict[str, Any]:
+    """The registered models the ``model`` or ``spend`` option accepts, by kind."""
+    from truenorth import clv
+
+    return clv.models_registry(**MODEL_NEEDS[option])
+
+
+def _quoted(kinds: Any) -> str:
+    """'a', 'b' or 'c' (pydantic's wording for a choice)."""
+    q = [repr(k) for k in kinds]
+    return " or ".join(filter(None, [", ".join(q[:-1]), q[-1]])) if q else "(none registered)"
+
+
+def _check_model(option: str, value: Any) -> Any:
+    usable = usable_models(option)
+    if value is None or (isinstance(value, str) and value in usable):
+        return value
+    from truenorth import clv
+
+    expected = _quoted(usable)
+    other = clv.models_registry().get(value) if isinstance(value, str) else None
+    if other is None:
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    caps = other.capabilities
+    wrong = [k for k, want in MODEL_NEEDS[option].items() if getattr(caps, k) != want]
+    raise PydanticCustomError(
+        "literal_error",
+        "{label} cannot be used here: it has {have}, the clv rule needs {need}",
+        {
+            "label": other.label,
+            "have": ", ".join(f"{k}={getattr(caps, k)!r}" for k in wrong),
+            "need": ", ".join(f"{k}={MODEL_NEEDS[option][k]!r}" for k in wrong),
+            "expected": expected,
+        },
+    )
+
+
+def _model_schema(option: str) -> Any:
+    """JSON schema of a model option: the usable kinds, read from the registry when the schema
+    is made (so `truenorth kinds clv` lists models registered after this module loaded)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        usable = usable_models(option)
+        choice = {"enum": list(usable), "type": "string"}
+        if "anyOf" in schema:  # nullable: keep the null branch
+            schema["anyOf"] = [choice, *(s for s in schema["anyOf"] if s.get("type") == "null")]
+        else:
+            schema.update(choice)
+        names = ", ".join(f"{k} ({c.label})" for k, c in usable.items())
+        schema["description"] = f"{schema['description']}: {names}"
+
+    return extra
 
 
 def parse_horizon(value: Any, default_unit: str) -> tuple[float, str]:
@@ -80,8 +142,14 @@ class ClvOptions(truenorth.Options):
     customer: str = Field("customer", description="customer key column")
     time: str = Field("time", description="transaction time column (date or datetime)")
     amount: str | None = Field("amount", description="amount column (null: no monetary value)")
-    model: Literal["bg_nbd", "mbg_nbd", "pareto_nbd"] = "bg_nbd"
-    spend: Literal["gamma_gamma"] | None = "gamma_gamma"
+    model: str = Field(
+        "bg_nbd", description="purchase model", json_schema_extra=_model_schema("model")
+    )
+    spend: str | None = Field(
+        "gamma_gamma",
+        description="spend model (null: none, no clv column)",
+        json_schema_extra=_model_schema("spend"),
+    )
     horizon: int | float | str = Field(12, description="CLV horizon: a number or '12 months'")
     horizon_unit: Literal["day", "week", "month", "year"] = "month"
     discount_rate: float = Field(0.01, ge=0, lt=1, description="discount rate per horizon unit")
@@ -91,6 +159,11 @@ class ClvOptions(truenorth.Options):
     model_path: str | None = Field(None, description="fitted purchase model JSON (skip fitting)")
     spend_model_path: str | None = Field(None, description="fitted spend model JSON")
     into: str = Field("customers", description="table to write")
+
+    @field_validator("model", "spend", mode="before")
+    @classmethod
+    def _registered(cls, v: Any, info: ValidationInfo) -> Any:
+        return _check_model(str(info.field_name), v)
 
     @field_validator("horizon")
     @classmethod
@@ -275,7 +348,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         model = _load_model(ctx, opts.model_path)
     else:
         model = _fit(
-            lambda: getattr(clv, PURCHASE_MODELS[opts.model])(time_unit=opts.unit).fit(summary),
+            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(summary),
             ctx,
             opts.model,
             findings,
@@ -310,7 +383,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
                     )
                 )
             spend = _fit(
-                lambda: clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad)),
+                lambda: clv.models_registry()[opts.spend](time_unit=opts.unit).fit(
+                    summary.filter(~bad)
+                ),
                 ctx,
                 opts.spend,
                 findings,

@@ -1,4 +1,10 @@
-"""Customer lifetime value: summaries, BTYD models, spend model, CLV, persistence, simulation."""
+"""Customer lifetime value: summaries, BTYD models, spend model, CLV, persistence, simulation.
+
+The models are listed, with what each can do, by ``models_registry()``; a new model is one
+class with a ``kind`` and ``Capabilities`` plus ``@register_model``, and persistence
+(``load``), ``simulate_model``, ``lifetime_value`` and the ``clv`` rule's ``model`` and
+``spend`` options take it from there.
+"""
 
 from ._input import ModelInputError, time_unit_days
 from .models import (
@@ -12,12 +18,14 @@ from .models import (
     SpendFrequencyCorrelationWarning,
 )
 from .persist import load
+from .registry import Capabilities, models_registry, register_model
 from .simulate import (
     simulate_bg_bb,
     simulate_bg_nbd,
     simulate_bg_nbd_transactions,
     simulate_gamma_gamma,
     simulate_mbg_nbd,
+    simulate_model,
     simulate_pareto_nbd,
 )
 from .summary import summarize
@@ -26,6 +34,7 @@ from .value import lifetime_value
 __all__ = [
     "BetaGeo",
     "BetaGeoBetaBinom",
+    "Capabilities",
     "ConvergenceWarning",
     "GammaGamma",
     "ModelInputError",
@@ -35,11 +44,14 @@ __all__ = [
     "SpendFrequencyCorrelationWarning",
     "lifetime_value",
     "load",
+    "models_registry",
+    "register_model",
     "simulate_bg_bb",
     "simulate_bg_nbd",
     "simulate_bg_nbd_transactions",
     "simulate_gamma_gamma",
     "simulate_mbg_nbd",
+    "simulate_model",
     "simulate_pareto_nbd",
     "summarize",
     "time_unit_days",

@@ -10,26 +10,31 @@ using exact gradients (hand-derived in f64 for BG/NBD and MBG/NBD, forward-mode 
 in Rust for the others) on rows compressed to weighted (frequency, recency, T) patterns. Standard errors come from the Hessian (central differences
 of the exact gradient) of the total log-likelihood in log-parameters, mapped back with the
 delta method: se(θ) = θ · se(log θ).
+
+Each class is registered (``truenorth.clv.models_registry()``) with its kind and capabilities;
+the shared methods (in ``_base``) branch on those capabilities, so a model is one class here
+and one ``@register_model``.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import polars as pl
 
 from .. import _core
-from ._input import (
-    ModelInputError,
-    as_frame,
-    numeric_column,
-    rfm_columns,
-    time_unit_days,
-    weights_column,
+from ._base import (
+    ConvergenceWarning,
+    NotFittedError,
+    _finite,
+    _PurchaseModel,
+    _SpendModel,
 )
+from ._input import ModelInputError, as_frame, numeric_column, weights_column
+from .registry import Capabilities, register_model
 
 __all__ = [
     "BetaGeo",
@@ -44,239 +49,9 @@ __all__ = [
 ]
 
 
-class ConvergenceWarning(UserWarning):
-    """The optimiser stopped before the gradient tolerance was met."""
-
-
 class SpendFrequencyCorrelationWarning(UserWarning):
     """Gamma-Gamma's independence assumption looks violated: among repeat customers, mean
     spend is correlated with purchase frequency (|Pearson ρ| >= 0.3, see ``GammaGamma``)."""
-
-
-class NotFittedError(RuntimeError):
-    """A prediction was asked of a model without parameters."""
-
-
-class _Model:
-    kind: ClassVar[str]
-    label: ClassVar[str]
-    param_names: ClassVar[tuple[str, ...]]
-
-    def __init__(self, *, time_unit: str = "1d") -> None:
-        time_unit_days(time_unit)
-        self.time_unit = time_unit
-        self._params: tuple[float, ...] | None = None
-        self.standard_errors: dict[str, float] | None = None
-        self.covariance: list[list[float]] | None = None
-        self.log_likelihood: float | None = None
-        self.converged: bool | None = None
-        self.n_iterations: int | None = None
-        self.n_observations: float | None = None
-        self.n_patterns: int | None = None
-        self.message: str | None = None
-
-    # -- parameters -------------------------------------------------------------------
-    @property
-    def params(self) -> dict[str, float]:
-        if self._params is None:
-            raise NotFittedError(f"{type(self).__name__} has no parameters: call fit() first")
-        return dict(zip(self.param_names, self._params, strict=True))
-
-    @classmethod
-    def from_params(cls, params: dict[str, float] | Sequence[float], *, time_unit: str = "1d"):
-        """A model with given parameters (no fit), e.g. published estimates."""
-        m = cls(time_unit=time_unit)
-        m._set_params(params)
-        return m
-
-    def _set_params(self, params: dict[str, float] | Sequence[float]) -> None:
-        if isinstance(params, dict):
-            unknown = set(params) - set(self.param_names)
-            missing = [n for n in self.param_names if n not in params]
-            if unknown or missing:
-                raise ModelInputError(
-                    f"{type(self).__name__} parameters are {', '.join(self.param_names)}"
-                    + (f"; missing {', '.join(missing)}" if missing else "")
-                    + (f"; unknown {', '.join(sorted(unknown))}" if unknown else "")
-                )
-            values = [params[n] for n in self.param_names]
-        else:
-            values = list(params)
-            if len(values) != len(self.param_names):
-                raise ModelInputError(
-                    f"{type(self).__name__} needs {len(self.param_names)} parameters "
-                    f"({', '.join(self.param_names)}), got {len(values)}"
-                )
-        for n, v in zip(self.param_names, values, strict=True):
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ModelInputError(f"parameter {n} must be a positive finite number, got {v!r}")
-        self._params = tuple(float(v) for v in values)
-
-    def _p(self) -> list[float]:
-        return list(self.params.values())
-
-    # -- fitting ----------------------------------------------------------------------
-    def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
-        return rfm_columns(data)
-
-    def fit(
-        self,
-        summary: Any,
-        weights: str | pl.Series | Sequence[float] | None = None,
-        *,
-        time_unit: str | None = None,
-        start: dict[str, float] | None = None,
-        max_iter: int = 500,
-    ):
-        """Maximum-likelihood fit on a customer summary; returns self.
-
-        weights: a column name or a sequence (one per row): each row counts that many
-        customers. time_unit: the unit of recency and T (overrides the constructor's).
-        """
-        if time_unit is not None:
-            time_unit_days(time_unit)
-            self.time_unit = time_unit
-        x, second, t = self._fit_columns(summary)
-        w = weights_column(summary, weights, x.len())
-        n_obs = float(w.sum()) if w is not None else float(x.len())
-        if n_obs < 2 or x.len() < 2:
-            raise ModelInputError(
-                f"cannot fit {self.label} on a single customer: the {len(self.param_names)} "
-                "parameters describe a population"
-            )
-        if self.kind in ("bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb") and not bool((x > 0).any()):
-            raise ModelInputError(
-                "summary: column 'frequency' is 0 for every customer: with no repeat purchases "
-                f"the purchase rate of {self.label} cannot be estimated"
-            )
-        if not (isinstance(max_iter, int) and max_iter >= 1):
-            raise ModelInputError(f"max_iter must be a positive integer, got {max_iter!r}")
-        start_list = None
-        if start is not None:
-            probe = type(self)(time_unit=self.time_unit)
-            probe._set_params(start)
-            start_list = list(probe._params or ())
-        res = _core.fit(self.kind, x, second, t, w, start_list, max_iter)
-        if not math.isfinite(res["log_likelihood"]):
-            raise RuntimeError(
-                f"{self.label} fit failed: the log-likelihood is not finite ({res['message']})"
-            )
-        self._params = tuple(res["params"])
-        se = res["standard_errors"]
-        self.standard_errors = (
-            dict(zip(self.param_names, se, strict=True)) if se is not None else None
-        )
-        self.covariance = res["covariance"]
-        self.log_likelihood = res["log_likelihood"]
-        self.converged = bool(res["converged"])
-        self.n_iterations = int(res["n_iterations"])
-        self.n_observations = float(res["n_observations"])
-        self.n_patterns = int(res["n_patterns"])
-        self.message = res["message"]
-        if not self.converged:
-            warnings.warn(
-                f"{self.label} fit did not converge after {self.n_iterations} iterations: "
-                f"{self.message}; parameters {self.params} may be unreliable",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
-
-    def summary(self) -> pl.DataFrame:
-        """Parameter table: estimate, standard error and a 95% Wald interval on the log scale."""
-        se = self.standard_errors or {}
-        rows = []
-        for name, v in self.params.items():
-            s = se.get(name, float("nan"))
-            k = math.exp(1.959963984540054 * s / v) if s == s else float("nan")
-            rows.append((name, v, s, v / k, v * k))
-        return pl.DataFrame(
-            rows,
-            schema=["parameter", "estimate", "std_error", "lower_95", "upper_95"],
-            orient="row",
-        )
-
-    def __repr__(self) -> str:
-        if self._params is None:
-            return f"{type(self).__name__}(time_unit={self.time_unit!r}, unfitted)"
-        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
-        extra = (
-            f", log_likelihood={self.log_likelihood:.2f}" if self.log_likelihood is not None else ""
-        )
-        return f"{type(self).__name__}({ps}, time_unit={self.time_unit!r}{extra})"
-
-    def to_json(self, path: str | None = None) -> str:
-        """The model as a small JSON document (see ``truenorth.clv.load``)."""
-        from .persist import to_json
-
-        return to_json(self, path)
-
-
-class _PurchaseModel(_Model):
-    discrete: ClassVar[bool] = False
-
-    def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
-        return rfm_columns(data, discrete=self.discrete)
-
-    def _predict(
-        self, what: str, data: Any, horizon: float = 0.0, name: str | None = None
-    ) -> pl.Series:
-        x, tx, t = rfm_columns(data, discrete=self.discrete)
-        col = _core.predict(self.kind, what, self._p(), x, tx, t, float(horizon))
-        return _finite(pl.Series(col).alias(name or what), self.label)
-
-    def p_alive(self, data: Any) -> pl.Series:
-        """P(the customer is still active at T | frequency, recency, T), per row."""
-        return self._predict("p_alive", data)
-
-    def expected_purchases(self, data: Any, t: float) -> pl.Series:
-        """Expected purchases in the next ``t`` time units, conditional on each row's history."""
-        _check_horizon(t)
-        return self._predict("expected_purchases", data, t)
-
-    def log_likelihood_rows(self, data: Any) -> pl.Series:
-        """Per-row log-likelihood at the current parameters."""
-        return self._predict("log_likelihood", data)
-
-    def expected_purchases_new(self, t: float | Sequence[float]) -> float | pl.Series:
-        """E[X(t)]: expected purchases of a new customer in the first ``t`` after their first."""
-        ts = _horizons(t)
-        out = _core.predict_new(self.kind, "expected_purchases", self._p(), ts)
-        return out[0] if isinstance(t, int | float) else pl.Series("expected_purchases", out)
-
-    def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
-        """P(X(t) = n): probability that a new customer makes n repeat purchases in (0, t]."""
-        if not (isinstance(n, int) and n >= 0):
-            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
-        ts = _horizons(t)
-        out = _core.predict_new(self.kind, "p_purchases", self._p(), ts, n)
-        return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
-
-
-class _ConditionalPmf(_PurchaseModel):
-    """Continuous-time models with P(X(T, T+t] = n | frequency, recency, T)."""
-
-    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
-        """P(n purchases in (T, T+t] | frequency, recency, T), per row.
-
-        A customer alive at T restarts as a new customer with posterior parameters, so
-        P(n | ·) = P(alive)·P_post(X(t) = n) + (1 − P(alive))·[n = 0], where P_post is the
-        new-customer PMF of BG/NBD(r+x, α+T, a, b+x) for BG/NBD, BG/NBD(r+x, α+T, a, b+x+1)
-        for MBG/NBD (the time-0 drop-out is already survived), and
-        Pareto/NBD(r+x, α+T, s, β+T) for Pareto/NBD. Summed over n it is 1; its mean is
-        ``expected_purchases(data, t)``. Vectorised in Rust (once per distinct (x, T)).
-
-        Example::
-
-            m = BetaGeo(time_unit="1w").fit(summary)
-            p0 = m.conditional_p_purchases(summary, 0, 52)  # no purchase in the next year
-        """
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
-            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
-        _check_horizon(t)
-        x, tx, tt = rfm_columns(data)
-        col = _core.conditional_p_purchases(self.kind, self._p(), x, tx, tt, n, float(t))
-        return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
 
 
 def _pearson(df: pl.DataFrame, weighted: bool) -> float | None:
@@ -302,56 +77,43 @@ def _pearson(df: pl.DataFrame, weighted: bool) -> float | None:
     return max(-1.0, min(1.0, c)) if math.isfinite(c) else None
 
 
-def _finite(s: pl.Series, label: str) -> pl.Series:
-    """Never hand back NaN silently: a non-finite prediction is an error naming the row
-    (counted from 1, the project's convention)."""
-    bad = ~s.is_finite()
-    if bad.any():
-        i = int(bad.arg_true()[0])
-        raise ArithmeticError(
-            f"{label}: {s.name} is not finite at row {i + 1} ({s[i]}); the parameters or the "
-            "horizon are outside the range where the series used converges"
-        )
-    return s
+_CONTINUOUS = Capabilities(
+    process="purchase", conditional_pmf=True, new_customer=True, simulation=True
+)
 
 
-def _check_horizon(t: float) -> None:
-    if not (isinstance(t, int | float) and math.isfinite(t) and t >= 0):
-        raise ModelInputError(f"t must be a non-negative finite number of time units, got {t!r}")
-
-
-def _horizons(t: float | Sequence[float]) -> list[float]:
-    ts = [t] if isinstance(t, int | float) else list(t)
-    for v in ts:
-        _check_horizon(v)
-    return [float(v) for v in ts]
-
-
-class BetaGeo(_ConditionalPmf):
+@register_model
+class BetaGeo(_PurchaseModel):
     """BG/NBD (Fader, Hardie & Lee 2005): parameters r, alpha, a, b."""
 
     kind = "bg_nbd"
     label = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
+    capabilities = _CONTINUOUS
 
 
-class ModifiedBetaGeo(_ConditionalPmf):
+@register_model
+class ModifiedBetaGeo(_PurchaseModel):
     """MBG/NBD (Batislam, Denizel & Filiztekin 2007): r, alpha, a, b; customers may also
     drop out right after their first purchase."""
 
     kind = "mbg_nbd"
     label = "MBG/NBD"
     param_names = ("r", "alpha", "a", "b")
+    capabilities = _CONTINUOUS
 
 
-class ParetoNBD(_ConditionalPmf):
+@register_model
+class ParetoNBD(_PurchaseModel):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987): r, alpha, s, beta."""
 
     kind = "pareto_nbd"
     label = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
+    capabilities = _CONTINUOUS
 
 
+@register_model
 class BetaGeoBetaBinom(_PurchaseModel):
     """BG/BB (Fader, Hardie & Shang 2010) for discrete opportunities: alpha, beta, gamma,
     delta. ``T`` is the number of opportunities, ``recency`` the opportunity of the last
@@ -360,17 +122,13 @@ class BetaGeoBetaBinom(_PurchaseModel):
     kind = "bg_bb"
     label = "BG/BB"
     param_names = ("alpha", "beta", "gamma", "delta")
-    discrete = True
+    capabilities = replace(_CONTINUOUS, discrete=True)
 
     def p_alive(self, data: Any) -> pl.Series:
         """P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11."""
         return self._predict("p_alive", data)
 
-    def expected_purchases(self, data: Any, t: float) -> pl.Series:
-        _check_opportunities(t)
-        return super().expected_purchases(data, t)
-
-    def conditional_p_purchases(self, data: Any, n: int, t: int) -> pl.Series:
+    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
         """P(n transactions in the next ``t`` opportunities | frequency, recency, T), per row
         (Fader, Hardie & Shang 2010, appendix: P(X(T, T+t) = n | α, β, γ, δ, x, t_x, T)).
 
@@ -385,21 +143,11 @@ class BetaGeoBetaBinom(_PurchaseModel):
             m = BetaGeoBetaBinom().fit(summary)  # T = opportunities observed (e.g. 6 years)
             p0 = m.conditional_p_purchases(summary, 0, 5)  # none in the next 5 opportunities
         """
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
-            raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
-        _check_horizon(t)
-        _check_opportunities(t)
-        x, tx, tt = rfm_columns(data, discrete=True)
-        col = _core.conditional_p_purchases(self.kind, self._p(), x, tx, tt, n, float(t))
-        return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+        return super().conditional_p_purchases(data, n, t)
 
 
-def _check_opportunities(t: float) -> None:
-    if isinstance(t, bool) or not (isinstance(t, int) or (isinstance(t, float) and t.is_integer())):
-        raise ModelInputError(f"t must be a whole number of opportunities for BG/BB, got {t!r}")
-
-
-class GammaGamma(_Model):
+@register_model
+class GammaGamma(_SpendModel):
     """Gamma-Gamma spend model (Fader & Hardie 2013 note): p, q, v (the note's γ).
 
     Fitted on repeat customers only (frequency > 0); reads ``frequency`` and
@@ -420,6 +168,8 @@ class GammaGamma(_Model):
     kind = "gamma_gamma"
     label = "Gamma-Gamma"
     param_names = ("p", "q", "v")
+    capabilities = Capabilities(process="spend")
+    persisted = ("frequency_spend_correlation",)
 
     def __init__(self, *, time_unit: str = "1d") -> None:
         super().__init__(time_unit=time_unit)
@@ -499,5 +249,5 @@ class GammaGamma(_Model):
         x, m = self._columns(data)
         if self.params["q"] <= 1:
             raise ModelInputError("expected spend is infinite when q <= 1")
-        col = _core.predict(self.kind, "expected_spend", self._p(), x, m, x, 0.0)
+        col = _core.predict(self._native, "expected_spend", self._p(), x, m, x, 0.0)
         return _finite(pl.Series(col).alias("expected_spend"), self.label)

@@ -9,7 +9,9 @@ Document (format version 1)::
              "n_patterns": 1016, "message": "..."},
      "extra": {"frequency_spend_correlation": ...}}
 
-``fit`` is null for models built with ``from_params``.
+``fit`` is null for models built with ``from_params``; ``extra`` holds the attributes a model
+class lists in ``persisted`` and is absent when it lists none. The class of ``kind`` comes from
+the model registry, so a registered model saves and loads with no code here.
 """
 
 from __future__ import annotations
@@ -21,23 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ._input import ModelInputError
-from .models import (
-    BetaGeo,
-    BetaGeoBetaBinom,
-    GammaGamma,
-    ModifiedBetaGeo,
-    ParetoNBD,
-    _Model,
-)
+from .registry import Model, model_class
 
 FORMAT = "truenorth.clv.model"
 VERSION = 1
-_KINDS: dict[str, type[_Model]] = {
-    c.kind: c for c in (BetaGeo, ModifiedBetaGeo, ParetoNBD, BetaGeoBetaBinom, GammaGamma)
-}
 
 
-def to_json(model: _Model, path: str | os.PathLike[str] | None = None) -> str:
+def to_json(model: Model, path: str | os.PathLike[str] | None = None) -> str:
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -57,15 +49,15 @@ def to_json(model: _Model, path: str | os.PathLike[str] | None = None) -> str:
             "n_patterns": model.n_patterns,
             "message": model.message,
         }
-    if isinstance(model, GammaGamma):
-        doc["extra"] = {"frequency_spend_correlation": model.frequency_spend_correlation}
+    if model.persisted:
+        doc["extra"] = {name: getattr(model, name) for name in model.persisted}
     text = json.dumps(doc, indent=1, allow_nan=False)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
     return text
 
 
-def load(source: str | os.PathLike[str] | dict[str, Any]) -> _Model:
+def load(source: str | os.PathLike[str] | dict[str, Any]) -> Model:
     """A model from ``to_json`` output: the JSON text, a path to it, or the parsed dict."""
     if isinstance(source, dict):
         doc = source
@@ -86,11 +78,8 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> _Model:
         raise ModelInputError(
             f"model document version {doc.get('version')!r} is not supported (expected {VERSION})"
         )
-    kind = doc.get("kind")
-    if kind not in _KINDS:
-        raise ModelInputError(f"unknown model kind {kind!r} (known: {', '.join(_KINDS)})")
-    cls = _KINDS[kind]
-    model = cls.from_params(doc.get("params") or {}, time_unit=doc.get("time_unit", "1d"))
+    cls = model_class(doc.get("kind"))
+    model: Model = cls.from_params(doc.get("params") or {}, time_unit=doc.get("time_unit", "1d"))
     fit = doc.get("fit")
     if fit:
         model.log_likelihood = float(fit["log_likelihood"])
@@ -103,8 +92,7 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> _Model:
         model.message = fit.get("message")
         if not math.isfinite(model.log_likelihood):
             raise ModelInputError("model document: log_likelihood is not finite")
-    if isinstance(model, GammaGamma):
-        model.frequency_spend_correlation = (doc.get("extra") or {}).get(
-            "frequency_spend_correlation"
-        )
+    extra = doc.get("extra") or {}
+    for name in cls.persisted:
+        setattr(model, name, extra.get(name))
     return model

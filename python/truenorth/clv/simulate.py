@@ -16,7 +16,9 @@ from datetime import datetime
 import polars as pl
 
 from .. import _core
+from ._base import _Model
 from ._input import ModelInputError
+from .models import BetaGeo, BetaGeoBetaBinom, ModifiedBetaGeo, ParetoNBD
 
 __all__ = [
     "simulate_bg_bb",
@@ -24,6 +26,7 @@ __all__ = [
     "simulate_bg_nbd_transactions",
     "simulate_gamma_gamma",
     "simulate_mbg_nbd",
+    "simulate_model",
     "simulate_pareto_nbd",
 ]
 
@@ -65,6 +68,36 @@ def _summary(kind: str, params: list[float], n: int, T, seed: int, resolution) -
     )
 
 
+def simulate_model(
+    model: _Model,
+    n: int,
+    *,
+    T: float | Sequence[float],
+    seed: int = 0,
+    resolution: float | None = None,
+) -> pl.DataFrame:
+    """Summaries of ``n`` customers drawn from a model's process at its parameters (fitted, or
+    set with ``from_params``): any registered model with the ``simulation`` capability. For a
+    ``discrete`` model ``T`` counts opportunities and ``resolution`` does not apply.
+
+    >>> from truenorth import clv
+    >>> bg = clv.BetaGeo.from_params({"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4})
+    >>> sim = clv.simulate_model(bg, 1000, T=39.0, seed=1)
+    >>> sim.columns, sim.equals(clv.simulate_bg_nbd(1000, **bg.params, T=39.0, seed=1))
+    (['customer', 'frequency', 'recency', 'T'], True)
+    """
+    if not isinstance(model, _Model):
+        raise ModelInputError(
+            f"model must be a truenorth.clv model with parameters, got {type(model).__name__}"
+        )
+    model._require("simulation", "simulate_model (a simulator of customer summaries)")
+    if model.capabilities.discrete and resolution is not None:
+        raise ModelInputError(
+            f"resolution does not apply to {model.label}: its time counts whole opportunities"
+        )
+    return _summary(model._native, model._p(), n, T, seed, resolution)
+
+
 def simulate_bg_nbd(
     n: int,
     r: float,
@@ -78,7 +111,8 @@ def simulate_bg_nbd(
 ) -> pl.DataFrame:
     """Summaries of ``n`` customers from BG/NBD: λ ~ Gamma(r, rate α), p ~ Beta(a, b);
     Poisson(λ) purchases, dropping out with probability p after each repeat purchase."""
-    return _summary("bg_nbd", _positive(r=r, alpha=alpha, a=a, b=b), n, T, seed, resolution)
+    model = BetaGeo.from_params({"r": r, "alpha": alpha, "a": a, "b": b})
+    return simulate_model(model, n, T=T, seed=seed, resolution=resolution)
 
 
 def simulate_mbg_nbd(
@@ -93,7 +127,8 @@ def simulate_mbg_nbd(
     resolution: float | None = None,
 ) -> pl.DataFrame:
     """As BG/NBD, but customers may also drop out right after the first purchase."""
-    return _summary("mbg_nbd", _positive(r=r, alpha=alpha, a=a, b=b), n, T, seed, resolution)
+    model = ModifiedBetaGeo.from_params({"r": r, "alpha": alpha, "a": a, "b": b})
+    return simulate_model(model, n, T=T, seed=seed, resolution=resolution)
 
 
 def simulate_pareto_nbd(
@@ -108,9 +143,8 @@ def simulate_pareto_nbd(
     resolution: float | None = None,
 ) -> pl.DataFrame:
     """Pareto/NBD: λ ~ Gamma(r, rate α), μ ~ Gamma(s, rate β), exponential lifetime."""
-    return _summary(
-        "pareto_nbd", _positive(r=r, alpha=alpha, s=s, beta=beta), n, T, seed, resolution
-    )
+    model = ParetoNBD.from_params({"r": r, "alpha": alpha, "s": s, "beta": beta})
+    return simulate_model(model, n, T=T, seed=seed, resolution=resolution)
 
 
 def simulate_bg_bb(
@@ -125,9 +159,10 @@ def simulate_bg_bb(
 ) -> pl.DataFrame:
     """BG/BB: p ~ Beta(α, β), θ ~ Beta(γ, δ); at each of T opportunities a living customer
     first dies with probability θ, else transacts with probability p."""
-    return _summary(
-        "bg_bb", _positive(alpha=alpha, beta=beta, gamma=gamma, delta=delta), n, T, seed, None
+    model = BetaGeoBetaBinom.from_params(
+        {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}
     )
+    return simulate_model(model, n, T=T, seed=seed)
 
 
 def simulate_gamma_gamma(

@@ -8,8 +8,9 @@ from typing import Any
 import polars as pl
 
 from .. import _core
+from ._base import _finite, _PurchaseModel, _SpendModel
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
-from .models import BetaGeoBetaBinom, GammaGamma, _finite, _PurchaseModel
+from .registry import models_registry
 
 #: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
 DAYS_PER_MONTH = 30.4375
@@ -19,7 +20,7 @@ _HORIZON_DAYS = {"day": 1.0, "week": 7.0, "year": 365.25}
 
 def lifetime_value(
     purchase_model: _PurchaseModel,
-    spend_model: GammaGamma | str | pl.Series | float,
+    spend_model: _SpendModel | str | pl.Series | float,
     data: Any,
     *,
     horizon: int = 12,
@@ -36,7 +37,9 @@ def lifetime_value(
     history, Δ is one ``horizon_unit`` ("month", "week", "day", "year"; for BG/BB "period",
     one opportunity) expressed in the model's time unit, and spend is the spend model's
     expected spend per purchase (``GammaGamma.expected_spend``), a column name of ``data``,
-    a Series or a constant. ``discount_rate`` is per ``horizon_unit``.
+    a Series or a constant. ``discount_rate`` is per ``horizon_unit``. Any registered model
+    with ``process="purchase"`` (resp. ``"spend"``) can be the purchase (spend) model; one
+    with ``discrete`` time counts horizons in opportunities.
 
     The conversion uses the time unit the purchase model was fitted in (``time_unit`` of the
     model, e.g. ``"1w"`` for a weekly summary; override with ``time_unit=``): a month is
@@ -44,10 +47,13 @@ def lifetime_value(
     ``customer_lifetime_value`` instead assumes daily data unless told ``freq`` and uses
     4.345 weeks (30.415 days) or 30 days per month; pass ``days_per_month`` to reproduce it.
     """
-    if not isinstance(purchase_model, _PurchaseModel):
+    if not (
+        isinstance(purchase_model, _PurchaseModel)
+        and purchase_model.capabilities.process == "purchase"
+    ):
         raise ModelInputError(
-            f"purchase_model must be a fitted BetaGeo, ModifiedBetaGeo, ParetoNBD or "
-            f"BetaGeoBetaBinom, got {type(purchase_model).__name__}"
+            f"purchase_model must be a fitted {_names('purchase')}, "
+            f"got {type(purchase_model).__name__}"
         )
     if not (isinstance(horizon, int) and horizon >= 0):
         raise ModelInputError(
@@ -59,11 +65,12 @@ def lifetime_value(
         and discount_rate > -1
     ):
         raise ModelInputError(f"discount_rate must be a number > -1, got {discount_rate!r}")
-    if isinstance(purchase_model, BetaGeoBetaBinom):
+    discrete = purchase_model.capabilities.discrete
+    if discrete:
         if horizon_unit != "period":
             raise ModelInputError(
-                "BG/BB counts discrete opportunities: use horizon_unit='period' "
-                "(one step = one opportunity)"
+                f"{purchase_model.label} counts discrete opportunities: use "
+                "horizon_unit='period' (one step = one opportunity)"
             )
         step = 1.0
     else:
@@ -80,8 +87,8 @@ def lifetime_value(
             )
         step = step_days / unit_days
     df = as_frame(data)
-    x, tx, t = rfm_columns(df, discrete=isinstance(purchase_model, BetaGeoBetaBinom))
-    if isinstance(spend_model, GammaGamma):
+    x, tx, t = rfm_columns(df, discrete=discrete)
+    if isinstance(spend_model, _SpendModel) and spend_model.capabilities.process == "spend":
         spend = spend_model.expected_spend(df)
     elif isinstance(spend_model, str):
         spend = numeric_column(df, spend_model)
@@ -93,10 +100,11 @@ def lifetime_value(
         spend = pl.Series("spend", [float(spend_model)] * x.len())
     else:
         raise ModelInputError(
-            "spend_model must be a fitted GammaGamma, a column name, a Series or a non-negative number"
+            f"spend_model must be a fitted {_names('spend')}, a column name, a Series or a "
+            "non-negative number"
         )
     col = _core.clv(
-        purchase_model.kind,
+        purchase_model._native,
         purchase_model._p(),
         x,
         tx,
@@ -107,3 +115,9 @@ def lifetime_value(
         float(discount_rate),
     )
     return _finite(pl.Series(col).alias("clv"), purchase_model.label)
+
+
+def _names(process: str) -> str:
+    """The registered models of a process, for messages: "A, B or C"."""
+    names = [c.__name__ for c in models_registry(process=process).values()]
+    return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "model"
