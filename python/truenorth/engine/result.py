@@ -307,15 +307,22 @@ class Result:
                         df.write_parquet(tmp)
                     else:
                         _csv_safe(df).write_csv(tmp)
-                except pl.exceptions.ComputeError as exc:
-                    raise _as_os_error(exc, tmp) from None
+                except (pl.exceptions.ComputeError, OSError) as exc:
+                    raise _as_os_error(exc, target) from None
             written.append(target)
         return written
 
 
 def _as_os_error(exc: Exception, path: Path) -> Exception:
-    """Polars reports a failed Parquet write (disk full) as a ComputeError with the OS error
-    inside the text; an OSError lets callers treat it as the I/O failure it is."""
+    """Polars reports a failed write (disk full) as a ComputeError (Parquet) or an OSError
+    without errno (CSV), the OS error inside the text; a plain OSError with errno and file name
+    lets callers treat it as the I/O failure it is.
+
+    >>> _as_os_error(OSError("No space left on device (os error 28)"), Path("t.csv")).errno
+    28
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc
     found = re.search(r"os error (\d+)", str(exc))
     if found is None:
         return exc
