@@ -226,7 +226,9 @@ def _run_packs(
             try:
                 out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise OutputError(f"--out {out_set.target}: {exc.strerror or exc}") from None
+                raise OutputError(
+                    f"--out {out_set.target}: {exc.strerror or exc}; nothing was published"
+                ) from None
         for fmt in formats:
             reporter = reg.reporters[fmt]
             target = None

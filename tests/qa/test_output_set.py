@@ -274,3 +274,15 @@ def test_staging_folder_and_manifest_follow_the_umask(tmp_path):
     assert modes["out"] == modes["p"] == 0o700
     assert modes[MANIFEST] == 0o600
     json.loads((tmp_path / "out" / MANIFEST).read_text())
+
+
+def test_recovery_leaves_other_targets_staging_alone(tmp_path):
+    # ".out.staging-x" is the staging folder of "out"; the target "out.staging-x" has its own
+    # (".out.staging-x.staging-<id>"), which a run into "out" must not take for a leftover.
+    neighbour = tmp_path / "out.staging-x"
+    with OutputSet.open(neighbour) as other:
+        (other.staging / "f").write_text("busy")
+        publish(tmp_path / "out", NEW)
+        assert (other.staging / "f").read_text() == "busy"
+    with pytest.raises(ValueError, match="run id"):
+        OutputSet.open(tmp_path / "out", run_id="a.b")

@@ -53,6 +53,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -64,6 +65,8 @@ from .lock import FolderLock, LockHeld, describe_holder, lock_beside
 
 MANIFEST = "_manifest.json"
 MANIFEST_VERSION = 1
+#: run ids have no dot, so ``.<name>.staging-<id>`` of one target never matches another target's
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
 
@@ -94,6 +97,8 @@ class OutputSet:
         Raises :class:`~truenorth.errors.OutputError` (exit code 2) when ``target`` cannot be
         an output folder, another writer holds it, or it holds files truenorth did not write.
         """
+        if run_id is not None and not RUN_ID.fullmatch(run_id):
+            raise ValueError(f"run id {run_id!r}: expected 1 to 64 of A-Z a-z 0-9 _ -")
         target = _resolve(Path(target))
         _check_parent(target)
         try:
@@ -222,11 +227,9 @@ def verify(folder: str | Path) -> list[str]:
 def recover(target: Path) -> None:
     """Step 2: undo an interrupted fallback swap, then remove what killed runs left beside
     ``target``. Call only while holding the lock."""
-    parent, name = target.parent, target.name
-    leftovers = sorted(
-        p for p in parent.iterdir() if p.name.startswith((f".{name}.staging-", f".{name}.old-"))
-    )
-    olds = [p for p in leftovers if p.name.startswith(f".{name}.old-")]
+    ours = re.compile(rf"\.{re.escape(target.name)}\.(staging|old)-{RUN_ID.pattern}")
+    leftovers = sorted(p for p in target.parent.iterdir() if ours.fullmatch(p.name))
+    olds = [p for p in leftovers if p.name.startswith(f".{target.name}.old-")]
     if olds and not os.path.lexists(target):
         os.rename(olds[-1], target)
         leftovers.remove(olds[-1])
