@@ -9,8 +9,13 @@ Exit codes (documented in ``truenorth --help``):
   mode. Bad data found while a rule runs (a rule raising :class:`~truenorth.errors.DataError`:
   an unknown Kano answer, an NPS of 11, a null customer id, a ragged CSV row) is a data error
   too: the rule is reported as ``error`` with the column/row/value, the other rules still run,
-  and the exit code is 2 — unless another rule failed for another reason (then 3);
-* 3 — a rule errored (could not run), or a reporter failed to write its output.
+  and the exit code is 2 — unless another rule failed for another reason (then 3). Output
+  that cannot be written (``--out`` locked by another run, disk full, no permission) is 2 too;
+* 3 — a rule errored (could not run), or a reporter failed (a bug in it).
+
+``run --out DIR`` publishes the whole output set at once (see :mod:`truenorth.io.outset`): the
+folder holds the previous run's complete set or this run's, never a mix; a run that fails
+publishes nothing.
 
 User errors print one located message per problem, never a traceback (``--debug`` shows one).
 """
@@ -37,7 +42,19 @@ exit codes:
   1  findings at or above --fail-on (test: a pack test failed)
   2  usage error, invalid pack, missing/unreadable/invalid data (also a data error
      found while a rule runs, e.g. an unknown Kano answer), plugin error in strict mode
-  3  a rule errored (a bug or failure other than bad input data)
+     or output that cannot be written (--out locked by another run, disk full)
+  3  a rule errored (a bug or failure other than bad input data), a reporter failed
+
+output (run --out DIR):
+  DIR/<pack>/report.<ext> and DIR/<pack>/<table>.parquet|csv for every pack, one or
+  several; DIR/_manifest.json names the run id and every file with its SHA-256.
+  The set is written beside DIR and swapped in at the end: DIR holds the previous
+  complete set or the new one, never a mix; a failed run publishes nothing. DIR must
+  be new, empty or written by an earlier run. A second run into the same DIR while
+  one is writing fails at once (exit 2, naming the other run's pid).
+  Without --out, standard output takes one document: --format json/markdown/html
+  with several packs is refused. A closed standard output (| head) does not stop
+  the run; rule errors always go to standard error.
 
 environment:
   TRUENORTH_STRICT=1             plugin load errors are fatal (like --strict)
@@ -116,8 +133,7 @@ def _engines(args: argparse.Namespace, params: dict[str, Any] | None = None) -> 
 
 # ------------------------------------------------------------------------------ commands
 def cmd_run(args: argparse.Namespace) -> int:
-    from .errors import TruenorthError, UsageError
-    from .io.datasets import apply_columns, read_dataset
+    from .errors import UsageError
 
     params = _parse_assignments(args.set, "--set")
     data_paths = _parse_assignments(args.data, "--data")
@@ -145,11 +161,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--explain: no rule {args.explain!r} in the loaded packs")
 
     out_root = Path(args.out) if args.out else None
-    if out_root is not None:
-        _prepare_out_dir(out_root)
+    if out_root is None and len(engines) > 1:
+        documents = [f for f in formats if f != "console"]
+        if documents:
+            names = ", ".join(e.name for e in engines)
+            raise UsageError(
+                f"--format {','.join(documents)} without --out: standard output takes one "
+                f"document, and {len(engines)} packs ({names}) would give one each; give --out "
+                "DIR (a folder per pack) or run one pack at a time"
+            )
+    out_set = _open_out(out_root) if out_root is not None else None
+    try:
+        return _run_packs(args, engines, reg, formats, data_paths, out_set)
+    finally:
+        if out_set is not None:
+            out_set.close()  # an unpublished set (an error, Ctrl-C) is removed; the lock freed
+
+
+def _run_packs(
+    args: argparse.Namespace,
+    engines: list[Any],
+    reg: Any,
+    formats: list[str],
+    data_paths: dict[str, str],
+    out_set: Any,
+) -> int:
+    from .errors import OutputError, TruenorthError, UsageError
+    from .io.datasets import apply_columns, read_dataset
 
     worst = EXIT_OK
-    reporter_failed = False
+    reporter_codes: list[int] = []
+    packs_meta: list[dict[str, Any]] = []
     for engine in engines:
         data: dict[str, Any] = {}
         for role, p in data_paths.items():
@@ -164,42 +206,111 @@ def cmd_run(args: argparse.Namespace) -> int:
             data[role] = (
                 apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
             )
-        with _progress(engine) as progress:
+        with _progress(engine, quiet=args.quiet) as progress:
             result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
         if getattr(args, "debug", False):
             for rr in result.errors:
                 if rr.traceback:
                     _err(f"--- traceback of rule {rr.id} ---\n{rr.traceback}")
+        for rr in result.errors:  # whatever the format, and wherever the report goes
+            _err(f"{rr.status}: pack {result.pack}: rule {rr.id} ({rr.location}): {rr.error}")
         if args.explain and args.explain in {r.id for r in engine.rules}:
             # keep standard output parseable when a report (json, markdown, ...) goes there
-            to_stderr = out_root is None and any(f != "console" for f in formats)
-            _print_explain(engine, result, args.explain, sys.stderr if to_stderr else sys.stdout)
+            if out_set is None and any(f != "console" for f in formats):
+                _print_explain(engine, result, args.explain, sys.stderr)
+            else:
+                _to_stdout(_print_explain, engine, result, args.explain, sys.stdout)
         out_dir = None
-        if out_root is not None:
-            out_dir = out_root if len(engines) == 1 else out_root / engine.name
-            out_dir.mkdir(parents=True, exist_ok=True)
+        if out_set is not None:
+            out_dir = out_set.staging / engine.name
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(
+                    f"--out {out_set.target}: {exc.strerror or exc}; nothing was published"
+                ) from None
         for fmt in formats:
             reporter = reg.reporters[fmt]
             target = None
             if out_dir is not None and fmt != "console":
                 target = out_dir / f"report{reporter.extension}" if reporter.extension else out_dir
             try:
-                reporter.write(result, target)
+                if target is None:
+                    _to_stdout(reporter.write, result, None)
+                else:
+                    reporter.write(result, target)
             except TruenorthError:
                 raise
             except Exception as exc:  # one broken reporter must not hide the others
                 if getattr(args, "debug", False):
                     traceback.print_exc()
-                provider = reg.provider("reporters", fmt)
-                _err(
-                    f"error: reporter {fmt!r} (plugin {provider}) failed: {type(exc).__name__}: {exc}"
-                )
-                reporter_failed = True
-        code = result.exit_code(args.fail_on)
+                reporter_codes.append(_reporter_failed(reg, fmt, exc, out_set))
+        worst = _worse(worst, result.exit_code(args.fail_on))
+        packs_meta.append({"pack": engine.name, "folder": engine.name, "params": result.params})
+    for code in reporter_codes:
         worst = _worse(worst, code)
-    if out_root is not None:
-        _err(f"wrote {out_root}")
-    return EXIT_RULE_ERROR if reporter_failed else worst
+    if out_set is None:
+        return worst
+    if reporter_codes:
+        _err(f"error: --out {out_set.target}: nothing was published (the folder is unchanged)")
+        return worst
+    meta = {"layout": "<pack>/report.<ext> and <pack>/<table>.<ext>", "packs": packs_meta}
+    try:
+        manifest = out_set.publish(json.loads(json.dumps(meta, default=str)))
+    except OutputError as exc:
+        raise OutputError(f"--out {exc}") from None
+    if not args.quiet:
+        _err(f"wrote {args.out} (run {out_set.run_id}, {len(manifest['files'])} files)")
+    return worst
+
+
+def _open_out(out_root: Path) -> Any:
+    """Lock ``--out`` and open its output set before any rule runs (see io/outset.py)."""
+    from .errors import OutputError
+    from .io.outset import OutputSet
+
+    try:
+        return OutputSet.open(out_root)
+    except OutputError as exc:
+        raise OutputError(f"--out {exc}") from None
+
+
+def _reporter_failed(reg: Any, fmt: str, exc: Exception, out_set: Any) -> int:
+    """Say why a reporter failed; I/O failures (disk full, permissions) exit 2, bugs 3."""
+    if isinstance(exc, OSError) and out_set is not None:
+        where = f" ({exc.filename})" if exc.filename else ""
+        _err(
+            f"error: --out {out_set.target}: cannot write the {fmt!r} output: "
+            f"{exc.strerror or exc}{where}"
+        )
+        return EXIT_INVALID
+    provider = reg.provider("reporters", fmt)
+    _err(f"error: reporter {fmt!r} (plugin {provider}) failed: {type(exc).__name__}: {exc}")
+    return EXIT_INVALID if isinstance(exc, OSError) else EXIT_RULE_ERROR
+
+
+def _to_stdout(write: Any, *args: Any) -> None:
+    """Run ``write(*args)`` (which prints to standard output) and flush it.
+
+    A reader that stops reading (``| head -1``) ends what goes to standard output, not the run:
+    the rest is discarded and the files under ``--out`` are still written and published.
+    """
+    try:
+        write(*args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so later writes (and the flush at exit) do not
+    fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file descriptor (an embedding host)
+        pass
 
 
 def _worse(a: int, b: int) -> int:
@@ -208,27 +319,10 @@ def _worse(a: int, b: int) -> int:
     return a if order.get(a, 4) >= order.get(b, 4) else b
 
 
-def _prepare_out_dir(out_root: Path) -> None:
-    """Create ``--out`` before any rule runs; a clear usage error when it cannot be a folder."""
-    from .errors import UsageError
-
-    if out_root.exists() and not out_root.is_dir():
-        raise UsageError(f"--out {out_root}: exists and is not a folder (expected a folder path)")
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"--out {out_root}: cannot create the folder: {exc.strerror or exc} "
-            "(expected a writable folder path)"
-        ) from None
-    if not os.access(out_root, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out_root}: folder is not writable")
-
-
 @contextlib.contextmanager
-def _progress(engine: Any) -> Iterator[Any]:
+def _progress(engine: Any, quiet: bool = False) -> Iterator[Any]:
     """A rich progress bar on stderr while rules run (only when stderr is a terminal)."""
-    if not sys.stderr.isatty() or os.environ.get("TRUENORTH_NO_PROGRESS"):
+    if quiet or not sys.stderr.isatty() or os.environ.get("TRUENORTH_NO_PROGRESS"):
         yield None
         return
     from rich.console import Console
@@ -497,8 +591,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role"
     )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
-    p.add_argument("--out", metavar="DIR", help="write reports and tables into DIR")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write reports and tables into DIR/<pack>/, all at once (see 'output' below)",
+    )
     p.add_argument("--format", metavar="FMT[,FMT]", help="console,json,markdown,html,tables")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no 'wrote DIR' line; errors and warnings still go to stderr",
+    )
     p.add_argument(
         "--fail-on",
         choices=("none", "info", "warn", "fail"),
@@ -575,7 +679,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # a reader closed standard output early (`| head`)
+        _discard_stdout()
         return EXIT_OK
     except Exception as exc:  # a bug in truenorth or a plugin: say so plainly
         if args.debug or os.environ.get("TRUENORTH_DEBUG"):

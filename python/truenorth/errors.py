@@ -89,6 +89,11 @@ class UsageError(TruenorthError):
     """Bad command-line or API usage (unknown format, bad ``--set``, ...)."""
 
 
+class OutputError(TruenorthError):
+    """An output set could not be written or published: a locked, unusable or foreign target
+    folder, or an I/O failure (disk full, permissions). Nothing of the run was published."""
+
+
 class RuleError(TruenorthError):
     """A rule could not run. Raised by :meth:`Result.raise_for_errors` and in fail-fast mode."""
 
@@ -97,6 +102,7 @@ class RuleError(TruenorthError):
 
 __all__ = [
     "DataError",
+    "OutputError",
     "PackError",
     "PluginError",
     "Problem",

@@ -70,13 +70,14 @@ def test_run_writes_reports_atomically(tmp_path):
     out = tmp_path / "out"
     proc = tn("run", str(DEMO), "--out", str(out), "--format", "json,markdown,tables")
     assert proc.returncode == 0, proc.stderr
-    data = json.loads((out / "report.json").read_text())
+    data = json.loads((out / "engine-demo" / "report.json").read_text())
     assert data["pack"] == "engine-demo"
     assert [r["id"] for r in data["rules"]] == ["tiers", "lapsing-high-value", "lost-platinum"]
     assert data["counts"]["warn"] == len(data["findings"]) > 0
-    md = (out / "report.md").read_text()
+    md = (out / "engine-demo" / "report.md").read_text()
     assert md.startswith("# truenorth report: engine-demo") and "| lapsing-high-value |" in md
-    assert {p.name for p in out.iterdir()} == {
+    assert {p.name for p in out.iterdir()} == {"_manifest.json", "engine-demo"}
+    assert {p.name for p in (out / "engine-demo").iterdir()} == {
         "report.json",
         "report.md",
         "customers.parquet",
@@ -313,16 +314,28 @@ def test_a_failing_reporter_does_not_hide_the_others(tmp_path):
     plugin = tmp_path / "badrep.py"
     plugin.write_text(
         "import truenorth\n\n"
-        "def write(result, path):\n    raise OSError('disk on fire')\n\n"
+        "def fire(result, path):\n    raise RuntimeError('bug in fire')\n\n"
+        "def smoke(result, path):\n    raise OSError('disk on fire')\n\n"
         "@truenorth.hookimpl\n"
         "def register_reporters(register):\n"
-        "    register(truenorth.Reporter('fire', write, '.fire'))\n"
+        "    register(truenorth.Reporter('fire', fire, '.fire'))\n"
+        "    register(truenorth.Reporter('smoke', smoke, '.smoke'))\n"
     )
+    proc = tn("run", str(DEMO), "--plugin", str(plugin), "--format", "fire,smoke,json")
+    assert proc.returncode == 3  # a reporter bug outranks the I/O failure (2)
+    assert "reporter 'fire' (plugin badrep) failed: RuntimeError: bug in fire" in proc.stderr
+    assert "reporter 'smoke' (plugin badrep) failed: OSError: disk on fire" in proc.stderr
+    assert json.loads(proc.stdout)["pack"] == "engine-demo"
+
+    # Into --out the set is all or nothing: a run with a failed reporter publishes nothing.
     out = tmp_path / "out"
+    assert tn("run", str(DEMO), "--format", "json", "--out", str(out)).returncode == 0
+    before = (out / "_manifest.json").read_text()
     proc = tn("run", str(DEMO), "--plugin", str(plugin), "--format", "fire,json", "--out", str(out))
-    assert proc.returncode == 3
-    assert "reporter 'fire' (plugin badrep) failed: OSError: disk on fire" in proc.stderr
-    assert json.loads((out / "report.json").read_text())["pack"] == "engine-demo"
+    assert proc.returncode == 3, proc.stderr
+    assert "nothing was published" in proc.stderr and "wrote" not in proc.stderr
+    assert (out / "_manifest.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []
 
 
 def test_validate_takes_set_like_run(tmp_path):

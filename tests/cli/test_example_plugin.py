@@ -40,9 +40,9 @@ def test_plugins_lists_it():
 
 
 def test_run_a_pack_that_uses_its_kind(tmp_path):
-    proc = tn("run", str(PACK), "--format", "json", "--out", str(tmp_path))
+    proc = tn("run", str(PACK), "--format", "json", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
-    data = json.loads((tmp_path / "report.json").read_text())
+    data = json.loads((tmp_path / "out" / "loyalty" / "report.json").read_text())
     assert [r["status"] for r in data["rules"]] == ["ok", "ok"]
     kinds = {f["kind"] for f in data["findings"]}
     assert kinds == {"loyalty_tiers", "condition"}

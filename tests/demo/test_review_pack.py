@@ -137,7 +137,7 @@ def test_cli_run_writes_the_html_report(tmp_path):
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr + proc.stdout
-    page = (out / "report.html").read_text(encoding="utf-8")
+    page = (out / "customer-value-review" / "report.html").read_text(encoding="utf-8")
     assert "customer-value-review" in page and "Mean P(alive)" in page
 
 

@@ -155,7 +155,7 @@ rules:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    data = json.loads((tmp_path / "out" / "value" / "report.json").read_text())
     assert [r["status"] for r in data["rules"]] == ["ok", "ok"]
     assert data["tables"]["customers"]["rows"] == 23570
     lapsing = [f for f in data["findings"] if f["rule_id"] == "lapsing-high-value"]

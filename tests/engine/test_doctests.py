@@ -11,6 +11,8 @@ MODULES = [
     "truenorth.errors",
     "truenorth.testing",
     "truenorth.io.atomic",
+    "truenorth.io.lock",
+    "truenorth.io.outset",
     "truenorth.io.datasets",
     "truenorth.engine.yamlsrc",
     "truenorth.engine.conditions",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html.parser
 import math
+import os
 import re
 
 import polars as pl
@@ -300,10 +301,15 @@ def test_actions_section_counts_findings_per_action():
     assert "<h2>Actions</h2>" not in render(full_result(findings=no_actions))
 
 
-def test_written_report_is_readable_by_others(tmp_path):
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_report_mode_follows_the_umask(tmp_path, umask, mode):
     target = tmp_path / "report.html"
-    html_reporter.write(full_result(), target)
-    assert target.stat().st_mode & 0o777 == 0o644
+    old = os.umask(umask)
+    try:
+        html_reporter.write(full_result(), target)
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == mode
 
 
 def test_value_concentration_deciles_add_up_to_the_whole():

@@ -6,9 +6,11 @@ a file path for reporters with an ``extension``; a folder for ``tables``.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import truenorth
 from truenorth.io import atomic_path, atomic_write_text
@@ -46,6 +48,20 @@ def _ordered_findings(result: truenorth.Result, n: int | None = None):
     return df if n is None else df.head(n)
 
 
+def _stdout_console(**kwargs: object) -> Any:
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        """Rich ends the process (``SystemExit(1)``) when standard output is closed (``| head``);
+        raise instead, so the command still writes its files and picks its exit code."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+    return StdoutConsole(**kwargs)
+
+
 def write_console(result: truenorth.Result, path: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -55,9 +71,9 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
         console = Console(file=fh, width=120, no_color=True)
     else:
         fh = None
-        console = Console()
+        console = _stdout_console()
         if not console.is_terminal:
-            console = Console(width=max(console.width, 140))
+            console = _stdout_console(width=max(console.width, 140))
     try:
         counts = result.counts()
         console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")

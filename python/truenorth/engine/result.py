@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -300,12 +302,32 @@ class Result:
         for name, df in {**self.tables, "findings": self.findings}.items():
             target = folder / f"{name}.{format}"
             with atomic_path(target) as tmp:
-                if format == "parquet":
-                    df.write_parquet(tmp)
-                else:
-                    _csv_safe(df).write_csv(tmp)
+                try:
+                    if format == "parquet":
+                        df.write_parquet(tmp)
+                    else:
+                        _csv_safe(df).write_csv(tmp)
+                except (pl.exceptions.ComputeError, OSError) as exc:
+                    raise _as_os_error(exc, target) from None
             written.append(target)
         return written
+
+
+def _as_os_error(exc: Exception, path: Path) -> Exception:
+    """Polars reports a failed write (disk full) as a ComputeError (Parquet) or an OSError
+    without errno (CSV), the OS error inside the text; a plain OSError with errno and file name
+    lets callers treat it as the I/O failure it is.
+
+    >>> _as_os_error(OSError("No space left on device (os error 28)"), Path("t.csv")).errno
+    28
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc
+    found = re.search(r"os error (\d+)", str(exc))
+    if found is None:
+        return exc
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _csv_safe(df: pl.DataFrame) -> pl.DataFrame:

@@ -80,11 +80,9 @@ def write_workspace(target: Path, packs: Path) -> list[Path]:
             continue
         dest = rules / item.name
         if item.is_dir():
-            shutil.copytree(
-                item, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
-            )
+            _copy_tree(item, dest)
         else:
-            shutil.copy2(item, dest)
+            shutil.copyfile(item, dest)
         written.append(dest)
     for path, text in (
         (target / "plugins" / "local_plugin.py", PLUGIN_STUB),
@@ -94,3 +92,16 @@ def write_workspace(target: Path, packs: Path) -> list[Path]:
         atomic_write_text(path, text)
         written.append(path)
     return written
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    """Like ``cp -r`` (not ``cp -rp``): modes of the copies follow the umask, not the installed
+    files' (copytree and copy2 would copy those)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in sorted(src.iterdir()):
+        if item.name == "__pycache__":
+            continue
+        if item.is_dir():
+            _copy_tree(item, dest / item.name)
+        else:
+            shutil.copyfile(item, dest / item.name)

@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename over the target.
 
-A reader never sees a half-written report, and a crash leaves the old file in place.
+A reader never sees a half-written report, and a crash leaves the old file in place. The new
+file's mode follows the umask, like any file ``open()`` creates (``0o666 & ~umask``).
 
 Example::
 
@@ -16,10 +17,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """A new, exclusive temporary file beside ``target``.
+
+    Created with mode 0o666 so that the umask decides the final mode: ``mkstemp`` would make
+    every report 0o600 whatever the umask.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 @contextlib.contextmanager
@@ -29,7 +47,7 @@ def atomic_write(
     """Open a temporary file next to ``path``; on success, fsync and rename it to ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _create_temp(target)
     try:
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as fh:
@@ -48,10 +66,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path next to ``path`` for writers that take a file name (Parquet, CSV)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _create_temp(target)
     os.close(fd)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -10,7 +10,6 @@ charts are drawn in Python as inline SVG (:mod:`.svg`) for the tables present in
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,6 @@ def write(result: Any, path: Path | None) -> None:
         sys.stdout.write(text)
         return
     atomic_write_text(path, text)
-    # The temporary file behind the atomic write is private (0600); a report is for reading.
-    os.chmod(path, 0o644)
 
 
 REPORTER = truenorth.Reporter(
