@@ -270,6 +270,7 @@ class CompiledRule:
     base_dir: Path
     index: int
     condition_texts: dict[str, str] = field(default_factory=dict)
+    condition_locations: dict[str, Location] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -577,7 +578,9 @@ def _check_rule(
     dataset_roles: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     rule = crule.rule
-    table = rule.on
+    # `when:` filters the rows of the table the rule reads: `on:`, or its only input (a clv
+    # rule names its transactions with `source:`)
+    table = rule.on or (crule.reads[0] if len(crule.reads) == 1 else None)
     schema = schemas.get(table) if table else None
     for field_name in ("when", "warn", "fail"):
         text = getattr(rule, field_name)
@@ -600,6 +603,7 @@ def _check_rule(
         if expr is not None:
             crule.conditions[field_name] = expr
             crule.condition_texts[field_name] = text
+            crule.condition_locations[field_name] = loc
     if rule.message is not None:
         loc = crule.doc.loc((*crule.path, "message"))
         try:
@@ -693,6 +697,7 @@ class ValidationContext:
         if expr is not None:
             self._crule.conditions[field_name] = expr
             self._crule.condition_texts[field_name] = text
+            self._crule.condition_locations[field_name] = self.location(at)
         return expr
 
 
