@@ -289,26 +289,28 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         model.expected_purchases(summary, t_units).alias("expected_purchases"),
     ]
     if opts.spend:
+        # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
+        # sum to zero or less (refunds, free orders) are left out of the fit, and said so;
+        # their expected spend is the population mean (the model's answer for no history)
+        bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
+        n_bad = summary.select(bad.sum()).item()
+        if n_bad:
+            findings.append(
+                ctx.finding(
+                    str(opts.spend),
+                    f"{n_bad} repeat customer(s) with non-positive mean spend (refunds, free "
+                    "orders) left out of the Gamma-Gamma fit; their expected_spend is the "
+                    "population mean",
+                    severity="info",
+                    value=float(n_bad),
+                    evidence={"excluded": int(n_bad), "customers": summary.height},
+                )
+            )
         if given.get("spend") is not None:
             spend = given["spend"]
         elif opts.spend_model_path:
             spend = _load_model(ctx, opts.spend_model_path)
         else:
-            # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
-            # sum to zero or less (refunds, free orders) are left out of the fit, and said so.
-            bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
-            n_bad = summary.select(bad.sum()).item()
-            if n_bad:
-                findings.append(
-                    ctx.finding(
-                        str(opts.spend),
-                        f"{n_bad} repeat customer(s) with non-positive mean spend left out of "
-                        "the Gamma-Gamma fit",
-                        severity="info",
-                        value=float(n_bad),
-                        evidence={"excluded": int(n_bad), "customers": summary.height},
-                    )
-                )
             spend = _fit(
                 lambda: clv.GammaGamma(time_unit=opts.unit).fit(summary.filter(~bad)),
                 ctx,
@@ -317,7 +319,11 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             )
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
-        expected_spend = spend.expected_spend(summary).alias("expected_spend")
+        spend_input = summary.select(
+            pl.when(bad).then(0).otherwise(pl.col("frequency")).alias("frequency"),
+            pl.when(bad).then(0.0).otherwise(pl.col("monetary_value")).alias("monetary_value"),
+        )
+        expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
         columns.append(expected_spend)
         columns.append(
             clv.lifetime_value(
