@@ -202,7 +202,7 @@ def test_a_condition_on_a_column_the_data_lacks_exits_2(tmp_path):
     )
     proc = tn("run", str(path))
     assert proc.returncode == 2
-    assert "unknown column(s) 'y'" in proc.stdout
+    assert "unknown column 'y'" in proc.stdout
 
 
 def test_a_rule_error_exits_3(tmp_path):

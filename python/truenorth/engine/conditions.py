@@ -43,9 +43,7 @@ _DQ = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _SUBQUERY = re.compile(r"\b(SELECT|EXISTS)\b", re.IGNORECASE)
 # engine parser messages may carry a dump of its syntax tree: `Dot(Function(Function { name: ...`
-_AST_DUMP = re.compile(
-    r"\b[A-Z][A-Za-z]*\((?:[A-Z][A-Za-z]*\(|[A-Z][A-Za-z]* \{)|\bSpan\(|Ident \{"
-)
+_AST_DUMP = re.compile(r"\b([A-Z][A-Za-z]*)(?:\((?:[A-Z][A-Za-z]*[({]|\[)| \{)")
 
 
 class ConditionError(DataError, ValueError):
@@ -72,8 +70,9 @@ def clean_engine_message(message: str) -> str:
     if "dot-notation" in first:
         return "method or attribute access (`name.attr`, `name.method(...)`) is not supported"
     m = _AST_DUMP.search(first)
-    if m:
-        first = first[: m.start()].rstrip(" :")
+    if m:  # name the construct in SQL words: `SimilarTo { ...` -> SIMILAR TO
+        construct = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", m.group(1)).upper()
+        return f"{construct} is not supported"
     if first.startswith("unsupported function"):
         first += " (the functions are listed in docs/reference/conditions.md)"
     return first or "not a valid expression"
@@ -261,13 +260,19 @@ def compile_condition(
     return expr
 
 
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def type_check_on_frame(expr: pl.Expr, text: str, frame_schema: Mapping[str, Any]) -> str | None:
     """Run-time check against a real schema; a message, or ``None`` when fine."""
     roots = list(dict.fromkeys(expr.meta.root_names()))
     missing = [c for c in roots if c not in frame_schema]
     if missing:
         return (
-            f"condition {text!r} uses unknown column(s) {', '.join(map(repr, missing))}; "
+            f"condition {text!r}: unknown column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))}{_did_you_mean(missing[0], list(frame_schema))}; "
             f"the table has: {describe_schema(frame_schema)}"
         )
     types = ", ".join(f"{c}: {frame_schema[c]}" for c in roots)
