@@ -498,7 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
     p.add_argument(
-        "--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role"
+        "--data",
+        action="append",
+        metavar="ROLE=PATH",
+        help="data file for a dataset role (a literal path: no wildcards)",
     )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
     p.add_argument("--out", metavar="DIR", help="write reports and tables into DIR")

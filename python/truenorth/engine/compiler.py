@@ -101,7 +101,8 @@ def boolean_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str]
                         f"yaml.safe_load reads the unquoted keys {_YAML11_BOOLEANS[key]} "
                         f"as {key}{guess}",
                         "string keys: quote the key ('on':) or load the file with "
-                        "truenorth.load_yaml(path).value, or pass the path to Engine.load",
+                        "truenorth.load_yaml(path).value (truenorth.parse_yaml(text).value), or pass the path "
+                        "to Engine.load",
                     )
                 )
             else:
