@@ -473,14 +473,18 @@ def cmd_kinds(args: argparse.Namespace) -> int:
             ]
             sys.stdout.write(json.dumps(listing, indent=2, default=str) + "\n")
             return EXIT_OK
-        width = max((len(k) for k in reg.kinds), default=4)
+        clashing = [n for (c, n) in reg.conflicts if c == "kinds"]
+        width = max((len(k) for k in [*reg.kinds, *clashing]), default=4)
         for name in sorted(reg.kinds):
             kind = reg.kinds[name]
             print(f"{name:<{width}}  {kind.summary}  [{reg.provider('kinds', name)}]")
+        for name in sorted(clashing):  # unusable until one of its plugins is disabled
+            print(f"{name:<{width}}  {reg.missing_kind(name)[0]}")
         return EXIT_OK
     kind = reg.kinds.get(args.kind)
     if kind is None:
-        raise UsageError(f"unknown rule kind {args.kind!r} (kinds: {', '.join(sorted(reg.kinds))})")
+        msg, expected = reg.missing_kind(args.kind)  # the same words as `run` and `validate`
+        raise UsageError(f"{msg} (expected {expected})")
     if args.json:
         sys.stdout.write(json.dumps(kind.options.model_json_schema(), indent=2) + "\n")
         return EXIT_OK
@@ -588,7 +592,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
     p.add_argument(
-        "--data", action="append", metavar="ROLE=PATH", help="data file for a dataset role"
+        "--data",
+        action="append",
+        metavar="ROLE=PATH",
+        help="data file for a dataset role (a literal path: no wildcards)",
     )
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a pack param")
     p.add_argument(

@@ -193,7 +193,8 @@ def test_garbage_packs_exit_2_without_traceback(tmp_path, text):
     assert str(path) in proc.stderr
 
 
-def test_a_rule_error_exits_3(tmp_path):
+def test_a_condition_on_a_column_the_data_lacks_exits_2(tmp_path):
+    # the pack declares no columns, so only the data can tell: invalid data, not a bug
     (tmp_path / "t.csv").write_text("id,x\n1,2\n")
     path = tmp_path / "p.yaml"
     path.write_text(
@@ -201,8 +202,27 @@ def test_a_rule_error_exits_3(tmp_path):
         "rules:\n  - {id: r, kind: condition, on: t, when: 'y > 1'}\n"
     )
     proc = tn("run", str(path))
+    assert proc.returncode == 2
+    assert "unknown column 'y'" in proc.stdout
+
+
+def test_a_rule_error_exits_3(tmp_path):
+    (tmp_path / "t.csv").write_text("id,x\n1,2\n")
+    (tmp_path / "broken.py").write_text(
+        "import truenorth\n\n"
+        "def evaluate(ctx):\n    raise ZeroDivisionError('a bug')\n\n"
+        "@truenorth.hookimpl\ndef register_rule_kinds(register):\n"
+        "    register(truenorth.RuleKind(name='broken', options=truenorth.Options,"
+        " evaluate=evaluate))\n"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "truenorth: 1\npack: e\ndatasets: {t: {path: t.csv}}\n"
+        "rules:\n  - {id: r, kind: broken, on: t}\n"
+    )
+    proc = tn("run", str(path), "--plugin", str(tmp_path / "broken.py"))
     assert proc.returncode == 3
-    assert "unknown column(s) 'y'" in proc.stdout
+    assert "ZeroDivisionError: a bug" in proc.stdout
 
 
 def test_pack_tests_command(tmp_path):

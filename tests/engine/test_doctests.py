@@ -16,6 +16,7 @@ MODULES = [
     "truenorth.io.datasets",
     "truenorth.engine.yamlsrc",
     "truenorth.engine.conditions",
+    "truenorth.engine.condition_types",
     "truenorth.engine.plugins",
     "truenorth.engine.result",
     "truenorth.engine.engine",

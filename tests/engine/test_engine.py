@@ -136,7 +136,7 @@ def test_runtime_column_check_when_schema_unknown():
     )
     result = engine.run(data={"customers": CUSTOMERS})
     assert result.rules[0].status == "error"
-    assert "unknown column(s) 'ltv'" in result.rules[0].error
+    assert "unknown column 'ltv'" in result.rules[0].error
 
 
 def test_params_at_run_time_recompile_and_cache():

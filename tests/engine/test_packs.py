@@ -167,7 +167,7 @@ rules:
     assert "cannot parse" in p.message
 
 
-def test_double_quoted_real_column_is_allowed(write_pack):
+def test_double_quoted_real_column_is_reported_unless_it_needs_quotes(write_pack):
     path = write_pack(
         HEADER
         + """
@@ -178,8 +178,20 @@ rules:
     when: '"clv" > 1'
 """
     )
-    engine = truenorth.Engine.load(path)
-    assert engine.rules[0].conditions["when"] is not None
+    p = one_problem(path)
+    assert (p.location.line, p.location.column) == pos(path, '\'"clv"')
+    assert "SQL reads it as the column clv" in p.message and "'clv' in single quotes" in p.expected
+    spaced = write_pack(
+        HEADER.replace("segment: seg", "'first order': fo")
+        + """
+rules:
+  - id: r
+    kind: condition
+    on: customers
+    when: '"first order" > 1'
+"""
+    )
+    assert truenorth.Engine.load(spaced).rules[0].conditions["when"] is not None
 
 
 def test_type_errors_against_declared_dtypes():

@@ -24,5 +24,6 @@ def test_string_column_compared_with_a_number_is_explained():
         data={"customers": pl.DataFrame({"id": ["A"], "clv": ["lots"]})}
     )
     (rr,) = result.errors
-    assert "ComputeError" not in rr.error
-    assert "cannot be evaluated on this data" in rr.error and "clv: String" in rr.error
+    assert "ComputeError" not in rr.error and rr.data_error
+    assert "compares column 'clv' (String) with the number 100" in rr.error
+    assert "clv: String" in rr.error

@@ -63,9 +63,28 @@ def test_a_well_formed_csv_has_no_diagnosis(tmp_path):
     assert diagnose_csv(tmp_path / "c.csv") is None
 
 
-def test_a_bug_in_a_rule_is_still_a_rule_error(tmp_path):
+def test_text_where_a_number_is_compared_is_a_data_error(tmp_path):
     (tmp_path / "p.yaml").write_text(PACK)
-    (tmp_path / "c.csv").write_text("id,clv\nA,abc\n")  # reads fine; the comparison fails
+    (tmp_path / "c.csv").write_text("id,clv\nA,abc\n")  # reads fine; clv is text
     result = truenorth.Engine.load(tmp_path / "p.yaml").run()
+    (rr,) = result.errors
+    assert rr.data_error and result.exit_code() == 2
+    assert "compares column 'clv' (String) with the number 100" in rr.error
+
+
+def test_a_bug_in_a_rule_is_still_a_rule_error(tmp_path):
+    def broken(ctx):
+        raise ZeroDivisionError("a bug")
+
+    kind = truenorth.RuleKind(name="broken", options=truenorth.Options, evaluate=broken)
+
+    class Plugin:
+        @truenorth.hookimpl
+        def register_rule_kinds(self, register):
+            register(kind)
+
+    (tmp_path / "p.yaml").write_text(PACK.replace("kind: condition", "kind: broken"))
+    (tmp_path / "c.csv").write_text("id,clv\nA,50\n")
+    result = truenorth.Engine.load(tmp_path / "p.yaml", plugins=[Plugin()]).run()
     (rr,) = result.errors
     assert not rr.data_error and result.exit_code() == 3

@@ -23,7 +23,8 @@ T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus 
 correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
 reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
-counted in an ``info`` finding (their ``expected_spend`` comes from the fitted population).
+counted in an ``info`` finding; their ``expected_spend`` is the fitted model's for a mean
+spend of 0 (the population mean, pulled down by each of their repeat purchases).
 """
 
 from __future__ import annotations
@@ -362,26 +363,27 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         model.expected_purchases(summary, t_units).alias("expected_purchases"),
     ]
     if opts.spend:
+        # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
+        # sum to zero or less (refunds, free orders) are left out of the fit, and said so
+        bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
+        n_bad = summary.select(bad.sum()).item()
+        if n_bad:
+            findings.append(
+                ctx.finding(
+                    str(opts.spend),
+                    f"{n_bad} repeat customer(s) with non-positive mean spend (refunds, free "
+                    "orders) left out of the Gamma-Gamma fit; their expected_spend is the "
+                    "fitted model's for a mean spend of 0",
+                    severity="info",
+                    value=float(n_bad),
+                    evidence={"excluded": int(n_bad), "customers": summary.height},
+                )
+            )
         if given.get("spend") is not None:
             spend = given["spend"]
         elif opts.spend_model_path:
             spend = _load_model(ctx, opts.spend_model_path)
         else:
-            # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
-            # sum to zero or less (refunds, free orders) are left out of the fit, and said so.
-            bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
-            n_bad = summary.select(bad.sum()).item()
-            if n_bad:
-                findings.append(
-                    ctx.finding(
-                        str(opts.spend),
-                        f"{n_bad} repeat customer(s) with non-positive mean spend left out of "
-                        "the Gamma-Gamma fit",
-                        severity="info",
-                        value=float(n_bad),
-                        evidence={"excluded": int(n_bad), "customers": summary.height},
-                    )
-                )
             spend = _fit(
                 lambda: clv.models_registry()[opts.spend](time_unit=opts.unit).fit(
                     summary.filter(~bad)
@@ -392,7 +394,10 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
             )
         _same_unit(spend, opts.unit, "spend model")
         _convergence(ctx, spend, opts.spend, findings)
-        expected_spend = spend.expected_spend(summary).alias("expected_spend")
+        # a negative mean (refunds) is predicted as a mean of 0: the model's population
+        # prior, pulled down the more repeat purchases brought nothing
+        spend_input = summary.select("frequency", pl.col("monetary_value").clip(lower_bound=0.0))
+        expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
         columns.append(expected_spend)
         columns.append(
             clv.lifetime_value(

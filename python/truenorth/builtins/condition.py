@@ -77,11 +77,8 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
         text = getattr(rule, key)
         if text is None:
             continue
-        try:
-            expr = ctx.condition(text, schema)
-        except ValueError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-        conds[key] = expr.fill_null(False)
+        # a condition the data does not fit raises a located error naming `key` (exit 2)
+        conds[key] = ctx.condition(text, schema).fill_null(False)
     subject = opts.subject or columns[0]
     for col in [subject, opts.value, *opts.evidence]:
         if col is not None and col not in columns:

@@ -140,11 +140,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if subject not in columns:
         raise ValueError(f"subject column {subject!r} not in {rule.on!r}")
     conds = []
-    for i, row in enumerate(opts.rows):
-        try:
-            conds.append(ctx.condition(row["when"], schema).fill_null(False))
-        except ValueError as exc:
-            raise ValueError(f"row {i + 1}: {exc}") from None
+    for row in opts.rows:
+        # a condition the data does not fit raises a located error naming the row (exit 2)
+        conds.append(ctx.condition(row["when"], schema).fill_null(False))
     dtypes = _column_dtypes(opts)
     row_col = f"{rule.id}_row"
     exprs: list[pl.Expr] = []

@@ -82,6 +82,37 @@ def _expand(source: Any) -> list[tuple[Located, Path]]:
     return [(load_yaml(p), p.resolve().parent)]
 
 
+_YAML11_BOOLEANS = {True: "on, yes, y", False: "off, no, n"}
+
+
+def boolean_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """(message, expected) for each true/false *key* in an in-memory pack: the trace of a YAML
+    1.1 loader (``yaml.safe_load``), which reads unquoted ``on:`` as ``True:``."""
+    out: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = (*path, key)
+            if isinstance(key, bool):
+                where = ".".join(str(p) for p in path) or "(top level)"
+                guess = " — here most likely `on:`" if key is True and len(path) == 2 else ""
+                out.append(
+                    (
+                        f"{where}: key {key} is a boolean, not a name: a YAML 1.1 loader such as "
+                        f"yaml.safe_load reads the unquoted keys {_YAML11_BOOLEANS[key]} "
+                        f"as {key}{guess}",
+                        "string keys: quote the key ('on':) or load the file with "
+                        "truenorth.load_yaml(path).value (truenorth.parse_yaml(text).value), or pass the path "
+                        "to Engine.load",
+                    )
+                )
+            else:
+                out.extend(boolean_keys(item, here))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out.extend(boolean_keys(item, (*path, i)))
+    return out
+
+
 def read_sources(sources: Iterable[Any]) -> list[PackSource]:
     """Read pack files/folders/dicts and group them by pack name (in first-seen order)."""
     problems: list[Problem] = []
@@ -99,6 +130,11 @@ def read_sources(sources: Iterable[Any]) -> list[PackSource]:
                 if key in seen:
                     continue
                 seen.add(key)
+            if isinstance(source, Mapping):
+                found = boolean_keys(doc.value)
+                if found:
+                    problems.extend(Problem(msg, doc.loc(()), expected=exp) for msg, exp in found)
+                    continue
             if not isinstance(doc.value, dict):
                 problems.append(
                     Problem(
@@ -270,6 +306,7 @@ class CompiledRule:
     base_dir: Path
     index: int
     condition_texts: dict[str, str] = field(default_factory=dict)
+    condition_locations: dict[str, Location] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -405,17 +442,7 @@ def _compile_rule(
     doc = f.doc
     kind = registry.kinds.get(spec.kind)
     if kind is None:
-        conflict = registry.conflicts.get(("kinds", spec.kind))
-        if conflict:
-            msg = f"rule kind {spec.kind!r} is provided by several plugins: {', '.join(conflict)}"
-            expected = "exactly one plugin providing it (disable one: TRUENORTH_DISABLE_PLUGINS)"
-        else:
-            failed = [p.name for p in registry.errors if p.name == spec.kind]
-            extra = (
-                f" (plugin {failed[0]!r} failed to load; see `truenorth plugins`)" if failed else ""
-            )
-            msg = f"unknown rule kind {spec.kind!r}{extra}"
-            expected = "one of: " + ", ".join(sorted(registry.kinds))
+        msg, expected = registry.missing_kind(spec.kind)
         problems.append(Problem(msg, doc.loc((*path, "kind")), rule_id=spec.id, expected=expected))
         return None
     try:
@@ -538,11 +565,17 @@ def _plan(
         if not ready:
             cycle = ", ".join(repr(r.id) for r in remaining)
             for r in remaining:
-                waits = sorted(x.id for x in rules if id(x) in deps[id(r)] - done)
+                waits = [x for x in rules if id(x) in deps[id(r)] - done]
+                why = "; ".join(
+                    f"it reads {t!r}, which rule {x.id!r} writes"
+                    for x in waits
+                    for t in r.reads
+                    if t in x.writes
+                )
                 problems.append(
                     Problem(
                         f"rules form a cycle through the tables they read and write "
-                        f"({cycle}); this rule waits for {', '.join(map(repr, waits))}",
+                        f"({cycle}): {why}",
                         r.rule.location,
                         rule_id=r.id,
                         expected="an acyclic order of tables",
@@ -557,17 +590,39 @@ def _plan(
         for r in rules:
             for t in r.reads:
                 if t in external:
-                    known = sorted(set(datasets) | set(creators) | set(augmenters))
+                    # tables this rule could read: not the ones only it writes
+                    others = {x for x in set(creators) | set(augmenters) if x not in r.writes}
+                    known = sorted(set(datasets) | others)
+                    msg = f"reads table {t!r}, which no dataset or rule provides"
+                    if t in r.writes:
+                        msg = (
+                            f"reads table {t!r}, which only this rule writes: a rule cannot "
+                            "read its own output (a self-cycle)"
+                        )
                     problems.append(
                         Problem(
-                            f"reads table {t!r}, which no dataset or rule provides",
-                            r.doc.loc((*r.path, "on")) if r.rule.on == t else r.rule.location,
+                            msg,
+                            _where_read(r, t),
                             rule_id=r.id,
                             expected="one of: " + (", ".join(known) or "(none)"),
                         )
                     )
         external = []
     return ordered, schemas, sorted(set(external))
+
+
+def _where_read(r: CompiledRule, table: str) -> Location:
+    """Where rule ``r`` names ``table``: its ``on:``, or the ``with:`` option holding the name."""
+    if r.rule.on == table:
+        return r.doc.loc((*r.path, "on"))
+    raw: Any = r.doc.value
+    for part in r.path:
+        raw = raw[part]
+    written = raw.get("with") if isinstance(raw, dict) else None
+    for key, value in (written if isinstance(written, dict) else {}).items():
+        if value == table:
+            return r.doc.loc((*r.path, "with", key))
+    return r.rule.location
 
 
 def _check_rule(
@@ -577,7 +632,9 @@ def _check_rule(
     dataset_roles: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     rule = crule.rule
-    table = rule.on
+    # `when:` filters the rows of the table the rule reads: `on:`, or its only input (a clv
+    # rule names its transactions with `source:`)
+    table = rule.on or (crule.reads[0] if len(crule.reads) == 1 else None)
     schema = schemas.get(table) if table else None
     for field_name in ("when", "warn", "fail"):
         text = getattr(rule, field_name)
@@ -600,6 +657,7 @@ def _check_rule(
         if expr is not None:
             crule.conditions[field_name] = expr
             crule.condition_texts[field_name] = text
+            crule.condition_locations[field_name] = loc
     if rule.message is not None:
         loc = crule.doc.loc((*crule.path, "message"))
         try:
@@ -693,6 +751,7 @@ class ValidationContext:
         if expr is not None:
             self._crule.conditions[field_name] = expr
             self._crule.condition_texts[field_name] = text
+            self._crule.condition_locations[field_name] = self.location(at)
         return expr
 
 

@@ -43,7 +43,12 @@ from .compiler import (
     read_sources,
     resolve_path,
 )
-from .conditions import type_check_on_frame
+from .conditions import (
+    ConditionError,
+    compile_condition,
+    double_quoted_words,
+    type_check_on_frame,
+)
 from .plugins import Registry, load_registry
 from .records import Finding, Location, Rule, RuleOutput, Severity
 from .result import (
@@ -127,7 +132,17 @@ class RunContext:
         )
 
     def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
-        expr = self._run.condition(text)
+        field_name = next((k for k, t in self._crule.condition_texts.items() if t == text), None)
+        # the rule's own conditions were compiled at load time, against the declared schema
+        expr = self._crule.conditions.get(field_name) if field_name else None
+        where = field_name or "condition"
+        if field_name in self._crule.condition_locations:
+            where += f" ({self._crule.condition_locations[field_name]})"
+        if expr is None:
+            try:
+                expr = self._run.condition(text, schema)
+            except PackError as exc:
+                raise ConditionError(f"{where}: {exc}") from None
         if schema is not None:
             key = (text, tuple((k, str(v)) for k, v in schema.items()))
             cache = self._run.typechecks
@@ -136,7 +151,7 @@ class RunContext:
             else:
                 problem = cache[key] = type_check_on_frame(expr, text, schema)
             if problem:
-                raise ValueError(problem)
+                raise ConditionError(f"{where}: {problem}")
         return expr
 
     def note(self, step: str, count: int | None = None, **info: Any) -> None:
@@ -169,7 +184,8 @@ class RunContext:
             text = getattr(self.rule, level)
             problem = type_check_on_frame(expr, text, frame.schema)
             if problem:
-                raise ValueError(f"{level}: {problem}")
+                where = self._crule.condition_locations.get(level)
+                raise ConditionError(f"{level}{f' ({where})' if where else ''}: {problem}")
             masks[f"__tn_{level}"] = expr.fill_null(False)
         flagged = frame.with_columns(**masks)
         findings = []
@@ -220,14 +236,17 @@ class _Run:
             return self.produced[name].lazy()
         return self.inputs[name]
 
-    def condition(self, text: str) -> pl.Expr:
-        expr = self.conditions.get(text)
+    def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
+        """A condition a rule builds while running; ``"double quoted"`` names are columns
+        when ``schema`` has them (without a schema they are reported as likely strings)."""
+        quoted = [w for w, _ in double_quoted_words(text)]
+        key = text if not quoted else f"{text}\x00{sorted(schema or ())}"
+        expr = self.conditions.get(key)
         if expr is None:
-            from .conditions import compile_condition
-
-            expr = compile_condition(text)
+            names = {c: None for c in schema} if quoted and schema is not None else None
+            expr = compile_condition(text, schema=names)
             if len(self.conditions) < 10_000:
-                self.conditions[text] = expr
+                self.conditions[key] = expr
         return expr
 
 

@@ -103,6 +103,19 @@ class Registry:
     def provider(self, category: str, name: str) -> str | None:
         return self.providers.get((category, name))
 
+    def missing_kind(self, name: str) -> tuple[str, str]:
+        """(message, expected) for a rule kind that is not available: registered by several
+        plugins, from a plugin that failed to load, or unknown — one wording for every command."""
+        conflict = self.conflicts.get(("kinds", name))
+        if conflict:
+            return (
+                f"rule kind {name!r} is provided by several plugins: {', '.join(conflict)}",
+                "exactly one plugin providing it (disable one: TRUENORTH_DISABLE_PLUGINS)",
+            )
+        failed = [p.name for p in self.errors if p.name == name]
+        extra = f" (plugin {failed[0]!r} failed to load; see `truenorth plugins`)" if failed else ""
+        return f"unknown rule kind {name!r}{extra}", "one of: " + ", ".join(sorted(self.kinds))
+
     def reader_for(self, path: str, name: str | None = None) -> Reader | None:
         """The reader named ``name``, or the one whose extension ends ``path`` (longest wins)."""
         if name is not None:
