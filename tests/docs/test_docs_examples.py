@@ -4,6 +4,7 @@ Each hand-written page runs in a fresh workspace made by ``truenorth init`` (the
 and sample data under ``rules/``), its code blocks in page order:
 
 * ```` ```python ```` — executed, in one namespace per page (later blocks see earlier names);
+  with ``title="PATH"`` it is a module written to PATH for later blocks (e.g. ``--plugin PATH``);
 * ```` ```yaml title="PATH" ```` — written to PATH in the workspace; a pack (``truenorth:``) is
   loaded and validated there;
 * ```` ```yaml ```` — a pack is validated; a rule (or list of rules) is validated inside a
@@ -25,6 +26,7 @@ condition-language work and carries its own tests.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -156,10 +158,18 @@ def test_page_examples_run(page: Path, template: Path, tmp_path: Path, monkeypat
     monkeypatch.chdir(work)
     namespace: dict[str, Any] = {"__name__": "docs_example"}
     allowed = readme_commands()
+    plugins: list[Any] = []
     text = page.read_text(encoding="utf-8")
     for n, (lang, title, body) in enumerate(blocks(text)):
         where = f"{page.relative_to(ROOT)} block {n + 1}"
-        if lang == "python":
+        if lang == "python" and title:  # a module file (a plugin), used by later blocks
+            (work / title).parent.mkdir(parents=True, exist_ok=True)
+            (work / title).write_text(body, encoding="utf-8")
+            spec = importlib.util.spec_from_file_location(Path(title).stem, work / title)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            plugins.append(module)  # packs later on the page may use its kinds
+        elif lang == "python":
             exec(compile(body, where, "exec"), namespace)  # our own documentation
         elif lang == "yaml!":  # shown for its error: written, and it must fail to load
             target = work / (title or f".snippets/invalid{n + 1}.yaml")
@@ -174,7 +184,7 @@ def test_page_examples_run(page: Path, template: Path, tmp_path: Path, monkeypat
                 target.write_text(body, encoding="utf-8")
                 doc = yaml.safe_load(body)
                 if isinstance(doc, dict) and "truenorth" in doc:
-                    truenorth.Engine.load(target)
+                    truenorth.Engine.load(target, plugins=plugins)
             else:
                 validate_yaml(body, work, f".snippets/block{n + 1}.yaml")
         elif lang == "console":
