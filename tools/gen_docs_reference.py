@@ -69,6 +69,20 @@ def schema_type(prop: dict[str, Any], link_defs: bool = True) -> str:
     return str(t)
 
 
+def type_cell(prop: dict[str, Any]) -> str:
+    """Alternatives as separate code spans: a ``|`` inside a code span in a table cell would
+    show its escaping backslash."""
+    parts, depth, current = [], 0, ""
+    for token in re.split(r"( \| |\[|\])", schema_type(prop)):
+        depth += {"[": 1, "]": -1}.get(token, 0)
+        if token == " | " and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += token
+    return " \\| ".join(code(t.replace(" | ", " or ")) for t in [*parts, current])
+
+
 def default_of(name: str, prop: dict[str, Any], required: set[str]) -> str:
     if name in required:
         return "**required**"
@@ -84,7 +98,7 @@ def properties_table(schema: dict[str, Any], skip: Iterable[str] = ()) -> str:
         if name in skip:
             continue
         rows.append(
-            f"| {code(name)} | {code(schema_type(prop))} | {default_of(name, prop, required)} "
+            f"| {code(name)} | {type_cell(prop)} | {default_of(name, prop, required)} "
             f"| {esc(prop.get('description', ''))} |"
         )
     if len(rows) == 2:
