@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import subprocess
 import sys
@@ -47,6 +48,12 @@ class _Opts(Options):
     threshold: float = 100.0
 
 
+# the record's field for the options model (``options``, renamed ``options_model`` later)
+_OPTIONS_FIELD = next(
+    f.name for f in dataclasses.fields(RuleKind) if f.name in ("options_model", "options")
+)
+
+
 class _Plugin:
     @staticmethod
     @truenorth.hookimpl
@@ -54,7 +61,7 @@ class _Plugin:
         register(
             RuleKind(
                 name="docs_probe_kind",
-                options=_Opts,
+                **{_OPTIONS_FIELD: _Opts},
                 evaluate=lambda ctx: RuleOutput(),
                 summary="A kind from a third-party plugin.",
                 doc="Flags ``big`` baskets.\n\nExample::\n\n    - id: big\n      kind: docs_probe_kind\n",
@@ -72,4 +79,17 @@ def test_a_plugins_kind_is_documented_with_all_plugins_and_not_by_default():
     assert "docs_probe_kind: reference/kinds/docs_probe_kind.md" in with_plugins[Path("mkdocs.yml")]
     assert Path("docs/reference/kinds/docs_probe_kind.md") not in gen.render(
         all_plugins=False, plugins=[_Plugin()]
+    )
+
+
+def test_site_hook_turns_rst_roles_into_plain_code():
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "tools/mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    html = (
+        "<p>Raises :class:<code>~truenorth.errors.DataError</code>; see "
+        ":meth:<code>Engine.load</code>. Example::</p>"
+    )
+    assert hooks.on_page_content(html) == (
+        "<p>Raises <code>DataError</code>; see <code>Engine.load</code>. Example:</p>"
     )
