@@ -321,10 +321,21 @@ def pack_format_page(reg: Any) -> str:
 
 
 def cli_page() -> str:
-    os.environ["COLUMNS"] = "100"  # argparse wraps usage lines to the terminal width
     from truenorth.cli import build_parser
 
     parser = build_parser()
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps usage lines to the terminal width
+    try:
+        return _cli_page(parser)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def _cli_page(parser: argparse.ArgumentParser) -> str:
     parts = [HEADER, "# Command line\n\n", f"{parser.description}\n\n"]
     parts.append("```text\n" + parser.format_usage().strip() + "\n```\n\n")
     parts.append(_actions_table(parser))
