@@ -64,7 +64,9 @@ def rfm(
     Args:
         customers: a customer table (e.g. the output of ``truenorth.clv.summarize``).
         bins: number of quantile bins per measure (2..9, so ``rfm_score`` stays one digit each).
-        recency, frequency, monetary: column names.
+        recency: the recency column.
+        frequency: the frequency column.
+        monetary: the monetary-value column.
         age: the customer-age column (``T``); recency scores use ``age − recency``, the time since
             the last purchase. ``None``: ``recency`` already is the time since the last purchase.
     """
