@@ -13,6 +13,7 @@ MODULES = [
     "truenorth.io.atomic",
     "truenorth.io.datasets",
     "truenorth.engine.yamlsrc",
+    "truenorth.engine.templates",
     "truenorth.engine.conditions",
     "truenorth.engine.plugins",
     "truenorth.engine.result",
