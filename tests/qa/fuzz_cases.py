@@ -133,3 +133,17 @@ def kind_case(
         except truenorth.TruenorthError as exc:
             return _error(exc)
         return _result(result)
+
+
+def runaway_case(what: str) -> Outcome:
+    """What the guard must stop: the old renderer on a huge width, or plain busy work."""
+    if what == "old-renderer":
+        # str.format as truenorth used it before templates were checked: 100 MB per finding
+        kept = ["{customer:>100000000}".format_map({"customer": "x"}) for _ in range(30)]
+        return Outcome("result", info={"kept": len(kept)})
+    if what == "busy":
+        while True:
+            pass
+    if what == "alloc":
+        return Outcome("result", info={"n": len(bytearray(64 * 1024**3))})
+    return Outcome("result")
