@@ -94,9 +94,9 @@ class PackLimits:
     max_bytes: int | None = None
     max_alias_nodes: int | None = None
 
-    def resolved(self) -> PackLimits:
+    def resolved(self) -> _Bounds:
         """These limits with defaults (and environment overrides) filled in."""
-        return PackLimits(
+        return _Bounds(
             self.max_bytes
             if self.max_bytes is not None
             else _env_int("TRUENORTH_MAX_PACK_BYTES", MAX_PACK_BYTES),
@@ -107,6 +107,12 @@ class PackLimits:
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    max_bytes: int
+    max_alias_nodes: int
 
 
 class PackLoader(yaml.SafeLoader):
@@ -277,11 +283,11 @@ def load_text(text: str, file: str = "<string>", *, limits: PackLimits | None = 
     ``limits`` (default: ``PackLimits()``) bounds alias expansion; the byte limit applies here
     too, counted in UTF-8.
     """
-    lim = (limits or PackLimits()).resolved()
+    lim = _bounds(limits)
     t0 = time.perf_counter()
     size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > lim.max_bytes else 0
-    if size > lim.max_bytes:  # type: ignore[operator]
-        raise PackError([_too_big(file, size, lim.max_bytes)])  # type: ignore[arg-type]
+    if size > lim.max_bytes:
+        raise PackError([_too_big(file, size, lim.max_bytes)])
     alias_marks: dict[tuple[int, Any], Any] = {}
     try:
         loader = PackLoader(text)
@@ -294,7 +300,7 @@ def load_text(text: str, file: str = "<string>", *, limits: PackLimits | None = 
         raise PackError([_yaml_problem(file, exc)]) from None
     except (ValueError, TypeError, RecursionError) as exc:  # odd characters, deep nesting
         raise PackError([Problem(f"invalid YAML: {exc}", Location(file, 1, 1))]) from None
-    builder = _Builder(file, lim.max_alias_nodes, alias_marks)  # type: ignore[arg-type]
+    builder = _Builder(file, lim.max_alias_nodes, alias_marks)
     if node is None:
         builder.doc.value = None
         return builder.doc
@@ -331,17 +337,21 @@ def _log_load(file: str, chars: int, nodes: int, alias_nodes: int, seconds: floa
         )
 
 
+def _bounds(limits: PackLimits | None) -> _Bounds:
+    return (limits or PackLimits()).resolved()
+
+
 def load_yaml(path: str | Path, *, limits: PackLimits | None = None) -> Located:
     """Read and parse a YAML file (UTF-8), refusing files over ``limits.max_bytes``."""
     p = Path(path)
-    lim = (limits or PackLimits()).resolved()
+    lim = _bounds(limits)
     try:
         with p.open("rb") as fh:
             # read one byte more than allowed: enough to know, without reading a huge file
-            raw = fh.read(lim.max_bytes + 1)  # type: ignore[operator]
-        if len(raw) > lim.max_bytes:  # type: ignore[operator]
+            raw = fh.read(lim.max_bytes + 1)
+        if len(raw) > lim.max_bytes:
             size = max(len(raw), p.stat().st_size)
-            raise PackError([_too_big(str(p), size, lim.max_bytes)])  # type: ignore[arg-type]
+            raise PackError([_too_big(str(p), size, lim.max_bytes)])
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PackError(
@@ -351,7 +361,7 @@ def load_yaml(path: str | Path, *, limits: PackLimits | None = None) -> Located:
         raise PackError(
             [Problem(f"cannot read file: {exc.strerror}", Location(str(p), 1, 1))]
         ) from None
-    return load_text(text, str(p), limits=lim)
+    return load_text(text, str(p), limits=limits)
 
 
 def from_python(value: Any, file: str = "<dict>", *, limits: PackLimits | None = None) -> Located:
@@ -360,7 +370,7 @@ def from_python(value: Any, file: str = "<dict>", *, limits: PackLimits | None =
     A dict from ``yaml.safe_load`` shares the objects its aliases point to; walking it would
     expand them, so the same alias budget applies: revisiting a list or dict counts its nodes.
     """
-    lim = (limits or PackLimits()).resolved()
+    lim = _bounds(limits)
     seen: set[int] = set()
     count = 0
 
@@ -368,7 +378,7 @@ def from_python(value: Any, file: str = "<dict>", *, limits: PackLimits | None =
         nonlocal count
         if shared:
             count += 1
-            if count > lim.max_alias_nodes:  # type: ignore[operator]
+            if count > lim.max_alias_nodes:
                 where = ".".join(map(str, path)) or "(top)"
                 raise PackError(
                     [
