@@ -21,7 +21,6 @@ re-exported is private.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import errors
-from .engine.compiler import message_fields as template_fields
 from .engine.engine import Engine
 from .engine.hookspecs import hookimpl
 from .engine.records import (
@@ -37,7 +36,8 @@ from .engine.records import (
     Severity,
 )
 from .engine.result import Result, RuleRun
-from .engine.yamlsrc import Located, load_yaml
+from .engine.templates import template_fields
+from .engine.yamlsrc import Located, PackLimits, load_yaml
 from .engine.yamlsrc import load_text as parse_yaml
 from .errors import DataError, PackError, PluginError, RuleError, TruenorthError, UsageError
 
@@ -54,6 +54,7 @@ __all__ = [
     "Location",
     "Options",
     "PackError",
+    "PackLimits",
     "PluginError",
     "Reader",
     "Reporter",

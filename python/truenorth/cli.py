@@ -27,6 +27,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import traceback
@@ -128,7 +129,8 @@ def _engines(args: argparse.Namespace, params: dict[str, Any] | None = None) -> 
 
     paths = args.paths or [str(bundled_packs())]
     reg = _registry(args)
-    return Engine.load_all(paths, params=params, registry=reg)
+    root = getattr(args, "data_root", None)
+    return Engine.load_all(paths, params=params, registry=reg, data_root=root)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -198,7 +200,7 @@ def _run_packs(
             ds = engine.pack.datasets.get(role)
             if ds is None and role not in engine.pack.external:
                 continue
-            path = Path(p)
+            path = engine.data_path(p) if engine.data_root else Path(p)
             reader = reg.reader_for(str(path), ds.spec.reader if ds else None)
             if reader is None:
                 raise UsageError(f"--data {role}: no reader for {path.name}")
@@ -577,6 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--strict", action="store_true", help="plugin load errors are fatal")
+        if p.prog.split()[-1] in ("run", "validate", "test"):
+            p.add_argument(
+                "--data-root",
+                metavar="DIR",
+                help="only read data files inside DIR (pack paths and --data, after resolving"
+                " symlinks and ..); default: any path, as written",
+            )
         p.add_argument(
             "--plugin",
             action="append",
@@ -671,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_INVALID
+    _setup_logging(bool(args.debug or os.environ.get("TRUENORTH_DEBUG")))
     try:
         return int(args.func(args))
     except PackError as exc:
@@ -694,6 +704,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _err(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
         return EXIT_RULE_ERROR
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the *current* sys.stderr (tests and callers swap it between runs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _err(f"{record.levelname.lower()}: {self.format(record)}")
+
+
+def _setup_logging(debug: bool) -> None:
+    """truenorth's own log lines (pack load times; slow loads are warnings) on stderr."""
+    logger = logging.getLogger("truenorth")
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+        logger.propagate = False
 
 
 def _entry() -> None:

@@ -15,6 +15,7 @@ MODULES = [
     "truenorth.io.outset",
     "truenorth.io.datasets",
     "truenorth.engine.yamlsrc",
+    "truenorth.engine.templates",
     "truenorth.engine.conditions",
     "truenorth.engine.condition_types",
     "truenorth.engine.plugins",

@@ -19,6 +19,7 @@ values never meet a condition.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -112,7 +113,15 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if opts.limit is not None:
         selected = selected.head(opts.limit)
     query = selected.select([subject, *used, *flags])
-    found = findings_frame(query, rule, subject=subject, used=used, value=opts.value, levels=levels)
+    found = findings_frame(
+        query,
+        rule,
+        subject=subject,
+        used=used,
+        value=opts.value,
+        levels=levels,
+        render=ctx.render,
+    )
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
     if hasattr(ctx, "note"):
@@ -149,6 +158,7 @@ def findings_frame(
     used: list[str],
     value: str | None,
     levels: list[str],
+    render: Callable[[str, dict[str, Any]], str],
 ) -> pl.DataFrame:
     """Findings for the matched rows, built column-wise (no Python object per finding)."""
     names = rows.collect_schema().names()
@@ -193,18 +203,6 @@ def findings_frame(
         pl.lit(location, pl.String).alias("location"),
     ]
     return rows.select(exprs)
-
-
-class _SafeRow(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render(template: str, row: dict[str, Any]) -> str:
-    try:
-        return template.format_map(_SafeRow(row))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return template
 
 
 KIND = truenorth.RuleKind(

@@ -117,15 +117,20 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     opts: SegmentOptions = ctx.rule.options  # type: ignore[assignment]
     source = source_of(opts, ctx.rule)
     customers = ctx.table(source).collect()
-    if opts.method == "rfm":
-        scored = segment.rfm(customers.drop(list(RFM_COLUMNS), strict=False), bins=opts.bins)
-    else:
-        kwargs: dict[str, Any] = {"column": opts.column}
-        if opts.tiers is not None:
-            kwargs["tiers"] = list(opts.tiers.items())
-        scored = segment.clv_tiers(customers.drop("clv_tier", strict=False), **kwargs)
     by = group_column(opts)
-    aggregates = segment.aggregate(scored, by=by).sort(by)
+    # options were checked at load time: what the core refuses now is the data (a null, NaN or
+    # missing column, an empty table), so it is a data error (exit 2), not a rule bug
+    try:
+        if opts.method == "rfm":
+            scored = segment.rfm(customers.drop(list(RFM_COLUMNS), strict=False), bins=opts.bins)
+        else:
+            kwargs: dict[str, Any] = {"column": opts.column}
+            if opts.tiers is not None:
+                kwargs["tiers"] = list(opts.tiers.items())
+            scored = segment.clv_tiers(customers.drop("clv_tier", strict=False), **kwargs)
+        aggregates = segment.aggregate(scored, by=by).sort(by)
+    except ValueError as exc:
+        raise truenorth.DataError(f"table {source!r}: {exc}") from exc
     if hasattr(ctx, "note"):
         ctx.note("customers", scored.height)
         for row in aggregates.select(by, "customers").iter_rows():

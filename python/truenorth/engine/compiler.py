@@ -9,7 +9,6 @@ Every step collects problems; one :class:`~truenorth.errors.PackError` reports t
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,9 @@ from .conditions import CheckSchema, check_condition, describe_schema
 from .plugins import Registry
 from .records import Location, Rule, RuleKind
 from .spec import DatasetSpec, PackFileRaw, RuleSpec, TestCase, pydantic_problems
-from .yamlsrc import Located, from_python, load_yaml
+from .templates import EXPECTED as TEMPLATE_EXPECTED
+from .templates import template_fields as message_fields
+from .yamlsrc import Located, PackLimits, from_python, load_yaml
 
 PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -59,9 +60,11 @@ class PackSource:
         return out
 
 
-def _expand(source: Any) -> list[tuple[Located, Path]]:
+def _expand(
+    source: Any, limits: PackLimits | None = None, dict_base: Path | None = None
+) -> list[tuple[Located, Path]]:
     if isinstance(source, Mapping):
-        return [(from_python(dict(source), "<dict>"), Path.cwd())]
+        return [(from_python(dict(source), "<dict>", limits=limits), dict_base or Path.cwd())]
     p = Path(source)
     if p.is_dir():
         files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix in YAML_SUFFIXES)
@@ -71,7 +74,7 @@ def _expand(source: Any) -> list[tuple[Located, Path]]:
         errors: list[Problem] = []
         for f in files:
             try:
-                out.append((load_yaml(f), f.resolve().parent))
+                out.append((load_yaml(f, limits=limits), f.resolve().parent))
             except PackError as exc:
                 errors.extend(exc.problems)
         if errors:
@@ -79,7 +82,7 @@ def _expand(source: Any) -> list[tuple[Located, Path]]:
         return out
     if not p.exists():
         raise PackError([Problem("no such file or folder", Location(str(p), 1, 1))])
-    return [(load_yaml(p), p.resolve().parent)]
+    return [(load_yaml(p, limits=limits), p.resolve().parent)]
 
 
 _YAML11_BOOLEANS = {True: "on, yes, y", False: "off, no, n"}
@@ -113,14 +116,20 @@ def boolean_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str]
     return out
 
 
-def read_sources(sources: Iterable[Any]) -> list[PackSource]:
-    """Read pack files/folders/dicts and group them by pack name (in first-seen order)."""
+def read_sources(
+    sources: Iterable[Any], *, limits: PackLimits | None = None, dict_base: Path | None = None
+) -> list[PackSource]:
+    """Read pack files/folders/dicts and group them by pack name (in first-seen order).
+
+    ``limits`` bounds each file's size and alias expansion; relative paths in dict packs are
+    resolved against ``dict_base`` (default: the working folder).
+    """
     problems: list[Problem] = []
     groups: dict[str, PackSource] = {}
     seen: set[Path] = set()  # a file named twice (`run rules rules/kpi.yaml`) is read once
     for source in sources:
         try:
-            located = _expand(source)
+            located = _expand(source, limits, dict_base)
         except PackError as exc:
             problems.extend(exc.problems)
             continue
@@ -313,11 +322,31 @@ class CompiledRule:
         return self.rule.id
 
 
-def resolve_path(base_dir: Path, path: str) -> Path:
+class OutsideRoot(ValueError):
+    """A pack path that leaves the ``data_root`` a service confined datasets to."""
+
+
+def resolve_path(base_dir: Path, path: str, root: Path | None = None) -> Path:
     """A path written in a pack (a dataset, a canvas, a catalogue), resolved against the pack
-    file's folder unless absolute; ``~`` is expanded."""
+    file's folder unless absolute; ``~`` is expanded.
+
+    Without ``root`` (the CLI) any path is allowed, ``../`` and absolute paths included: the
+    person running the CLI can read those files anyway. With ``root`` (a service's
+    ``Engine.load(..., data_root=...)``) the path is fully resolved (symlinks, ``..``) and must
+    lie inside ``root``; otherwise :class:`OutsideRoot` is raised. The resolved path is
+    returned, so the file checked is the file read.
+    """
     p = Path(path).expanduser()
-    return p if p.is_absolute() else base_dir / p
+    p = p if p.is_absolute() else base_dir / p
+    if root is None:
+        return p
+    real_root = Path(root).resolve()
+    real = p.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise OutsideRoot(
+            f"path {path!r} resolves to {str(real)!r}, outside the data root {str(real_root)!r}"
+        )
+    return real
 
 
 @dataclass
@@ -346,17 +375,6 @@ class CompiledPack:
         raise UsageError(f"pack {self.name!r} has no rule {rule_id!r}")
 
 
-def message_fields(template: str) -> list[str]:
-    """Names used by a ``{placeholder}`` template (raises ValueError if malformed)."""
-    names = []
-    for _, name, _, _ in string.Formatter().parse(template):
-        if name is not None:
-            if name == "" or name.isdigit():
-                raise ValueError("placeholders must name a column, e.g. {customer}")
-            names.append(re.split(r"[.\[]", name, maxsplit=1)[0])
-    return names
-
-
 def _normalise_schema(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if schema is None:
         return None
@@ -367,9 +385,16 @@ def _normalise_schema(schema: Mapping[str, Any] | None) -> dict[str, Any] | None
 
 
 def compile_pack(
-    source: PackSource, registry: Registry, params: Mapping[str, Any] | None = None
+    source: PackSource,
+    registry: Registry,
+    params: Mapping[str, Any] | None = None,
+    *,
+    data_root: Path | None = None,
 ) -> CompiledPack:
-    """Validate and plan one pack with the given param overrides."""
+    """Validate and plan one pack with the given param overrides.
+
+    With ``data_root``, every dataset path must resolve inside it (see :func:`resolve_path`).
+    """
     merged = merge_params(source.params, params, pack=source.name)
     problems: list[Problem] = list(source.problems)
 
@@ -389,6 +414,17 @@ def compile_pack(
                         expected="one of: " + ", ".join(sorted(registry.readers)),
                     )
                 )
+            if data_root is not None and ds.path is not None:
+                try:
+                    resolve_path(f.base_dir, ds.path, data_root)
+                except OutsideRoot as exc:
+                    problems.append(
+                        Problem(
+                            f"dataset {role!r}: {exc}",
+                            f.doc.loc(("datasets", role, "path")),
+                            expected="a path inside the data root",
+                        )
+                    )
             datasets[role] = Dataset(role, ds, f.base_dir, loc)
 
     # rules
@@ -413,7 +449,7 @@ def compile_pack(
 
     ordered, schemas, external = _plan(rules, datasets, problems)
     for crule in ordered:
-        _check_rule(crule, schemas, problems, set(datasets))
+        _check_rule(crule, schemas, problems, set(datasets), data_root)
     tests = [
         (t, f.doc, ("tests", i), f.base_dir) for f in source.files for i, t in enumerate(f.tests)
     ]
@@ -630,6 +666,7 @@ def _check_rule(
     schemas: Mapping[str, CheckSchema | None],
     problems: list[Problem],
     dataset_roles: set[str] | frozenset[str] = frozenset(),
+    data_root: Path | None = None,
 ) -> None:
     rule = crule.rule
     # `when:` filters the rows of the table the rule reads: `on:`, or its only input (a clv
@@ -664,7 +701,7 @@ def _check_rule(
             names = message_fields(rule.message)
         except ValueError as exc:
             problems.append(
-                Problem(f"message: bad template: {exc}", loc, rule.id, "{column} placeholders")
+                Problem(f"message: bad template: {exc}", loc, rule.id, TEMPLATE_EXPECTED)
             )
             return
         out_schema = schema if crule.kind.name in ("condition", "decision_table") else None
@@ -682,9 +719,11 @@ def _check_rule(
                 )
     validate = getattr(crule.kind, "validate", None)
     if validate is not None:
-        vctx = ValidationContext(crule, schemas, problems)
+        vctx = ValidationContext(crule, schemas, problems, data_root)
         try:
             validate(rule.options, rule, vctx)
+        except PackError as exc:  # e.g. a path outside the data root, already located
+            problems.extend(exc.problems)
         except Exception as exc:
             problems.append(
                 Problem(
@@ -693,6 +732,26 @@ def _check_rule(
                     rule.id,
                 )
             )
+
+
+def find_value(doc: Any, prefix: tuple[Any, ...], value: str) -> tuple[Any, ...] | None:
+    """The path (under ``prefix``) of the first string equal to ``value`` in a document."""
+    node = doc
+    for k in prefix:
+        try:
+            node = node[k]
+        except (KeyError, IndexError, TypeError):
+            return None
+    stack: list[tuple[tuple[Any, ...], Any]] = [(tuple(prefix), node)]
+    while stack:
+        at, v = stack.pop(0)
+        if v == value:
+            return at
+        if isinstance(v, dict):
+            stack.extend(((*at, k), c) for k, c in v.items())
+        elif isinstance(v, list):
+            stack.extend(((*at, i), c) for i, c in enumerate(v))
+    return None
 
 
 class ValidationContext:
@@ -706,11 +765,16 @@ class ValidationContext:
     """
 
     def __init__(
-        self, crule: CompiledRule, schemas: Mapping[str, CheckSchema | None], problems: list
+        self,
+        crule: CompiledRule,
+        schemas: Mapping[str, CheckSchema | None],
+        problems: list,
+        data_root: Path | None = None,
     ):
         self._crule = crule
         self._schemas = schemas
         self._problems = problems
+        self._data_root = data_root
 
     def schema(self, table: str) -> CheckSchema | None:
         """The declared schema of ``table`` (column -> dtype or None), or None if unknown."""
@@ -729,8 +793,25 @@ class ValidationContext:
         self._problems.extend(problems)
 
     def resolve_path(self, path: str) -> Path:
-        """A path from the rule's options, resolved against the pack file's folder."""
-        return resolve_path(self._crule.base_dir, path)
+        """A path from the rule's options, resolved against the pack file's folder.
+
+        In a service's ``data_root`` mode a path outside the root raises
+        :class:`~truenorth.errors.PackError` located at the option holding it.
+        """
+        try:
+            return resolve_path(self._crule.base_dir, path, self._data_root)
+        except OutsideRoot as exc:
+            at = find_value(self._crule.doc.value, self._crule.path, path)
+            raise PackError(
+                [
+                    Problem(
+                        str(exc),
+                        self._crule.doc.loc(at) if at else self._crule.rule.location,
+                        self._crule.id,
+                        "a path inside the data root",
+                    )
+                ]
+            ) from None
 
     def condition(
         self, text: Any, *, at: Sequence[Any], table: str | None = None, row_predicate: bool = True
@@ -758,6 +839,7 @@ class ValidationContext:
 __all__ = [
     "CompiledPack",
     "CompiledRule",
+    "OutsideRoot",
     "PackSource",
     "ValidationContext",
     "compile_pack",

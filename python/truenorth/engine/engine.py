@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import traceback
@@ -38,8 +39,10 @@ from ..io.datasets import apply_columns, diagnose_csv, read_dataset, to_lazy
 from .compiler import (
     CompiledPack,
     CompiledRule,
+    OutsideRoot,
     PackSource,
     compile_pack,
+    find_value,
     read_sources,
     resolve_path,
 )
@@ -59,24 +62,19 @@ from .result import (
     jsonable,
     normalize_findings,
 )
+from .templates import render_template
+from .yamlsrc import PackLimits
 
 _MAX_PARAM_CACHE = 32
-
-
-class _SafeDict(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+log = logging.getLogger("truenorth")
 
 
 def render_message(template: str, row: Mapping[str, Any]) -> str:
-    """Fill ``{column}`` placeholders from ``row``; unknown names are left visible."""
-    try:
-        return template.format_map(_SafeDict(row))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        out = template
-        for k, v in row.items():
-            out = out.replace("{" + str(k) + "}", str(v))
-        return out
+    """Fill ``{column}`` placeholders from ``row``; unknown names are left visible.
+
+    See :mod:`truenorth.engine.templates`: only plain names with bounded format specs render.
+    """
+    return render_template(template, row)
 
 
 class RunContext:
@@ -104,7 +102,13 @@ class RunContext:
         return self._run.resources.get(self.rule.id if name is None else name)
 
     def resolve_path(self, path: str) -> Path:
-        return resolve_path(self._crule.base_dir, path)
+        crule = self._crule
+        try:
+            return resolve_path(crule.base_dir, path, self._run.data_root)
+        except OutsideRoot as exc:
+            at = find_value(crule.doc.value, crule.path, path)
+            where = crule.doc.loc(at) if at else crule.rule.location
+            raise DataError(f"{where}: {exc}") from None
 
     # findings --------------------------------------------------------------
     def finding(
@@ -227,6 +231,7 @@ class _Run:
     typechecks: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
     # role -> (file, reader options) for datasets read from files (for error diagnosis)
     sources: dict[str, tuple[Path, Mapping[str, Any]]] = field(default_factory=dict)
+    data_root: Path | None = None
 
     def available(self) -> set[str]:
         return set(self.inputs) | set(self.produced)
@@ -258,12 +263,20 @@ class Engine:
     """
 
     def __init__(
-        self, source: PackSource, registry: Registry, params: Mapping[str, Any] | None = None
+        self,
+        source: PackSource,
+        registry: Registry,
+        params: Mapping[str, Any] | None = None,
+        *,
+        data_root: str | Path | None = None,
     ):
         self.source = source
         self.registry = registry
+        self.data_root: Path | None = Path(data_root).resolve() if data_root is not None else None
         self._default_overrides = dict(params or {})
-        self.pack: CompiledPack = compile_pack(source, registry, self._default_overrides)
+        self.pack: CompiledPack = compile_pack(
+            source, registry, self._default_overrides, data_root=self.data_root
+        )
         self._cache: dict[str, CompiledPack] = {}
         self._lock = threading.Lock()
         self._expr_cache: dict[str, pl.Expr] = {}
@@ -279,14 +292,19 @@ class Engine:
         plugins: Sequence[Any] = (),
         strict: bool | None = None,
         registry: Registry | None = None,
+        limits: PackLimits | None = None,
+        data_root: str | Path | None = None,
     ) -> list[Engine]:
         """One engine per pack found in ``sources`` (files, folders, dicts).
 
         ``params`` apply to every pack that declares them; a name no pack declares is an error.
+        ``limits`` and ``data_root`` are described in :meth:`load`.
         """
         items = _as_list(sources)
         reg = registry or load_registry(plugins, strict=strict)
-        groups = read_sources(items)
+        root = _data_root(data_root)
+        t0 = time.perf_counter()
+        groups = read_sources(items, limits=limits, dict_base=root)
         params = dict(params or {})
         known = {k for g in groups for k in g.params}
         unknown = sorted(set(params) - known)
@@ -300,11 +318,17 @@ class Engine:
         for g in groups:
             own = {k: v for k, v in params.items() if k in g.params}
             try:
-                engines.append(cls(g, reg, own))
+                engines.append(cls(g, reg, own, data_root=root))
             except PackError as exc:
                 problems.extend(exc.problems)
         if problems:
             raise PackError(problems)
+        log.debug(
+            "loaded %d pack(s) (%s) in %.2f s",
+            len(engines),
+            ", ".join(e.name for e in engines),
+            time.perf_counter() - t0,
+        )
         return engines
 
     @classmethod
@@ -316,6 +340,8 @@ class Engine:
         plugins: Sequence[Any] = (),
         strict: bool | None = None,
         registry: Registry | None = None,
+        limits: PackLimits | None = None,
+        data_root: str | Path | None = None,
     ) -> Engine:
         """Load and compile exactly one pack from files/folders/dicts (all sharing its name).
 
@@ -324,9 +350,32 @@ class Engine:
             params: param overrides (``${name}`` substitution).
             plugins: extra plugin modules/objects, registered besides the entry points.
             strict: plugin load errors raise (default: ``TRUENORTH_STRICT``).
+            limits: size and alias-expansion limits for pack files
+                (:class:`truenorth.PackLimits`; default 1 MiB per file, 10,000 nodes built
+                through YAML aliases).
+            data_root: confine every path the pack reads (datasets, canvas and catalogue
+                files, test inputs) to this folder, after resolving symlinks and ``..``; a
+                path outside is a :class:`~truenorth.PackError` at its ``path:`` line.
+                Relative paths in dict packs are resolved against it. Use it when the pack
+                comes from someone else; without it (the CLI's default) a pack may read any
+                file the process can.
+
+        Example (a service that runs packs uploaded by its users)::
+
+            engine = truenorth.Engine.load(
+                uploaded_yaml_path,
+                data_root="/srv/tenant-42/data",
+                limits=truenorth.PackLimits(max_bytes=256_000, max_alias_nodes=1_000),
+            )
         """
         engines = cls.load_all(
-            sources, params=params, plugins=plugins, strict=strict, registry=registry
+            sources,
+            params=params,
+            plugins=plugins,
+            strict=strict,
+            registry=registry,
+            limits=limits,
+            data_root=data_root,
         )
         if len(engines) != 1:
             names = ", ".join(e.name for e in engines)
@@ -358,7 +407,7 @@ class Engine:
             hit = self._cache.get(key)
         if hit is not None:
             return hit
-        compiled = compile_pack(self.source, self.registry, merged)
+        compiled = compile_pack(self.source, self.registry, merged, data_root=self.data_root)
         with self._lock:
             if len(self._cache) >= _MAX_PARAM_CACHE:
                 self._cache.pop(next(iter(self._cache)))
@@ -436,6 +485,7 @@ class Engine:
             conditions=self._expr_cache,
             typechecks=self._typecheck_cache,
             sources=sources,
+            data_root=self.data_root,
         )
         frames: list[pl.DataFrame] = []
         runs: list[RuleRun] = []
@@ -473,9 +523,20 @@ class Engine:
             files=list(pack.files),
         )
 
-    @staticmethod
-    def _path(ds: Any) -> Path:
-        return resolve_path(ds.base_dir, ds.spec.path)
+    def _path(self, ds: Any) -> Path:
+        try:
+            return resolve_path(ds.base_dir, ds.spec.path, self.data_root)
+        except OutsideRoot as exc:  # checked at load; a symlink may have changed since
+            raise DataError(f"dataset {ds.role!r} ({ds.location}): {exc}") from None
+
+    def data_path(self, path: str | Path) -> Path:
+        """A data file path given outside the pack (the CLI's ``--data``), relative to the
+        working folder; with ``data_root`` it must resolve inside the root (else
+        :class:`~truenorth.errors.UsageError`)."""
+        try:
+            return resolve_path(Path.cwd(), str(path), self.data_root)
+        except OutsideRoot as exc:
+            raise UsageError(f"--data: {exc}") from None
 
     def _read(self, role: str, ds: Any) -> pl.LazyFrame:
         path = self._path(ds)
@@ -607,6 +668,15 @@ class Engine:
         from .packtests import run_pack_tests
 
         return run_pack_tests(self)
+
+
+def _data_root(root: str | Path | None) -> Path | None:
+    if root is None:
+        return None
+    p = Path(root).expanduser().resolve()
+    if not p.is_dir():
+        raise UsageError(f"data_root {str(root)!r}: not a folder (expected an existing folder)")
+    return p
 
 
 def _unreadable_input(run: _Run, crule: CompiledRule, exc: BaseException) -> DataError | None:

@@ -9,6 +9,7 @@ import polars as pl
 
 from ..errors import TruenorthError
 from ..io.datasets import apply_columns, read_dataset
+from .compiler import OutsideRoot, resolve_path
 from .spec import DatasetSpec, ExpectedFinding
 
 if TYPE_CHECKING:
@@ -35,7 +36,10 @@ def _given_frame(
     if isinstance(given, DatasetSpec):
         if given.path is None:
             raise TruenorthError(f"given {role!r}: a path is required")
-        path = base_dir / given.path
+        try:
+            path = resolve_path(base_dir, given.path, engine.data_root)
+        except OutsideRoot as exc:
+            raise TruenorthError(f"given {role!r}: {exc}") from None
         reader = engine.registry.reader_for(str(path), given.reader)
         if reader is None:
             raise TruenorthError(f"given {role!r}: no reader for {path.name}")

@@ -339,12 +339,18 @@ def _segment_table(
         src = picked[name]
         return pl.col(src).cast(dtype) if src else pl.lit(None, dtype)
 
-    data = segments.select(
-        pl.col(column).cast(pl.String).alias("data_segment"),
-        col("customers", pl.Int64).alias("customers"),
-        col("clv_total", pl.Float64).alias("clv_total"),
-        col("clv_mean", pl.Float64).alias("clv_mean"),
-    ).filter(pl.col("data_segment").is_not_null())
+    try:
+        data = segments.select(
+            pl.col(column).cast(pl.String).alias("data_segment"),
+            col("customers", pl.Int64).alias("customers"),
+            col("clv_total", pl.Float64).alias("clv_total"),
+            col("clv_mean", pl.Float64).alias("clv_mean"),
+        ).filter(pl.col("data_segment").is_not_null())
+    except pl.exceptions.InvalidOperationError as exc:  # text counts, 1e35 customers, ...
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(
+            f"{source}: {first}; expected a whole-number customer count and numeric CLV columns"
+        ) from None
     present = set(data["data_segment"].to_list())
 
     for s in cv.customer_segments:
