@@ -125,9 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     reg = engines[0].registry if engines else _registry(args)
     formats = [f.strip() for f in (args.format or "").split(",") if f.strip()]
     if not formats:
-        formats = ["console"]
-        if args.out:
-            formats += [f for f in ("json", "markdown", "html", "tables") if f in reg.reporters]
+        formats = reg.default_formats(out=bool(args.out))
     unknown = [f for f in formats if f not in reg.reporters]
     if unknown:
         raise UsageError(
@@ -373,7 +371,7 @@ def cmd_kinds(args: argparse.Namespace) -> int:
                     "name": name,
                     "summary": reg.kinds[name].summary,
                     "plugin": reg.provider("kinds", name),
-                    "options": reg.kinds[name].options.model_json_schema(),
+                    "options": reg.kinds[name].options_model.model_json_schema(),
                 }
                 for name in sorted(reg.kinds)
             ]
@@ -388,12 +386,12 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     if kind is None:
         raise UsageError(f"unknown rule kind {args.kind!r} (kinds: {', '.join(sorted(reg.kinds))})")
     if args.json:
-        sys.stdout.write(json.dumps(kind.options.model_json_schema(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(kind.options_model.model_json_schema(), indent=2) + "\n")
         return EXIT_OK
     print(f"{kind.name} — {kind.summary}  (plugin: {reg.provider('kinds', kind.name)})")
     print()
     print("options (with:):")
-    schema = kind.options.model_json_schema()
+    schema = kind.options_model.model_json_schema()
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
         typ = _schema_type(prop)

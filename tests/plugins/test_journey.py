@@ -648,7 +648,7 @@ def test_registered_kind():
     seen = []
     journey.register_rule_kinds(seen.append)
     (kind,) = seen
-    assert kind.name == "journey" and kind.options is JourneyOptions
+    assert kind.name == "journey" and kind.options_model is JourneyOptions
     assert "kind: journey" in kind.doc
 
 

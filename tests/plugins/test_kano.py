@@ -543,7 +543,7 @@ def test_registered_kind():
     seen = []
     kano.register_rule_kinds(seen.append)
     (kind,) = seen
-    assert kind.name == "kano" and kind.options is KanoOptions
+    assert kind.name == "kano" and kind.options_model is KanoOptions
     assert "kind: kano" in kind.doc
 
 

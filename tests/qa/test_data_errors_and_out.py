@@ -131,7 +131,7 @@ def test_a_local_plugin_warning_has_no_dangling_space(tmp_path):
         "class Opt(truenorth.Options):\n    pass\n\n"
         "@truenorth.hookimpl\n"
         "def register_rule_kinds(register):\n"
-        "    register(truenorth.RuleKind(name='condition', options=Opt,\n"
+        "    register(truenorth.RuleKind(name='condition', options_model=Opt,\n"
         "                                evaluate=lambda ctx: None, summary='dup'))\n"
     )
     proc = tn("validate", str(DEMO), "--plugin", str(tmp_path / "dup.py"))

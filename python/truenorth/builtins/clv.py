@@ -362,7 +362,7 @@ def _convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: li
 
 KIND = truenorth.RuleKind(
     name="clv",
-    options=ClvOptions,
+    options_model=ClvOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

@@ -212,11 +212,14 @@ def render(template: str, row: dict[str, Any]) -> str:
 
 KIND = truenorth.RuleKind(
     name="condition",
-    options=ConditionOptions,
+    options_model=ConditionOptions,
     evaluate=evaluate,
     summary="A row predicate over a table: one finding per matching row, with an action tag.",
     doc=__doc__ or "",
     validate=_validate,
+    # warn/fail pick rows of the `on` table and messages name its columns: checked at load time
+    row_predicates=("when", "warn", "fail"),
+    message_columns=True,
 )
 
 

@@ -226,13 +226,14 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="decision_table",
-    options=DecisionTableOptions,
+    options_model=DecisionTableOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,
     summary="Ordered rows of conditions → outputs per row (hit policies first/collect).",
     doc=__doc__ or "",
     validate=_validate,
+    message_columns=True,  # one finding per matched row of the `on` table
 )
 
 

@@ -200,12 +200,20 @@ def write_tables(result: truenorth.Result, path: Path | None) -> None:
 
 REPORTERS = (
     truenorth.Reporter(
-        "console", write_console_file, ".txt", "rich terminal summary (rules, top findings)"
+        "console",
+        write_console_file,
+        ".txt",
+        "rich terminal summary (rules, top findings)",
+        default="always",
     ),
-    truenorth.Reporter("json", write_json, ".json", "the whole result as JSON"),
-    truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report"),
+    truenorth.Reporter("json", write_json, ".json", "the whole result as JSON", default="out"),
+    truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report", default="out"),
     truenorth.Reporter(
-        "tables", write_tables, None, "every table and the findings as Parquet and CSV"
+        "tables",
+        write_tables,
+        None,
+        "every table and the findings as Parquet and CSV",
+        default="out",
     ),
 )
 

@@ -135,7 +135,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="segment",
-    options=SegmentOptions,
+    options_model=SegmentOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

@@ -259,8 +259,8 @@ def substitute(
 class CompiledRule:
     """A validated rule with its kind, planned inputs/outputs and compiled conditions."""
 
-    rule: Rule
-    kind: RuleKind
+    rule: Rule[Any]
+    kind: RuleKind[Any]
     reads: list[str]
     writes: dict[str, Any]
     conditions: dict[str, pl.Expr]  # when/warn/fail, plus kind conditions ("with.rows.0.when")
@@ -419,10 +419,12 @@ def _compile_rule(
         problems.append(Problem(msg, doc.loc((*path, "kind")), rule_id=spec.id, expected=expected))
         return None
     try:
-        options = kind.options.model_validate(spec.with_)
+        options = kind.options_model.model_validate(spec.with_)
     except ValidationError as exc:
         problems.extend(
-            pydantic_problems(exc, doc, model=kind.options, prefix=(*path, "with"), rule_id=spec.id)
+            pydantic_problems(
+                exc, doc, model=kind.options_model, prefix=(*path, "with"), rule_id=spec.id
+            )
         )
         return None
     location = doc.loc(path)
@@ -584,9 +586,9 @@ def _check_rule(
         if text is None:
             continue
         loc = crule.doc.loc((*crule.path, field_name))
-        # warn/fail thresholds apply to the frame the kind hands check_thresholds; only `when`
-        # is a predicate over the `on` table by contract (and condition kind's warn/fail too).
-        use_schema = schema if field_name == "when" or crule.kind.name == "condition" else None
+        # the kind declares which conditions are predicates over the `on` table; the others
+        # (warn/fail thresholds on a frame the kind computes) cannot be checked before it runs
+        use_schema = schema if field_name in crule.kind.row_predicates else None
         expr, found = check_condition(
             text,
             schema=use_schema,
@@ -609,7 +611,7 @@ def _check_rule(
                 Problem(f"message: bad template: {exc}", loc, rule.id, "{column} placeholders")
             )
             return
-        out_schema = schema if crule.kind.name in ("condition", "decision_table") else None
+        out_schema = schema if crule.kind.message_columns else None
         if out_schema is not None:
             extra = {"rule_id", "subject", "severity", "action", "value"}
             unknown = [n for n in names if n not in out_schema and n not in extra]

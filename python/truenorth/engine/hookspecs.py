@@ -11,7 +11,7 @@ Example::
 
     @truenorth.hookimpl
     def register_rule_kinds(register):
-        register(truenorth.RuleKind(name="nps_alert", options=MyOptions, evaluate=evaluate))
+        register(truenorth.RuleKind(name="nps_alert", options_model=MyOptions, evaluate=evaluate))
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def register_rule_kinds(register: Callable[[RuleKind], None]) -> None:
     """Register rule kinds: ``register(RuleKind(...))`` once per kind.
 
     A :class:`~truenorth.RuleKind` bundles the kind's ``name`` (what packs write in ``kind:``),
-    its ``options`` model (a :class:`~truenorth.Options` subclass validating ``with:``; unknown
+    its ``options_model`` (a :class:`~truenorth.Options` subclass validating ``with:``; unknown
     keys are errors), ``evaluate(ctx) -> RuleOutput``, and optionally ``reads``/``writes``
     (the tables a rule needs and produces, with declared schemas so conditions on them are
     checked before any data is read), ``validate`` (extra load-time checks with located
@@ -51,7 +51,7 @@ def register_rule_kinds(register: Callable[[RuleKind], None]) -> None:
 
         @truenorth.hookimpl
         def register_rule_kinds(register):
-            register(truenorth.RuleKind(name="row_count", options=Options, evaluate=evaluate))
+            register(truenorth.RuleKind(name="row_count", options_model=Options, evaluate=evaluate))
     """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +34,11 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The options model of a rule kind; ``RuleKind``, ``Rule`` and ``RuleContext`` are
+#: generic over it, so ``ctx.rule.options`` has the kind's own options type.
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
 @dataclass(frozen=True)
 class Location:
     """Where something stands in a YAML file (1-based line and column)."""
@@ -47,12 +52,12 @@ class Location:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Generic[OptionsT]):
     """One rule of a pack, after parameter substitution and validation."""
 
     id: str
     kind: str
-    options: Options
+    options: OptionsT
     on: str | None = None
     when: str | None = None
     warn: str | None = None
@@ -92,10 +97,14 @@ class RuleOutput:
     findings_frame: pl.DataFrame | None = None
 
 
-class RuleContext(Protocol):
-    """What the engine hands a rule's evaluate function."""
+class RuleContext(Protocol[OptionsT]):
+    """What the engine hands a rule's evaluate function.
 
-    rule: Rule
+    ``RuleContext[MyOptions]`` types ``ctx.rule.options`` as ``MyOptions``. For unit tests of an
+    evaluate function, :func:`truenorth.testing.rule_context` builds one backed by the engine.
+    """
+
+    rule: Rule[OptionsT]
     params: Mapping[str, Any]
 
     def table(self, name: str) -> pl.LazyFrame:
@@ -158,36 +167,64 @@ class RuleContext(Protocol):
         ...
 
 
-def _reads_on(options: Options, rule: Rule) -> Sequence[str]:
+def _reads_on(options: Any, rule: Rule[Any]) -> Sequence[str]:
     return (rule.on,) if rule.on else ()
 
 
-def _writes_nothing(options: Options, rule: Rule) -> Mapping[str, Schema | None]:
+def _writes_nothing(options: Any, rule: Rule[Any]) -> Mapping[str, Schema | None]:
     return {}
 
 
+#: The rule fields that can hold a condition (a SQL expression).
+CONDITION_FIELDS: tuple[str, ...] = ("when", "warn", "fail")
+
+
 @dataclass(frozen=True)
-class RuleKind:
+class RuleKind(Generic[OptionsT]):
     """A kind of rule: its options model, the tables it reads and writes, and how it runs.
 
     ``reads`` names the tables (dataset roles or tables of other rules) a rule needs;
     ``writes`` maps each table it produces to its declared schema (so conditions on it can be
     checked before any data is read), or ``None`` when the schema is only known at run time.
+
+    Capabilities tell the engine what to check at load time, so a third-party kind gets the
+    same checks as a built-in one by declaring them (the engine never looks at kind names):
+
+    ``row_predicates``
+        Which of ``when``/``warn``/``fail`` are row predicates over the rule's ``on`` table;
+        their columns are checked against that table's declared schema. By default only
+        ``when`` is; a kind whose ``warn``/``fail`` apply to a frame it computes (its
+        metrics, handed to ``ctx.check_thresholds``) leaves them out.
+    ``message_columns``
+        ``message:`` placeholders name columns of the ``on`` table (one finding per row), so
+        an unknown placeholder is an error at load time.
+
+    Example::
+
+        >>> import truenorth
+        >>> kind = truenorth.RuleKind(
+        ...     name="flag_rows", options_model=truenorth.Options,
+        ...     evaluate=lambda ctx: truenorth.RuleOutput(),
+        ...     row_predicates=("when", "warn", "fail"), message_columns=True)
+        >>> kind.row_predicates
+        ('when', 'warn', 'fail')
     """
 
     name: str
-    options: type[Options]
-    evaluate: Callable[[RuleContext], RuleOutput]
-    reads: Callable[[Options, Rule], Sequence[str]] = _reads_on
-    writes: Callable[[Options, Rule], Mapping[str, Schema | None]] = _writes_nothing
+    options_model: type[OptionsT]
+    evaluate: Callable[[RuleContext[OptionsT]], RuleOutput]
+    reads: Callable[[OptionsT, Rule[OptionsT]], Sequence[str]] = _reads_on
+    writes: Callable[[OptionsT, Rule[OptionsT]], Mapping[str, Schema | None]] = _writes_nothing
     summary: str = ""
     doc: str = ""
     # Optional load-time checks beyond the options model: ``validate(options, rule, vctx)`` with
     # a :class:`truenorth.engine.compiler.ValidationContext` (located errors, declared schemas,
     # condition compilation). Runs before any data is read.
-    validate: Callable[[Options, Rule, Any], None] | None = None
+    validate: Callable[[OptionsT, Rule[OptionsT], Any], None] | None = None
     # Example YAML snippets of rules of this kind, shown by ``truenorth kinds KIND``.
     examples: tuple[str, ...] = ()
+    row_predicates: tuple[str, ...] = ("when",)
+    message_columns: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +237,10 @@ class Reader:
     summary: str = ""
 
 
+#: When ``truenorth run`` writes a format nobody asked for with ``--format``.
+ReporterDefault = Literal["never", "always", "out"]
+
+
 @dataclass(frozen=True)
 class Reporter:
     """Writes a run's result in one format (console, json, markdown, html, ...).
@@ -208,9 +249,13 @@ class Reporter:
     otherwise, when ``extension`` is set (``".json"``), the file to write (``OUT/report.json``),
     and when it is ``None``, the output *folder* (e.g. the ``tables`` reporter). Write files
     atomically with :func:`truenorth.io.atomic_write`.
+
+    ``default`` says whether ``truenorth run`` without ``--format`` uses it: ``"always"``
+    (the console summary), ``"out"`` (only when ``--out DIR`` is given) or ``"never"``.
     """
 
     name: str
     write: Callable[[Result, Path | None], None]
     extension: str | None = None
     summary: str = ""
+    default: ReporterDefault = "never"

@@ -133,7 +133,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="loyalty_tiers",
-    options=LoyaltyOptions,
+    options_model=LoyaltyOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

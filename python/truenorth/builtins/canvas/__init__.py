@@ -219,7 +219,7 @@ CES, shares, means, churn and CAC; approximate for medians).
 
 KIND = RuleKind(
     name="canvas",
-    options=CanvasOptions,
+    options_model=CanvasOptions,
     evaluate=evaluate,
     reads=reads,  # type: ignore[arg-type]
     writes=writes,  # type: ignore[arg-type]

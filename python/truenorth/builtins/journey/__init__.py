@@ -254,7 +254,7 @@ rules:
 
 KIND = RuleKind(
     name="journey",
-    options=JourneyOptions,
+    options_model=JourneyOptions,
     evaluate=evaluate,
     reads=reads,
     writes=writes,

@@ -406,7 +406,7 @@ rules:
 
 KIND = RuleKind(
     name="kano",
-    options=KanoOptions,
+    options_model=KanoOptions,
     evaluate=evaluate,
     reads=reads,
     writes=writes,

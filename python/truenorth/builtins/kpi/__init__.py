@@ -470,7 +470,7 @@ DOC = DOC + "\n" + _options_reference() + "\n"
 
 KIND = RuleKind(
     name="kpi",
-    options=KpiOptions,
+    options_model=KpiOptions,
     evaluate=evaluate,
     reads=reads,  # type: ignore[arg-type]
     writes=writes,  # type: ignore[arg-type]

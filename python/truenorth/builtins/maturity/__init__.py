@@ -235,7 +235,7 @@ DOC = DOC + "\n" + _catalogue_reference() + "\n"
 
 KIND = RuleKind(
     name="maturity",
-    options=MaturityOptions,
+    options_model=MaturityOptions,
     evaluate=evaluate,
     reads=reads,  # type: ignore[arg-type]
     writes=writes,  # type: ignore[arg-type]
