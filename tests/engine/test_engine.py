@@ -310,7 +310,7 @@ def test_vectorised_findings_frame_is_normalised():
     )
     result = run_rule(kind, {}, {"customers": CUSTOMERS}, severity="info", action="look")
     f = result.findings
-    assert f.height == 4 and f.columns == list(truenorth.engine.FINDINGS_SCHEMA)
+    assert f.height == 4 and f.columns == list(truenorth.FINDINGS_SCHEMA)
     assert set(f["severity"]) == {"info"} and set(f["action"]) == {"look"}
     assert set(f["rule_id"]) == {"rule"} and set(f["kind"]) == {"framer"}
     assert json.loads(f["evidence"][1]) == {"clv": 250.0, "p_alive": 0.1}

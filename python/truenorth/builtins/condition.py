@@ -19,6 +19,7 @@ values never meet a condition.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -115,7 +116,9 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if opts.limit is not None:
         selected = selected.head(opts.limit)
     query = selected.select([subject, *used, *flags])
-    found = findings_frame(query, rule, subject=subject, used=used, value=opts.value, levels=levels)
+    found = _matched_findings(
+        query, rule, ctx.render, subject=subject, used=used, value=opts.value, levels=levels
+    )
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
     if hasattr(ctx, "note"):
@@ -144,16 +147,21 @@ def _as_text(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).fill_null("None")
 
 
-def findings_frame(
+def _matched_findings(
     rows: pl.LazyFrame,
-    rule: truenorth.Rule,
+    rule: truenorth.Rule[ConditionOptions],
+    render: Callable[[str, Mapping[str, Any]], str],
     *,
     subject: str,
     used: list[str],
     value: str | None,
     levels: list[str],
 ) -> pl.DataFrame:
-    """Findings for the matched rows, built column-wise (no Python object per finding)."""
+    """Findings for the matched rows, built column-wise (no Python object per finding).
+
+    Simple ``{column}`` messages are formatted by Polars; others row by row with ``render``
+    (the engine's message renderer, ``ctx.render``).
+    """
     names = rows.collect_schema().names()
     if levels:
         severity = pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
@@ -196,18 +204,6 @@ def findings_frame(
         pl.lit(location, pl.String).alias("location"),
     ]
     return rows.select(exprs)
-
-
-class _SafeRow(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render(template: str, row: dict[str, Any]) -> str:
-    try:
-        return template.format_map(_SafeRow(row))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return template
 
 
 KIND = truenorth.RuleKind(

@@ -44,8 +44,9 @@ from .compiler import (
     resolve_path,
 )
 from .conditions import type_check_on_frame
+from .packtests import TestOutcome, run_pack_tests
 from .plugins import Registry, load_registry
-from .records import Finding, Location, Rule, RuleOutput, Severity
+from .records import Finding, Rule, RuleOutput, Severity
 from .result import (
     FINDINGS_SCHEMA,
     Result,
@@ -585,9 +586,7 @@ class Engine:
 
     def run_tests(self) -> list[TestOutcome]:
         """Run the pack's ``tests:`` cases; see :class:`TestOutcome`."""
-        from .packtests import run_pack_tests
-
-        return run_pack_tests(self)
+        return run_pack_tests(self.pack, self.registry, self.run)
 
 
 def _unreadable_input(run: _Run, crule: CompiledRule, exc: BaseException) -> DataError | None:
@@ -646,17 +645,6 @@ def _as_list(sources: Any) -> list[Any]:
     if isinstance(sources, (str, Path, Mapping)):
         return [sources]
     return list(sources)
-
-
-@dataclass
-class TestOutcome:
-    """The outcome of one pack test case."""
-
-    name: str
-    passed: bool
-    failures: list[str]
-    location: Location | None = None
-    seconds: float = 0.0
 
 
 __all__ = ["Engine", "RunContext", "TestOutcome", "render_message"]

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
-from ..errors import TruenorthError
+from ..errors import Location, TruenorthError
 from ..io.datasets import apply_columns, read_dataset
+from .compiler import CompiledPack
+from .plugins import Registry
+from .result import Result
 from .spec import DatasetSpec, ExpectedFinding
 
-if TYPE_CHECKING:
-    from .engine import Engine, TestOutcome
+
+@dataclass
+class TestOutcome:
+    """The outcome of one pack test case."""
+
+    name: str
+    passed: bool
+    failures: list[str]
+    location: Location | None = None
+    seconds: float = 0.0
 
 
 def _matches(row: dict[str, Any], exp: ExpectedFinding) -> bool:
@@ -30,13 +43,13 @@ def _describe(exp: ExpectedFinding) -> str:
 
 
 def _given_frame(
-    engine: Engine, role: str, given: Any, base_dir: Any
+    registry: Registry, role: str, given: Any, base_dir: Any
 ) -> pl.LazyFrame | pl.DataFrame:
     if isinstance(given, DatasetSpec):
         if given.path is None:
             raise TruenorthError(f"given {role!r}: a path is required")
         path = base_dir / given.path
-        reader = engine.registry.reader_for(str(path), given.reader)
+        reader = registry.reader_for(str(path), given.reader)
         if reader is None:
             raise TruenorthError(f"given {role!r}: no reader for {path.name}")
         lf = read_dataset(path, reader=reader, options=given.options, role=role)
@@ -59,24 +72,27 @@ def _given_frame(
     return pl.DataFrame(given, infer_schema_length=None)
 
 
-def run_pack_tests(engine: Engine) -> list[TestOutcome]:
-    from .engine import TestOutcome
-
+def run_pack_tests(
+    pack: CompiledPack, registry: Registry, run: Callable[..., Result]
+) -> list[TestOutcome]:
+    """Run ``pack``'s ``tests:`` cases, each through ``run(data=..., params=...)``."""
     outcomes = []
-    for case, doc, path, base_dir in engine.pack.tests:
+    for case, doc, path, base_dir in pack.tests:
         t0 = time.perf_counter()
         failures: list[str] = []
         loc = doc.loc(path)
         try:
-            data = {role: _given_frame(engine, role, g, base_dir) for role, g in case.given.items()}
-            result = engine.run(data=data, params=case.params or None)
+            data = {
+                role: _given_frame(registry, role, g, base_dir) for role, g in case.given.items()
+            }
+            result = run(data=data, params=case.params or None)
         except TruenorthError as exc:
             outcomes.append(
                 TestOutcome(case.name, False, [str(exc)], loc, time.perf_counter() - t0)
             )
             continue
         exp = case.expect
-        rule_ids = {r.id for r in engine.pack.rules}
+        rule_ids = {r.id for r in pack.rules}
         for e in [*(exp.contains or []), *(exp.findings or [])]:
             rid = getattr(e, "rule", None)
             if rid is not None and rid not in rule_ids:

@@ -15,11 +15,30 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import Location
+from .findings import SEVERITIES, Finding, Severity
+
 if TYPE_CHECKING:
     from .result import Result
 
-Severity = Literal["info", "warn", "fail", "error"]
-SEVERITIES: tuple[Severity, ...] = ("info", "warn", "fail", "error")
+# Location, Finding, Severity and SEVERITIES live below this module (errors, findings) so that
+# nothing the engine's results need imports the plugin records; they are re-exported here.
+__all__ = [
+    "SEVERITIES",
+    "Finding",
+    "Location",
+    "Options",
+    "OptionsT",
+    "Reader",
+    "Reporter",
+    "ReporterDefault",
+    "Rule",
+    "RuleContext",
+    "RuleKind",
+    "RuleOutput",
+    "Schema",
+    "Severity",
+]
 
 # A declared table schema: column name -> Polars dtype. ``None`` means "not known until run".
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
@@ -40,18 +59,6 @@ OptionsT = TypeVar("OptionsT", bound=Options)
 
 
 @dataclass(frozen=True)
-class Location:
-    """Where something stands in a YAML file (1-based line and column)."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
 class Rule(Generic[OptionsT]):
     """One rule of a pack, after parameter substitution and validation."""
 
@@ -69,22 +76,6 @@ class Rule(Generic[OptionsT]):
     description: str | None = None
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing a rule found. ``evidence`` holds the values that triggered it."""
-
-    rule_id: str
-    kind: str
-    severity: Severity
-    subject: str
-    message: str
-    value: float | None = None
-    threshold: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    action: str | None = None
-    location: str | None = None
-
-
 @dataclass
 class RuleOutput:
     """What a rule's evaluate function returns: named tables and findings."""
@@ -92,7 +83,7 @@ class RuleOutput:
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     # Many findings at once, vectorised: a frame with (a subset of) the columns of
-    # ``truenorth.engine.result.FINDINGS_SCHEMA``; ``evidence`` may be a struct column.
+    # ``truenorth.FINDINGS_SCHEMA``; ``evidence`` may be a struct column.
     # Missing rule_id/kind/severity/action/location columns are filled in from the rule.
     findings_frame: pl.DataFrame | None = None
 
