@@ -246,10 +246,10 @@ def _fit(fit: Any, ctx: truenorth.RuleContext, name: Any, findings: list) -> Any
     return model
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     from truenorth import clv
 
-    opts: ClvOptions = ctx.rule.options  # type: ignore[assignment]
+    opts = ctx.rule.options
     lf = ctx.table(source_of(opts, ctx.rule))
     if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
         lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))

@@ -67,10 +67,12 @@ def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None
             )
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[ConditionOptions]) -> truenorth.RuleOutput:
     rule = ctx.rule
-    opts: ConditionOptions = rule.options  # type: ignore[assignment]
-    lf = ctx.table(rule.on)  # type: ignore[arg-type]
+    opts = rule.options
+    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
+        raise ValueError("condition rules need `on:`")
+    lf = ctx.table(rule.on)
     schema = lf.collect_schema()
     columns = schema.names()
     conds: dict[str, pl.Expr] = {}
@@ -121,9 +123,8 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     )
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
-    if hasattr(ctx, "note"):
-        ctx.note("rows in", total_frame.item())
-        ctx.note("rows matched", frame.height)
+    ctx.note("rows in", total_frame.item())
+    ctx.note("rows matched", frame.height)
     return truenorth.RuleOutput(findings_frame=frame)
 
 

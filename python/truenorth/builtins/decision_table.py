@@ -130,10 +130,12 @@ def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> 
             )
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.RuleOutput:
     rule = ctx.rule
-    opts: DecisionTableOptions = rule.options  # type: ignore[assignment]
-    lf = ctx.table(rule.on)  # type: ignore[arg-type]
+    opts = rule.options
+    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
+        raise ValueError("decision_table rules need `on:`")
+    lf = ctx.table(rule.on)
     schema = lf.collect_schema()
     columns = schema.names()
     subject = opts.subject or columns[0]

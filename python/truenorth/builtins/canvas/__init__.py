@@ -74,9 +74,8 @@ def _optional(ctx: RuleContext, name: str | None, default: str) -> tuple[pl.Data
     return None, table
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
+def evaluate(ctx: RuleContext[CanvasOptions]) -> RuleOutput:
     o = ctx.rule.options
-    assert isinstance(o, CanvasOptions)
     loaded = load_canvas(ctx.resolve_path(o.path))
     segments, seg_name = _optional(ctx, o.segments, "segments")
     touch, touch_name = _optional(ctx, o.touchpoints, "touchpoints")
@@ -221,8 +220,8 @@ KIND = RuleKind(
     name="canvas",
     options_model=CanvasOptions,
     evaluate=evaluate,
-    reads=reads,  # type: ignore[arg-type]
-    writes=writes,  # type: ignore[arg-type]
+    reads=reads,
+    writes=writes,
     summary="Business Model Canvas consistency, Value Proposition Canvas fit, links to data",
     doc=DOC,
     validate=validate,

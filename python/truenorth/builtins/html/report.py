@@ -542,6 +542,14 @@ def _parse_threshold(text: str | None) -> tuple[str, float] | None:
     return None
 
 
+def _axis_unit(unit: object) -> str | None:
+    """The bullet chart's axis from the KPI table's ``unit`` column: a share ("share of ...")
+    may use the whole 0..1 axis; anything else (points, hours, a ratio, a mean) is absolute."""
+    if not unit:
+        return None
+    return None if str(unit).startswith("share") else "abs"
+
+
 def _rule_thresholds(result: Any, rule_id: str) -> dict[str, tuple[str, float]]:
     """The rule's numeric ``warn``/``fail`` thresholds on ``value``, where they are simple."""
     out: dict[str, tuple[str, float]] = {}
@@ -626,7 +634,7 @@ def _kpi_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
                 "label": label, "value": r[value], "lower": r.get("ci_low"), "upper": r.get("ci_high"),
                 "target": r.get("target"), "warn": warn[1] if warn else None, "fail": fail[1] if fail else None,
                 "status": status, "higher_is_better": hib if hib is not None else True,
-                "unit": "abs" if metric in ("nps", "ces", "first_response_time", "cac", "clv_cac", "cac_payback", "health_score") else None,
+                "unit": _axis_unit(r.get("unit")),
             }
         )  # fmt: skip
     out = [figure(svg.bullet_chart(rows, title="KPIs against thresholds", width=900),

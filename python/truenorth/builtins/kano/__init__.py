@@ -355,8 +355,8 @@ def findings(
     return out
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
-    options: KanoOptions = ctx.rule.options  # type: ignore[assignment]
+def evaluate(ctx: RuleContext[KanoOptions]) -> RuleOutput:
+    options = ctx.rule.options
     extra: list[str] = []
     if options.unmet_from:
         extra = unmet_features(ctx.table(options.unmet_from), options.unmet_from)

@@ -77,9 +77,8 @@ class MaturityOptions(Options):
     )
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
+def evaluate(ctx: RuleContext[MaturityOptions]) -> RuleOutput:
     o = ctx.rule.options
-    assert isinstance(o, MaturityOptions)
     cat = load_catalogue(ctx.resolve_path(o.catalogue) if o.catalogue else None)
     ratings = load_ratings(ctx.resolve_path(o.ratings), cat) if o.ratings else {}
     run = Run(ctx.has_table, ctx.table, {**DEFAULT_TABLES, **o.tables}, extra=o.wait_for)
@@ -237,8 +236,8 @@ KIND = RuleKind(
     name="maturity",
     options_model=MaturityOptions,
     evaluate=evaluate,
-    reads=reads,  # type: ignore[arg-type]
-    writes=writes,  # type: ignore[arg-type]
+    reads=reads,
+    writes=writes,
     summary="Staged customer-value maturity (5 levels x 6 dimensions) from ratings and run evidence",
     doc=DOC,
     validate=validate,
