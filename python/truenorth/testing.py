@@ -33,16 +33,16 @@ from .engine.result import Result
 
 
 def _plugin_for(kind: RuleKind) -> Any:
+    from .engine.hookspecs import hookimpl
+
     class _InlinePlugin:
         __name__ = f"inline-{kind.name}"
 
         @staticmethod
+        @hookimpl
         def register_rule_kinds(register: Any) -> None:
             register(kind)
 
-    from .engine.hookspecs import hookimpl
-
-    _InlinePlugin.register_rule_kinds = staticmethod(hookimpl(_InlinePlugin.register_rule_kinds))
     return _InlinePlugin()
 
 

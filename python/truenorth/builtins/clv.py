@@ -70,7 +70,7 @@ def duration_days(text: str) -> float:
 
 def is_calendar(text: str) -> bool:
     m = _DURATION.match(text)
-    return bool(m) and m.group(2) in _CALENDAR
+    return m is not None and m.group(2) in _CALENDAR
 
 
 class ClvOptions(truenorth.Options):

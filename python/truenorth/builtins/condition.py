@@ -109,7 +109,7 @@ def evaluate(ctx: truenorth.RuleContext[ConditionOptions]) -> truenorth.RuleOutp
     selected = lf.with_columns(pl.col(nan_cols).fill_nan(None)) if nan_cols else lf
     if "when" in conds:
         selected = selected.filter(conds["when"])
-    levels = [k for k in ("fail", "warn") if k in conds]
+    levels: list[str] = [k for k in ("fail", "warn") if k in conds]
     if levels:
         selected = selected.with_columns(**{f"__tn_{k}": conds[k] for k in levels}).filter(
             pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels])
@@ -157,7 +157,7 @@ def _matched_findings(
     used: list[str],
     value: str | None,
     levels: list[str],
-) -> pl.DataFrame:
+) -> pl.LazyFrame:
     """Findings for the matched rows, built column-wise (no Python object per finding).
 
     Simple ``{column}`` messages are formatted by Polars; others row by row with ``render``
@@ -165,8 +165,8 @@ def _matched_findings(
     """
     names = rows.collect_schema().names()
     if levels:
-        severity = pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
-        severity = severity.then(pl.lit("fail")).otherwise(pl.lit("warn"))
+        is_fail = pl.col("__tn_fail") if "fail" in levels else pl.lit(False)
+        severity = pl.when(is_fail).then(pl.lit("fail")).otherwise(pl.lit("warn"))
         threshold = (
             pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
             .then(pl.lit(rule.fail))

@@ -98,6 +98,7 @@ def _target(options: DecisionTableOptions, rule: truenorth.Rule) -> str:
 
 def _writes(options: DecisionTableOptions, rule: truenorth.Rule) -> dict[str, Any]:
     dtypes = _column_dtypes(options)
+    schema: dict[str, pl.DataType]
     if options.hit_policy == "collect":
         schema = {c: pl.List(d) for c, d in dtypes.items()}
         schema[f"{rule.id}_row"] = pl.List(pl.Int64())

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import truenorth
 from truenorth.io import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 SEVERITY_STYLE = {"info": "cyan", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
 STATUS_STYLE = {"ok": "green", "error": "bold magenta", "skipped": "yellow"}
@@ -62,15 +66,16 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
         counts = result.counts()
         console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")
         rules = Table(title="Rules", title_justify="left", show_lines=False)
-        for col, kw in (
-            ("rule", {}),
-            ("kind", {}),
-            ("status", {}),
-            ("findings", {"justify": "right"}),
-            ("tables", {}),
-            ("time", {"justify": "right"}),
-        ):
-            rules.add_column(col, **kw)
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("rule", "left"),
+            ("kind", "left"),
+            ("status", "left"),
+            ("findings", "right"),
+            ("tables", "left"),
+            ("time", "right"),
+        )
+        for col, justify in columns:
+            rules.add_column(col, justify=justify)
         for r in result.rules:
             style = STATUS_STYLE.get(r.status, "")
             rules.add_row(

@@ -176,23 +176,27 @@ class RunContext:
         findings = []
         used = {c for e in conds.values() for c in e.meta.root_names()}
         for row in flagged.iter_rows(named=True):
-            level = "fail" if row.get("__tn_fail") else "warn" if row.get("__tn_warn") else None
-            if level is None:
+            hit: Severity
+            if row.get("__tn_fail"):
+                hit = "fail"
+            elif row.get("__tn_warn"):
+                hit = "warn"
+            else:
                 continue
             v = row[value]
             evidence = {c: row[c] for c in sorted(used) if c in row}
             shown = f"{v:.4g}" if isinstance(v, float) else v
-            default = f"{row[subject]}: {value} = {shown} meets {level} threshold {getattr(self.rule, level)!r}"
+            default = f"{row[subject]}: {value} = {shown} meets {hit} threshold {getattr(self.rule, hit)!r}"
             msg = self.render(self.rule.message, row) if self.rule.message else default
             findings.append(
                 self.finding(
                     row[subject],
                     msg,
-                    severity=level,  # type: ignore[arg-type]
+                    severity=hit,
                     value=float(v)
                     if isinstance(v, (int, float)) and not isinstance(v, bool)
                     else None,
-                    threshold=getattr(self.rule, level),
+                    threshold=getattr(self.rule, hit),
                     evidence=evidence,
                 )
             )

@@ -52,7 +52,7 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "action": pl.String(),
     "location": pl.String(),
 }
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def jsonable(value: Any) -> Any:

@@ -298,9 +298,10 @@ def build_registry(
     for hook_name, (category, cls) in _HOOKS.items():
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():
-            info = infos.get(impl.plugin_name)
-            if info is None or info.name in broken:
+            found = infos.get(impl.plugin_name)
+            if found is None or found.name in broken:
                 continue
+            info = found
             staged: list[Any] = []
 
             def register(record: Any, _staged: list[Any] = staged) -> None:

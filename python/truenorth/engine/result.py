@@ -125,7 +125,7 @@ class Result:
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity (every severity present as a key)."""
-        counts = dict.fromkeys(SEVERITIES, 0)
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         if self.findings.height:
             for sev, n in self.findings.group_by("severity").len().iter_rows():
                 counts[sev] = n

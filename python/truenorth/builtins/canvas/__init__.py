@@ -115,7 +115,9 @@ def reads(o: CanvasOptions, rule: Rule) -> Sequence[str]:
     return [t for t in (o.segments, o.touchpoints, *o.kpis) if t]
 
 
-def writes(o: CanvasOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
+def writes(
+    o: CanvasOptions, rule: Rule[CanvasOptions]
+) -> Mapping[str, Mapping[str, pl.DataType | type[pl.DataType]]]:
     return {
         "canvas_coverage": COVERAGE_SCHEMA,
         "canvas_segments": SEGMENTS_SCHEMA,

@@ -207,7 +207,7 @@ def _value_concentration(df: pl.DataFrame, clv: str) -> str:
 def _freq_bins(max_f: float) -> list[tuple[float, float, str]]:
     """Frequency bins: single values up to 4, then widening ranges (lower bound inclusive)."""
     edges = [0, 1, 2, 3, 4, 5, 7, 10, 15, 25, 50, 100]
-    bins = []
+    bins: list[tuple[float, float, str]] = []
     for a, b in itertools.pairwise(edges):
         if a > max_f:
             break
@@ -215,8 +215,8 @@ def _freq_bins(max_f: float) -> list[tuple[float, float, str]]:
     if max_f >= edges[-1]:
         bins.append((edges[-1], math.inf, f"{edges[-1]}+"))
     elif bins and max_f >= bins[-1][1]:
-        a = bins[-1][1]
-        bins.append((a, math.inf, f"{a}+"))
+        last = bins[-1][1]
+        bins.append((last, math.inf, f"{last}+"))
     return bins
 
 
@@ -550,7 +550,7 @@ def _axis_unit(unit: object) -> str | None:
     return None if str(unit).startswith("share") else "abs"
 
 
-def _rule_thresholds(result: Any, rule_id: str) -> dict[str, tuple[str, float]]:
+def _rule_thresholds(result: Any, rule_id: str | None) -> dict[str, tuple[str, float]]:
     """The rule's numeric ``warn``/``fail`` thresholds on ``value``, where they are simple."""
     out: dict[str, tuple[str, float]] = {}
     findings = getattr(result, "findings", None)
@@ -589,7 +589,7 @@ def _kpi_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
     value = numeric_col(df, "value")
     if not value:
         return [svg.empty("kpis: no value column")]
-    thresholds: dict[str, dict[str, tuple[str, float]]] = {}
+    thresholds: dict[str | None, dict[str, tuple[str, float]]] = {}
     findings = getattr(result, "findings", None)
     worst: dict[tuple[str, str], str] = {}
     if (
@@ -741,7 +741,7 @@ def _maturity_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
     else:  # staged: the overall level is the lowest dimension's
         overall = d[level].min() if d.height else None
     if svg.finite(overall):
-        name = LEVEL_NAMES.get(int(overall), "")  # type: ignore[arg-type]
+        name = LEVEL_NAMES.get(int(overall), "")
         floor = col(d, "floor")
         floors = (
             d.filter(pl.col(floor))[dim].to_list()

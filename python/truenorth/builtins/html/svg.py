@@ -318,12 +318,12 @@ def histogram(
             _text(
                 right,
                 top - 4,
-                f"last bar: ≥ {fmt(hi - step)} (top {100 - clip_quantile * 100:.0f} % folded in)",
+                f"last bar: ≥ {fmt(hi - step)} (top {100 - clip_quantile * 100:.0f} % folded in)",  # type: ignore[operator]
                 "end",
                 fill="#666",
                 font_size=10,
             )
-        )  # type: ignore[operator]
+        )
     return _svg(width, height, body, title) + _dropped_note(dropped)
 
 
@@ -359,10 +359,10 @@ def bar_chart(
     rows = [
         (
             lab,
-            float(v),
+            float(v),  # type: ignore[arg-type]
             (colours[i] if colours else PALETTE[0]),
             (annotations[i] if annotations else None),
-        )  # type: ignore[arg-type]
+        )
         for i, (lab, v) in enumerate(zip(labels, values, strict=True))
         if finite(v)
     ]
@@ -471,11 +471,11 @@ def stacked_bar_chart(
     for i in range(len(categories)):
         totals.append(
             sum(
-                float(series[s][i])
+                float(series[s][i])  # type: ignore[arg-type, misc]
                 for s in names
-                if finite(series[s][i]) and float(series[s][i]) > 0
+                if finite(series[s][i]) and float(series[s][i]) > 0  # type: ignore[arg-type]
             )
-        )  # type: ignore[arg-type]
+        )
     top_total = max(totals) if totals else 0.0
     if top_total <= 0:
         return empty(f"{title}: nothing to count")
@@ -527,8 +527,10 @@ def funnel_chart(
 ) -> str:
     """Centred funnel bars with the count, the share of the first step and the step drop-off."""
     rows = [
-        (s, float(c)) for s, c in zip(steps, counts, strict=True) if finite(c) and float(c) >= 0
-    ]  # type: ignore[arg-type]
+        (s, float(c))  # type: ignore[arg-type]
+        for s, c in zip(steps, counts, strict=True)
+        if finite(c) and float(c) >= 0  # type: ignore[arg-type]
+    ]
     if not rows or rows[0][1] <= 0:
         return empty(f"{title}: no customers in the first step")
     first = rows[0][1]
@@ -579,8 +581,10 @@ def scatter_quadrants(
     circle joined to the point by a line.
     """
     pts = [
-        (lab, float(px), float(py), grp) for lab, px, py, grp in points if finite(px) and finite(py)
-    ]  # type: ignore[arg-type]
+        (lab, float(px), float(py), grp)  # type: ignore[arg-type]
+        for lab, px, py, grp in points
+        if finite(px) and finite(py)
+    ]
     dropped = len(points) - len(pts)
     if not pts:
         return empty(f"{title}: no points with both coordinates") + _dropped_note(dropped)
@@ -829,8 +833,10 @@ def bullet_chart(
         yy = top + i * row_height
         v = float(r["value"])  # type: ignore[arg-type]
         nums = [v] + [
-            float(r[k]) for k in ("lower", "upper", "target", "warn", "fail") if finite(r.get(k))
-        ]  # type: ignore[arg-type]
+            float(r[k])  # type: ignore[arg-type]
+            for k in ("lower", "upper", "target", "warn", "fail")
+            if finite(r.get(k))
+        ]
         lo, hi = min(nums), max(nums)
         if lo >= 0 and hi <= 1 and r.get("unit") != "abs":
             ticks = [0.0, 0.25, 0.5, 0.75, 1.0]  # a share: the whole 0..1 range

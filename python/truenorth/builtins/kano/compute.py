@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -434,7 +435,7 @@ def summarise(
         )
         for c in CATEGORIES
     }
-    chosen = pl.when(candidate[order[0]]).then(pl.lit(order[0]))
+    chosen: Any = pl.when(candidate[order[0]]).then(pl.lit(order[0]))  # a when/then chain
     for c in order[1:]:
         chosen = chosen.when(candidate[c]).then(pl.lit(c))
     n_candidates = pl.sum_horizontal([candidate[c].cast(pl.Int8) for c in CATEGORIES])

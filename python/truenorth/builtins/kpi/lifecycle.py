@@ -188,6 +188,13 @@ class EngagementRateOptions(KpiOptions):
         )
 
 
+def _as_date(value: object) -> dt.date:
+    """A Date column's min or max (Polars types it as any Python value)."""
+    if not isinstance(value, dt.date):
+        raise TypeError(f"expected a date, got {value!r}")
+    return value
+
+
 def _period_grid(first: dt.date, last: dt.date, period: str) -> pl.DataFrame:
     grid = pl.date_range(first, last, period, eager=True).alias("period")
     return pl.DataFrame(grid).with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
@@ -239,7 +246,7 @@ def lifecycle_counts(
     last = max(d for d in (subs["sp"].max(), subs["ep"].max()) if d is not None)
     if until is not None:
         last = max(last, until)
-    grid = _period_grid(first, last, period).select("period")
+    grid = _period_grid(_as_date(first), _as_date(last), period).select("period")
     segs = subs.select(SEG).unique()
     frame = segs.join(grid, how="cross")
     starts = subs.group_by(SEG, "sp").agg(pl.len().alias("new")).rename({"sp": "period"})
@@ -397,15 +404,18 @@ def cohort_table(
             (pl.col(by).cast(pl.String) if by else pl.lit("", pl.String)).alias("__seg_raw"),
             pl.col("time").dt.truncate(period).cast(pl.Date).alias("p"),
         )
-        first = events.group_by("customer").agg(
-            pl.col("p").min().alias("cohort"),
-            pl.col("__seg_raw").sort_by("p").first().alias(SEG),
+        first = (
+            events.group_by("customer")
+            .agg(
+                pl.col("p").min().alias("cohort"),
+                pl.col("__seg_raw").sort_by("p").first().alias(SEG),
+            )
+            .collect()
         )
         ev = events.select("customer", "p").unique().collect()
-        first = first.collect()
         if ev.height == 0:
             raise DataError(f"{source}: no events; expected rows with `customer` and `time`")
-        grid = _period_grid(ev["p"].min(), ev["p"].max(), period)
+        grid = _period_grid(_as_date(ev["p"].min()), _as_date(ev["p"].max()), period)
         idx = grid.rename({"period": "p"})
         joined = (
             ev.join(first, on="customer")
@@ -422,7 +432,7 @@ def cohort_table(
         if subs.height == 0:
             raise DataError(f"{source}: no rows; expected one row per customer")
         last = max(d for d in (subs["sp"].max(), subs["ep"].max()) if d is not None)
-        grid = _period_grid(subs["sp"].min(), last, period)
+        grid = _period_grid(_as_date(subs["sp"].min()), _as_date(last), period)
         idx = grid.rename({"period": "p"})
         s = (
             subs.join(idx.rename({"p": "sp", "idx": "cidx"}), on="sp")

@@ -174,7 +174,7 @@ class KpiOptions(Options):
         return self
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:
         if cls is not KpiOptions:
             return super().model_validate(obj, *args, **kwargs)
         if isinstance(obj, KpiOptions):
@@ -185,7 +185,7 @@ class KpiOptions(Options):
             raise _untagged(exc) from None
 
     @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if cls is not KpiOptions:
             return super().model_json_schema(*args, **kwargs)
         return _adapter().json_schema(*args, **kwargs)

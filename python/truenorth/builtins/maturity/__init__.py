@@ -144,7 +144,9 @@ def reads(o: MaturityOptions, rule: Rule) -> Sequence[str]:
     return list(o.wait_for)
 
 
-def writes(o: MaturityOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
+def writes(
+    o: MaturityOptions, rule: Rule[MaturityOptions]
+) -> Mapping[str, Mapping[str, pl.DataType | type[pl.DataType]]]:
     return {"maturity": MATURITY_SCHEMA, "maturity_evidence": EVIDENCE_SCHEMA}
 
 
