@@ -35,7 +35,8 @@ from typing import Any
 import polars as pl
 
 from .engine.compiler import compile_pack, read_sources
-from .engine.engine import Engine, RunContext, _Run
+from .engine.context import RunContext, RunState
+from .engine.engine import Engine
 from .engine.plugins import Registry, build_registry, load_registry
 from .engine.records import Options, RuleContext, RuleKind
 from .engine.result import Result
@@ -216,7 +217,7 @@ def rule_context(
             f.base_dir = Path(base_dir)
     compiled = compile_pack(source, registry)
     crule = compiled.rule(rule_id)
-    run = _Run(
+    run = RunState(
         pack=compiled,
         params=dict(compiled.params),
         inputs={role: to_lazy(data, role=role) for role, data in (tables or {}).items()},

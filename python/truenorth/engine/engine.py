@@ -27,7 +27,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +42,10 @@ from .compiler import (
     read_sources,
     resolve_path,
 )
-from .conditions import type_check_on_frame
+from .context import RunContext, RunState, render_message
 from .packtests import TestOutcome, run_pack_tests
 from .plugins import Registry, load_registry
-from .records import Finding, Rule, RuleOutput, Severity
+from .records import Finding, Rule, RuleOutput
 from .result import (
     FINDINGS_SCHEMA,
     Result,
@@ -57,183 +56,6 @@ from .result import (
 )
 
 _MAX_PARAM_CACHE = 32
-
-
-class _SafeDict(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def render_message(template: str, row: Mapping[str, Any]) -> str:
-    """Fill ``{column}`` placeholders from ``row``; unknown names are left visible."""
-    try:
-        return template.format_map(_SafeDict(row))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        out = template
-        for k, v in row.items():
-            out = out.replace("{" + str(k) + "}", str(v))
-        return out
-
-
-class RunContext:
-    """The engine's implementation of :class:`truenorth.RuleContext` for one rule in one run."""
-
-    def __init__(self, run: _Run, crule: CompiledRule):
-        self._run = run
-        self._crule = crule
-        self.rule: Rule = crule.rule
-        self.params: Mapping[str, Any] = run.params
-        self.notes: list[dict[str, Any]] = []
-
-    # tables ----------------------------------------------------------------
-    def table(self, name: str) -> pl.LazyFrame:
-        try:
-            return self._run.table(name)
-        except KeyError:
-            have = ", ".join(sorted(self._run.available())) or "(none)"
-            raise KeyError(f"no table {name!r} (available: {have})") from None
-
-    def has_table(self, name: str) -> bool:
-        return name in self._run.available()
-
-    def resource(self, name: str | None = None) -> Any:
-        return self._run.resources.get(self.rule.id if name is None else name)
-
-    def resolve_path(self, path: str) -> Path:
-        return resolve_path(self._crule.base_dir, path)
-
-    # findings --------------------------------------------------------------
-    def finding(
-        self,
-        subject: str,
-        message: str,
-        *,
-        severity: Severity | None = None,
-        value: float | None = None,
-        threshold: str | None = None,
-        evidence: Mapping[str, Any] | None = None,
-    ) -> Finding:
-        rule = self.rule
-        return Finding(
-            rule_id=rule.id,
-            kind=rule.kind,
-            severity=severity or rule.severity,
-            subject="" if subject is None else str(subject),
-            message=message,
-            value=value,
-            threshold=threshold,
-            evidence=dict(evidence or {}),
-            action=rule.action,
-            location=str(rule.location) if rule.location else None,
-        )
-
-    def condition(self, text: str, schema: Mapping[str, Any] | None = None) -> pl.Expr:
-        expr = self._run.condition(text)
-        if schema is not None:
-            key = (text, tuple((k, str(v)) for k, v in schema.items()))
-            cache = self._run.typechecks
-            if key in cache:
-                problem = cache[key]
-            else:
-                problem = cache[key] = type_check_on_frame(expr, text, schema)
-            if problem:
-                raise ValueError(problem)
-        return expr
-
-    def note(self, step: str, count: int | None = None, **info: Any) -> None:
-        entry: dict[str, Any] = {"step": step}
-        if count is not None:
-            entry["count"] = int(count)
-        entry.update(info)
-        self.notes.append(entry)
-
-    def render(self, template: str, row: Mapping[str, Any]) -> str:
-        return render_message(template, row)
-
-    def check_thresholds(
-        self, frame: pl.DataFrame, *, value: str = "value", subject: str = "subject"
-    ) -> list[Finding]:
-        if isinstance(frame, pl.LazyFrame):
-            frame = frame.collect()
-        conds = {
-            k: self._crule.conditions[k] for k in ("fail", "warn") if k in self._crule.conditions
-        }
-        if not conds:
-            return []
-        for need in (subject, value):
-            if need not in frame.columns:
-                raise ValueError(
-                    f"check_thresholds: no column {need!r} (columns: {', '.join(frame.columns)})"
-                )
-        masks = {}
-        for level, expr in conds.items():
-            text = getattr(self.rule, level)
-            problem = type_check_on_frame(expr, text, frame.schema)
-            if problem:
-                raise ValueError(f"{level}: {problem}")
-            masks[f"__tn_{level}"] = expr.fill_null(False)
-        flagged = frame.with_columns(**masks)
-        findings = []
-        used = {c for e in conds.values() for c in e.meta.root_names()}
-        for row in flagged.iter_rows(named=True):
-            hit: Severity
-            if row.get("__tn_fail"):
-                hit = "fail"
-            elif row.get("__tn_warn"):
-                hit = "warn"
-            else:
-                continue
-            v = row[value]
-            evidence = {c: row[c] for c in sorted(used) if c in row}
-            shown = f"{v:.4g}" if isinstance(v, float) else v
-            default = f"{row[subject]}: {value} = {shown} meets {hit} threshold {getattr(self.rule, hit)!r}"
-            msg = self.render(self.rule.message, row) if self.rule.message else default
-            findings.append(
-                self.finding(
-                    row[subject],
-                    msg,
-                    severity=hit,
-                    value=float(v)
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                    else None,
-                    threshold=getattr(self.rule, hit),
-                    evidence=evidence,
-                )
-            )
-        self.note("thresholds", len(findings), rows=frame.height)
-        return findings
-
-
-@dataclass
-class _Run:
-    pack: CompiledPack
-    params: dict[str, Any]
-    inputs: dict[str, pl.LazyFrame]
-    produced: dict[str, pl.DataFrame] = field(default_factory=dict)
-    resources: Mapping[str, Any] = field(default_factory=dict)
-    # shared across runs of one engine (expressions are immutable; dict get/set are atomic)
-    conditions: dict[str, pl.Expr] = field(default_factory=dict)
-    typechecks: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
-    # role -> (file, reader options) for datasets read from files (for error diagnosis)
-    sources: dict[str, tuple[Path, Mapping[str, Any]]] = field(default_factory=dict)
-
-    def available(self) -> set[str]:
-        return set(self.inputs) | set(self.produced)
-
-    def table(self, name: str) -> pl.LazyFrame:
-        if name in self.produced:
-            return self.produced[name].lazy()
-        return self.inputs[name]
-
-    def condition(self, text: str) -> pl.Expr:
-        expr = self.conditions.get(text)
-        if expr is None:
-            from .conditions import compile_condition
-
-            expr = compile_condition(text)
-            if len(self.conditions) < 10_000:
-                self.conditions[text] = expr
-        return expr
 
 
 class Engine:
@@ -414,7 +236,7 @@ class Engine:
         if missing:
             raise DataError(f"pack {pack.name!r}: no data for: {', '.join(missing)}")
 
-        run = _Run(
+        run = RunState(
             pack=pack,
             params=dict(pack.params),
             inputs=inputs,
@@ -476,7 +298,7 @@ class Engine:
         return apply_columns(lf, ds.spec.columns, role=role, source=str(path))
 
     def _run_rule(
-        self, run: _Run, crule: CompiledRule, failed_tables: Mapping[str, str]
+        self, run: RunState, crule: CompiledRule, failed_tables: Mapping[str, str]
     ) -> tuple[RuleRun, pl.DataFrame]:
         rule = crule.rule
         loc = str(rule.location) if rule.location else None
@@ -593,7 +415,7 @@ class Engine:
         return run_pack_tests(self.pack, self.registry, self.run)
 
 
-def _unreadable_input(run: _Run, crule: CompiledRule, exc: BaseException) -> DataError | None:
+def _unreadable_input(run: RunState, crule: CompiledRule, exc: BaseException) -> DataError | None:
     """A DataError when a Polars error came from an input dataset that cannot be read/parsed.
 
     Datasets are scanned lazily, so a malformed file (ragged rows, invalid UTF-8, ...) only fails
