@@ -269,7 +269,7 @@ def test_reader_chosen_by_longest_extension():
 
 
 def test_local_plugin_file_via_cli_loader(tmp_path):
-    from truenorth.cli import _load_plugin_file
+    from truenorth.cli_support import _load_plugin_file
 
     path = tmp_path / "local.py"
     path.write_text(textwrap.dedent(GOOD))
