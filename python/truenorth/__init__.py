@@ -11,7 +11,8 @@ Services load packs once and run them on in-memory frames::
     result.tables["customers"]
 
 Plugin authors use the records and the ``hookimpl`` marker re-exported here (``RuleKind``,
-``Options``, ``Reader``, ``Reporter``, ``RuleContext``, ``RuleOutput``, ``Finding``) and test
+``Options``, ``Reader``, ``Reporter``, ``RuleContext``, ``RuleOutput``, ``Finding``,
+``FINDINGS_SCHEMA`` — the columns of a ``RuleOutput.findings_frame``) and test
 their kinds with :mod:`truenorth.testing`. Plugins that read YAML files of their own (a canvas,
 ratings) use :func:`parse_yaml` / :func:`load_yaml`: the pack loader's safe, located parsing
 (values plus ``Located.loc(path)``), so their errors carry file:line:column too. Everything under ``truenorth.engine`` that is not
@@ -22,6 +23,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import errors
 from .engine.engine import Engine
+from .engine.findings import FINDINGS_SCHEMA
 from .engine.hookspecs import hookimpl
 from .engine.records import (
     Finding,
@@ -47,6 +49,7 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0.0.0"
 
 __all__ = [
+    "FINDINGS_SCHEMA",
     "DataError",
     "Engine",
     "Finding",

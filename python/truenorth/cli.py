@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -35,7 +33,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INVALID, EXIT_RULE_ERROR = 0, 1, 2, 3
+from .cli_listing import cmd_kinds, cmd_plugins, cmd_schema
+from .cli_support import (
+    EXIT_FINDINGS,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_RULE_ERROR,
+    _engines,
+    _err,
+    _parse_assignments,
+    _registry,
+    bundled_packs,
+)
 
 EPILOG = """\
 exit codes:
@@ -64,75 +73,6 @@ environment:
 """
 
 
-def bundled_packs() -> Path:
-    return Path(__file__).parent / "packs"
-
-
-# ------------------------------------------------------------------------------ helpers
-def _err(msg: str) -> None:
-    sys.stderr.write(msg.rstrip("\n") + "\n")
-
-
-def _load_plugin_file(spec: str) -> Any:
-    from .errors import UsageError
-
-    path = Path(spec)
-    if path.suffix == ".py" or path.exists():
-        if not path.exists():
-            raise UsageError(f"--plugin: no such file {spec}")
-        name = f"truenorth_local_{path.stem}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise UsageError(f"--plugin: cannot load {spec}")
-        module = importlib.util.module_from_spec(module_spec)
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            raise UsageError(
-                f"--plugin {spec}: import failed: {type(exc).__name__}: {exc}"
-            ) from None
-        module.__name__ = path.stem
-        return module
-    try:
-        return importlib.import_module(spec)
-    except ImportError as exc:
-        raise UsageError(f"--plugin {spec}: {exc}") from None
-
-
-def _registry(args: argparse.Namespace) -> Any:
-    from .engine.plugins import load_registry
-
-    plugins = [_load_plugin_file(p) for p in getattr(args, "plugin", None) or []]
-    strict = True if getattr(args, "strict", False) else None
-    reg = load_registry(plugins, strict=strict)
-    if not getattr(args, "quiet_plugins", False):
-        for p in reg.errors:
-            where = " ".join(x for x in (p.dist or "local", p.version) if x)
-            _err(f"warning: plugin {p.name} ({where}): {p.error}")
-    return reg
-
-
-def _parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, str]:
-    from .errors import UsageError
-
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{what} expects NAME=VALUE, got {item!r}")
-        out[key.strip()] = value
-    return out
-
-
-def _engines(args: argparse.Namespace, params: dict[str, Any] | None = None) -> list[Any]:
-    from .engine.engine import Engine
-
-    paths = args.paths or [str(bundled_packs())]
-    reg = _registry(args)
-    root = getattr(args, "data_root", None)
-    return Engine.load_all(paths, params=params, registry=reg, data_root=root)
-
-
 # ------------------------------------------------------------------------------ commands
 def cmd_run(args: argparse.Namespace) -> int:
     from .errors import UsageError
@@ -143,9 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     reg = engines[0].registry if engines else _registry(args)
     formats = [f.strip() for f in (args.format or "").split(",") if f.strip()]
     if not formats:
-        formats = ["console"]
-        if args.out:
-            formats += [f for f in ("json", "markdown", "html", "tables") if f in reg.reporters]
+        formats = reg.default_formats(out=bool(args.out))
     unknown = [f for f in formats if f not in reg.reporters]
     if unknown:
         raise UsageError(
@@ -422,122 +360,6 @@ def cmd_test(args: argparse.Namespace) -> int:
         + ("" if total else " (no tests in these packs)")
     )
     return EXIT_FINDINGS if failed else EXIT_OK
-
-
-def cmd_plugins(args: argparse.Namespace) -> int:
-    args.quiet_plugins = True
-    reg = _registry(args)
-    if args.json:
-        sys.stdout.write(json.dumps(reg.to_dict(), indent=2) + "\n")
-        return EXIT_OK
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 140))
-    table = Table(title="truenorth plugins", title_justify="left")
-    for c in ("plugin", "version", "kinds", "readers", "reporters", "status"):
-        table.add_column(c, overflow="fold")
-    for p in reg.plugins:
-        status = (
-            "disabled"
-            if p.disabled
-            else ("[red]" + (p.error or "") + "[/]" if p.error else "[green]ok[/]")
-        )
-        table.add_row(
-            p.name + (" (built-in)" if p.builtin else ""),
-            f"{p.dist or '-'} {p.version or ''}".strip(),
-            ", ".join(p.kinds),
-            ", ".join(p.readers),
-            ", ".join(p.reporters),
-            status,
-        )
-    console.print(table)
-    return EXIT_OK
-
-
-def cmd_kinds(args: argparse.Namespace) -> int:
-    from .errors import UsageError
-
-    args.quiet_plugins = True
-    reg = _registry(args)
-    if not args.kind:
-        if args.json:  # every kind: name, summary, providing plugin, options schema
-            listing = [
-                {
-                    "name": name,
-                    "summary": reg.kinds[name].summary,
-                    "plugin": reg.provider("kinds", name),
-                    "options": reg.kinds[name].options.model_json_schema(),
-                }
-                for name in sorted(reg.kinds)
-            ]
-            sys.stdout.write(json.dumps(listing, indent=2, default=str) + "\n")
-            return EXIT_OK
-        clashing = [n for (c, n) in reg.conflicts if c == "kinds"]
-        width = max((len(k) for k in [*reg.kinds, *clashing]), default=4)
-        for name in sorted(reg.kinds):
-            kind = reg.kinds[name]
-            print(f"{name:<{width}}  {kind.summary}  [{reg.provider('kinds', name)}]")
-        for name in sorted(clashing):  # unusable until one of its plugins is disabled
-            print(f"{name:<{width}}  {reg.missing_kind(name)[0]}")
-        return EXIT_OK
-    kind = reg.kinds.get(args.kind)
-    if kind is None:
-        msg, expected = reg.missing_kind(args.kind)  # the same words as `run` and `validate`
-        raise UsageError(f"{msg} (expected {expected})")
-    if args.json:
-        sys.stdout.write(json.dumps(kind.options.model_json_schema(), indent=2) + "\n")
-        return EXIT_OK
-    print(f"{kind.name} — {kind.summary}  (plugin: {reg.provider('kinds', kind.name)})")
-    print()
-    print("options (with:):")
-    schema = kind.options.model_json_schema()
-    required = set(schema.get("required", []))
-    for name, prop in schema.get("properties", {}).items():
-        typ = _schema_type(prop)
-        default = "" if name in required else f" = {json.dumps(prop.get('default'), default=str)}"
-        desc = prop.get("description", "")
-        print(f"  {name}: {typ}{default}{'  (required)' if name in required else ''}")
-        if desc:
-            print(f"      {desc}")
-    if kind.doc:
-        print()
-        print(kind.doc.strip())
-    return EXIT_OK
-
-
-def _schema_type(prop: dict[str, Any]) -> str:
-    if "enum" in prop:
-        return " | ".join(json.dumps(v) for v in prop["enum"])
-    if "const" in prop:
-        return json.dumps(prop["const"])
-    if "anyOf" in prop:
-        return " | ".join(dict.fromkeys(_schema_type(p) for p in prop["anyOf"]))
-    if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
-    t = prop.get("type", "any")
-    if t == "string" and prop.get("format") in ("date", "date-time"):
-        return str(prop["format"])
-    if t == "array":
-        return f"list[{_schema_type(prop.get('items', {}))}]"
-    return str(t)
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    from .engine.schema import pack_schema
-
-    args.quiet_plugins = True
-    reg = _registry(args)
-    text = json.dumps(pack_schema(reg), indent=2) + "\n"
-    if args.out:
-        from .io.atomic import atomic_write_text
-
-        atomic_write_text(args.out, text)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -5,8 +5,7 @@ exits with :attr:`TruenorthError.exit_code` instead of a traceback.
 
 Example::
 
-    >>> from truenorth.errors import PackError, Problem
-    >>> from truenorth.engine.records import Location
+    >>> from truenorth.errors import Location, PackError, Problem
     >>> err = PackError([Problem("unknown key 'whn'", Location("p.yaml", 7, 5), rule_id="r1",
     ...                          expected="one of: id, kind, when")])
     >>> print(err)
@@ -18,7 +17,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .engine.records import Location
+
+@dataclass(frozen=True)
+class Location:
+    """Where something stands in a YAML file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class RuleError(TruenorthError):
 
 __all__ = [
     "DataError",
+    "Location",
     "OutputError",
     "PackError",
     "PluginError",

@@ -10,6 +10,13 @@ Import the helpers (and, if you like, the pytest fixtures) in your tests::
                           on="customers", when="clv > 500")
         assert_findings(result, [{"subject": "a", "severity": "warn"}])
 
+To call a kind's ``evaluate`` directly (unit tests of its parts), :func:`rule_context` gives the
+engine's own rule context for a one-rule pack: thresholds, conditions and messages behave
+exactly as in a run::
+
+    ctx = rule_context("kpi", {"metric": "nps"}, {"survey": answers}, warn="value < 30")
+    out = kpi.evaluate(ctx)
+
 To use the fixtures, import them into your ``conftest.py``::
 
     from truenorth.testing import truenorth_registry, run_rule_fixture  # noqa: F401
@@ -22,27 +29,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from .engine.compiler import compile_pack, read_sources
+from .engine.context import RunContext, RunState
 from .engine.engine import Engine
 from .engine.plugins import Registry, build_registry, load_registry
-from .engine.records import RuleKind
+from .engine.records import Options, RuleContext, RuleKind
 from .engine.result import Result
+from .io.datasets import to_lazy
 
 
 def _plugin_for(kind: RuleKind) -> Any:
+    from .engine.hookspecs import hookimpl
+
     class _InlinePlugin:
         __name__ = f"inline-{kind.name}"
 
         @staticmethod
+        @hookimpl
         def register_rule_kinds(register: Any) -> None:
             register(kind)
 
-    from .engine.hookspecs import hookimpl
-
-    _InlinePlugin.register_rule_kinds = staticmethod(hookimpl(_InlinePlugin.register_rule_kinds))
     return _InlinePlugin()
 
 
@@ -143,6 +154,78 @@ def run_rule(
     return result
 
 
+def rule_context(
+    kind: str | RuleKind[Any],
+    options: Mapping[str, Any] | Options | None = None,
+    tables: Mapping[str, Any] | None = None,
+    *,
+    rule_id: str = "rule",
+    on: str | None = None,
+    when: str | None = None,
+    warn: str | None = None,
+    fail: str | None = None,
+    severity: str | None = None,
+    action: str | None = None,
+    message: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    base_dir: str | Path | None = None,
+    resources: Mapping[str, Any] | None = None,
+    plugins: Sequence[Any] = (),
+) -> RuleContext[Any]:
+    """The engine's rule context for one rule of ``kind``, to call its ``evaluate`` directly.
+
+    The rule is validated and planned as in a real pack (so a bad option raises
+    :class:`~truenorth.PackError`); ``tables`` are what ``ctx.table(name)`` returns;
+    ``base_dir`` is the folder ``ctx.resolve_path`` resolves against (default: the current
+    one); ``resources`` are what ``ctx.resource(name)`` returns. ``check_thresholds``,
+    ``condition`` and ``render`` are the engine's own. Unlike :func:`run_rule`, ``on`` is not
+    guessed from ``tables``.
+
+    Example::
+
+        >>> import polars as pl
+        >>> ctx = rule_context("condition", {}, {"t": pl.DataFrame({"id": ["a", "b"],
+        ...                    "value": [5.0, 50.0]})}, on="t", warn="value > 10")
+        >>> [(f.subject, f.severity) for f in ctx.check_thresholds(ctx.table("t").collect(),
+        ...                                                         subject="id")]
+        [('b', 'warn')]
+    """
+    registry = _registry(list(plugins))
+    if isinstance(kind, RuleKind):
+        registry = replace(registry, kinds={**registry.kinds, kind.name: kind})
+        name = kind.name
+    else:
+        name = kind
+    if isinstance(options, Options):
+        options = options.model_dump(by_alias=True, exclude_unset=True)
+    pack = make_pack(
+        name,
+        options,
+        rule_id=rule_id,
+        on=on,
+        when=when,
+        warn=warn,
+        fail=fail,
+        severity=severity,
+        action=action,
+        message=message,
+        params=params,
+    )
+    (source,) = read_sources([pack])
+    if base_dir is not None:  # load-time checks (a kind's validate) resolve paths too
+        for f in source.files:
+            f.base_dir = Path(base_dir)
+    compiled = compile_pack(source, registry)
+    crule = compiled.rule(rule_id)
+    run = RunState(
+        pack=compiled,
+        params=dict(compiled.params),
+        inputs={role: to_lazy(data, role=role) for role, data in (tables or {}).items()},
+        resources=dict(resources or {}),
+    )
+    return RunContext(run, crule)
+
+
 def _registry(extra: Sequence[Any]) -> Registry:
     if not extra:
         return load_registry()
@@ -209,4 +292,4 @@ if pytest is not None:
         return run_rule
 
 
-__all__ = ["assert_findings", "frame", "make_pack", "run_rule"]
+__all__ = ["assert_findings", "frame", "make_pack", "rule_context", "run_rule"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,23 +16,6 @@ PACKS = Path(truenorth.__file__).parent / "packs"
 DEMO = PACKS / "engine-demo.yaml"
 
 
-def tn(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRUENORTH_")}
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
 def test_console_script_is_installed():
     exe = shutil.which("truenorth", path=str(Path(sys.executable).parent))
     assert exe is not None
@@ -41,14 +23,14 @@ def test_console_script_is_installed():
     assert proc.returncode == 0 and proc.stdout.startswith("truenorth ")
 
 
-def test_run_without_arguments_runs_the_bundled_packs():
+def test_run_without_arguments_runs_the_bundled_packs(tn):
     proc = tn("run")
     assert proc.returncode in (0, 1), proc.stderr + proc.stdout
     assert "pack engine-demo" in proc.stdout
     assert "lapsing-high-value" in proc.stdout
 
 
-def test_run_demo_exit_codes_follow_fail_on():
+def test_run_demo_exit_codes_follow_fail_on(tn):
     assert tn("run", str(DEMO)).returncode == 0  # warn findings only
     assert tn("run", str(DEMO), "--fail-on", "fail").returncode == 0
     proc = tn("run", str(DEMO), "--fail-on", "warn")
@@ -56,7 +38,7 @@ def test_run_demo_exit_codes_follow_fail_on():
     assert "win-back-offer" in proc.stdout
 
 
-def test_run_reports_without_gating_unless_asked(tmp_path):
+def test_run_reports_without_gating_unless_asked(tmp_path, tn):
     csv = tmp_path / "few.csv"
     csv.write_text("cust_id,clv,p_alive,orders,region\nZ1,5000,0.01,1,north\n")
     args = ("run", str(DEMO), "--data", f"customers={csv}")
@@ -66,7 +48,7 @@ def test_run_reports_without_gating_unless_asked(tmp_path):
     assert tn(*args, "--fail-on", "warn").returncode == 1
 
 
-def test_run_writes_reports_atomically(tmp_path):
+def test_run_writes_reports_atomically(tmp_path, tn):
     out = tmp_path / "out"
     proc = tn("run", str(DEMO), "--out", str(out), "--format", "json,markdown,tables")
     assert proc.returncode == 0, proc.stderr
@@ -87,12 +69,12 @@ def test_run_writes_reports_atomically(tmp_path):
     }
 
 
-def test_json_to_stdout():
+def test_json_to_stdout(tn):
     proc = tn("run", str(DEMO), "--format", "json")
     assert json.loads(proc.stdout)["pack"] == "engine-demo"
 
 
-def test_set_overrides_params():
+def test_set_overrides_params(tn):
     base = json.loads(tn("run", str(DEMO), "--format", "json").stdout)
     strict = json.loads(
         tn("run", str(DEMO), "--format", "json", "--set", "high_value=100000").stdout
@@ -105,7 +87,7 @@ def test_set_overrides_params():
     assert tn("run", str(DEMO), "--set", "novalue").returncode == 2
 
 
-def test_data_overrides_a_dataset(tmp_path):
+def test_data_overrides_a_dataset(tmp_path, tn):
     csv = tmp_path / "few.csv"
     csv.write_text("cust_id,clv,p_alive,orders,region\nZ1,5000,0.01,1,north\n")
     proc = tn(
@@ -127,7 +109,7 @@ def test_data_overrides_a_dataset(tmp_path):
     assert cols.returncode == 2 and "missing column(s) 'cust_id' (for 'customer')" in cols.stderr
 
 
-def test_explain():
+def test_explain(tn):
     proc = tn("run", str(DEMO), "--explain", "lapsing-high-value")
     assert "explain lapsing-high-value (condition)" in proc.stdout
     assert 'compiled: [(col("p_alive")' in proc.stdout
@@ -155,7 +137,7 @@ rules:
 """
 
 
-def test_validate_reports_every_problem_with_locations(tmp_path):
+def test_validate_reports_every_problem_with_locations(tmp_path, tn):
     path = tmp_path / "bad.yaml"
     path.write_text(BAD)
     proc = tn("validate", str(path))
@@ -171,7 +153,7 @@ def test_validate_reports_every_problem_with_locations(tmp_path):
     ]
 
 
-def test_validate_ok_reads_no_data(tmp_path):
+def test_validate_ok_reads_no_data(tmp_path, tn):
     pack = tmp_path / "p.yaml"
     pack.write_text(DEMO.read_text().replace("data/engine_demo_customers.csv", "missing.csv"))
     proc = tn("validate", str(pack))
@@ -185,7 +167,7 @@ def test_validate_ok_reads_no_data(tmp_path):
     "text",
     ["a: [1, 2\n", "truenorth: 1\npack: x\nrules: 5\n", "\x00\x01", "- - -\n", "a: b: c\n", ""],
 )
-def test_garbage_packs_exit_2_without_traceback(tmp_path, text):
+def test_garbage_packs_exit_2_without_traceback(tmp_path, text, tn):
     path = tmp_path / "g.yaml"
     path.write_text(text)
     proc = tn("validate", str(path))
@@ -193,7 +175,7 @@ def test_garbage_packs_exit_2_without_traceback(tmp_path, text):
     assert str(path) in proc.stderr
 
 
-def test_a_condition_on_a_column_the_data_lacks_exits_2(tmp_path):
+def test_a_condition_on_a_column_the_data_lacks_exits_2(tmp_path, tn):
     # the pack declares no columns, so only the data can tell: invalid data, not a bug
     (tmp_path / "t.csv").write_text("id,x\n1,2\n")
     path = tmp_path / "p.yaml"
@@ -206,13 +188,13 @@ def test_a_condition_on_a_column_the_data_lacks_exits_2(tmp_path):
     assert "unknown column 'y'" in proc.stdout
 
 
-def test_a_rule_error_exits_3(tmp_path):
+def test_a_rule_error_exits_3(tmp_path, tn):
     (tmp_path / "t.csv").write_text("id,x\n1,2\n")
     (tmp_path / "broken.py").write_text(
         "import truenorth\n\n"
         "def evaluate(ctx):\n    raise ZeroDivisionError('a bug')\n\n"
         "@truenorth.hookimpl\ndef register_rule_kinds(register):\n"
-        "    register(truenorth.RuleKind(name='broken', options=truenorth.Options,"
+        "    register(truenorth.RuleKind(name='broken', options_model=truenorth.Options,"
         " evaluate=evaluate))\n"
     )
     path = tmp_path / "p.yaml"
@@ -225,7 +207,7 @@ def test_a_rule_error_exits_3(tmp_path):
     assert "ZeroDivisionError: a bug" in proc.stdout
 
 
-def test_pack_tests_command(tmp_path):
+def test_pack_tests_command(tmp_path, tn):
     proc = tn("test", str(DEMO))
     assert proc.returncode == 0
     assert proc.stdout.startswith("PASS engine-demo: a lapsing gold customer is flagged")
@@ -242,7 +224,7 @@ def test_pack_tests_command(tmp_path):
     )
 
 
-def test_plugins_json_lists_builtins_and_errors():
+def test_plugins_json_lists_builtins_and_errors(tn):
     proc = tn("plugins", "--json")
     data = json.loads(proc.stdout)
     assert data["kinds"]["condition"] == "condition"
@@ -253,12 +235,12 @@ def test_plugins_json_lists_builtins_and_errors():
     assert "condition (built-in)" in table.stdout
 
 
-def test_disable_plugins_env_in_cli():
+def test_disable_plugins_env_in_cli(tn):
     proc = tn("kinds", env={"TRUENORTH_DISABLE_PLUGINS": "decision_table"})
     assert "condition" in proc.stdout and "decision_table" not in proc.stdout
 
 
-def test_strict_mode_makes_plugin_errors_fatal(tmp_path):
+def test_strict_mode_makes_plugin_errors_fatal(tmp_path, tn):
     plugin = tmp_path / "broken.py"
     plugin.write_text(
         "import truenorth\n\n@truenorth.hookimpl\ndef register_readers(register):\n    raise RuntimeError('nope')\n"
@@ -270,7 +252,7 @@ def test_strict_mode_makes_plugin_errors_fatal(tmp_path):
         assert proc.returncode == 2 and "strict mode" in proc.stderr and "nope" in proc.stderr
 
 
-def test_kinds_and_kind_detail():
+def test_kinds_and_kind_detail(tn):
     listing = tn("kinds").stdout
     assert "condition" in listing and "decision_table" in listing
     detail = tn("kinds", "decision_table").stdout
@@ -280,7 +262,7 @@ def test_kinds_and_kind_detail():
     assert tn("kinds", "nope").returncode == 2
 
 
-def test_schema_includes_installed_kinds(tmp_path):
+def test_schema_includes_installed_kinds(tmp_path, tn):
     data = json.loads(tn("schema").stdout)
     assert data["title"] == "truenorth rule pack"
     assert data["$defs"]["rule_condition"]["properties"]["kind"] == {
@@ -293,7 +275,7 @@ def test_schema_includes_installed_kinds(tmp_path):
     assert tn("schema", "--out", str(out)).returncode == 0 and json.loads(out.read_text()) == data
 
 
-def test_schema_allows_every_key_of_the_demo_pack():
+def test_schema_allows_every_key_of_the_demo_pack(tn):
     from truenorth.engine.yamlsrc import load_yaml
 
     data = json.loads(tn("schema").stdout)
@@ -305,7 +287,7 @@ def test_schema_allows_every_key_of_the_demo_pack():
         assert set(rule.get("with", {})) <= set(props["with"]["properties"])
 
 
-def test_init_workspace_then_run_it_with_the_local_plugin(tmp_path):
+def test_init_workspace_then_run_it_with_the_local_plugin(tmp_path, tn):
     ws = tmp_path / "ws"
     proc = tn("init", str(ws))
     assert proc.returncode == 0, proc.stderr
@@ -319,18 +301,18 @@ def test_init_workspace_then_run_it_with_the_local_plugin(tmp_path):
     assert tn("validate", "rules", cwd=ws).returncode == 0  # the copied packs, as they are
 
 
-def test_no_command_and_bad_usage():
+def test_no_command_and_bad_usage(tn):
     assert tn().returncode == 2
     assert tn("run", "--fail-on", "sometimes").returncode == 2
     assert tn("run", str(DEMO), "--format", "pdf").returncode == 2
 
 
-def test_help_documents_exit_codes():
+def test_help_documents_exit_codes(tn):
     out = tn("--help").stdout
     assert "exit codes:" in out and "3  a rule errored" in out
 
 
-def test_a_failing_reporter_does_not_hide_the_others(tmp_path):
+def test_a_failing_reporter_does_not_hide_the_others(tmp_path, tn):
     plugin = tmp_path / "badrep.py"
     plugin.write_text(
         "import truenorth\n\n"
@@ -358,7 +340,7 @@ def test_a_failing_reporter_does_not_hide_the_others(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == []
 
 
-def test_validate_takes_set_like_run(tmp_path):
+def test_validate_takes_set_like_run(tmp_path, tn):
     """A param can make a pack invalid; `validate --set` checks the pack `run --set` would run."""
     pack = tmp_path / "p.yaml"
     pack.write_text(
@@ -373,7 +355,7 @@ def test_validate_takes_set_like_run(tmp_path):
     assert tn("validate", str(pack), "--set", "nope=1").returncode == 2  # unknown param
 
 
-def test_set_with_the_wrong_type_names_the_param_and_its_default():
+def test_set_with_the_wrong_type_names_the_param_and_its_default(tn):
     proc = tn("validate", str(DEMO), "--set", "high_value=lots")
     assert proc.returncode == 2
     assert (

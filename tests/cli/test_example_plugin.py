@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from importlib.metadata import distribution
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "examples" / "truenorth-loyalty" / "packs" / "loyalty.yaml"
-
-
-def tn(*args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUENORTH_")}
-    return subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def test_installed_as_a_distribution_with_an_entry_point():
@@ -30,7 +16,7 @@ def test_installed_as_a_distribution_with_an_entry_point():
     assert [(ep.name, ep.value) for ep in eps] == [("loyalty", "truenorth_loyalty")]
 
 
-def test_plugins_lists_it():
+def test_plugins_lists_it(tn):
     data = json.loads(tn("plugins", "--json").stdout)
     assert data["kinds"]["loyalty_tiers"] == "loyalty"
     info = next(p for p in data["plugins"] if p["name"] == "loyalty")
@@ -39,7 +25,7 @@ def test_plugins_lists_it():
     )
 
 
-def test_run_a_pack_that_uses_its_kind(tmp_path):
+def test_run_a_pack_that_uses_its_kind(tmp_path, tn):
     proc = tn("run", str(PACK), "--format", "json", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "out" / "loyalty" / "report.json").read_text())
@@ -55,13 +41,7 @@ def test_run_a_pack_that_uses_its_kind(tmp_path):
     assert tn("test", str(PACK)).returncode == 0
 
 
-def test_disabling_it_makes_the_pack_invalid_with_a_located_error():
-    env_run = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", "validate", str(PACK)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TRUENORTH_DISABLE_PLUGINS": "loyalty"},
-        timeout=300,
-    )
+def test_disabling_it_makes_the_pack_invalid_with_a_located_error(tn):
+    env_run = tn("validate", str(PACK), env={"TRUENORTH_DISABLE_PLUGINS": "loyalty"})
     assert env_run.returncode == 2
     assert f"{PACK}:12:11: rule 'tiers': unknown rule kind 'loyalty_tiers'" in env_run.stderr

@@ -3,8 +3,6 @@ end to end: CLV, tiers and actions, Kano, journey, KPIs, canvas and maturity —
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -129,25 +127,19 @@ def test_the_report_draws_every_chart(review, tmp_path):
     assert len(page) < 3_000_000
 
 
-def test_cli_run_writes_the_html_report(tmp_path):
+def test_cli_run_writes_the_html_report(tmp_path, tn):
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", "run", *[str(PACKS / f"{d}.yaml") for d in DOMAINS],
-         "--out", str(out), "--format", "html"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    proc = tn("run", *[str(PACKS / f"{d}.yaml") for d in DOMAINS], "--out", str(out),
+              "--format", "html")  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr + proc.stdout
     page = (out / "customer-value-review" / "report.html").read_text(encoding="utf-8")
     assert "customer-value-review" in page and "Mean P(alive)" in page
 
 
-def test_init_workspace_runs_the_review_from_its_own_copy(tmp_path):
+def test_init_workspace_runs_the_review_from_its_own_copy(tmp_path, tn):
     """`truenorth init DIR` copies the packs and data; the copy runs on its own (relative paths)."""
     ws = tmp_path / "ws"
-    init = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", "init", str(ws)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    init = tn("init", str(ws))
     assert init.returncode == 0, init.stderr
     rules = ws / "rules"
     for d in DOMAINS:

@@ -1,3 +1,8 @@
+"""Engine-test fixtures: pack files on disk and the CDNOW sample with its fitted CLV rule.
+
+(The registry reset and the CLI runner are in the top-level ``tests/conftest.py``.)
+"""
+
 from __future__ import annotations
 
 import textwrap
@@ -6,18 +11,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from truenorth.engine import plugins
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry(monkeypatch):
-    """Each test sees the environment it sets up (plugin env vars are read per registry)."""
-    for var in ("TRUENORTH_STRICT", "TRUENORTH_DISABLE_PLUGINS", "TRUENORTH_PLUGINS"):
-        monkeypatch.delenv(var, raising=False)
-    plugins.clear_cache()
-    yield
-    plugins.clear_cache()
 
 
 @pytest.fixture

@@ -114,9 +114,7 @@ def test_fitted_model_from_json_file_or_resources(tmp_path, transactions, clv_re
     )
 
 
-def test_cli_runs_a_clv_pack_on_the_bundled_transactions(tmp_path):
-    import subprocess
-    import sys
+def test_cli_runs_a_clv_pack_on_the_bundled_transactions(tmp_path, tn):
 
     pack = tmp_path / "value.yaml"
     pack.write_text(
@@ -138,22 +136,7 @@ rules:
     action: win-back-offer
 """
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "truenorth.cli",
-            "run",
-            str(pack),
-            "--format",
-            "json",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = tn("run", str(pack), "--format", "json", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "out" / "value" / "report.json").read_text())
     assert [r["status"] for r in data["rules"]] == ["ok", "ok"]

@@ -87,7 +87,7 @@ def test_findings_frame_has_the_documented_columns():
 def test_a_rule_that_raises_becomes_an_error_finding_and_dependents_are_skipped():
     boom_kind = truenorth.RuleKind(
         name="boom",
-        options=truenorth.Options,
+        options_model=truenorth.Options,
         evaluate=lambda ctx: (_ for _ in ()).throw(ZeroDivisionError("no data to divide")),
         writes=lambda o, r: {"boomed": None},
     )
@@ -284,7 +284,7 @@ def test_run_rule_accepts_a_rulekind_record():
     def evaluate(ctx):
         return truenorth.RuleOutput(findings=[ctx.finding("x", f"n={ctx.rule.options.n}")])
 
-    kind = truenorth.RuleKind(name="counter", options=Opts, evaluate=evaluate)
+    kind = truenorth.RuleKind(name="counter", options_model=Opts, evaluate=evaluate)
     result = run_rule(kind, {"n": 3}, {})
     assert result.findings["message"].to_list() == ["n=3"]
     with pytest.raises(truenorth.PackError, match="unknown key 'm'"):
@@ -296,7 +296,7 @@ def _frame_kind(frame_fn):
         df = ctx.table(ctx.rule.on).collect()
         return truenorth.RuleOutput(findings_frame=frame_fn(df))
 
-    return truenorth.RuleKind(name="framer", options=truenorth.Options, evaluate=evaluate)
+    return truenorth.RuleKind(name="framer", options_model=truenorth.Options, evaluate=evaluate)
 
 
 def test_vectorised_findings_frame_is_normalised():
@@ -310,7 +310,7 @@ def test_vectorised_findings_frame_is_normalised():
     )
     result = run_rule(kind, {}, {"customers": CUSTOMERS}, severity="info", action="look")
     f = result.findings
-    assert f.height == 4 and f.columns == list(truenorth.engine.FINDINGS_SCHEMA)
+    assert f.height == 4 and f.columns == list(truenorth.FINDINGS_SCHEMA)
     assert set(f["severity"]) == {"info"} and set(f["action"]) == {"look"}
     assert set(f["rule_id"]) == {"rule"} and set(f["kind"]) == {"framer"}
     assert json.loads(f["evidence"][1]) == {"clv": 250.0, "p_alive": 0.1}

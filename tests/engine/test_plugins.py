@@ -43,7 +43,7 @@ def write_shout(result, path):
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
-    register(truenorth.RuleKind(name="doubler", options=Opts, evaluate=evaluate, writes=writes,
+    register(truenorth.RuleKind(name="doubler", options_model=Opts, evaluate=evaluate, writes=writes,
                                 summary="doubles x"))
 
 @truenorth.hookimpl
@@ -89,7 +89,7 @@ class O(truenorth.Options):
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
-    register(truenorth.RuleKind(name="condition", options=O,
+    register(truenorth.RuleKind(name="condition", options_model=O,
                                 evaluate=lambda ctx: truenorth.RuleOutput()))
 """
 
@@ -269,7 +269,7 @@ def test_reader_chosen_by_longest_extension():
 
 
 def test_local_plugin_file_via_cli_loader(tmp_path):
-    from truenorth.cli import _load_plugin_file
+    from truenorth.cli_support import _load_plugin_file
 
     path = tmp_path / "local.py"
     path.write_text(textwrap.dedent(GOOD))

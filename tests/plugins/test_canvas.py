@@ -10,11 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from fake_context import FakeContext as SharedFakeContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Engine
+from truenorth import Engine, RuleContext
 from truenorth.builtins.canvas import (
     KIND,
     Canvas,
@@ -25,7 +24,7 @@ from truenorth.builtins.canvas import (
     load_canvas_text,
 )
 from truenorth.errors import DataError, PackError
-from truenorth.testing import make_pack, run_rule
+from truenorth.testing import make_pack, rule_context, run_rule
 
 GOOD = textwrap.dedent(
     """\
@@ -293,23 +292,21 @@ def test_touchpoints():
 # -------------------------------------------------------------------------------- the rule
 
 
-def FakeContext(
+def context(
     options: dict[str, Any], tables: dict[str, pl.DataFrame], base: Path, **rule: Any
-) -> SharedFakeContext:
-    return SharedFakeContext("c1", "canvas", CanvasOptions(**options), tables, base, **rule)
+) -> RuleContext[CanvasOptions]:
+    return rule_context("canvas", options, tables, rule_id="c1", base_dir=base, **rule)
 
 
 def test_evaluate_reads_optional_tables_and_thresholds(tmp_path: Path):
     (tmp_path / "canvas.yaml").write_text(GOOD.replace("creates: [insight]", "creates: []"))
-    ctx = FakeContext(
-        {"path": "canvas.yaml"}, {"segments": SEGMENTS}, tmp_path, warn="coverage < 1"
-    )
-    out = evaluate(ctx)  # type: ignore[arg-type]
+    ctx = context({"path": "canvas.yaml"}, {"segments": SEGMENTS}, tmp_path, warn="coverage < 1")
+    out = evaluate(ctx)
     checks = sorted(f.evidence.get("check", "threshold") for f in out.findings)
     assert checks == ["data_segment_ignored", "vpc_gain"]
     assert set(out.tables) == {"canvas_coverage", "canvas_segments", "canvas_segment_kpis"}
-    ctx = FakeContext({"path": "canvas.yaml"}, {}, tmp_path, warn="coverage < 1")
-    out = evaluate(ctx)  # type: ignore[arg-type]
+    ctx = context({"path": "canvas.yaml"}, {}, tmp_path, warn="coverage < 1")
+    out = evaluate(ctx)
     assert [f.subject for f in out.findings] == ["insight"]
     assert "canvas.yaml:11:14" in out.findings[0].message
     assert list(KIND.reads(CanvasOptions(path="x", segments="segs"), None)) == ["segs"]  # type: ignore[arg-type]

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -16,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from truenorth import Finding, Rule
+from truenorth import Rule
 from truenorth.builtins import journey
 from truenorth.builtins.journey import JourneyOptions, analyse
 from truenorth.builtins.journey import attribution as attr
@@ -24,59 +22,16 @@ from truenorth.builtins.journey import events as ev
 from truenorth.builtins.journey import funnel as fn
 from truenorth.builtins.journey import transitions as tr
 from truenorth.errors import DataError
+from truenorth.testing import rule_context
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "retentioneering_ecom.csv.gz"
 T0 = datetime(2024, 1, 1)
 
 
-@dataclass
-class FakeContext:
-    """The part of the engine's RuleContext a journey rule uses."""
-
-    rule: Rule
-    tables: dict[str, pl.DataFrame]
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def table(self, name: str) -> pl.LazyFrame:
-        return self.tables[name].lazy()
-
-    def has_table(self, name: str) -> bool:
-        return name in self.tables
-
-    def resolve_path(self, path: str):  # pragma: no cover - not used by journey
-        raise NotImplementedError
-
-    def finding(
-        self, subject, message, *, severity=None, value=None, threshold=None, evidence=None
-    ):
-        return Finding(
-            rule_id=self.rule.id,
-            kind=self.rule.kind,
-            severity=severity or self.rule.severity,
-            subject=subject,
-            message=message,
-            value=value,
-            threshold=threshold,
-            evidence=dict(evidence or {}),
-        )
-
-    def check_thresholds(self, frame, *, value="value", subject="subject"):
-        out = []
-        for level in ("fail", "warn"):
-            cond = getattr(self.rule, level)
-            if not cond:
-                continue
-            for row in frame.filter(pl.sql_expr(cond)).iter_rows(named=True):
-                if any(f.subject == row[subject] for f in out):
-                    continue
-                out.append(self.finding(row[subject], cond, severity=level, value=row[value]))
-        return out
-
-
 def run(frame: pl.DataFrame, warn: str | None = None, fail: str | None = None, **options):
-    opts = JourneyOptions(**options)
-    rule = Rule(id="j", kind="journey", options=opts, warn=warn, fail=fail)
-    return journey.evaluate(FakeContext(rule=rule, tables={opts.source: frame}))
+    source = JourneyOptions(**options).source
+    ctx = rule_context("journey", options, {source: frame}, rule_id="j", warn=warn, fail=fail)
+    return journey.evaluate(ctx)
 
 
 def log(rows: list[tuple], columns=("customer", "seconds", "event")) -> pl.DataFrame:
@@ -648,7 +603,7 @@ def test_registered_kind():
     seen = []
     journey.register_rule_kinds(seen.append)
     (kind,) = seen
-    assert kind.name == "journey" and kind.options is JourneyOptions
+    assert kind.name == "journey" and kind.options_model is JourneyOptions
     assert "kind: journey" in kind.doc
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 import pytest
@@ -15,10 +13,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 
-from truenorth import Finding, Rule
+from truenorth import Rule
 from truenorth.builtins import kano
 from truenorth.builtins.kano import KanoOptions, analyse, compute
 from truenorth.errors import DataError
+from truenorth.testing import rule_context
 
 LABEL = {1: "like", 2: "expect", 3: "neutral", 4: "live with", 5: "dislike"}
 # A pair of answers (functional, dysfunctional) giving each category in the standard table.
@@ -26,55 +25,10 @@ RESPONDENT = itertools.count()  # respondent ids unique across the surveys of a 
 PAIR = {"A": (1, 3), "O": (1, 5), "M": (2, 5), "I": (3, 3), "R": (5, 1), "Q": (1, 1)}
 
 
-@dataclass
-class FakeContext:
-    """The part of the engine's RuleContext a kano rule uses (the engine is tested elsewhere)."""
-
-    rule: Rule
-    tables: dict[str, pl.DataFrame]
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def table(self, name: str) -> pl.LazyFrame:
-        return self.tables[name].lazy()
-
-    def has_table(self, name: str) -> bool:
-        return name in self.tables
-
-    def resolve_path(self, path: str):  # pragma: no cover - not used by kano
-        raise NotImplementedError
-
-    def finding(
-        self, subject, message, *, severity=None, value=None, threshold=None, evidence=None
-    ):
-        return Finding(
-            rule_id=self.rule.id,
-            kind=self.rule.kind,
-            severity=severity or self.rule.severity,
-            subject=subject,
-            message=message,
-            value=value,
-            threshold=threshold,
-            evidence=dict(evidence or {}),
-        )
-
-    def check_thresholds(self, frame, *, value="value", subject="subject"):
-        out = []
-        for level in ("fail", "warn"):
-            cond = getattr(self.rule, level)
-            if not cond:
-                continue
-            hit = frame.filter(pl.sql_expr(cond))
-            for row in hit.iter_rows(named=True):
-                if any(f.subject == row[subject] for f in out):
-                    continue
-                out.append(self.finding(row[subject], cond, severity=level, value=row[value]))
-        return out
-
-
 def run(frame: pl.DataFrame, warn: str | None = None, fail: str | None = None, **options):
-    opts = KanoOptions(**options)
-    rule = Rule(id="k", kind="kano", options=opts, warn=warn, fail=fail)
-    ctx = FakeContext(rule=rule, tables={opts.source: frame})
+    ctx = rule_context(
+        "kano", options, {KanoOptions(**options).source: frame}, rule_id="k", warn=warn, fail=fail
+    )
     return kano.evaluate(ctx)
 
 
@@ -543,7 +497,7 @@ def test_registered_kind():
     seen = []
     kano.register_rule_kinds(seen.append)
     (kind,) = seen
-    assert kind.name == "kano" and kind.options is KanoOptions
+    assert kind.name == "kano" and kind.options_model is KanoOptions
     assert "kind: kano" in kind.doc
 
 
@@ -671,16 +625,15 @@ def test_unmet_from_another_table():
     opts = KanoOptions(unmet_from="canvas_gaps")
     rule = Rule(id="k", kind="kano", options=opts)
     gaps = pl.DataFrame({"feature": ["export", "sso", "other"], "unmet": [True, False, True]})
-    ctx = FakeContext(
-        rule=rule,
-        tables={"survey": survey({"export": {"M": 3}, "sso": {"M": 3}}), "canvas_gaps": gaps},
-    )
+    answers = survey({"export": {"M": 3}, "sso": {"M": 3}})
+    ctx = rule_context("kano", opts, {"survey": answers, "canvas_gaps": gaps}, rule_id="k")
     out = kano.evaluate(ctx)
     unmet = [f for f in out.findings if f.message.startswith("must-be")]
     assert [f.subject for f in unmet] == ["export"]
     assert "flagged unmet in table 'canvas_gaps'" in unmet[0].message
     assert kano.reads(opts, rule) == ("survey", "canvas_gaps")
-    ctx.tables["canvas_gaps"] = pl.DataFrame({"name": ["export"]})
+    wrong = pl.DataFrame({"name": ["export"]})
+    ctx = rule_context("kano", opts, {"survey": answers, "canvas_gaps": wrong}, rule_id="k")
     with pytest.raises(DataError, match="table 'canvas_gaps' has no 'feature' column"):
         kano.evaluate(ctx)
 

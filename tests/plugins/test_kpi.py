@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from truenorth import Finding, Rule
 from truenorth.builtins.kpi import KIND, KpiOptions, compute_tables, evaluate
 from truenorth.builtins.kpi import compute as c
 from truenorth.errors import DataError
+from truenorth.testing import rule_context
 
 D = dt.date
 Z95 = 1.959963984540054
@@ -30,57 +29,6 @@ def row(frame: pl.DataFrame, subject: str = "overall") -> dict[str, Any]:
     rows = frame.filter(pl.col("subject") == subject).to_dicts()
     assert len(rows) == 1, (subject, frame)
     return rows[0]
-
-
-class FakeContext:
-    """The parts of RuleContext the kpi kind uses, with thresholds via pl.sql_expr."""
-
-    def __init__(self, options: dict[str, Any], tables: Mapping[str, pl.DataFrame], **rule: Any):
-        self.rule = Rule(id="r1", kind="kpi", options=KpiOptions.model_validate(options), **rule)
-        self.params: dict[str, Any] = {}
-        self.tables = tables
-
-    def table(self, name: str) -> pl.LazyFrame:
-        return self.tables[name].lazy()
-
-    def has_table(self, name: str) -> bool:
-        return name in self.tables
-
-    def finding(
-        self,
-        subject: str,
-        message: str,
-        *,
-        severity=None,
-        value=None,
-        threshold=None,
-        evidence=None,
-    ) -> Finding:
-        return Finding(
-            "r1",
-            "kpi",
-            severity or self.rule.severity,
-            subject,
-            message,
-            value,
-            threshold,
-            dict(evidence or {}),
-        )
-
-    def check_thresholds(self, frame: pl.DataFrame, *, value="value", subject="subject"):
-        out = []
-        for sev in ("fail", "warn"):
-            cond = getattr(self.rule, sev)
-            if not cond:
-                continue
-            hit = frame.filter(pl.sql_expr(cond))
-            for r in hit.iter_rows(named=True):
-                if any(f.subject == r[subject] for f in out):
-                    continue
-                out.append(
-                    self.finding(r[subject], cond, severity=sev, value=r[value], threshold=cond)
-                )
-        return out
 
 
 # ---------------------------------------------------------------------------------------- NPS
@@ -514,16 +462,18 @@ def test_reads_and_writes():
 
 def test_evaluate_thresholds_and_targets():
     survey = {"survey": pl.DataFrame({"score": NPS_SCORES})}
-    ctx = FakeContext({"metric": "nps"}, survey, warn="value < 30", fail="value < 0")
-    out = evaluate(ctx)  # type: ignore[arg-type]
+    ctx = rule_context("kpi", {"metric": "nps"}, survey, warn="value < 30", fail="value < 0")
+    out = evaluate(ctx)
     assert [(f.subject, f.severity) for f in out.findings] == [("overall", "warn")]
     assert out.tables["kpis"].height == 1
-    ctx = FakeContext({"metric": "csat"}, {"survey": pl.DataFrame({"score": CSAT})})
-    (f,) = evaluate(ctx).findings  # type: ignore[arg-type]
+    ctx = rule_context("kpi", {"metric": "csat"}, {"survey": pl.DataFrame({"score": CSAT})})
+    (f,) = evaluate(ctx).findings
     assert f.subject == "overall" and f.value == pytest.approx(0.7)
     assert "misses the target" in f.message and "0.9" in f.message
-    ctx = FakeContext({"metric": "csat", "target": None}, {"survey": pl.DataFrame({"score": CSAT})})
-    assert evaluate(ctx).findings == []  # type: ignore[arg-type]
+    ctx = rule_context(
+        "kpi", {"metric": "csat", "target": None}, {"survey": pl.DataFrame({"score": CSAT})}
+    )
+    assert evaluate(ctx).findings == []
 
 
 def test_doc_examples_validate():

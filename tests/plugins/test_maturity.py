@@ -10,11 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from fake_context import FakeContext as SharedFakeContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truenorth import Engine
+from truenorth import Engine, RuleContext
 from truenorth.builtins.maturity import (
     KIND,
     PROBES,
@@ -32,7 +31,7 @@ from truenorth.builtins.maturity import (
 )
 from truenorth.builtins.maturity.assess import DEFAULT_TABLES
 from truenorth.errors import DataError, PackError
-from truenorth.testing import make_pack
+from truenorth.testing import make_pack, rule_context
 
 CANVAS = textwrap.dedent(
     """\
@@ -265,22 +264,22 @@ def test_old_feedback_is_not_recent_and_empty_run():
 # ------------------------------------------------------------------------------- the rule
 
 
-def FakeContext(
+def context(
     options: dict[str, Any], tables: dict[str, pl.DataFrame], base: Path, **rule: Any
-) -> SharedFakeContext:
-    return SharedFakeContext("m1", "maturity", MaturityOptions(**options), tables, base, **rule)
+) -> RuleContext[MaturityOptions]:
+    return rule_context("maturity", options, tables, rule_id="m1", base_dir=base, **rule)
 
 
 def test_evaluate_findings_and_tables(tmp_path: Path):
     (tmp_path / "cat.yaml").write_text(SMALL)
     (tmp_path / "ratings.yaml").write_text("a2: fully\na3x: largely\na3y: partially\nb2: largely\n")
-    ctx = FakeContext(
+    ctx = context(
         {"catalogue": "cat.yaml", "ratings": "ratings.yaml", "as_of": "2026-11-23"},
         {"segments": pl.DataFrame({"segment": ["x"]})},
         tmp_path,
         warn="level < 3",
     )
-    out = evaluate(ctx)  # type: ignore[arg-type]
+    out = evaluate(ctx)
     assert set(out.tables) == {"maturity", "maturity_evidence"}
     overall = out.findings[0]
     assert overall.subject == "overall" and overall.severity == "info" and overall.value == 2.0

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,20 +13,7 @@ PACKS = Path(truenorth.__file__).parent / "packs"
 DEMO = PACKS / "engine-demo.yaml"
 
 
-def tn(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUENORTH_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def test_kinds_json_lists_every_kind_as_json():
+def test_kinds_json_lists_every_kind_as_json(tn):
     proc = tn("kinds", "--json")
     assert proc.returncode == 0
     kinds = {k["name"]: k for k in json.loads(proc.stdout)}
@@ -38,7 +22,7 @@ def test_kinds_json_lists_every_kind_as_json():
     assert "properties" in kinds["kano"]["options"]
 
 
-def test_the_same_pack_file_named_twice_is_read_once(monkeypatch):
+def test_the_same_pack_file_named_twice_is_read_once(monkeypatch, tn):
     proc = tn("validate", str(DEMO), str(DEMO))
     assert proc.returncode == 0, proc.stderr
     assert "duplicate rule id" not in proc.stderr
@@ -60,7 +44,7 @@ def test_different_files_with_clashing_rule_ids_still_clash(tmp_path):
         truenorth.Engine.load([a, b])
 
 
-def test_init_into_a_file_or_an_unwritable_place_is_a_usage_error(tmp_path):
+def test_init_into_a_file_or_an_unwritable_place_is_a_usage_error(tmp_path, tn):
     f = tmp_path / "afile"
     f.write_text("x")
     proc = tn("init", str(f))

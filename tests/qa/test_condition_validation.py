@@ -191,7 +191,7 @@ def test_plugin_conditions_at_run_time_are_data_errors_too():
 
     kind = truenorth.RuleKind(
         name="filter_days",
-        options=truenorth.Options,
+        options_model=truenorth.Options,
         evaluate=evaluate,
         reads=lambda o, r: ["t"],
         writes=lambda o, r: {"out": None},

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -15,20 +12,6 @@ import truenorth
 
 PACKS = Path(truenorth.__file__).parent / "packs"
 DEMO = PACKS / "engine-demo.yaml"
-
-
-def tn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUENORTH_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "truenorth.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 KANO_PACK = """\
@@ -50,7 +33,7 @@ def _kano_csv(bad: str | None = None) -> str:
     return "\n".join(rows) + "\n"
 
 
-def test_an_unknown_kano_answer_exits_2_naming_column_row_and_value(tmp_path):
+def test_an_unknown_kano_answer_exits_2_naming_column_row_and_value(tmp_path, tn):
     (tmp_path / "p.yaml").write_text(KANO_PACK)
     (tmp_path / "survey.csv").write_text(_kano_csv())
     ok = tn("run", str(tmp_path / "p.yaml"), "--format", "json")
@@ -66,7 +49,7 @@ def test_an_unknown_kano_answer_exits_2_naming_column_row_and_value(tmp_path):
     assert "I lurve it" in rule["error"]
 
 
-def test_bad_transactions_in_the_clv_rule_are_data_errors(tmp_path):
+def test_bad_transactions_in_the_clv_rule_are_data_errors(tmp_path, tn):
     (tmp_path / "t.csv").write_text(
         "customer_id,date,amount\n1,1997-01-01,10\n,1997-01-02,12\n2,1997-01-03,5\n"
     )
@@ -110,7 +93,7 @@ def test_result_exit_code_data_vs_rule_errors():
 
 
 @pytest.mark.parametrize("kind", ["file", "under-file"])
-def test_out_that_cannot_be_a_folder_is_a_usage_error_before_running(tmp_path, kind):
+def test_out_that_cannot_be_a_folder_is_a_usage_error_before_running(tmp_path, kind, tn):
     f = tmp_path / "afile"
     f.write_text("keep me")
     target = f if kind == "file" else f / "sub"
@@ -120,18 +103,18 @@ def test_out_that_cannot_be_a_folder_is_a_usage_error_before_running(tmp_path, k
     assert f.read_text() == "keep me"
 
 
-def test_help_documents_data_errors_exit_2():
+def test_help_documents_data_errors_exit_2(tn):
     out = tn("--help").stdout
     assert "data error" in out and "2  usage error" in out
 
 
-def test_a_local_plugin_warning_has_no_dangling_space(tmp_path):
+def test_a_local_plugin_warning_has_no_dangling_space(tmp_path, tn):
     (tmp_path / "dup.py").write_text(
         "import truenorth\n\n"
         "class Opt(truenorth.Options):\n    pass\n\n"
         "@truenorth.hookimpl\n"
         "def register_rule_kinds(register):\n"
-        "    register(truenorth.RuleKind(name='condition', options=Opt,\n"
+        "    register(truenorth.RuleKind(name='condition', options_model=Opt,\n"
         "                                evaluate=lambda ctx: None, summary='dup'))\n"
     )
     proc = tn("validate", str(DEMO), "--plugin", str(tmp_path / "dup.py"))

@@ -110,7 +110,7 @@ import truenorth
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
-    register(truenorth.RuleKind(name="condition", options=truenorth.Options,
+    register(truenorth.RuleKind(name="condition", options_model=truenorth.Options,
                                 evaluate=lambda ctx: None))
 """
 

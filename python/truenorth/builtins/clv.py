@@ -133,7 +133,7 @@ def duration_days(text: str) -> float:
 
 def is_calendar(text: str) -> bool:
     m = _DURATION.match(text)
-    return bool(m) and m.group(2) in _CALENDAR
+    return m is not None and m.group(2) in _CALENDAR
 
 
 class ClvOptions(truenorth.Options):
@@ -320,10 +320,10 @@ def _fit(fit: Any, ctx: truenorth.RuleContext, name: Any, findings: list) -> Any
     return model
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     from truenorth import clv
 
-    opts: ClvOptions = ctx.rule.options  # type: ignore[assignment]
+    opts = ctx.rule.options
     lf = ctx.table(source_of(opts, ctx.rule))
     if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
         lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))
@@ -442,7 +442,7 @@ def _convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: li
 
 KIND = truenorth.RuleKind(
     name="clv",
-    options=ClvOptions,
+    options_model=ClvOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

@@ -19,7 +19,7 @@ values never meet a condition.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -67,10 +67,12 @@ def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None
             )
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[ConditionOptions]) -> truenorth.RuleOutput:
     rule = ctx.rule
-    opts: ConditionOptions = rule.options  # type: ignore[assignment]
-    lf = ctx.table(rule.on)  # type: ignore[arg-type]
+    opts = rule.options
+    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
+        raise ValueError("condition rules need `on:`")
+    lf = ctx.table(rule.on)
     schema = lf.collect_schema()
     columns = schema.names()
     conds: dict[str, pl.Expr] = {}
@@ -104,7 +106,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     selected = lf.with_columns(pl.col(nan_cols).fill_nan(None)) if nan_cols else lf
     if "when" in conds:
         selected = selected.filter(conds["when"])
-    levels = [k for k in ("fail", "warn") if k in conds]
+    levels: list[str] = [k for k in ("fail", "warn") if k in conds]
     if levels:
         selected = selected.with_columns(**{f"__tn_{k}": conds[k] for k in levels}).filter(
             pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels])
@@ -113,20 +115,13 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
     if opts.limit is not None:
         selected = selected.head(opts.limit)
     query = selected.select([subject, *used, *flags])
-    found = findings_frame(
-        query,
-        rule,
-        subject=subject,
-        used=used,
-        value=opts.value,
-        levels=levels,
-        render=ctx.render,
+    found = _matched_findings(
+        query, rule, ctx.render, subject=subject, used=used, value=opts.value, levels=levels
     )
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
-    if hasattr(ctx, "note"):
-        ctx.note("rows in", total_frame.item())
-        ctx.note("rows matched", frame.height)
+    ctx.note("rows in", total_frame.item())
+    ctx.note("rows matched", frame.height)
     return truenorth.RuleOutput(findings_frame=frame)
 
 
@@ -150,21 +145,25 @@ def _as_text(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).fill_null("None")
 
 
-def findings_frame(
+def _matched_findings(
     rows: pl.LazyFrame,
-    rule: truenorth.Rule,
+    rule: truenorth.Rule[ConditionOptions],
+    render: Callable[[str, Mapping[str, Any]], str],
     *,
     subject: str,
     used: list[str],
     value: str | None,
     levels: list[str],
-    render: Callable[[str, dict[str, Any]], str],
-) -> pl.DataFrame:
-    """Findings for the matched rows, built column-wise (no Python object per finding)."""
+) -> pl.LazyFrame:
+    """Findings for the matched rows, built column-wise (no Python object per finding).
+
+    Simple ``{column}`` messages are formatted by Polars; others row by row with ``render``
+    (the engine's message renderer, ``ctx.render``).
+    """
     names = rows.collect_schema().names()
     if levels:
-        severity = pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
-        severity = severity.then(pl.lit("fail")).otherwise(pl.lit("warn"))
+        is_fail = pl.col("__tn_fail") if "fail" in levels else pl.lit(False)
+        severity = pl.when(is_fail).then(pl.lit("fail")).otherwise(pl.lit("warn"))
         threshold = (
             pl.when(pl.col("__tn_fail") if "fail" in levels else pl.lit(False))
             .then(pl.lit(rule.fail))
@@ -207,11 +206,14 @@ def findings_frame(
 
 KIND = truenorth.RuleKind(
     name="condition",
-    options=ConditionOptions,
+    options_model=ConditionOptions,
     evaluate=evaluate,
     summary="A row predicate over a table: one finding per matching row, with an action tag.",
     doc=__doc__ or "",
     validate=_validate,
+    # warn/fail pick rows of the `on` table and messages name its columns: checked at load time
+    row_predicates=("when", "warn", "fail"),
+    message_columns=True,
 )
 
 

@@ -98,6 +98,7 @@ def _target(options: DecisionTableOptions, rule: truenorth.Rule) -> str:
 
 def _writes(options: DecisionTableOptions, rule: truenorth.Rule) -> dict[str, Any]:
     dtypes = _column_dtypes(options)
+    schema: dict[str, pl.DataType]
     if options.hit_policy == "collect":
         schema = {c: pl.List(d) for c, d in dtypes.items()}
         schema[f"{rule.id}_row"] = pl.List(pl.Int64())
@@ -130,10 +131,12 @@ def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> 
             )
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.RuleOutput:
     rule = ctx.rule
-    opts: DecisionTableOptions = rule.options  # type: ignore[assignment]
-    lf = ctx.table(rule.on)  # type: ignore[arg-type]
+    opts = rule.options
+    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
+        raise ValueError("decision_table rules need `on:`")
+    lf = ctx.table(rule.on)
     schema = lf.collect_schema()
     columns = schema.names()
     subject = opts.subject or columns[0]
@@ -224,13 +227,14 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="decision_table",
-    options=DecisionTableOptions,
+    options_model=DecisionTableOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,
     summary="Ordered rows of conditions → outputs per row (hit policies first/collect).",
     doc=__doc__ or "",
     validate=_validate,
+    message_columns=True,  # one finding per matched row of the `on` table
 )
 
 

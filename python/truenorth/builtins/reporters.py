@@ -10,10 +10,13 @@ import errno
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import truenorth
 from truenorth.io import atomic_path, atomic_write_text
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 SEVERITY_STYLE = {"info": "cyan", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
 STATUS_STYLE = {"ok": "green", "error": "bold magenta", "skipped": "yellow"}
@@ -48,7 +51,7 @@ def _ordered_findings(result: truenorth.Result, n: int | None = None):
     return df if n is None else df.head(n)
 
 
-def _stdout_console(**kwargs: object) -> Any:
+def _stdout_console(width: int | None = None) -> Any:
     from rich.console import Console
 
     class StdoutConsole(Console):
@@ -59,7 +62,7 @@ def _stdout_console(**kwargs: object) -> Any:
             self.quiet = True
             raise BrokenPipeError(errno.EPIPE, "standard output was closed")
 
-    return StdoutConsole(**kwargs)
+    return StdoutConsole(width=width)
 
 
 def write_console(result: truenorth.Result, path: Path | None) -> None:
@@ -78,15 +81,16 @@ def write_console(result: truenorth.Result, path: Path | None) -> None:
         counts = result.counts()
         console.rule(f"[bold]truenorth[/] · pack [bold]{result.pack}[/]")
         rules = Table(title="Rules", title_justify="left", show_lines=False)
-        for col, kw in (
-            ("rule", {}),
-            ("kind", {}),
-            ("status", {}),
-            ("findings", {"justify": "right"}),
-            ("tables", {}),
-            ("time", {"justify": "right"}),
-        ):
-            rules.add_column(col, **kw)
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
+            ("rule", "left"),
+            ("kind", "left"),
+            ("status", "left"),
+            ("findings", "right"),
+            ("tables", "left"),
+            ("time", "right"),
+        )
+        for col, justify in columns:
+            rules.add_column(col, justify=justify)
         for r in result.rules:
             style = STATUS_STYLE.get(r.status, "")
             rules.add_row(
@@ -216,12 +220,20 @@ def write_tables(result: truenorth.Result, path: Path | None) -> None:
 
 REPORTERS = (
     truenorth.Reporter(
-        "console", write_console_file, ".txt", "rich terminal summary (rules, top findings)"
+        "console",
+        write_console_file,
+        ".txt",
+        "rich terminal summary (rules, top findings)",
+        default="always",
     ),
-    truenorth.Reporter("json", write_json, ".json", "the whole result as JSON"),
-    truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report"),
+    truenorth.Reporter("json", write_json, ".json", "the whole result as JSON", default="out"),
+    truenorth.Reporter("markdown", write_markdown, ".md", "a Markdown report", default="out"),
     truenorth.Reporter(
-        "tables", write_tables, None, "every table and the findings as Parquet and CSV"
+        "tables",
+        write_tables,
+        None,
+        "every table and the findings as Parquet and CSV",
+        default="out",
     ),
 )
 

@@ -111,10 +111,10 @@ def _validate(options: SegmentOptions, rule: truenorth.Rule, ctx: Any) -> None:
         )
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
+def evaluate(ctx: truenorth.RuleContext[SegmentOptions]) -> truenorth.RuleOutput:
     from truenorth import segment
 
-    opts: SegmentOptions = ctx.rule.options  # type: ignore[assignment]
+    opts = ctx.rule.options
     source = source_of(opts, ctx.rule)
     customers = ctx.table(source).collect()
     by = group_column(opts)
@@ -140,7 +140,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="segment",
-    options=SegmentOptions,
+    options_model=SegmentOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

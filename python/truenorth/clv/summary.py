@@ -114,9 +114,10 @@ def _key_column(s: pl.Series) -> tuple[pl.Series, bool]:
         isinstance(s.dtype, pl.Decimal) and s.dtype.scale == 0
     )
     if s.dtype in _INT_DTYPES or wide:
+        top, bottom = s.max(), s.min()  # whole numbers (ints or scale-0 decimals) or None
         if wide and (
-            (s.max() is not None and s.max() > 2**63 - 1)
-            or (s.min() is not None and s.min() < -(2**63))
+            (top is not None and top > 2**63 - 1)  # type: ignore[operator]
+            or (bottom is not None and bottom < -(2**63))  # type: ignore[operator]
         ):
             raise ValueError(
                 f"column '{s.name}': {s.dtype} customer ids above 2**63-1 (or below -2**63) are "
@@ -185,11 +186,12 @@ def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock
     """Calendar periods on the fixed-period kernel: a tick is ``month << bits | position in the
     month``, months counted from the data's first (period-aligned) month. Periods and units are
     whole multiples of ``1 << bits``, so recency and T stay exact ratios of month counts."""
-    bits = _INTRA_BITS["date" if t.dtype == pl.Date else t.dtype.time_unit]
+    dtype = t.dtype
+    bits = _INTRA_BITS["date" if not isinstance(dtype, pl.Datetime) else str(dtype.time_unit)]
     wall = wall_clock(t)
     months = month_index(t)
-    base = (int(months.min()) // period.months) * period.months
-    span = int(months.max()) - base
+    base = (_whole(months.min()) // period.months) * period.months
+    span = _whole(months.max()) - base
     limit = 1 << (62 - bits)
     if span >= limit:
         raise ValueError(
@@ -218,9 +220,16 @@ def _calendar_clock(t: pl.Series, name: str, period: Span, unit: Span) -> _Clock
     return _Clock(ticks, False, period.months << bits, 0, float(unit.months << bits), tick_of)
 
 
+def _whole(value: object) -> int:
+    """An integer aggregate of a non-empty column (Polars types it as any Python value)."""
+    if not isinstance(value, int):
+        raise TypeError(f"expected a whole number, got {value!r}")
+    return value
+
+
 def _check_nulls(s: pl.Series, what: str) -> None:
     if s.null_count():
-        row = int(s.is_null().arg_max()) + 1  # rows are numbered from 1 in messages
+        row = _whole(s.is_null().arg_max()) + 1  # rows are numbered from 1 in messages
         raise ValueError(f"column '{s.name}': null {what} at row {row}; nulls are not allowed")
 
 

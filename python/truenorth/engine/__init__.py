@@ -1,17 +1,14 @@
 """The rules engine: packs, plugins, planning, evaluation and results.
 
 Public entry points are re-exported from :mod:`truenorth`: :class:`~truenorth.Engine`,
-:class:`~truenorth.Result`. (Attributes here are imported lazily to keep import order simple.)
+:class:`~truenorth.Result`, :class:`~truenorth.RuleRun`. (Attributes here are imported lazily to keep import order simple.)
 """
 
 from typing import Any
 
+# Only what :mod:`truenorth` re-exports; the submodules are private.
 _LAZY = {
     "Engine": ".engine",
-    "RunContext": ".engine",
-    "TestOutcome": ".engine",
-    "render_message": ".engine",
-    "FINDINGS_SCHEMA": ".result",
     "Result": ".result",
     "RuleRun": ".result",
 }

@@ -1,378 +1,32 @@
 """From YAML sources to a compiled, planned pack.
 
-Steps: read files (located YAML) → group files by ``pack`` name → validate structure → substitute
-``${params}`` → validate each rule's ``with:`` against its kind's options model → plan the DAG by
-tables read/written → check conditions and message templates against declared schemas.
+Steps: read files (located YAML) → group files by ``pack`` name → validate structure
+(:mod:`.sources`) → substitute ``${params}`` (:mod:`.params`) → validate each rule's ``with:``
+against its kind's options model → plan the DAG by tables read/written (:mod:`.planner`) →
+check conditions and message templates against declared schemas (here).
 Every step collects problems; one :class:`~truenorth.errors.PackError` reports them all.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pydantic import ValidationError
 
-from ..errors import PackError, Problem, UsageError
+from ..errors import PackError, Problem
+from .compiled import CompiledPack, CompiledRule, Dataset, OutsideRoot, find_value, resolve_path
 from .conditions import CheckSchema, check_condition, describe_schema
+from .params import merge_params, parse_value, substitute
+from .planner import plan
 from .plugins import Registry
-from .records import Location, Rule, RuleKind
-from .spec import DatasetSpec, PackFileRaw, RuleSpec, TestCase, pydantic_problems
+from .records import Location, Rule
+from .sources import PackSource, SourceFile, read_sources
+from .spec import DatasetSpec, RuleSpec, pydantic_problems
 from .templates import EXPECTED as TEMPLATE_EXPECTED
 from .templates import template_fields as message_fields
-from .yamlsrc import Located, PackLimits, from_python, load_yaml
-
-PARAM = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
-# ----------------------------------------------------------------------------------- sources
-@dataclass
-class SourceFile:
-    doc: Located
-    spec: PackFileRaw
-    base_dir: Path
-    tests: list[TestCase] = field(default_factory=list)
-
-
-@dataclass
-class PackSource:
-    """All files of one pack, validated structurally (params not yet substituted)."""
-
-    name: str
-    files: list[SourceFile]
-    problems: list[Problem] = field(default_factory=list)  # reported by compile_pack
-
-    @property
-    def base_dir(self) -> Path:
-        return self.files[0].base_dir
-
-    @property
-    def params(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in self.files:
-            out.update(f.spec.params)
-        return out
-
-
-def _expand(
-    source: Any, limits: PackLimits | None = None, dict_base: Path | None = None
-) -> list[tuple[Located, Path]]:
-    if isinstance(source, Mapping):
-        return [(from_python(dict(source), "<dict>", limits=limits), dict_base or Path.cwd())]
-    p = Path(source)
-    if p.is_dir():
-        files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix in YAML_SUFFIXES)
-        if not files:
-            raise PackError([Problem(f"no *.yaml files in folder {p}", Location(str(p), 1, 1))])
-        out = []
-        errors: list[Problem] = []
-        for f in files:
-            try:
-                out.append((load_yaml(f, limits=limits), f.resolve().parent))
-            except PackError as exc:
-                errors.extend(exc.problems)
-        if errors:
-            raise PackError(errors)
-        return out
-    if not p.exists():
-        raise PackError([Problem("no such file or folder", Location(str(p), 1, 1))])
-    return [(load_yaml(p, limits=limits), p.resolve().parent)]
-
-
-_YAML11_BOOLEANS = {True: "on, yes, y", False: "off, no, n"}
-
-
-def boolean_keys(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
-    """(message, expected) for each true/false *key* in an in-memory pack: the trace of a YAML
-    1.1 loader (``yaml.safe_load``), which reads unquoted ``on:`` as ``True:``."""
-    out: list[tuple[str, str]] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            here = (*path, key)
-            if isinstance(key, bool):
-                where = ".".join(str(p) for p in path) or "(top level)"
-                guess = " — here most likely `on:`" if key is True and len(path) == 2 else ""
-                out.append(
-                    (
-                        f"{where}: key {key} is a boolean, not a name: a YAML 1.1 loader such as "
-                        f"yaml.safe_load reads the unquoted keys {_YAML11_BOOLEANS[key]} "
-                        f"as {key}{guess}",
-                        "string keys: quote the key ('on':) or load the file with "
-                        "truenorth.load_yaml(path).value (truenorth.parse_yaml(text).value), or pass the path "
-                        "to Engine.load",
-                    )
-                )
-            else:
-                out.extend(boolean_keys(item, here))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            out.extend(boolean_keys(item, (*path, i)))
-    return out
-
-
-def read_sources(
-    sources: Iterable[Any], *, limits: PackLimits | None = None, dict_base: Path | None = None
-) -> list[PackSource]:
-    """Read pack files/folders/dicts and group them by pack name (in first-seen order).
-
-    ``limits`` bounds each file's size and alias expansion; relative paths in dict packs are
-    resolved against ``dict_base`` (default: the working folder).
-    """
-    problems: list[Problem] = []
-    groups: dict[str, PackSource] = {}
-    seen: set[Path] = set()  # a file named twice (`run rules rules/kpi.yaml`) is read once
-    for source in sources:
-        try:
-            located = _expand(source, limits, dict_base)
-        except PackError as exc:
-            problems.extend(exc.problems)
-            continue
-        for doc, base in located:
-            if not isinstance(source, Mapping):
-                key = Path(doc.file).resolve()
-                if key in seen:
-                    continue
-                seen.add(key)
-            if isinstance(source, Mapping):
-                found = boolean_keys(doc.value)
-                if found:
-                    problems.extend(Problem(msg, doc.loc(()), expected=exp) for msg, exp in found)
-                    continue
-            if not isinstance(doc.value, dict):
-                problems.append(
-                    Problem(
-                        f"a pack file must be a mapping, got {type(doc.value).__name__}",
-                        doc.loc(()),
-                        expected="keys truenorth, pack, datasets, params, rules, tests",
-                    )
-                )
-                continue
-            try:
-                spec = PackFileRaw.model_validate(doc.value)
-            except ValidationError as exc:
-                problems.extend(pydantic_problems(exc, doc, model=PackFileRaw))
-                continue
-            tests = []
-            for i, raw in enumerate(spec.tests):
-                try:
-                    tests.append(TestCase.model_validate(raw))
-                except ValidationError as exc:
-                    problems.extend(
-                        pydantic_problems(exc, doc, model=TestCase, prefix=("tests", i))
-                    )
-            groups.setdefault(spec.pack, PackSource(spec.pack, [])).files.append(
-                SourceFile(doc, spec, base, tests)
-            )
-    for group in groups.values():
-        group.problems = _merge_problems(group)
-    if problems:
-        raise PackError(problems)
-    return list(groups.values())
-
-
-def _merge_problems(group: PackSource) -> list[Problem]:
-    problems = []
-    seen: dict[tuple[str, str], Location] = {}
-    for f in group.files:
-        for section in ("datasets", "params"):
-            for key in getattr(f.spec, section):
-                loc = f.doc.loc((section, key), key=True)
-                if (section, key) in seen:
-                    problems.append(
-                        Problem(
-                            f"{section[:-1] if section == 'datasets' else 'param'} {key!r} "
-                            f"defined twice in pack {group.name!r} (first at {seen[(section, key)]})",
-                            loc,
-                        )
-                    )
-                seen.setdefault((section, key), loc)
-        for i, rule in enumerate(f.spec.rules):
-            rid = rule.get("id")
-            if not isinstance(rid, str):
-                continue
-            loc = f.doc.loc(("rules", i, "id"))
-            if ("rule", rid) in seen:
-                problems.append(
-                    Problem(
-                        f"duplicate rule id (first at {seen[('rule', rid)]})",
-                        loc,
-                        rule_id=rid,
-                        expected="unique rule ids within a pack",
-                    )
-                )
-            seen.setdefault(("rule", rid), loc)
-    return problems
-
-
-# ------------------------------------------------------------------------------------ params
-def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalar semantics (``6`` → int, ``true`` → bool, else string)."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, (dict, list)) or (value is None and text.strip() not in ("null", "~", "")):
-        return text
-    return value
-
-
-def merge_params(
-    declared: Mapping[str, Any], overrides: Mapping[str, Any] | None, *, pack: str
-) -> dict[str, Any]:
-    """Pack params overridden by ``overrides``; unknown names and type changes are errors."""
-    params = dict(declared)
-    for key, value in (overrides or {}).items():
-        if key not in declared:
-            known = ", ".join(sorted(declared)) or "(none)"
-            raise UsageError(f"pack {pack!r} has no param {key!r} (params: {known})")
-        default = declared[key]
-        if isinstance(value, str) and not isinstance(default, str):
-            value = parse_value(value)
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise UsageError(
-                f"--set {key}: param {key!r} of pack {pack!r} must be true or false "
-                f"(its default is {default!r}), got {value!r}"
-            )
-        if (
-            isinstance(default, (int, float))
-            and not isinstance(default, bool)
-            and (not isinstance(value, (int, float)) or isinstance(value, bool))
-        ):
-            raise UsageError(
-                f"--set {key}: param {key!r} of pack {pack!r} must be a number "
-                f"(its default is {default!r}), got {value!r}"
-            )
-        if isinstance(default, str) and not isinstance(value, str):
-            value = str(value)
-        params[key] = value
-    return params
-
-
-def substitute(
-    value: Any,
-    params: Mapping[str, Any],
-    doc: Located,
-    path: tuple[Any, ...],
-    problems: list,
-    rule_id: str | None = None,
-) -> Any:
-    """Replace ``${name}`` in scalars: a whole-value reference keeps the param's type."""
-    if isinstance(value, dict):
-        return {
-            k: substitute(v, params, doc, (*path, k), problems, rule_id) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [
-            substitute(v, params, doc, (*path, i), problems, rule_id) for i, v in enumerate(value)
-        ]
-    if not isinstance(value, str) or "$" not in value:
-        return value
-    whole = PARAM.fullmatch(value)
-    if whole and whole.group(1):
-        name = whole.group(1)
-        if name in params:
-            return params[name]
-
-    def repl(m: re.Match[str]) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1)
-        if name not in params:
-            problems.append(
-                Problem(
-                    f"unknown param ${{{name}}}",
-                    doc.loc(path),
-                    rule_id=rule_id,
-                    expected=f"one of: {', '.join(sorted(params)) or '(no params declared)'}"
-                    f"; for a literal '$' before a {{placeholder}} write $${{{name}}}",
-                )
-            )
-            return m.group(0)
-        return str(params[name])
-
-    return PARAM.sub(repl, value)
-
-
-# ---------------------------------------------------------------------------------- compiled
-@dataclass
-class CompiledRule:
-    """A validated rule with its kind, planned inputs/outputs and compiled conditions."""
-
-    rule: Rule
-    kind: RuleKind
-    reads: list[str]
-    writes: dict[str, Any]
-    conditions: dict[str, pl.Expr]  # when/warn/fail, plus kind conditions ("with.rows.0.when")
-    description: str | None
-    doc: Located
-    path: tuple[Any, ...]
-    base_dir: Path
-    index: int
-    condition_texts: dict[str, str] = field(default_factory=dict)
-    condition_locations: dict[str, Location] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.rule.id
-
-
-class OutsideRoot(ValueError):
-    """A pack path that leaves the ``data_root`` a service confined datasets to."""
-
-
-def resolve_path(base_dir: Path, path: str, root: Path | None = None) -> Path:
-    """A path written in a pack (a dataset, a canvas, a catalogue), resolved against the pack
-    file's folder unless absolute; ``~`` is expanded.
-
-    Without ``root`` (the CLI) any path is allowed, ``../`` and absolute paths included: the
-    person running the CLI can read those files anyway. With ``root`` (a service's
-    ``Engine.load(..., data_root=...)``) the path is fully resolved (symlinks, ``..``) and must
-    lie inside ``root``; otherwise :class:`OutsideRoot` is raised. The resolved path is
-    returned, so the file checked is the file read.
-    """
-    p = Path(path).expanduser()
-    p = p if p.is_absolute() else base_dir / p
-    if root is None:
-        return p
-    real_root = Path(root).resolve()
-    real = p.resolve()
-    if real != real_root and real_root not in real.parents:
-        raise OutsideRoot(
-            f"path {path!r} resolves to {str(real)!r}, outside the data root {str(real_root)!r}"
-        )
-    return real
-
-
-@dataclass
-class Dataset:
-    role: str
-    spec: DatasetSpec
-    base_dir: Path
-    location: Location
-
-
-@dataclass
-class CompiledPack:
-    name: str
-    params: dict[str, Any]
-    datasets: dict[str, Dataset]
-    rules: list[CompiledRule]  # in execution order
-    schemas: dict[str, CheckSchema | None]
-    external: list[str]  # tables no rule writes and no dataset declares (must be passed in)
-    tests: list[tuple[TestCase, Located, tuple[Any, ...], Path]] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    def rule(self, rule_id: str) -> CompiledRule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise UsageError(f"pack {self.name!r} has no rule {rule_id!r}")
 
 
 def _normalise_schema(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -447,7 +101,7 @@ def compile_pack(
             if crule is not None:
                 rules.append(crule)
 
-    ordered, schemas, external = _plan(rules, datasets, problems)
+    ordered, schemas, external = plan(rules, datasets, problems)
     for crule in ordered:
         _check_rule(crule, schemas, problems, set(datasets), data_root)
     tests = [
@@ -482,10 +136,12 @@ def _compile_rule(
         problems.append(Problem(msg, doc.loc((*path, "kind")), rule_id=spec.id, expected=expected))
         return None
     try:
-        options = kind.options.model_validate(spec.with_)
+        options = kind.options_model.model_validate(spec.with_)
     except ValidationError as exc:
         problems.extend(
-            pydantic_problems(exc, doc, model=kind.options, prefix=(*path, "with"), rule_id=spec.id)
+            pydantic_problems(
+                exc, doc, model=kind.options_model, prefix=(*path, "with"), rule_id=spec.id
+            )
         )
         return None
     location = doc.loc(path)
@@ -525,142 +181,6 @@ def _compile_rule(
     )
 
 
-def _plan(
-    rules: list[CompiledRule], datasets: Mapping[str, Dataset], problems: list[Problem]
-) -> tuple[list[CompiledRule], dict[str, CheckSchema | None], list[str]]:
-    """Order rules by tables: creators → augmenters (read+write, in pack order) → readers."""
-    creators: dict[str, list[CompiledRule]] = {}
-    augmenters: dict[str, list[CompiledRule]] = {}
-    for r in rules:
-        for t in r.writes:
-            (augmenters if t in r.reads else creators).setdefault(t, []).append(r)
-    for t, cs in creators.items():
-        if len(cs) > 1:
-            ids = ", ".join(repr(c.id) for c in cs)
-            for c in cs[1:]:
-                problems.append(
-                    Problem(
-                        f"table {t!r} is created by several rules ({ids})",
-                        c.rule.location,
-                        rule_id=c.id,
-                        expected="one creating rule per table; others may read and extend it",
-                    )
-                )
-        if t in datasets:
-            problems.append(
-                Problem(
-                    f"rule writes table {t!r}, which is also a dataset role",
-                    cs[0].rule.location,
-                    rule_id=cs[0].id,
-                    expected="a table name distinct from dataset roles, or read it via `on:`",
-                )
-            )
-    # schemas: dataset columns, then union of writers
-    schemas: dict[str, CheckSchema | None] = {}
-    for role, ds in datasets.items():
-        schemas[role] = {c: None for c in ds.spec.columns} if ds.spec.columns else None
-    for t in set(creators) | set(augmenters):
-        writers = creators.get(t, []) + augmenters.get(t, [])
-        if t in datasets:
-            base = schemas.get(t)
-        elif t in creators:
-            base = {}
-        else:
-            base = None  # an external input extended by rules: its own columns are unknown
-        if any(w.writes[t] is None for w in writers) or base is None:
-            schemas[t] = None
-            continue
-        merged: dict[str, Any] = dict(base)
-        for w in writers:
-            merged.update(w.writes[t] or {})
-        schemas[t] = merged
-
-    deps: dict[int, set[int]] = {id(r): set() for r in rules}
-    external: list[str] = []
-    for r in rules:
-        for t in r.reads:
-            cs = creators.get(t, [])
-            augs = augmenters.get(t, [])
-            if r in augs:
-                k = augs.index(r)
-                before = cs + augs[:k]
-                deps[id(r)].update(id(x) for x in before)
-                if not before and t not in datasets:
-                    external.append(t)
-            else:
-                writers = cs + augs
-                deps[id(r)].update(id(x) for x in writers)
-                if not writers and t not in datasets:
-                    external.append(t)
-    # cycles (Kahn, stable by pack order)
-    remaining = list(rules)
-    done: set[int] = set()
-    ordered: list[CompiledRule] = []
-    while remaining:
-        ready = [r for r in remaining if deps[id(r)] <= done]
-        if not ready:
-            cycle = ", ".join(repr(r.id) for r in remaining)
-            for r in remaining:
-                waits = [x for x in rules if id(x) in deps[id(r)] - done]
-                why = "; ".join(
-                    f"it reads {t!r}, which rule {x.id!r} writes"
-                    for x in waits
-                    for t in r.reads
-                    if t in x.writes
-                )
-                problems.append(
-                    Problem(
-                        f"rules form a cycle through the tables they read and write "
-                        f"({cycle}): {why}",
-                        r.rule.location,
-                        rule_id=r.id,
-                        expected="an acyclic order of tables",
-                    )
-                )
-            break
-        for r in ready:
-            ordered.append(r)
-            done.add(id(r))
-            remaining.remove(r)
-    if datasets:
-        for r in rules:
-            for t in r.reads:
-                if t in external:
-                    # tables this rule could read: not the ones only it writes
-                    others = {x for x in set(creators) | set(augmenters) if x not in r.writes}
-                    known = sorted(set(datasets) | others)
-                    msg = f"reads table {t!r}, which no dataset or rule provides"
-                    if t in r.writes:
-                        msg = (
-                            f"reads table {t!r}, which only this rule writes: a rule cannot "
-                            "read its own output (a self-cycle)"
-                        )
-                    problems.append(
-                        Problem(
-                            msg,
-                            _where_read(r, t),
-                            rule_id=r.id,
-                            expected="one of: " + (", ".join(known) or "(none)"),
-                        )
-                    )
-        external = []
-    return ordered, schemas, sorted(set(external))
-
-
-def _where_read(r: CompiledRule, table: str) -> Location:
-    """Where rule ``r`` names ``table``: its ``on:``, or the ``with:`` option holding the name."""
-    if r.rule.on == table:
-        return r.doc.loc((*r.path, "on"))
-    raw: Any = r.doc.value
-    for part in r.path:
-        raw = raw[part]
-    written = raw.get("with") if isinstance(raw, dict) else None
-    for key, value in (written if isinstance(written, dict) else {}).items():
-        if value == table:
-            return r.doc.loc((*r.path, "with", key))
-    return r.rule.location
-
-
 def _check_rule(
     crule: CompiledRule,
     schemas: Mapping[str, CheckSchema | None],
@@ -678,9 +198,9 @@ def _check_rule(
         if text is None:
             continue
         loc = crule.doc.loc((*crule.path, field_name))
-        # warn/fail thresholds apply to the frame the kind hands check_thresholds; only `when`
-        # is a predicate over the `on` table by contract (and condition kind's warn/fail too).
-        use_schema = schema if field_name == "when" or crule.kind.name == "condition" else None
+        # the kind declares which conditions are predicates over the `on` table; the others
+        # (warn/fail thresholds on a frame the kind computes) cannot be checked before it runs
+        use_schema = schema if field_name in crule.kind.row_predicates else None
         expr, found = check_condition(
             text,
             schema=use_schema,
@@ -704,7 +224,7 @@ def _check_rule(
                 Problem(f"message: bad template: {exc}", loc, rule.id, TEMPLATE_EXPECTED)
             )
             return
-        out_schema = schema if crule.kind.name in ("condition", "decision_table") else None
+        out_schema = schema if crule.kind.message_columns else None
         if out_schema is not None:
             extra = {"rule_id", "subject", "severity", "action", "value"}
             unknown = [n for n in names if n not in out_schema and n not in extra]
@@ -732,26 +252,6 @@ def _check_rule(
                     rule.id,
                 )
             )
-
-
-def find_value(doc: Any, prefix: tuple[Any, ...], value: str) -> tuple[Any, ...] | None:
-    """The path (under ``prefix``) of the first string equal to ``value`` in a document."""
-    node = doc
-    for k in prefix:
-        try:
-            node = node[k]
-        except (KeyError, IndexError, TypeError):
-            return None
-    stack: list[tuple[tuple[Any, ...], Any]] = [(tuple(prefix), node)]
-    while stack:
-        at, v = stack.pop(0)
-        if v == value:
-            return at
-        if isinstance(v, dict):
-            stack.extend(((*at, k), c) for k, c in v.items())
-        elif isinstance(v, list):
-            stack.extend(((*at, i), c) for i, c in enumerate(v))
-    return None
 
 
 class ValidationContext:
@@ -836,14 +336,22 @@ class ValidationContext:
         return expr
 
 
+# The compile steps live in their own modules (sources, params, planner, compiled); their
+# public names are re-exported here, where the engine and the CLI import them.
 __all__ = [
     "CompiledPack",
     "CompiledRule",
+    "Dataset",
     "OutsideRoot",
     "PackSource",
+    "SourceFile",
     "ValidationContext",
     "compile_pack",
+    "find_value",
     "merge_params",
+    "message_fields",
     "parse_value",
     "read_sources",
+    "resolve_path",
+    "substitute",
 ]

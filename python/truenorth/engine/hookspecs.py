@@ -11,7 +11,7 @@ Example::
 
     @truenorth.hookimpl
     def register_rule_kinds(register):
-        register(truenorth.RuleKind(name="nps_alert", options=MyOptions, evaluate=evaluate))
+        register(truenorth.RuleKind(name="nps_alert", options_model=MyOptions, evaluate=evaluate))
 """
 
 from __future__ import annotations
@@ -34,24 +34,34 @@ def register_rule_kinds(register: Callable[[RuleKind], None]) -> None:
     """Register rule kinds: ``register(RuleKind(...))`` once per kind.
 
     A :class:`~truenorth.RuleKind` bundles the kind's ``name`` (what packs write in ``kind:``),
-    its ``options`` model (a :class:`~truenorth.Options` subclass validating ``with:``; unknown
+    its ``options_model`` (a :class:`~truenorth.Options` subclass validating ``with:``; unknown
     keys are errors), ``evaluate(ctx) -> RuleOutput``, and optionally ``reads``/``writes``
     (the tables a rule needs and produces, with declared schemas so conditions on them are
     checked before any data is read), ``validate`` (extra load-time checks with located
-    errors), ``summary`` and ``doc`` (shown by ``truenorth kinds``).
+    errors), ``summary`` and ``doc`` (shown by ``truenorth kinds``), and capabilities the
+    engine reads instead of kind names (``row_predicates``, ``message_columns``).
 
-    Example::
+    Example (a plugin module holds the function; here a class stands in for the module)::
 
-        class Options(truenorth.Options):
-            column: str = "clv"
-
-        def evaluate(ctx):
-            df = ctx.table(ctx.rule.on).collect()
-            return truenorth.RuleOutput(findings=[ctx.finding("all", f"{df.height} rows")])
-
-        @truenorth.hookimpl
-        def register_rule_kinds(register):
-            register(truenorth.RuleKind(name="row_count", options=Options, evaluate=evaluate))
+        >>> import polars as pl, truenorth
+        >>> class RowCountOptions(truenorth.Options):
+        ...     label: str = "rows"
+        >>> def evaluate(ctx: truenorth.RuleContext[RowCountOptions]) -> truenorth.RuleOutput:
+        ...     n = ctx.table(ctx.rule.on).collect().height
+        ...     return truenorth.RuleOutput(
+        ...         findings=[ctx.finding("all", f"{n} {ctx.rule.options.label}")])
+        >>> class Plugin:
+        ...     @staticmethod
+        ...     @truenorth.hookimpl
+        ...     def register_rule_kinds(register):
+        ...         register(truenorth.RuleKind(
+        ...             name="row_count", options_model=RowCountOptions, evaluate=evaluate))
+        >>> engine = truenorth.Engine.load(
+        ...     {"truenorth": 1, "pack": "p", "rules": [
+        ...         {"id": "n", "kind": "row_count", "on": "t", "with": {"label": "orders"}}]},
+        ...     plugins=[Plugin()])
+        >>> engine.run(data={"t": pl.DataFrame({"x": [1, 2, 3]})}).findings["message"].to_list()
+        ['3 orders']
     """
 
 
@@ -63,12 +73,24 @@ def register_readers(register: Callable[[Reader], None]) -> None:
     the file ``extensions`` it handles (the longest matching extension wins), and
     ``read(path, options) -> polars.LazyFrame``; ``options`` is the dataset's ``options:``.
 
-    Example::
+    Example (a reader for pipe-separated files)::
 
-        @truenorth.hookimpl
-        def register_readers(register):
-            register(truenorth.Reader("excel", (".xlsx",),
-                                      lambda path, opts: pl.read_excel(path, **opts).lazy()))
+        >>> import pathlib, tempfile, polars as pl, truenorth
+        >>> class Plugin:
+        ...     @staticmethod
+        ...     @truenorth.hookimpl
+        ...     def register_readers(register):
+        ...         register(truenorth.Reader(
+        ...             "pipes", (".psv",), lambda path, opts: pl.scan_csv(path, separator="|")))
+        >>> orders = pathlib.Path(tempfile.mkdtemp()) / "orders.psv"
+        >>> _ = orders.write_text("customer|amount\\na|5\\nb|50\\n")
+        >>> engine = truenorth.Engine.load(
+        ...     {"truenorth": 1, "pack": "p", "datasets": {"orders": {"path": str(orders)}},
+        ...      "rules": [{"id": "big", "kind": "condition", "on": "orders",
+        ...                 "when": "amount > 10"}]},
+        ...     plugins=[Plugin()])
+        >>> engine.run().findings["subject"].to_list()
+        ['b']
     """
 
 
@@ -81,10 +103,23 @@ def register_reporters(register: Callable[[Reporter], None]) -> None:
     write (``OUT/report.<ext>``) or ``None`` for standard output; without one, ``path`` is the
     output folder. Write files with :func:`truenorth.io.atomic_write`.
 
+    ``default`` makes ``truenorth run`` write it without ``--format``: ``"always"`` or
+    ``"out"`` (only with ``--out DIR``); the default is ``"never"``.
+
     Example::
 
-        @truenorth.hookimpl
-        def register_reporters(register):
-            register(truenorth.Reporter("count", lambda result, path: print(result.counts()),
-                                        extension=None))
+        >>> import polars as pl, truenorth
+        >>> class Plugin:
+        ...     @staticmethod
+        ...     @truenorth.hookimpl
+        ...     def register_reporters(register):
+        ...         register(truenorth.Reporter(
+        ...             "count", lambda result, path: print(result.counts()), extension=None))
+        >>> engine = truenorth.Engine.load(
+        ...     {"truenorth": 1, "pack": "p", "rules": [
+        ...         {"id": "big", "kind": "condition", "on": "t", "when": "x > 1"}]},
+        ...     plugins=[Plugin()])
+        >>> result = engine.run(data={"t": pl.DataFrame({"x": [1, 2, 3]})})
+        >>> engine.registry.reporters["count"].write(result, None)
+        {'info': 0, 'warn': 2, 'fail': 0, 'error': 0}
     """

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from ..errors import TruenorthError
+from ..errors import Location, TruenorthError
 from ..io.datasets import apply_columns, read_dataset
-from .compiler import OutsideRoot, resolve_path
+from .compiled import CompiledPack, OutsideRoot, resolve_path
+from .plugins import Registry
+from .result import Result
 from .spec import DatasetSpec, ExpectedFinding
 
-if TYPE_CHECKING:
-    from .engine import Engine, TestOutcome
+
+@dataclass
+class TestOutcome:
+    """The outcome of one pack test case."""
+
+    name: str
+    passed: bool
+    failures: list[str]
+    location: Location | None = None
+    seconds: float = 0.0
 
 
 def _matches(row: dict[str, Any], exp: ExpectedFinding) -> bool:
@@ -31,16 +44,16 @@ def _describe(exp: ExpectedFinding) -> str:
 
 
 def _given_frame(
-    engine: Engine, role: str, given: Any, base_dir: Any
+    registry: Registry, role: str, given: Any, base_dir: Any, data_root: Path | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if isinstance(given, DatasetSpec):
         if given.path is None:
             raise TruenorthError(f"given {role!r}: a path is required")
         try:
-            path = resolve_path(base_dir, given.path, engine.data_root)
+            path = resolve_path(base_dir, given.path, data_root)
         except OutsideRoot as exc:
             raise TruenorthError(f"given {role!r}: {exc}") from None
-        reader = engine.registry.reader_for(str(path), given.reader)
+        reader = registry.reader_for(str(path), given.reader)
         if reader is None:
             raise TruenorthError(f"given {role!r}: no reader for {path.name}")
         lf = read_dataset(path, reader=reader, options=given.options, role=role)
@@ -63,24 +76,33 @@ def _given_frame(
     return pl.DataFrame(given, infer_schema_length=None)
 
 
-def run_pack_tests(engine: Engine) -> list[TestOutcome]:
-    from .engine import TestOutcome
-
+def run_pack_tests(
+    pack: CompiledPack,
+    registry: Registry,
+    run: Callable[..., Result],
+    *,
+    data_root: Path | None = None,
+) -> list[TestOutcome]:
+    """Run ``pack``'s ``tests:`` cases, each through ``run(data=..., params=...)``; with
+    ``data_root``, their ``given:`` files must lie inside it."""
     outcomes = []
-    for case, doc, path, base_dir in engine.pack.tests:
+    for case, doc, path, base_dir in pack.tests:
         t0 = time.perf_counter()
         failures: list[str] = []
         loc = doc.loc(path)
         try:
-            data = {role: _given_frame(engine, role, g, base_dir) for role, g in case.given.items()}
-            result = engine.run(data=data, params=case.params or None)
+            data = {
+                role: _given_frame(registry, role, g, base_dir, data_root)
+                for role, g in case.given.items()
+            }
+            result = run(data=data, params=case.params or None)
         except TruenorthError as exc:
             outcomes.append(
                 TestOutcome(case.name, False, [str(exc)], loc, time.perf_counter() - t0)
             )
             continue
         exp = case.expect
-        rule_ids = {r.id for r in engine.pack.rules}
+        rule_ids = {r.id for r in pack.rules}
         for e in [*(exp.contains or []), *(exp.findings or [])]:
             rid = getattr(e, "rule", None)
             if rid is not None and rid not in rule_ids:

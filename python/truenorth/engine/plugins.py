@@ -35,13 +35,13 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, get_args
 
 import pluggy
 
 from ..errors import PluginError
 from . import hookspecs
-from .records import Options, Reader, Reporter, RuleKind
+from .records import CONDITION_FIELDS, Options, Reader, Reporter, ReporterDefault, RuleKind
 
 GROUP = "truenorth"
 BUILTIN_PREFIX = "truenorth.builtins."
@@ -87,13 +87,12 @@ class PluginInfo:
 class Registry:
     """The loaded plugins and the records they registered."""
 
-    kinds: dict[str, RuleKind] = field(default_factory=dict)
+    kinds: dict[str, RuleKind[Any]] = field(default_factory=dict)
     readers: dict[str, Reader] = field(default_factory=dict)
     reporters: dict[str, Reporter] = field(default_factory=dict)
     providers: dict[tuple[str, str], str] = field(default_factory=dict)
     conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
-    manager: pluggy.PluginManager | None = None
 
     @property
     def errors(self) -> list[PluginInfo]:
@@ -128,6 +127,16 @@ class Registry:
                 if lowered.endswith(e) and (best is None or len(e) > best[0]):
                     best = (len(e), reader)
         return best[1] if best else None
+
+    def default_formats(self, *, out: bool) -> list[str]:
+        """The formats ``truenorth run`` writes without ``--format``, from each reporter's
+        ``default``: the ``"always"`` ones, then (with ``--out``) the ``"out"`` ones.
+
+        >>> load_registry().default_formats(out=False)
+        ['console']
+        """
+        wanted = ("always", "out") if out else ("always",)
+        return [r.name for level in wanted for r in self.reporters.values() if r.default == level]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,7 +178,50 @@ def _short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def _check_kind(kind: RuleKind[Any]) -> str | None:
+    name = kind.name
+    model = kind.options_model
+    if not (isinstance(model, type) and issubclass(model, Options)):
+        return f"rule kind {name!r}: options_model must be a subclass of truenorth.Options"
+    if not callable(kind.evaluate):
+        return f"rule kind {name!r}: evaluate must be callable"
+    unknown = [f for f in kind.row_predicates if f not in CONDITION_FIELDS]
+    if isinstance(kind.row_predicates, str) or unknown:
+        return (
+            f"rule kind {name!r}: row_predicates must be a tuple of "
+            f"{', '.join(CONDITION_FIELDS)}, got {kind.row_predicates!r}"
+        )
+    return None
+
+
+def _check_reader(reader: Reader) -> str | None:
+    if not callable(reader.read):
+        return f"reader {reader.name!r}: read must be callable"
+    if isinstance(reader.extensions, str):
+        return f"reader {reader.name!r}: extensions must be a tuple of strings, not a string"
+    return None
+
+
+def _check_reporter(reporter: Reporter) -> str | None:
+    if not callable(reporter.write):
+        return f"reporter {reporter.name!r}: write must be callable"
+    if reporter.default not in get_args(ReporterDefault):
+        return (
+            f"reporter {reporter.name!r}: default must be one of "
+            f"{', '.join(get_args(ReporterDefault))}, got {reporter.default!r}"
+        )
+    return None
+
+
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "kinds": _check_kind,
+    "readers": _check_reader,
+    "reporters": _check_reporter,
+}
+
+
 def _validate_record(category: str, cls: type, record: Any) -> str | None:
+    """Why ``record`` cannot be registered under ``category`` (None if it can)."""
     if not isinstance(record, cls):
         return f"register() expects a truenorth.{cls.__name__}, got {type(record).__name__}"
     name = getattr(record, "name", None)
@@ -179,19 +231,7 @@ def _validate_record(category: str, cls: type, record: Any) -> str | None:
         or not name.replace("_", "").replace("-", "").isalnum()
     ):
         return f"invalid {cls.__name__} name {name!r} (letters, digits, '_' and '-')"
-    if isinstance(record, RuleKind):
-        if not (isinstance(record.options, type) and issubclass(record.options, Options)):
-            return f"rule kind {name!r}: options must be a subclass of truenorth.Options"
-        if not callable(record.evaluate):
-            return f"rule kind {name!r}: evaluate must be callable"
-    if isinstance(record, Reader):
-        if not callable(record.read):
-            return f"reader {name!r}: read must be callable"
-        if isinstance(record.extensions, str):
-            return f"reader {name!r}: extensions must be a tuple of strings, not a string"
-    if isinstance(record, Reporter) and not callable(record.write):
-        return f"reporter {name!r}: write must be callable"
-    return None
+    return _CHECKS[category](record)
 
 
 def _entry_points() -> list[EntryPoint]:
@@ -218,7 +258,7 @@ def build_registry(
     only = _env_list("TRUENORTH_PLUGINS")
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    reg = Registry(manager=pm)
+    reg = Registry()
     loaded: list[tuple[PluginInfo, Any]] = []
 
     if use_entry_points:
@@ -271,9 +311,10 @@ def build_registry(
     for hook_name, (category, cls) in _HOOKS.items():
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():
-            info = infos.get(impl.plugin_name)
-            if info is None or info.name in broken:
+            found = infos.get(impl.plugin_name)
+            if found is None or found.name in broken:
                 continue
+            info = found
             staged: list[Any] = []
 
             def register(record: Any, _staged: list[Any] = staged) -> None:
@@ -363,8 +404,3 @@ def clear_cache() -> None:
     """Forget cached registries (tests that change the environment call this)."""
     with _lock:
         _cache.clear()
-
-
-def register_callback(collect: list[Any]) -> Callable[[Any], None]:
-    """A ``register`` callback that appends to ``collect`` (for testing a hook in isolation)."""
-    return collect.append

@@ -10,16 +10,35 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import Location
+from .findings import SEVERITIES, Finding, Severity
+
 if TYPE_CHECKING:
     from .result import Result
 
-Severity = Literal["info", "warn", "fail", "error"]
-SEVERITIES: tuple[Severity, ...] = ("info", "warn", "fail", "error")
+# Location, Finding, Severity and SEVERITIES live below this module (errors, findings) so that
+# nothing the engine's results need imports the plugin records; they are re-exported here.
+__all__ = [
+    "SEVERITIES",
+    "Finding",
+    "Location",
+    "Options",
+    "OptionsT",
+    "Reader",
+    "Reporter",
+    "ReporterDefault",
+    "Rule",
+    "RuleContext",
+    "RuleKind",
+    "RuleOutput",
+    "Schema",
+    "Severity",
+]
 
 # A declared table schema: column name -> Polars dtype. ``None`` means "not known until run".
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
@@ -34,25 +53,18 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where something stands in a YAML file (1-based line and column)."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+#: The options model of a rule kind; ``RuleKind``, ``Rule`` and ``RuleContext`` are
+#: generic over it, so ``ctx.rule.options`` has the kind's own options type.
+OptionsT = TypeVar("OptionsT", bound=Options)
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Generic[OptionsT]):
     """One rule of a pack, after parameter substitution and validation."""
 
     id: str
     kind: str
-    options: Options
+    options: OptionsT
     on: str | None = None
     when: str | None = None
     warn: str | None = None
@@ -64,22 +76,6 @@ class Rule:
     description: str | None = None
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One thing a rule found. ``evidence`` holds the values that triggered it."""
-
-    rule_id: str
-    kind: str
-    severity: Severity
-    subject: str
-    message: str
-    value: float | None = None
-    threshold: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-    action: str | None = None
-    location: str | None = None
-
-
 @dataclass
 class RuleOutput:
     """What a rule's evaluate function returns: named tables and findings."""
@@ -87,15 +83,19 @@ class RuleOutput:
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     # Many findings at once, vectorised: a frame with (a subset of) the columns of
-    # ``truenorth.engine.result.FINDINGS_SCHEMA``; ``evidence`` may be a struct column.
+    # ``truenorth.FINDINGS_SCHEMA``; ``evidence`` may be a struct column.
     # Missing rule_id/kind/severity/action/location columns are filled in from the rule.
     findings_frame: pl.DataFrame | None = None
 
 
-class RuleContext(Protocol):
-    """What the engine hands a rule's evaluate function."""
+class RuleContext(Protocol[OptionsT]):
+    """What the engine hands a rule's evaluate function.
 
-    rule: Rule
+    ``RuleContext[MyOptions]`` types ``ctx.rule.options`` as ``MyOptions``. For unit tests of an
+    evaluate function, :func:`truenorth.testing.rule_context` builds one backed by the engine.
+    """
+
+    rule: Rule[OptionsT]
     params: Mapping[str, Any]
 
     def table(self, name: str) -> pl.LazyFrame:
@@ -158,36 +158,64 @@ class RuleContext(Protocol):
         ...
 
 
-def _reads_on(options: Options, rule: Rule) -> Sequence[str]:
+def _reads_on(options: Any, rule: Rule[Any]) -> Sequence[str]:
     return (rule.on,) if rule.on else ()
 
 
-def _writes_nothing(options: Options, rule: Rule) -> Mapping[str, Schema | None]:
+def _writes_nothing(options: Any, rule: Rule[Any]) -> Mapping[str, Schema | None]:
     return {}
 
 
+#: The rule fields that can hold a condition (a SQL expression).
+CONDITION_FIELDS: tuple[str, ...] = ("when", "warn", "fail")
+
+
 @dataclass(frozen=True)
-class RuleKind:
+class RuleKind(Generic[OptionsT]):
     """A kind of rule: its options model, the tables it reads and writes, and how it runs.
 
     ``reads`` names the tables (dataset roles or tables of other rules) a rule needs;
     ``writes`` maps each table it produces to its declared schema (so conditions on it can be
     checked before any data is read), or ``None`` when the schema is only known at run time.
+
+    Capabilities tell the engine what to check at load time, so a third-party kind gets the
+    same checks as a built-in one by declaring them (the engine never looks at kind names):
+
+    ``row_predicates``
+        Which of ``when``/``warn``/``fail`` are row predicates over the rule's ``on`` table;
+        their columns are checked against that table's declared schema. By default only
+        ``when`` is; a kind whose ``warn``/``fail`` apply to a frame it computes (its
+        metrics, handed to ``ctx.check_thresholds``) leaves them out.
+    ``message_columns``
+        ``message:`` placeholders name columns of the ``on`` table (one finding per row), so
+        an unknown placeholder is an error at load time.
+
+    Example::
+
+        >>> import truenorth
+        >>> kind = truenorth.RuleKind(
+        ...     name="flag_rows", options_model=truenorth.Options,
+        ...     evaluate=lambda ctx: truenorth.RuleOutput(),
+        ...     row_predicates=("when", "warn", "fail"), message_columns=True)
+        >>> kind.row_predicates
+        ('when', 'warn', 'fail')
     """
 
     name: str
-    options: type[Options]
-    evaluate: Callable[[RuleContext], RuleOutput]
-    reads: Callable[[Options, Rule], Sequence[str]] = _reads_on
-    writes: Callable[[Options, Rule], Mapping[str, Schema | None]] = _writes_nothing
+    options_model: type[OptionsT]
+    evaluate: Callable[[RuleContext[OptionsT]], RuleOutput]
+    reads: Callable[[OptionsT, Rule[OptionsT]], Sequence[str]] = _reads_on
+    writes: Callable[[OptionsT, Rule[OptionsT]], Mapping[str, Schema | None]] = _writes_nothing
     summary: str = ""
     doc: str = ""
     # Optional load-time checks beyond the options model: ``validate(options, rule, vctx)`` with
     # a :class:`truenorth.engine.compiler.ValidationContext` (located errors, declared schemas,
     # condition compilation). Runs before any data is read.
-    validate: Callable[[Options, Rule, Any], None] | None = None
+    validate: Callable[[OptionsT, Rule[OptionsT], Any], None] | None = None
     # Example YAML snippets of rules of this kind, shown by ``truenorth kinds KIND``.
     examples: tuple[str, ...] = ()
+    row_predicates: tuple[str, ...] = ("when",)
+    message_columns: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +228,10 @@ class Reader:
     summary: str = ""
 
 
+#: When ``truenorth run`` writes a format nobody asked for with ``--format``.
+ReporterDefault = Literal["never", "always", "out"]
+
+
 @dataclass(frozen=True)
 class Reporter:
     """Writes a run's result in one format (console, json, markdown, html, ...).
@@ -208,9 +240,13 @@ class Reporter:
     otherwise, when ``extension`` is set (``".json"``), the file to write (``OUT/report.json``),
     and when it is ``None``, the output *folder* (e.g. the ``tables`` reporter). Write files
     atomically with :func:`truenorth.io.atomic_write`.
+
+    ``default`` says whether ``truenorth run`` without ``--format`` uses it: ``"always"``
+    (the console summary), ``"out"`` (only when ``--out DIR`` is given) or ``"never"``.
     """
 
     name: str
     write: Callable[[Result, Path | None], None]
     extension: str | None = None
     summary: str = ""
+    default: ReporterDefault = "never"

@@ -14,13 +14,9 @@ Example::
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,105 +24,29 @@ import polars as pl
 
 from ..errors import RuleError
 from ..io.atomic import atomic_path, atomic_write_text
-from .records import SEVERITIES, Finding
+from .findings import (
+    FINDINGS_SCHEMA,
+    SEVERITIES,
+    SEVERITY_RANK,
+    Finding,
+    findings_frame,
+    jsonable,
+    normalize_findings,
+)
 
-FINDINGS_SCHEMA: dict[str, pl.DataType] = {
-    "rule_id": pl.String(),
-    "kind": pl.String(),
-    "severity": pl.String(),
-    "subject": pl.String(),
-    "message": pl.String(),
-    "value": pl.Float64(),
-    "threshold": pl.String(),
-    "evidence": pl.String(),  # JSON object
-    "action": pl.String(),
-    "location": pl.String(),
-}
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+# re-exported: engine, reporters and tests import them from here
+__all__ = [
+    "FINDINGS_SCHEMA",
+    "SEVERITY_RANK",
+    "Result",
+    "RuleRun",
+    "Status",
+    "findings_frame",
+    "jsonable",
+    "normalize_findings",
+]
+
 Status = Literal["ok", "error", "skipped"]
-
-
-def jsonable(value: Any) -> Any:
-    """Convert Polars/Python values to JSON-friendly ones (dates → ISO strings, NaN → null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pl.Series):
-        return [jsonable(v) for v in value.to_list()]
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
-
-
-def findings_frame(findings: list[Finding]) -> pl.DataFrame:
-    """Findings as a DataFrame with :data:`FINDINGS_SCHEMA` (evidence as JSON text)."""
-    rows = {k: [] for k in FINDINGS_SCHEMA}  # type: dict[str, list[Any]]
-    for f in findings:
-        rows["rule_id"].append(f.rule_id)
-        rows["kind"].append(f.kind)
-        rows["severity"].append(f.severity)
-        rows["subject"].append(None if f.subject is None else str(f.subject))
-        rows["message"].append(f.message)
-        v = f.value
-        rows["value"].append(
-            float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-        )
-        rows["threshold"].append(f.threshold)
-        rows["evidence"].append(json.dumps(jsonable(dict(f.evidence or {})), sort_keys=True))
-        rows["action"].append(f.action)
-        rows["location"].append(None if f.location is None else str(f.location))
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA)
-
-
-def normalize_findings(frame: pl.DataFrame, rule: Any) -> pl.DataFrame:
-    """A kind's vectorised findings frame → :data:`FINDINGS_SCHEMA`, defaults from the rule."""
-    unknown = [c for c in frame.columns if c not in FINDINGS_SCHEMA]
-    if unknown:
-        raise TypeError(
-            f"findings_frame has unknown column(s) {', '.join(unknown)} "
-            f"(allowed: {', '.join(FINDINGS_SCHEMA)})"
-        )
-    if "subject" not in frame.columns or "message" not in frame.columns:
-        raise TypeError("findings_frame needs at least 'subject' and 'message' columns")
-    defaults: dict[str, Any] = {
-        "rule_id": rule.id,
-        "kind": rule.kind,
-        "severity": rule.severity,
-        "value": None,
-        "threshold": None,
-        "evidence": "{}",
-        "action": rule.action,
-        "location": str(rule.location) if rule.location else None,
-    }
-    if frame.schema == pl.Schema(FINDINGS_SCHEMA):  # already normalised: check, do not copy
-        out = frame
-    else:
-        out = frame.select(_normalising_exprs(frame, defaults))
-    bad = ~out.get_column("severity").is_in(list(SEVERITIES))
-    if bad.any():
-        raise TypeError(f"findings_frame: invalid severity {out['severity'].filter(bad)[0]!r}")
-    return out
-
-
-def _normalising_exprs(frame: pl.DataFrame, defaults: dict[str, Any]) -> list[pl.Expr]:
-    exprs = []
-    for col, dtype in FINDINGS_SCHEMA.items():
-        if col not in frame.columns:
-            exprs.append(pl.lit(defaults[col], dtype=dtype).alias(col))
-        elif col == "evidence" and isinstance(frame.schema[col], pl.Struct):
-            exprs.append(pl.col(col).struct.json_encode().alias(col))
-        else:
-            exprs.append(pl.col(col).cast(dtype).alias(col))
-    return exprs
 
 
 @dataclass
@@ -207,7 +127,7 @@ class Result:
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity (every severity present as a key)."""
-        counts = dict.fromkeys(SEVERITIES, 0)
+        counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
         if self.findings.height:
             for sev, n in self.findings.group_by("severity").len().iter_rows():
                 counts[sev] = n

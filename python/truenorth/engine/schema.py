@@ -26,10 +26,10 @@ def pack_schema(registry: Registry) -> dict[str, Any]:
     variants = []
     for kind_name in sorted(registry.kinds):
         kind = registry.kinds[kind_name]
-        opts = kind.options.model_json_schema(by_alias=True)
+        opts = kind.options_model.model_json_schema(by_alias=True)
         for name, d in opts.pop("$defs", {}).items():
-            defs.setdefault(f"{kind.options.__name__}_{name}", d)
-            _rename_refs(opts, name, f"{kind.options.__name__}_{name}")
+            defs.setdefault(f"{kind.options_model.__name__}_{name}", d)
+            _rename_refs(opts, name, f"{kind.options_model.__name__}_{name}")
         rule = copy.deepcopy({k: v for k, v in base_rule.items() if k != "$defs"})
         rule["title"] = f"rule of kind {kind_name}"
         rule["description"] = kind.summary

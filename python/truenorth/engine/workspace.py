@@ -38,7 +38,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 @truenorth.hookimpl
 def register_rule_kinds(register):
-    register(truenorth.RuleKind(name="top_spenders", options=TopSpendersOptions, evaluate=evaluate,
+    register(truenorth.RuleKind(name="top_spenders", options_model=TopSpendersOptions, evaluate=evaluate,
                                 summary="Report the top customers by a value column."))
 '''
 

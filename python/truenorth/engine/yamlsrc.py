@@ -247,8 +247,9 @@ class _Builder:
                     where = f" (first defined at {first})" if first else ""
                     self.problems.append(Problem(f"duplicate key {key!r}{where}", kloc))
                     continue
-                self.doc.key_locations[(*path, key)] = kloc
-                out[key] = self._child(node, id(knode), vnode, (*path, key), depth + 1)
+                key_path = (*path, key)
+                self.doc.key_locations[key_path] = kloc
+                out[key] = self._child(node, id(knode), vnode, key_path, depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [

@@ -28,7 +28,10 @@ def require_numeric(df: pl.DataFrame, column: str, role: str) -> pl.Series:
 def first_row(mask: pl.Series) -> int:
     """1-based number of the first True row: messages count data rows from 1, as everywhere in
     truenorth."""
-    return int(mask.arg_max()) + 1
+    first = mask.arg_max()
+    if first is None:  # an empty mask: callers only ask when some row is flagged
+        raise ValueError("first_row of an empty mask")
+    return first + 1
 
 
 def frame(customers: object) -> pl.DataFrame:

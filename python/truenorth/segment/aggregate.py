@@ -81,14 +81,14 @@ def aggregate(
         return pl.when(pl.col(f"valid_{i}") > 0).then(pl.col(f"sum_{i}") / pl.col(f"valid_{i}"))
 
     for i, role in enumerate(measures):
-        s = pl.col(f"sum_{i}")
+        total = pl.col(f"sum_{i}")
         if role == "revenue":
-            cols.append(s.alias("revenue"))
+            cols.append(total.alias("revenue"))
         elif role == "clv":
             cols += [
-                s.alias("clv_total"),
+                total.alias("clv_total"),
                 mean(i).alias("clv_mean"),
-                (s / s.sum()).alias("clv_share"),
+                (total / total.sum()).alias("clv_share"),
             ]
         else:
             cols.append(mean(i).alias(f"{role}_mean"))

@@ -18,6 +18,8 @@ about_to_sleep, at_risk, cannot_lose, hibernating, and lost — the grid's botto
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from ._checks import frame, quantile_scores, require_numeric
@@ -39,7 +41,7 @@ SEGMENT_GRID: tuple[tuple[frozenset[int], frozenset[int], str], ...] = (
 
 
 def _segment_expr(r: pl.Expr, f: pl.Expr) -> pl.Expr:
-    expr: pl.Expr | None = None
+    expr: Any = None  # polars' When/Then chain (typed classes differ per link)
     for rs, fs, name in SEGMENT_GRID:
         cond = r.is_in(sorted(rs)) & f.is_in(sorted(fs))
         expr = (

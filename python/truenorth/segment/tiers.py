@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
@@ -36,7 +37,7 @@ def clv_tiers(
     n = df.height
     pos = (clv.rank(method="min", descending=True).cast(pl.Float64) - 1) / n
     cum = 0.0
-    expr: pl.Expr | None = None
+    expr: Any = None  # polars' When/Then chain (typed classes differ per link)
     for name, share in zip(names, shares, strict=True):
         cum += share
         cond = pl.lit(pos) < (cum if name != names[-1] else float("inf"))

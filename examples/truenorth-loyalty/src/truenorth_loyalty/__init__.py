@@ -53,11 +53,11 @@ class LoyaltyOptions(truenorth.Options):
         return dict(sorted(tiers.items(), key=lambda kv: kv[1]))
 
 
-def _reads(options: LoyaltyOptions, rule: truenorth.Rule) -> list[str]:
+def _reads(options: LoyaltyOptions, rule: truenorth.Rule[LoyaltyOptions]) -> list[str]:
     return [rule.on or "members"]
 
 
-def _writes(options: LoyaltyOptions, rule: truenorth.Rule) -> dict[str, Any]:
+def _writes(options: LoyaltyOptions, rule: truenorth.Rule[LoyaltyOptions]) -> dict[str, Any]:
     return {
         options.into: {
             options.member: None,
@@ -69,8 +69,8 @@ def _writes(options: LoyaltyOptions, rule: truenorth.Rule) -> dict[str, Any]:
     }
 
 
-def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
-    opts: LoyaltyOptions = ctx.rule.options  # type: ignore[assignment]
+def evaluate(ctx: truenorth.RuleContext[LoyaltyOptions]) -> truenorth.RuleOutput:
+    opts = ctx.rule.options
     members = ctx.table(ctx.rule.on or "members").collect()
     for col in (opts.member, opts.points):
         if col not in members.columns:
@@ -133,7 +133,7 @@ def evaluate(ctx: truenorth.RuleContext) -> truenorth.RuleOutput:
 
 KIND = truenorth.RuleKind(
     name="loyalty_tiers",
-    options=LoyaltyOptions,
+    options_model=LoyaltyOptions,
     evaluate=evaluate,
     reads=_reads,
     writes=_writes,

@@ -74,9 +74,8 @@ def _optional(ctx: RuleContext, name: str | None, default: str) -> tuple[pl.Data
     return None, table
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
+def evaluate(ctx: RuleContext[CanvasOptions]) -> RuleOutput:
     o = ctx.rule.options
-    assert isinstance(o, CanvasOptions)
     loaded = load_canvas(ctx.resolve_path(o.path))
     segments, seg_name = _optional(ctx, o.segments, "segments")
     touch, touch_name = _optional(ctx, o.touchpoints, "touchpoints")
@@ -116,7 +115,9 @@ def reads(o: CanvasOptions, rule: Rule) -> Sequence[str]:
     return [t for t in (o.segments, o.touchpoints, *o.kpis) if t]
 
 
-def writes(o: CanvasOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
+def writes(
+    o: CanvasOptions, rule: Rule[CanvasOptions]
+) -> Mapping[str, Mapping[str, pl.DataType | type[pl.DataType]]]:
     return {
         "canvas_coverage": COVERAGE_SCHEMA,
         "canvas_segments": SEGMENTS_SCHEMA,
@@ -219,10 +220,10 @@ CES, shares, means, churn and CAC; approximate for medians).
 
 KIND = RuleKind(
     name="canvas",
-    options=CanvasOptions,
+    options_model=CanvasOptions,
     evaluate=evaluate,
-    reads=reads,  # type: ignore[arg-type]
-    writes=writes,  # type: ignore[arg-type]
+    reads=reads,
+    writes=writes,
     summary="Business Model Canvas consistency, Value Proposition Canvas fit, links to data",
     doc=DOC,
     validate=validate,

@@ -15,7 +15,16 @@ import polars as pl
 from truenorth import Location
 from truenorth.errors import DataError
 
-from .model import BLOCK_LABEL, BLOCKS, PRIORITY_RANK, LoadedCanvas
+from .model import (
+    BLOCK_LABEL,
+    BLOCKS,
+    PRIORITY_RANK,
+    Channel,
+    KeyActivity,
+    KeyResource,
+    LoadedCanvas,
+    Relationship,
+)
 
 COVERAGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "block": pl.String,
@@ -111,7 +120,8 @@ def check_canvas(
     for rs in cv.revenue_streams:
         for s in rs.from_:
             revenue_of[s].append(rs.id)
-    for a in [*cv.key_activities, *cv.key_resources]:
+    supporters: list[KeyActivity | KeyResource] = [*cv.key_activities, *cv.key_resources]
+    for a in supporters:
         for v in a.supports:
             support_of[v].append(a.id)
     for cost in cv.cost_structure:
@@ -208,9 +218,9 @@ def check_canvas(
     creators: dict[tuple[str, str], list[str]] = defaultdict(list)
     for vp in cv.value_propositions:
         for seg_id in vp.serves:
-            for r in vp.pain_relievers:
-                for pain in r.relieves:
-                    relievers[(seg_id, pain)].append(r.id)
+            for reliever in vp.pain_relievers:
+                for pain in reliever.relieves:
+                    relievers[(seg_id, pain)].append(reliever.id)
             for g in vp.gain_creators:
                 for gain in g.creates:
                     creators[(seg_id, gain)].append(g.id)
@@ -246,7 +256,8 @@ def check_canvas(
             )
         seen = set(touchpoints["touchpoint"].drop_nulls().cast(pl.String).to_list())
         mapped: dict[str, list[str]] = defaultdict(list)
-        for it in [*cv.channels, *cv.customer_relationships]:
+        carriers: list[Channel | Relationship] = [*cv.channels, *cv.customer_relationships]
+        for it in carriers:
             for tp in it.touchpoints:
                 mapped[tp].append(it.id)
                 if tp not in seen:

@@ -362,7 +362,7 @@ def _check_links(canvas: Canvas, doc: Located, entries: dict[str, Entry]) -> lis
             for j, target in enumerate(getattr(item, attr)):
                 check(target, allowed, (block, i, fld, j), f"{BLOCK_LABEL[block]} {item.id!r}", fld)
     for i, vp in enumerate(canvas.value_propositions):
-        for sub, fld, allowed in (
+        for sub, fld, block in (
             ("pain_relievers", "relieves", "pains"),
             ("gain_creators", "creates", "gains"),
         ):
@@ -370,7 +370,7 @@ def _check_links(canvas: Canvas, doc: Located, entries: dict[str, Entry]) -> lis
                 for k, target in enumerate(getattr(e, fld)):
                     check(
                         target,
-                        (allowed,),
+                        (block,),
                         ("value_propositions", i, sub, j, fld, k),
                         f"{BLOCK_LABEL[sub]} {e.id!r}",
                         fld,

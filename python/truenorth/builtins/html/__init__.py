@@ -37,6 +37,7 @@ REPORTER = truenorth.Reporter(
     write=write,
     extension=".html",
     summary="self-contained HTML report with inline SVG charts (no scripts, works offline)",
+    default="out",
 )
 
 

@@ -202,8 +202,8 @@ def findings(
     return out
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
-    options: JourneyOptions = ctx.rule.options  # type: ignore[assignment]
+def evaluate(ctx: RuleContext[JourneyOptions]) -> RuleOutput:
+    options = ctx.rule.options
     tables, uncovered = analyse(ctx.table(options.source), options)
     return RuleOutput(tables=dict(tables), findings=findings(ctx, tables, uncovered, options))
 
@@ -254,7 +254,7 @@ rules:
 
 KIND = RuleKind(
     name="journey",
-    options=JourneyOptions,
+    options_model=JourneyOptions,
     evaluate=evaluate,
     reads=reads,
     writes=writes,

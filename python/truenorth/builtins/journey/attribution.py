@@ -166,10 +166,10 @@ def removal_effects(counts: Mapping[tuple[str, str], float]) -> tuple[float, dic
     x = [sum(fundamental[i][j] * r[j] for j in range(n)) for i in range(n)]
     p_conv = x[0]
     effects: dict[str, float] = {}
-    for c in channels:
-        j = index[c]
+    for channel in channels:
+        j = index[channel]
         without = x[0] - fundamental[0][j] / fundamental[j][j] * x[j]
-        effects[c] = 1.0 - without / p_conv if p_conv > 0 else float("nan")
+        effects[channel] = 1.0 - without / p_conv if p_conv > 0 else float("nan")
     return p_conv, effects
 
 
@@ -223,10 +223,11 @@ def attribution(
         for f, t, c in counts_frame.select("from", "to", "count").iter_rows()  # edges, not rows
     }
     channels = sorted(touches["channel"].unique().to_list())
+    effects: dict[str, float | None]
     if conversions > 0:
-        _, effects = removal_effects(counts)
+        effects = dict(removal_effects(counts)[1])
     else:
-        effects = dict.fromkeys(channels, None)
+        effects = dict.fromkeys(channels)
     total_effect = sum(v for v in effects.values() if v is not None and v > 0)
     markov = (
         pl.DataFrame(

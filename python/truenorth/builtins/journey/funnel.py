@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
@@ -46,7 +47,7 @@ FUNNEL_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 
 def _step_index(steps: Sequence[str]) -> pl.Expr:
-    expr = pl.when(pl.col(STEP) == steps[0]).then(pl.lit(0, dtype=pl.Int32))
+    expr: Any = pl.when(pl.col(STEP) == steps[0]).then(pl.lit(0, dtype=pl.Int32))  # a chain
     for i, s in enumerate(steps[1:], start=1):
         expr = expr.when(pl.col(STEP) == s).then(pl.lit(i, dtype=pl.Int32))
     return expr

@@ -7,7 +7,7 @@ is the thin rule-kind wrapper: options, tables read and written, findings.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -19,6 +19,7 @@ from . import compute
 from .compute import CATEGORY_NAMES
 
 Category = Literal["A", "O", "M", "I", "R", "Q"]
+DEFAULT_PRIORITY: tuple[Category, ...] = ("M", "O", "A", "I")
 _LABELS = {c: name.replace("_", "-") for c, name in CATEGORY_NAMES.items()}
 
 
@@ -42,7 +43,7 @@ class KanoOptions(Options):
         " when several are, the category is the first of them in `priority`.",
     )
     priority: list[Category] = Field(
-        default_factory=lambda: ["M", "O", "A", "I"],
+        default_factory=lambda: list(DEFAULT_PRIORITY),
         description="Tie-break order among near-top categories; unlisted ones follow in the "
         "order M O A I R Q.",
     )
@@ -159,8 +160,8 @@ def unmet_features(frame: pl.DataFrame | pl.LazyFrame, name: str) -> list[str]:
     )
 
 
-def writes(options: KanoOptions, rule: Rule) -> dict:
-    out = {options.output: _stats_schema({"feature": pl.String})}
+def writes(options: KanoOptions, rule: Rule[KanoOptions]) -> dict[str, Any]:
+    out: dict[str, Any] = {options.output: _stats_schema({"feature": pl.String})}
     if options.by == "segment":
         out[f"{options.output}_segments"] = _stats_schema(
             {"segment": pl.String, "feature": pl.String}
@@ -192,13 +193,13 @@ def analyse(
         )
     if "segment" in classified.columns:
         classified = classified.with_columns(pl.col("segment").cast(pl.String))
-    stats = {
+    stats: dict[str, Any] = {
         "strength_threshold": options.strength_threshold,
         "priority": options.priority,
         "fong_z": options.fong_z,
         "weight_by_importance": options.weight_by_importance,
     }
-    flags = {
+    flags: dict[str, Any] = {
         "satisfaction_min": options.satisfaction_min,
         "delivered_min": options.delivered_min,
         "flagged": [*options.unmet, *unmet],
@@ -355,8 +356,8 @@ def findings(
     return out
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
-    options: KanoOptions = ctx.rule.options  # type: ignore[assignment]
+def evaluate(ctx: RuleContext[KanoOptions]) -> RuleOutput:
+    options = ctx.rule.options
     extra: list[str] = []
     if options.unmet_from:
         extra = unmet_features(ctx.table(options.unmet_from), options.unmet_from)
@@ -406,7 +407,7 @@ rules:
 
 KIND = RuleKind(
     name="kano",
-    options=KanoOptions,
+    options_model=KanoOptions,
     evaluate=evaluate,
     reads=reads,
     writes=writes,

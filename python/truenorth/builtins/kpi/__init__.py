@@ -1,7 +1,9 @@
 """The ``kpi`` rule kind: customer-value KPIs with thresholds, targets and benchmarks.
 
-The math lives in :mod:`.compute` (pure functions over Polars frames); this module is the thin
-rule-kind wrapper. See ``DOC`` for the options and the canonical input columns.
+Each metric is one options class (see :mod:`.options`) that carries its label, unit, inputs
+and compute function; its math lives with it in the module of its concept. This module is the
+thin rule-kind wrapper, the same for every metric. See ``DOC`` for the options and the
+canonical input columns.
 """
 
 from __future__ import annotations
@@ -13,82 +15,27 @@ import polars as pl
 
 from truenorth import Finding, Rule, RuleContext, RuleKind, RuleOutput, hookimpl
 
-from . import compute as c
-from .options import (
-    Baseline,
-    CacOptions,
-    CacPaybackOptions,
-    CesOptions,
-    ChurnOptions,
-    ClvCacOptions,
-    CohortRetentionOptions,
-    CsatOptions,
-    EngagementRateOptions,
-    FirstContactResolutionOptions,
-    FirstResponseTimeOptions,
-    HealthScoreOptions,
-    KpiOptions,
-    NpsOptions,
-    ReferralRateOptions,
-    RetentionOptions,
-)
+# The metric modules register their options classes when imported, in this order (the order
+# of the metrics in the docs and the options schema).
+from . import survey  # noqa: F401
+
+# isort: split
+from . import lifecycle  # noqa: F401
+
+# isort: split
+from . import acquisition  # noqa: F401
+
+# isort: split
+from . import support  # noqa: F401
+
+# isort: split
+from . import health  # noqa: F401
+
+# isort: split
+from .core import KPI_SCHEMA, Schema, finish
+from .options import Baseline, KpiInputs, KpiOptions, metric_models
 
 __all__ = ["DOC", "KIND", "KpiOptions", "compute_tables", "register_rule_kinds"]
-
-LABELS = {
-    "nps": "NPS",
-    "csat": "CSAT",
-    "ces": "CES",
-    "churn": "churn rate",
-    "retention": "retention rate",
-    "cohort_retention": "cohort retention",
-    "cac": "CAC",
-    "clv_cac": "CLV:CAC",
-    "cac_payback": "CAC payback (months)",
-    "first_response_time": "first response time (hours)",
-    "first_contact_resolution": "first contact resolution",
-    "referral_rate": "referral rate",
-    "engagement_rate": "engagement rate",
-    "health_score": "health score",
-}
-
-
-def extra_table(o: KpiOptions, base: str) -> str:
-    """Name of a metric's second table: ``base`` with the default ``table: kpis``, else
-    ``<table>_<base>`` (so two cohort or health rules writing distinct KPI tables don't clash)."""
-    return base if o.table == "kpis" else f"{o.table}_{base}"
-
-
-def unit(o: KpiOptions) -> str:
-    """What a value means, stored with the data (e.g. the answer scale of CSAT and CES)."""
-    if isinstance(o, NpsOptions):
-        return "NPS points (-100..100) on 0-10 answers"
-    if isinstance(o, CsatOptions | CesOptions):
-        lo, hi = o.scale
-        cut = o.satisfied_at if isinstance(o, CsatOptions) else o.agree_at
-        if o.method == "mean":
-            return f"mean answer on {lo}-{hi}"
-        return f"share of answers {cut}-{hi} on {lo}-{hi}"
-    if isinstance(o, HealthScoreOptions):
-        return f"mean score on 0-{o.scale}"
-    return {
-        "churn": f"share lost per {o.period}",
-        "retention": f"share retained per {o.period}",
-        "cohort_retention": f"share retained after {getattr(o, 'age', 1)} x {o.period}",
-        "cac": "cost per new customer",
-        "clv_cac": "ratio",
-        "cac_payback": "months",
-        "first_response_time": f"hours ({getattr(o, 'statistic', 'median')})",
-        "first_contact_resolution": "share",
-        "referral_rate": "share",
-        "engagement_rate": f"share of active customers engaged per {o.period}",
-    }[o.metric]
-
-
-def _target(o: KpiOptions) -> float | None:
-    if isinstance(o, HealthScoreOptions) and o.target is None:
-        return 0.7 * o.scale
-    return o.target
 
 
 def compute_tables(
@@ -102,154 +49,31 @@ def compute_tables(
 ) -> dict[str, pl.DataFrame]:
     """Compute the rule's tables (``kpis`` and, per metric, ``cohort_retention`` or
     ``health_scores``) from the input tables. Pure apart from reading through ``table``."""
-    extra: dict[str, pl.DataFrame] = {}
-    g = c.Grouping(by=o.by, period=o.period, time=o.time)
-    if isinstance(o, NpsOptions):
-        rows = c.nps(
-            table(o.source),
-            column=o.column,
-            grouping=g,
-            ci=o.ci,
-            confidence=o.confidence,
-            source=o.source,
-        )
-    elif isinstance(o, CsatOptions):
-        rows = c.csat(
-            table(o.source),
-            column=o.column,
-            grouping=g,
-            method=o.method,
-            scale=o.scale,
-            satisfied_at=o.satisfied_at,
-            ci=o.ci,
-            confidence=o.confidence,
-            source=o.source,
-        )
-    elif isinstance(o, CesOptions):
-        rows = c.ces(
-            table(o.source),
-            column=o.column,
-            grouping=g,
-            method=o.method,
-            scale=o.scale,
-            agree_at=o.agree_at,
-            ci=o.ci,
-            confidence=o.confidence,
-            source=o.source,
-        )
-    elif isinstance(o, ChurnOptions | RetentionOptions):
-        rows = c.churn_retention(
-            table(o.source),
-            metric=o.metric,
-            period=o.period or "1mo",
-            by=o.by,
-            since=o.since,
-            until=o.until,
-            source=o.source,
-        )
-    elif isinstance(o, CohortRetentionOptions):
-        curves = c.cohort_table(
-            table(o.source), basis=o.basis, period=o.period or "1mo", by=o.by, source=o.source
-        )
-        extra[extra_table(o, "cohort_retention")] = curves.select(
-            pl.lit(rule_id, pl.String).alias("rule_id"), *curves.columns
-        ).cast(c.COHORT_SCHEMA)  # type: ignore[arg-type]
-        rows = c.cohort_kpis(curves, age=o.age, by=o.by is not None)
-    elif isinstance(o, CacOptions):
-        rows = c.cac(table(o.source), grouping=g, source=o.source)
-    elif isinstance(o, ClvCacOptions):
-        rows = c.clv_cac(
-            table(o.source) if o.clv is None and has_table(o.source) else None,
-            table(o.acquisition) if o.cac is None and has_table(o.acquisition) else None,
-            by=o.by,
-            clv=o.clv,
-            cac_value=o.cac,
-            source=o.source,
-            acquisition_source=o.acquisition,
-        )
-    elif isinstance(o, CacPaybackOptions):
-        rows = c.cac_payback(
-            table(o.source) if o.arpa is None and has_table(o.source) else None,
-            table(o.acquisition) if o.cac is None and has_table(o.acquisition) else None,
-            gross_margin=o.gross_margin,
-            by=o.by,
-            cac_value=o.cac,
-            arpa=o.arpa,
-            source=o.source,
-            acquisition_source=o.acquisition,
-        )
-    elif isinstance(o, FirstResponseTimeOptions):
-        rows = c.first_response_time(
-            table(o.source), grouping=g, statistic=o.statistic, source=o.source
-        )
-    elif isinstance(o, FirstContactResolutionOptions):
-        rows = c.first_contact_resolution(
-            table(o.source),
-            grouping=g,
-            denominator=o.denominator,
-            ci=o.ci,
-            confidence=o.confidence,
-            source=o.source,
-        )
-    elif isinstance(o, EngagementRateOptions):
-        rows = c.engagement_rate(
-            table(o.source),
-            table(o.base),
-            period=o.period or "1mo",
-            by=o.by,
-            min_events=o.min_events,
-            ci=o.ci,
-            confidence=o.confidence,
-            source=o.source,
-            base_source=o.base,
-        )
-    elif isinstance(o, ReferralRateOptions):
-        rows = c.referral_rate(
-            table(o.source), grouping=g, ci=o.ci, confidence=o.confidence, source=o.source
-        )
-    elif isinstance(o, HealthScoreOptions):
-        comps = [
-            c.HealthComponent(col, x.weight, x.min, x.max, x.higher_is_better)
-            for col, x in o.components.items()
-        ]
-        scores = c.health_scores(
-            table(o.source),
-            comps,
-            customer=o.customer,
-            by=o.by,
-            scale=o.scale,
-            bands=dict(o.bands),
-            missing=o.missing,
-            source=o.source,
-        )
-        extra[extra_table(o, "health_scores")] = scores.select(
-            pl.lit(rule_id, pl.String).alias("rule_id"), *scores.columns
-        ).cast(c.HEALTH_SCHEMA)  # type: ignore[arg-type]
-        rows = c.health_kpis(scores, by=o.by is not None)
-    else:  # pragma: no cover - the options union is closed
-        raise TypeError(f"unknown KPI options {type(o).__name__}")
+    computed = o.compute(KpiInputs(table, has_table, rule_id))
     bench = o.benchmark.period if isinstance(o.benchmark, Baseline) else o.benchmark
-    kpis = c.finish(
-        rows,
+    kpis = finish(
+        computed.rows,
         rule_id=rule_id,
         metric=o.metric,
         benchmark=bench,
-        target=_target(o),
+        target=o.effective_target(),
         higher_is_better=type(o).higher_is_better,
-        unit=unit(o),
+        unit=o.unit(),
         warn=warn,
         fail=fail,
     )
-    return {o.table: kpis, **extra}
+    return {o.table: kpis, **computed.tables}
 
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4g}"
 
 
-def target_findings(ctx: RuleContext, o: KpiOptions, kpis: pl.DataFrame) -> list[Finding]:
+def target_findings(
+    ctx: RuleContext[KpiOptions], o: KpiOptions, kpis: pl.DataFrame
+) -> list[Finding]:
     """One finding per row that misses the target (used when the rule has no warn/fail)."""
-    label = LABELS[o.metric]
+    label = type(o).label
     side = "at least" if type(o).higher_is_better else "below"
     out = []
     for row in kpis.filter(pl.col("meets_target").not_()).iter_rows(named=True):
@@ -270,9 +94,8 @@ def target_findings(ctx: RuleContext, o: KpiOptions, kpis: pl.DataFrame) -> list
     return out
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
+def evaluate(ctx: RuleContext[KpiOptions]) -> RuleOutput:
     o = ctx.rule.options
-    assert isinstance(o, KpiOptions)
     tables = compute_tables(
         o, ctx.table, ctx.has_table, rule_id=ctx.rule.id, warn=ctx.rule.warn, fail=ctx.rule.fail
     )
@@ -285,7 +108,7 @@ def evaluate(ctx: RuleContext) -> RuleOutput:
     return RuleOutput(tables=dict(tables), findings=findings)
 
 
-def _no_data_findings(ctx: RuleContext, kpis: pl.DataFrame) -> list:
+def _no_data_findings(ctx: RuleContext[KpiOptions], kpis: pl.DataFrame) -> list[Finding]:
     """A warn finding when the overall KPI could not be computed (e.g. no survey answers).
 
     Without it an empty or all-blank input passes every threshold silently: the thresholds
@@ -310,29 +133,15 @@ def _no_data_findings(ctx: RuleContext, kpis: pl.DataFrame) -> list:
     return out
 
 
-def reads(o: KpiOptions, rule: Rule) -> Sequence[str]:  # type: ignore[override]
-    if isinstance(o, ClvCacOptions):
-        return [*([o.source] if o.clv is None else []), *([o.acquisition] if o.cac is None else [])]
-    if isinstance(o, CacPaybackOptions):
-        return [
-            *([o.source] if o.arpa is None else []),
-            *([o.acquisition] if o.cac is None else []),
-        ]
-    if isinstance(o, EngagementRateOptions):
-        return [o.source, o.base]
-    return [o.source]  # type: ignore[attr-defined]
+def reads(o: KpiOptions, rule: Rule[KpiOptions]) -> Sequence[str]:
+    return o.inputs()
 
 
-def writes(o: KpiOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:  # type: ignore[override]
-    out: dict[str, Mapping[str, object]] = {o.table: c.KPI_SCHEMA}
-    if isinstance(o, CohortRetentionOptions):
-        out[extra_table(o, "cohort_retention")] = c.COHORT_SCHEMA
-    if isinstance(o, HealthScoreOptions):
-        out[extra_table(o, "health_scores")] = c.HEALTH_SCHEMA
-    return out
+def writes(o: KpiOptions, rule: Rule[KpiOptions]) -> Mapping[str, Schema]:
+    return {o.table: KPI_SCHEMA, **o.extra_tables()}
 
 
-def validate(o: Any, rule: Rule, vctx: Any) -> None:
+def validate(o: KpiOptions, rule: Rule[KpiOptions], vctx: Any) -> None:
     """Load-time check: the rule's warn/fail conditions name columns of the table they test."""
     for field in ("warn", "fail"):
         text = getattr(rule, field)
@@ -362,22 +171,7 @@ compared with the same segment in that period).
 Metrics (`metric:`) and canonical input columns (the engine renames dataset columns to these;
 `column`, `time`, `by`, `customer` options name others):
 
-| metric | source (default) | columns | value |
-|---|---|---|---|
-| nps | survey | score 0-10 | %promoters(9-10) - %detractors(0-6), points; CI `ci: wald / adjusted_wald / none` |
-| csat | survey | score 1-5 | share >= `satisfied_at` (4) or `method: mean` |
-| ces | survey | score 1-7 | mean, or `method: share` (>= `agree_at` 5) |
-| churn | subscriptions | customer, start, end (null = active) | lost in period / at its start (new excluded) |
-| retention | subscriptions | start, end | (at end - new) / at start |
-| cohort_retention | transactions | customer, time (`basis: activity`) or start, end | retention at `age`; table `cohort_retention` (*) |
-| cac | acquisition | cost, new_customers | sum(cost) / sum(new_customers) |
-| clv_cac | customers + acquisition | clv; cost, new_customers | mean CLV / CAC (`clv:`/`cac:` fix either) |
-| cac_payback | transactions + acquisition | customer, time, amount | CAC / (monthly revenue per account x `gross_margin`) |
-| first_response_time | tickets | created, first_response (or response_hours) | median hours (`statistic: mean / p90`) |
-| first_contact_resolution | tickets | contacts, resolved (optional) | share resolved in one contact |
-| referral_rate | customers | referred (bool), start for `period` | share of customers referred |
-| engagement_rate | events + subscriptions (`base`) | customer, time; customer, start, end | active customers with >= `min_events` events in the period / active customers |
-| health_score | customers | customer + component columns | weighted mean of min-max normalised components; table `health_scores` (*) |
+{metric_table}
 
 (*) With `table: NAME` other than `kpis`, these tables are named `NAME_cohort_retention` and
 `NAME_health_scores`.
@@ -429,8 +223,6 @@ def _options_reference() -> str:
     """Per-metric option list, generated from the pydantic models (shown by `truenorth kinds`)."""
     from typing import get_args
 
-    from .options import MetricOptions
-
     def show(name: str, info: object) -> str:
         default = getattr(info, "default", None)
         required = getattr(info, "is_required", lambda: False)()
@@ -452,8 +244,7 @@ def _options_reference() -> str:
         "Options per metric (besides those):",
         "",
     ]
-    union = get_args(get_args(MetricOptions)[0])
-    for model in union:
+    for model in metric_models():
         fields = model.model_fields
         own = [n for n in fields if n not in common and n != "metric"]
         changed = [n for n in common if fields[n].default != KpiOptions.model_fields[n].default]
@@ -465,15 +256,24 @@ def _options_reference() -> str:
     return "\n".join(lines)
 
 
-DOC = DOC + "\n" + _options_reference() + "\n"
+def _metric_table() -> str:
+    """The metrics table of the docs, one row per metric class (its ``doc_row``)."""
+    rows = ["| metric | source (default) | columns | value |", "|---|---|---|---|"]
+    for model in metric_models():
+        metric = model.model_fields["metric"].default
+        rows.append("| " + " | ".join((metric, *model.doc_row)) + " |")
+    return "\n".join(rows)
+
+
+DOC = DOC.replace("{metric_table}", _metric_table()) + "\n" + _options_reference() + "\n"
 
 
 KIND = RuleKind(
     name="kpi",
-    options=KpiOptions,
+    options_model=KpiOptions,
     evaluate=evaluate,
-    reads=reads,  # type: ignore[arg-type]
-    writes=writes,  # type: ignore[arg-type]
+    reads=reads,
+    writes=writes,
     summary="Customer-value KPIs (NPS, CSAT, CES, churn, CAC, health score, ...) vs thresholds",
     doc=DOC,
     validate=validate,
@@ -486,5 +286,5 @@ KIND = RuleKind(
 
 
 @hookimpl
-def register_rule_kinds(register: Callable[[RuleKind], None]) -> None:
+def register_rule_kinds(register: Callable[[RuleKind[Any]], None]) -> None:
     register(KIND)

@@ -1,4 +1,10 @@
-"""Options of the ``kpi`` rule kind: one pydantic model per metric, chosen by ``metric:``.
+"""Options of the ``kpi`` rule kind, and the interface every metric implements.
+
+A metric is one subclass of :class:`KpiOptions` with ``metric: Literal["name"] = "name"``: its
+own options (pydantic fields) plus what the rule kind needs to run it — ``label``, ``unit()``,
+``inputs()``, ``compute()``, ``higher_is_better`` and, when it writes a second table,
+``extra_tables()``. Defining the subclass registers it, so adding a metric is adding one class
+(in the module of its concept: survey, support, acquisition, lifecycle, health).
 
 ``KpiOptions`` is the model the rule kind registers. Validating through it
 (``KpiOptions.model_validate({...})``) dispatches on ``metric`` to the metric's own model, so
@@ -11,9 +17,14 @@ re-raised without the union's tag in their location, so ``("ci",)`` rather than
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+import polars as pl
 from pydantic import (
     BaseModel,
     Field,
@@ -26,9 +37,28 @@ from pydantic_core import InitErrorDetails
 
 from truenorth import Options
 
+from .core import Grouping, Schema
+
 PERIOD_RE = re.compile(r"^[1-9][0-9]*(d|w|mo|q|y)$")
 
 CI = Literal["wald", "adjusted_wald", "none"]
+
+
+@dataclass(frozen=True)
+class KpiInputs:
+    """What a metric's ``compute`` reads: tables by name, and the id of the rule it runs for."""
+
+    table: Callable[[str], pl.LazyFrame]
+    has_table: Callable[[str], bool]
+    rule_id: str = "kpi"
+
+
+@dataclass
+class Computed:
+    """A metric's result: KPI rows (before benchmark/target) and extra tables by name."""
+
+    rows: pl.DataFrame
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 class Baseline(BaseModel):
@@ -70,8 +100,15 @@ class KpiOptions(Options):
         description="Name of the KPI table this rule writes (one table per creating rule).",
     )
 
+    if TYPE_CHECKING:  # every metric declares its own (a field here would reorder theirs)
+        source: str
+
+    #: True when a higher value is better (targets are minimums, not maximums)
     higher_is_better: ClassVar[bool] = True
-    default_source: ClassVar[str] = "survey"
+    #: the metric's name in findings ("NPS", "CLV:CAC")
+    label: ClassVar[str] = ""
+    #: its row in the kind's docs: default source table(s), input columns, what the value is
+    doc_row: ClassVar[tuple[str, str, str]] = ("", "", "")
 
     @field_validator("period")
     @classmethod
@@ -85,6 +122,49 @@ class KpiOptions(Options):
     # metrics whose rows have no time (a `period:` would be silently ignored)
     supports_period: ClassVar[bool] = True
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Defining a subclass with ``metric: Literal["name"] = "name"`` registers the metric."""
+        super().__pydantic_init_subclass__(**kwargs)
+        metric = cls.model_fields["metric"].default
+        if not isinstance(metric, str):
+            return  # a shared base of several metrics (e.g. the survey metrics)
+        if metric in _METRICS:
+            raise TypeError(f"kpi metric {metric!r} is defined twice")
+        _METRICS[metric] = cls
+        global _ADAPTER
+        _ADAPTER = None
+
+    # ------------------------------------------------------------------ the metric interface
+    def unit(self) -> str:
+        """What a value means, stored with the data (e.g. the answer scale of CSAT)."""
+        raise NotImplementedError
+
+    def inputs(self) -> list[str]:
+        """The tables the metric reads (declared, so the engine orders rules by them)."""
+        return [self.source]
+
+    def extra_tables(self) -> dict[str, Schema]:
+        """Tables written besides the KPI table, with their schemas (e.g. cohort curves)."""
+        return {}
+
+    def compute(self, inputs: KpiInputs) -> Computed:
+        """The KPI rows (see :data:`.core.KPI_CORE`) and any extra tables."""
+        raise NotImplementedError
+
+    def effective_target(self) -> float | None:
+        """The target rows are compared with (a metric may derive a default)."""
+        return self.target
+
+    def grouping(self) -> Grouping:
+        return Grouping(by=self.by, period=self.period, time=self.time)
+
+    def extra_table(self, base: str) -> str:
+        """Name of a metric's second table: ``base`` with the default ``table: kpis``, else
+        ``<table>_<base>`` (so two cohort or health rules writing distinct KPI tables don't
+        clash)."""
+        return base if self.table == "kpis" else f"{self.table}_{base}"
+
     @model_validator(mode="after")
     def _combinations(self) -> KpiOptions:
         if self.period is not None and not type(self).supports_period:
@@ -94,7 +174,7 @@ class KpiOptions(Options):
         return self
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:
         if cls is not KpiOptions:
             return super().model_validate(obj, *args, **kwargs)
         if isinstance(obj, KpiOptions):
@@ -105,7 +185,7 @@ class KpiOptions(Options):
             raise _untagged(exc) from None
 
     @classmethod
-    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if cls is not KpiOptions:
             return super().model_json_schema(*args, **kwargs)
         return _adapter().json_schema(*args, **kwargs)
@@ -116,7 +196,7 @@ def _untagged(exc: ValidationError) -> ValidationError:
     errors: list[InitErrorDetails] = []
     for e in exc.errors():
         loc = tuple(e["loc"])
-        if loc and isinstance(loc[0], str) and loc[0] in METRICS:
+        if loc and isinstance(loc[0], str) and loc[0] in _METRICS:
             loc = loc[1:]
         if e["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc = ("metric",)
@@ -130,322 +210,18 @@ def _untagged(exc: ValidationError) -> ValidationError:
         return exc
 
 
-class _Survey(KpiOptions):
-    source: str = Field(default="survey", description="Dataset role or table with the answers.")
-    column: str = Field(default="score", description="Column holding each answer.")
-    ci: CI = Field(default="wald", description="Confidence interval method.")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
-
-
-class NpsOptions(_Survey):
-    """Net Promoter Score on 0-10 answers: %promoters (9-10) - %detractors (0-6), in points."""
-
-    metric: Literal["nps"] = "nps"
-
-
-class CsatOptions(_Survey):
-    """Customer satisfaction: share of top-two-box answers (default) or the mean answer."""
-
-    metric: Literal["csat"] = "csat"
-    method: Literal["top_box", "mean"] = Field(
-        default="top_box", description="top_box: share of answers >= `satisfied_at`; mean."
-    )
-    scale: tuple[int, int] = Field(default=(1, 5), description="Lowest and highest answer.")
-    satisfied_at: int = Field(default=4, description="Answers at or above this are satisfied.")
-    target: float | None = Field(
-        default=0.9, description="Target (seeds: 9 of 10 satisfied). Set null to disable."
-    )
-
-    @model_validator(mode="after")
-    def _cut_in_scale(self) -> CsatOptions:
-        lo, hi = self.scale
-        if not lo < hi:
-            raise ValueError(
-                f"scale {list(self.scale)}: the lowest answer must be below the highest"
-            )
-        if not lo <= self.satisfied_at <= hi:
-            raise ValueError(
-                f"satisfied_at {self.satisfied_at} is outside the scale {list(self.scale)}"
-            )
-        return self
-
-
-class CesOptions(_Survey):
-    """Customer effort score on a 1-7 agreement scale: mean (default) or share >= `agree_at`."""
-
-    metric: Literal["ces"] = "ces"
-    method: Literal["mean", "share"] = Field(default="mean", description="mean or share.")
-    scale: tuple[int, int] = Field(default=(1, 7), description="Lowest and highest answer.")
-    agree_at: int = Field(default=5, description="Answers at or above this count as agreeing.")
-
-    @model_validator(mode="after")
-    def _cut_in_scale(self) -> CesOptions:
-        lo, hi = self.scale
-        if not lo < hi:
-            raise ValueError(
-                f"scale {list(self.scale)}: the lowest answer must be below the highest"
-            )
-        if not lo <= self.agree_at <= hi:
-            raise ValueError(f"agree_at {self.agree_at} is outside the scale {list(self.scale)}")
-        return self
-
-
-class _Lifecycle(KpiOptions):
-    default_source: ClassVar[str] = "subscriptions"
-    source: str = Field(
-        default="subscriptions",
-        description="Table with one row per customer: `start` and `end` (null while active).",
-    )
-    period: str | None = Field(default="1mo", description="Period length (required).")
-    since: dt.date | None = Field(default=None, description="First period (default: first start).")
-    until: dt.date | None = Field(
-        default=None, description="Last period (default: the last start or end)."
-    )
-
-
-class ChurnOptions(_Lifecycle):
-    """Churn rate per period: customers lost / customers at the period's start."""
-
-    metric: Literal["churn"] = "churn"
-    higher_is_better: ClassVar[bool] = False
-
-
-class RetentionOptions(_Lifecycle):
-    """Customer retention rate per period: (customers at end - new customers) / at start."""
-
-    metric: Literal["retention"] = "retention"
-
-
-class CohortRetentionOptions(KpiOptions):
-    """Cohort retention curves: the share of each acquisition cohort still active k periods on."""
-
-    metric: Literal["cohort_retention"] = "cohort_retention"
-    basis: Literal["activity", "subscription"] = Field(
-        default="activity",
-        description="activity: retained at age k = any event (row of `source`) in period k; "
-        "subscription: retained = still active (no `end`) at the start of period k.",
-    )
-    source: str = Field(
-        default="transactions",
-        description="activity: events with `customer`, `time`; subscription: `customer`, "
-        "`start`, `end`.",
-    )
-    period: str | None = Field(default="1mo", description="Cohort and age period length.")
-    age: int = Field(
-        default=1, ge=0, description="Age (in periods) whose retention goes into `kpis`."
-    )
-
-
-class CacOptions(KpiOptions):
-    """Customer acquisition cost: sales and marketing cost / new customers."""
-
-    metric: Literal["cac"] = "cac"
-    default_source: ClassVar[str] = "acquisition"
-    higher_is_better: ClassVar[bool] = False
-    source: str = Field(
-        default="acquisition",
-        description="Table with `cost` (sales and marketing spend) and `new_customers`.",
-    )
-
-
-class ClvCacOptions(KpiOptions):
-    """CLV:CAC ratio; >= 3 is the usual benchmark (the default target)."""
-
-    supports_period: ClassVar[bool] = False
-
-    metric: Literal["clv_cac"] = "clv_cac"
-    default_source: ClassVar[str] = "customers"
-    source: str = Field(default="customers", description="Table with a `clv` column per customer.")
-    clv: float | None = Field(
-        default=None, gt=0, description="Fixed CLV instead of the mean of `source`'s `clv`."
-    )
-    cac: float | None = Field(
-        default=None, gt=0, description="Fixed CAC instead of computing it from `acquisition`."
-    )
-    acquisition: str = Field(
-        default="acquisition", description="Table with `cost` and `new_customers` (for CAC)."
-    )
-    target: float | None = Field(default=3.0, description="Target ratio (usual benchmark: 3).")
-
-
-class CacPaybackOptions(KpiOptions):
-    """CAC payback in months: CAC / (monthly revenue per account x gross margin)."""
-
-    supports_period: ClassVar[bool] = False
-
-    metric: Literal["cac_payback"] = "cac_payback"
-    default_source: ClassVar[str] = "transactions"
-    higher_is_better: ClassVar[bool] = False
-    gross_margin: float = Field(gt=0, le=1, description="Gross margin as a share (0-1].")
-    cac: float | None = Field(
-        default=None, gt=0, description="Fixed CAC instead of computing it from `acquisition`."
-    )
-    acquisition: str = Field(
-        default="acquisition", description="Table with `cost` and `new_customers` (for CAC)."
-    )
-    arpa: float | None = Field(
-        default=None,
-        gt=0,
-        description="Fixed monthly revenue per account instead of computing it from `source`.",
-    )
-    source: str = Field(
-        default="transactions",
-        description="Transactions (`customer`, `time`, `amount`) for monthly revenue per "
-        "account = revenue / active customer-months.",
-    )
-
-
-class FirstResponseTimeOptions(KpiOptions):
-    """First response time of support tickets, in hours (seeds' target: under 2 hours)."""
-
-    metric: Literal["first_response_time"] = "first_response_time"
-    default_source: ClassVar[str] = "tickets"
-    higher_is_better: ClassVar[bool] = False
-    source: str = Field(
-        default="tickets",
-        description="Tickets with `created` and `first_response` times (unanswered: null).",
-    )
-    time: str = Field(default="created", description="Time column used by `period`.")
-    statistic: Literal["median", "mean", "p90"] = Field(
-        default="median", description="Statistic over answered tickets."
-    )
-    target: float | None = Field(default=2.0, description="Target in hours (seeds: < 2).")
-
-
-class FirstContactResolutionOptions(KpiOptions):
-    """First contact resolution: share of resolved tickets solved in one contact."""
-
-    metric: Literal["first_contact_resolution"] = "first_contact_resolution"
-    default_source: ClassVar[str] = "tickets"
-    source: str = Field(
-        default="tickets", description="Tickets with `contacts` and optional `resolved`."
-    )
-    time: str = Field(default="created", description="Time column used by `period`.")
-    denominator: Literal["resolved", "all"] = Field(
-        default="resolved", description="Share of resolved tickets (default) or of all tickets."
-    )
-    ci: CI = Field(default="wald", description="Confidence interval method.")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
-
-
-class EngagementRateOptions(KpiOptions):
-    """Engagement rate per period: customers of the base with >= `min_events` events in the
-    period / customers of the base active (subscribed) during the period."""
-
-    metric: Literal["engagement_rate"] = "engagement_rate"
-    default_source: ClassVar[str] = "events"
-    source: str = Field(
-        default="events", description="Engagement events: `customer`, `time` (one row each)."
-    )
-    base: str = Field(
-        default="subscriptions",
-        description="The customer base: `customer`, `start`, `end` (null while active); "
-        "`by` names a column of this table.",
-    )
-    period: str | None = Field(default="1mo", description="Period length (required).")
-    min_events: int = Field(default=1, ge=1, description="Events in a period to count as engaged.")
-    ci: CI = Field(default="wald", description="Confidence interval method (per period).")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
-
-
-class ReferralRateOptions(KpiOptions):
-    """Referral rate: share of new customers acquired through a referral."""
-
-    metric: Literal["referral_rate"] = "referral_rate"
-    default_source: ClassVar[str] = "customers"
-    source: str = Field(
-        default="customers", description="One row per customer with a boolean `referred`."
-    )
-    time: str = Field(default="start", description="Time column used by `period`.")
-    ci: CI = Field(default="wald", description="Confidence interval method.")
-    confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence level.")
-
-
-class Component(BaseModel):
-    """One metric of a health score and how it is normalised to [0, 1]."""
-
-    model_config = {"extra": "forbid", "frozen": True}
-
-    weight: float = Field(default=1.0, gt=0, description="Relative weight.")
-    min: float = Field(default=0.0, description="Value that normalises to 0 (clipped below).")
-    max: float = Field(default=10.0, description="Value that normalises to 1 (clipped above).")
-    higher_is_better: bool = Field(default=True, description="False: min is best.")
-
-    @model_validator(mode="after")
-    def _range(self) -> Component:
-        if not self.max > self.min:
-            raise ValueError(f"max ({self.max:g}) must be above min ({self.min:g})")
-        return self
-
-
-class HealthScoreOptions(KpiOptions):
-    """Client health score: a weighted composite of min-max normalised metrics."""
-
-    supports_period: ClassVar[bool] = False
-
-    metric: Literal["health_score"] = "health_score"
-    default_source: ClassVar[str] = "customers"
-    source: str = Field(default="customers", description="One row per customer.")
-    customer: str = Field(default="customer", description="Customer id column.")
-    components: dict[str, Component] = Field(
-        min_length=1, description="Column -> {weight, min, max, higher_is_better}."
-    )
-    scale: Literal[10, 100] = Field(default=10, description="Score scale: 0-10 or 0-100.")
-    bands: dict[str, float] = Field(
-        min_length=1,
-        default={"red": 0.0, "amber": 4.0, "green": 7.0},
-        description="Colour band -> lowest score in the band (on `scale`).",
-    )
-    missing: Literal["skip", "zero", "error"] = Field(
-        default="skip",
-        description="A missing component: skip it and renormalise the weights, count it as "
-        "the worst value (0), or raise an error.",
-    )
-    target: float | None = Field(
-        default=None, description="Target mean score (default: 7 on 0-10, 70 on 0-100)."
-    )
-
-
-MetricOptions = Annotated[
-    NpsOptions
-    | CsatOptions
-    | CesOptions
-    | ChurnOptions
-    | RetentionOptions
-    | CohortRetentionOptions
-    | CacOptions
-    | ClvCacOptions
-    | CacPaybackOptions
-    | FirstResponseTimeOptions
-    | FirstContactResolutionOptions
-    | ReferralRateOptions
-    | EngagementRateOptions
-    | HealthScoreOptions,
-    Field(discriminator="metric"),
-]
-
-METRICS: tuple[str, ...] = (
-    "nps",
-    "csat",
-    "ces",
-    "churn",
-    "retention",
-    "cohort_retention",
-    "cac",
-    "clv_cac",
-    "cac_payback",
-    "first_response_time",
-    "first_contact_resolution",
-    "referral_rate",
-    "engagement_rate",
-    "health_score",
-)
-
+_METRICS: dict[str, type[KpiOptions]] = {}
 _ADAPTER: TypeAdapter[Any] | None = None
+
+
+def metric_models() -> tuple[type[KpiOptions], ...]:
+    """Every registered metric's options class, in registration order."""
+    return tuple(_METRICS.values())
 
 
 def _adapter() -> TypeAdapter[Any]:
     global _ADAPTER
     if _ADAPTER is None:
-        _ADAPTER = TypeAdapter(MetricOptions)
+        union: Any = functools.reduce(operator.or_, _METRICS.values())
+        _ADAPTER = TypeAdapter(Annotated[union, Field(discriminator="metric")])
     return _ADAPTER

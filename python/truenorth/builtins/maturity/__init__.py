@@ -77,9 +77,8 @@ class MaturityOptions(Options):
     )
 
 
-def evaluate(ctx: RuleContext) -> RuleOutput:
+def evaluate(ctx: RuleContext[MaturityOptions]) -> RuleOutput:
     o = ctx.rule.options
-    assert isinstance(o, MaturityOptions)
     cat = load_catalogue(ctx.resolve_path(o.catalogue) if o.catalogue else None)
     ratings = load_ratings(ctx.resolve_path(o.ratings), cat) if o.ratings else {}
     run = Run(ctx.has_table, ctx.table, {**DEFAULT_TABLES, **o.tables}, extra=o.wait_for)
@@ -145,7 +144,9 @@ def reads(o: MaturityOptions, rule: Rule) -> Sequence[str]:
     return list(o.wait_for)
 
 
-def writes(o: MaturityOptions, rule: Rule) -> Mapping[str, Mapping[str, object]]:
+def writes(
+    o: MaturityOptions, rule: Rule[MaturityOptions]
+) -> Mapping[str, Mapping[str, pl.DataType | type[pl.DataType]]]:
     return {"maturity": MATURITY_SCHEMA, "maturity_evidence": EVIDENCE_SCHEMA}
 
 
@@ -235,10 +236,10 @@ DOC = DOC + "\n" + _catalogue_reference() + "\n"
 
 KIND = RuleKind(
     name="maturity",
-    options=MaturityOptions,
+    options_model=MaturityOptions,
     evaluate=evaluate,
-    reads=reads,  # type: ignore[arg-type]
-    writes=writes,  # type: ignore[arg-type]
+    reads=reads,
+    writes=writes,
     summary="Staged customer-value maturity (5 levels x 6 dimensions) from ratings and run evidence",
     doc=DOC,
     validate=validate,
