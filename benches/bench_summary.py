@@ -31,7 +31,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -117,7 +116,14 @@ def _expected(size: str, keys: str, order: str) -> pl.DataFrame:
     return _EXPECTED[key]
 
 
-_DUCK = duckdb.connect()
+_DUCK: list = []  # one connection for all DuckDB runs, made on first use
+
+
+def _duckdb(log: pl.DataFrame):
+    if not _DUCK:
+        # in the test extra; the legacy peer environment (README "Benchmarks") has no DuckDB
+        _DUCK.append(pytest.importorskip("duckdb").connect())
+    return lambda: peers.duckdb_summary(log, _DUCK[0])
 
 
 def _lifetimes(log: pl.DataFrame):
@@ -137,7 +143,7 @@ def _callable(peer: str, log: pl.DataFrame):
     if peer == "truenorth":
         return lambda: summarize(log, **KW)
     if peer == "duckdb":
-        return lambda: peers.duckdb_summary(log, _DUCK)
+        return _duckdb(log)
     if peer == "reference":
         return lambda: reference_summary(log, **KW)
     if peer == "lifetimes":
