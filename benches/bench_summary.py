@@ -1,78 +1,26 @@
-"""Customer summary: truenorth (Rust kernel) vs the pure-Polars reference vs lifetimes.
+"""Customer summary: truenorth (Rust kernel) vs the strongest peers we can write.
 
-Synthetic, seeded BG/NBD logs (``synthetic.bgnbd_log``), unsorted unless stated: 1M rows
-(~100k customers) and 10M rows (~1M customers); lifetimes runs one round at each size.
+Peers, side by side in one run, each group one case:
 
-Run: ``pytest benches/ --benchmark-only`` (ratios printed at the end).
+- ``polars:<variant>``: hand-tuned pure Polars (``peers_summary.VARIANTS``: two-level and
+  one-level group-bys, packed Int64 keys for integer ids, a shift/forward-fill scan for
+  sorted input; default, streaming and in-memory engines). The headline is the fastest.
+- ``duckdb``: DuckDB SQL over the same Polars frame (``peers_summary.SQL``), back as Polars.
+- ``reference``: the project's own pure-Polars reference (``truenorth.clv._reference``),
+  1M rows only; ``lifetimes``: ``summary_data_from_transaction_data``, integer keys,
+  unsorted, one round.
 
-Measured 2026-11-23 on the shared 2-core dev box, load average 6-8 from other jobs (so absolute
-times swing 2-3x between runs; the groups ran side by side in one session), medians, after the
-24-byte scatter change (run 2); run 1 (before it) in brackets:
+Every Polars, DuckDB and reference result is checked equal to truenorth's (integers and dates
+exactly, floats to 1e-9) on the output of the timed call itself.
 
-=====================  ===============  ================  ===============  =========  ============
-case                   truenorth        Polars reference  lifetimes (1 rd)  vs Polars  vs lifetimes
-=====================  ===============  ================  ===============  =========  ============
-1M rows, unsorted      0.130 s [0.150]   0.647 s [1.48]   0.880 s [3.22]   5.0x [9.9]  6.8x [21.5]
-10M rows, unsorted     1.33 s [2.01]     20.9 s [12.6]    17.5 s [30.7]   15.7x [6.2] 13.2x [15.3]
-10M rows, sorted       0.601 s [0.487]   15.8 s [7.60]          -         26.3x [15.6]      -
-=====================  ===============  ================  ===============  =========  ============
+Cases: seeded synthetic BG/NBD logs (``synthetic.bgnbd_log``: 1M rows / ~100k customers and
+10M rows / ~1M customers, ``Date`` times over two years), integer ids (non-contiguous Int64)
+and string ids (``"C<id>"``), shuffled or sorted by (customer, time). 1M cases: 5 rounds
+(reference 3); 10M cases: one round each.
 
-CPU time (``time.process_time``, quieter than wall time here) at 1M rows: truenorth ~0.09 s,
-Polars reference ~0.7 s, lifetimes ~1.0-1.2 s. The >= 50x-vs-lifetimes target is NOT met:
-lifetimes 0.11.3 on pandas 3 is far faster than the target assumed.
-
-Peak memory of summarize at 10M rows (fresh process, VmHWM reset before the call; the frame is
-read from Parquet, so each column has 81 chunks): input frame 191 MiB (``estimated_size``).
-
-- Before the grouped scatter: RSS 274-285 MiB before, peak +481..493 MiB. Where it went: 194 MiB
-  Python-side rechunk of the three columns (the kernel took one chunk only), then the kernel's
-  scattered copy of every row (24 B/row = 229 MiB) with the per-partition customers (64 B each,
-  61 MiB) alive beside it; sorting and output assembly (~120 MiB) stayed below that.
-- After (kernel reads aligned chunks in place; partitions scattered group by group into a reused
-  64 MiB buffer, 1 B/row of partition ids; customers gathered in key order after the buffer is
-  freed): RSS ~280 MiB before, peak +147..162 MiB (+152 in this test). String keys: +72..86 MiB
-  (was +556..562). With an unbounded buffer the same code peaks at +354 MiB.
-
-Grouped scatter vs main, 2026-11-23, A/B in one process (main's ``_core`` .so and summary.py
-loaded beside this branch's, calls alternating, medians of 7 runs; 2-core box shared with other
-agents, load 5-8, so wall times are noisy — CPU time is the steadier figure), wall / CPU seconds:
-
-==========================  ==============  ==============  ===============
-case                        main            grouped         ratio wall/CPU
-==========================  ==============  ==============  ===============
-1M int keys                 0.091 / 0.062   0.092 / 0.070   1.01 / 1.12 [*]
-1M string keys              0.394 / 0.249   0.336 / 0.213   0.85 / 0.86
-1M Datetime[us]             0.083 / 0.062   0.083 / 0.065   1.00 / 1.04 [*]
-10M int keys                1.99 / 1.16     1.68 / 1.09     0.84 / 0.93
-10M string keys             6.97 / 4.09     6.09 / 3.59     0.87 / 0.88
-10M int, Parquet chunks     2.45 / 1.20     1.93 / 1.13     0.79 / 0.94
-10M sorted                  0.432 / 0.266   0.376 / 0.260   0.87 / 0.98
-==========================  ==============  ==============  ===============
-
-[*] a 25-run rerun of the 1M cases gave CPU ratios 1.02 (int) and 0.96 (Datetime): parity.
-
-Kernel-returned keys and first/last times vs main (a6e72b3), 2026-11-23 23:32 UTC, same A/B
-(``/work/scratch-summary/ab.py 7``: main's ``_core`` .so + summary.py beside this branch's,
-alternating calls, medians of 7; load ~1.6-2.5), wall / CPU seconds. Integer keys and times
-without a zone now come back from the kernel (Python only reinterprets dtypes) instead of
-three Polars gathers by row, which are slow on chunked frames:
-
-==========================  ==============  ==============  ===============
-case                        main            this branch     ratio wall/CPU
-==========================  ==============  ==============  ===============
-1M int keys                 0.052 / 0.085   0.046 / 0.079   0.88 / 0.94
-1M string keys              0.141 / 0.247   0.144 / 0.272   1.02 / 1.10 [+]
-1M Datetime[us]             0.053 / 0.077   0.045 / 0.075   0.85 / 0.98
-10M int keys                0.663 / 1.085   0.655 / 1.071   0.99 / 0.99
-10M string keys             2.32 / 4.16     2.37 / 4.29     1.02 / 1.03 [+]
-10M int, Parquet chunks     1.061 / 1.491   0.724 / 1.167   0.68 / 0.78
-10M sorted                  0.271 / 0.356   0.290 / 0.373   1.07 / 1.05 [+]
-==========================  ==============  ==============  ===============
-
-[+] string keys still gather in Polars (unchanged path, plus an unused key vector in the
-kernel); reruns of the same build gave 1M string keys 0.91 / 0.94 and 10M sorted 1.03 / 1.00
-(11 runs) and 0.88 / 0.89 (9 runs), 10M int 0.93 / 0.97: within the box's run-to-run noise. Peak memory at 10M rows (``mem.py``, Parquet,
-81 chunks): +157 MiB main, +157 MiB this branch (string keys +78 / +81 MiB).
+Run: ``pytest benches/bench_summary.py --benchmark-only -s`` (the conftest prints each
+group's ratios, worst first, and writes ``benches/results_ratios.json``). Results and history:
+README "Benchmarks", ``benches/RESULTS_peers.md``, ``benches/RESULTS_summary.md``.
 """
 
 from __future__ import annotations
@@ -85,85 +33,136 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from truenorth.clv import summarize
 from truenorth.clv._reference import reference_summary
 
 sys.path.insert(0, str(Path(__file__).parent))
+import peers_summary as peers
 from synthetic import bgnbd_log, to_pandas
 
 KW = {"customer": "customer_id", "time": "ts", "amount": "amount"}
+SIZES = {"1M": 1_000_000, "10M": 10_000_000}
+# at 10M, only the formulations that were within reach at 1M (the others lost by 2x or more)
+CONTENDERS_10M = {
+    "two_level",
+    "two_level_streaming",
+    "one_level_streaming",
+    "packed_int",
+    "packed_int_streaming",
+    "sorted_scan",
+    "sorted_scan_streaming",
+}
 
 
-@pytest.fixture(scope="module")
-def log_1m() -> pl.DataFrame:
-    return bgnbd_log(1_000_000, seed=1)
+def _peers(size: str, keys: str, order: str) -> list[str]:
+    names = ["truenorth"]
+    variants = [v for v in peers.VARIANTS if size == "1M" or v in CONTENDERS_10M]
+    names += [f"polars:{v}" for v in variants if _applies(v, keys, order)]
+    names.append("duckdb")
+    if size == "1M":
+        names.append("reference")
+    if keys == "int" and order == "unsorted":
+        names.append("lifetimes")
+    return names
 
 
-@pytest.fixture(scope="module")
-def log_10m() -> pl.DataFrame:
-    return bgnbd_log(10_000_000, seed=2)
+def _applies(variant: str, keys: str, order: str) -> bool:
+    if variant.startswith("packed_int"):
+        return keys == "int"
+    if variant.startswith("sorted_scan"):
+        return order == "sorted"
+    return True
 
 
-@pytest.mark.benchmark(group="summary-1M-unsorted")
-def test_truenorth_1m(benchmark, log_1m) -> None:
-    out = benchmark(summarize, log_1m, **KW)
-    assert out.height == log_1m["customer_id"].n_unique()
+CASES = [
+    (size, keys, order, peer)
+    for size in SIZES
+    for keys in ("int", "str")
+    for order in ("unsorted", "sorted")
+    for peer in _peers(size, keys, order)
+]
+
+_FRAMES: dict[tuple[str, str, str], pl.DataFrame] = {}
+_EXPECTED: dict[tuple[str, str, str], pl.DataFrame] = {}
 
 
-@pytest.mark.benchmark(group="summary-1M-unsorted")
-def test_polars_reference_1m(benchmark, log_1m) -> None:
-    benchmark(reference_summary, log_1m, **KW)
+def _frame(size: str, keys: str, order: str) -> pl.DataFrame:
+    """The case's log; frames of the other size are dropped first (10M frames are large)."""
+    key = (size, keys, order)
+    if key not in _FRAMES:
+        for k in [k for k in _FRAMES if k[0] != size]:
+            del _FRAMES[k]
+            _EXPECTED.pop(k, None)
+        base = _FRAMES.get((size, "int", "unsorted"))
+        if base is None:
+            base = _FRAMES[(size, "int", "unsorted")] = bgnbd_log(
+                SIZES[size], seed=1 if size == "1M" else 2
+            )
+        df = base
+        if keys == "str":
+            df = df.with_columns(pl.format("C{}", "customer_id").alias("customer_id"))
+        if order == "sorted":
+            df = df.sort("customer_id", "ts")
+        _FRAMES[key] = df
+    return _FRAMES[key]
 
 
-@pytest.mark.benchmark(group="summary-1M-unsorted")
-def test_lifetimes_1m(benchmark, log_1m) -> None:
-    _lifetimes_summary(benchmark, log_1m)
+def _expected(size: str, keys: str, order: str) -> pl.DataFrame:
+    key = (size, keys, order)
+    if key not in _EXPECTED:
+        _EXPECTED[key] = summarize(_frame(*key), **KW)
+    return _EXPECTED[key]
 
 
-def _lifetimes_summary(benchmark, log: pl.DataFrame) -> None:
+_DUCK: list = []  # one connection for all DuckDB runs, made on first use
+
+
+def _duckdb(log: pl.DataFrame):
+    if not _DUCK:
+        # in the test extra; the legacy peer environment (README "Benchmarks") has no DuckDB
+        _DUCK.append(pytest.importorskip("duckdb").connect())
+    return lambda: peers.duckdb_summary(log, _DUCK[0])
+
+
+def _lifetimes(log: pl.DataFrame):
     utils = pytest.importorskip("lifetimes.utils")
     pdf = to_pandas(log)
     pdf["ts"] = pdf["ts"].astype("datetime64[ns]")
-    benchmark.pedantic(
-        utils.summary_data_from_transaction_data,
-        args=(pdf, "customer_id", "ts"),
-        kwargs={"monetary_value_col": "amount", "freq": "D"},
-        rounds=1,
-        iterations=1,
-    )
+
+    def run():
+        return utils.summary_data_from_transaction_data(
+            pdf, "customer_id", "ts", monetary_value_col="amount", freq="D"
+        )
+
+    return run
 
 
-@pytest.mark.benchmark(group="summary-10M-unsorted")
-def test_lifetimes_10m(benchmark, log_10m) -> None:
-    """One round only (tens of seconds)."""
-    _lifetimes_summary(benchmark, log_10m)
+def _callable(peer: str, log: pl.DataFrame):
+    if peer == "truenorth":
+        return lambda: summarize(log, **KW)
+    if peer == "duckdb":
+        return _duckdb(log)
+    if peer == "reference":
+        return lambda: reference_summary(log, **KW)
+    if peer == "lifetimes":
+        return _lifetimes(log)
+    variant = peers.VARIANTS[peer.removeprefix("polars:")]
+    return lambda: variant(log)
 
 
-@pytest.mark.benchmark(group="summary-10M-unsorted")
-def test_truenorth_10m(benchmark, log_10m) -> None:
-    out = benchmark.pedantic(summarize, args=(log_10m,), kwargs=KW, rounds=3, iterations=1)
-    assert out.height == log_10m["customer_id"].n_unique()
-
-
-@pytest.mark.benchmark(group="summary-10M-unsorted")
-def test_polars_reference_10m(benchmark, log_10m) -> None:
-    benchmark.pedantic(reference_summary, args=(log_10m,), kwargs=KW, rounds=3, iterations=1)
-
-
-@pytest.fixture(scope="module")
-def sorted_10m(log_10m) -> pl.DataFrame:
-    return log_10m.sort("customer_id", "ts")
-
-
-@pytest.mark.benchmark(group="summary-10M-sorted")
-def test_truenorth_10m_sorted(benchmark, sorted_10m) -> None:
-    benchmark.pedantic(summarize, args=(sorted_10m,), kwargs=KW, rounds=3, iterations=1)
-
-
-@pytest.mark.benchmark(group="summary-10M-sorted")
-def test_polars_reference_10m_sorted(benchmark, sorted_10m) -> None:
-    benchmark.pedantic(reference_summary, args=(sorted_10m,), kwargs=KW, rounds=3, iterations=1)
+@pytest.mark.parametrize(("size", "keys", "order", "peer"), CASES, ids=["-".join(c) for c in CASES])
+def test_summary(benchmark, size: str, keys: str, order: str, peer: str) -> None:
+    log = _frame(size, keys, order)
+    expected = _expected(size, keys, order)
+    benchmark.group = f"summary-{size}-{keys}-{order}"
+    rounds = 1 if size == "10M" or peer == "lifetimes" else 3 if peer == "reference" else 5
+    out = benchmark.pedantic(_callable(peer, log), rounds=rounds, iterations=1)
+    if peer == "lifetimes":
+        assert len(out) == expected.height
+        return
+    assert_frame_equal(out, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
 
 
 _MEMORY_SCRIPT = textwrap.dedent(
@@ -189,11 +188,11 @@ _MEMORY_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.benchmark(group="summary-10M-memory")
-def test_truenorth_10m_peak_memory(benchmark, log_10m, tmp_path_factory) -> None:
+def test_truenorth_10m_peak_memory(benchmark, tmp_path_factory) -> None:
     """Peak RSS of summarize at 10M rows, measured in a fresh process (Rust allocations are
     invisible to tracemalloc): VmHWM is reset just before the call."""
     path = tmp_path_factory.mktemp("mem") / "log.parquet"
-    log_10m.write_parquet(path)
+    _frame("10M", "int", "unsorted").write_parquet(path)
 
     def run() -> dict:
         res = subprocess.run(
