@@ -3,27 +3,34 @@
 //!
 //! # Adding a purchase model (GGom/NBD, sBG, BdW, ...)
 //!
-//! 1. One module `rust/models/<name>.rs` with a unit struct (or a struct of variant flags,
-//!    like `BgNbd`) implementing
-//!    - [`Likelihood`]: `kind`, `param_names`, `Grad = Dual<K>` for K parameters, `ll_sum`
-//!      (generic over [`Real`], so dual numbers give the exact gradient) and `start_values`;
-//!      optionally an analytic `ll_grad_log` (the fit's hot loop), `second_start`;
-//!    - [`BtydModel`]: `Params = [f64; K]`, `p_alive`, `bracket` (E[Y(t) | x, t_x, T] =
-//!      `row_factor` · `bracket`; `row_factor` defaults to P(alive)), `expected_purchases_new`,
-//!      `p_purchases_new`, `simulate`; optionally `CONDITIONAL` with `posterior_pmf` or
-//!      `history_pmf`, `DISCRETE_TIME`, `ll_row`, `row_factors` (a per-column fast path).
-//! 2. `pub mod <name>;` and one line in `MODELS` in `rust/models/mod.rs`.
+//! A new model implements, in one module `rust/models/<name>.rs`, on a unit struct (or a
+//! struct of variant flags, like `BgNbd`):
+//! - [`Likelihood`]: `kind`, `param_names`, `Grad = Dual<K>` for K parameters, `ll_sum`
+//!   (generic over [`Real`], so dual numbers give the exact gradient) and `start_values`;
+//!   optionally an analytic `ll_grad_log` (the fit's hot loop) and `second_start`;
+//! - [`BtydModel`]: `Params = [f64; K]`, `p_alive`, `bracket` (E[Y(t) | x, t_x, T] =
+//!   `row_factor` · `bracket`; `row_factor` defaults to P(alive)), `expected_purchases_new`,
+//!   `p_purchases_new` and `simulate`; optionally `CONDITIONAL` with `posterior_pmf` or
+//!   `history_pmf`, `DISCRETE_TIME`, `ll_row`, `row_factors` (a per-column fast path).
 //!
-//! Nothing else in Rust changes: fitting on compressed patterns (`fit.rs`), predictions and
-//! CLV (`purchase.rs`), the conditional PMF (`conditional.rs`) and the simulators
+//! Files it touches:
+//! - `rust/models/<name>.rs` (new): the maths, its tests and the two `impl` blocks;
+//! - `rust/models/mod.rs`: `pub mod <name>;` and one line in `MODELS`;
+//! - `python/truenorth/_core.pyi`: the kind in the `_ModelKind` aliases;
+//! - the Python side (`truenorth.clv`: the model class in its registry, the README).
+//!
+//! Before these traits the `Model` enum was matched in about a dozen places of `mod.rs`, in
+//! `conditional.rs` and `simulate.rs`: a model touched four Rust files and every match.
+//! Nothing else in Rust changes now: fitting on compressed patterns (`fit.rs`), predictions
+//! and CLV (`kernels.rs`), the conditional PMF (`conditional.rs`) and the simulators
 //! (`simulate.rs`) are generic over these traits, and the Python functions (`py.rs`) look the
-//! kind up in `MODELS` once per call; every per-row loop is monomorphised for the model. On
-//! the Python side the kind goes into `ModelKind` in `python/truenorth/_core.pyi` and the
-//! model registry of `truenorth.clv`.
+//! kind up in `MODELS` once per call (a `&dyn Kernels`); every per-row loop is monomorphised
+//! for the model.
 //!
 //! Gamma-Gamma (spend) implements [`Likelihood`] only: its data are (frequency, mean spend)
 //! without T and its one prediction is expected spend, so it shares the fitter and nothing
-//! else (`gamma_gamma.rs` wires it into `MODELS` directly).
+//! else; `gamma_gamma.rs` implements `Kernels` for it directly. A second spend model would
+//! earn a `SpendModel` trait; one would be an interface with a single user.
 
 use pyo3::PyResult;
 
