@@ -1,21 +1,78 @@
-"""Type stubs for the native module ``truenorth._core``."""
+"""Type stubs for the native module ``truenorth._core``.
 
-from typing import Any, Protocol
+Checked against the built module by ``python -m mypy.stubtest truenorth._core`` (in
+``.ci/run``): names, parameters and defaults must match the extension.
+"""
+
+from typing import Literal, Protocol, TypeAlias, TypedDict, final, type_check_only
+
+__all__ = [
+    "ArrowStream",
+    "CoreError",
+    "F64Column",
+    "__version__",
+    "clv",
+    "conditional_p_purchases",
+    "customer_summary",
+    "fit",
+    "group_sums",
+    "log_likelihood",
+    "predict",
+    "predict_new",
+    "simulate_spend",
+    "simulate_summary",
+    "simulate_transactions",
+]
 
 __version__: str
 
 class CoreError(ValueError):
     """Invalid input to a native kernel (subclass of ValueError)."""
 
+@type_check_only
 class _ArrowStreamExportable(Protocol):
+    """A column or table exporting the Arrow PyCapsule stream interface (a Polars Series or
+    DataFrame, a PyArrow array, a DuckDB relation, ...)."""
+
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 # ---- BEGIN models section (rust/models/; owner: BTYD models) -------------------------------
-# Model kinds: "bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "gamma_gamma". Columns are objects
-# exposing __arrow_c_stream__ (Polars Series) of Float64 without nulls; `second` is recency
-# (monetary_value for gamma_gamma). Validation with row-level messages is done in Python
-# (truenorth.clv); these raise CoreError on anything that slips through.
+# Columns are Float64 without nulls (Python casts and checks first, with row-level messages in
+# truenorth.clv; these raise CoreError on anything that slips through). `second` is recency
+# (monetary_value for gamma_gamma). The kinds are the names in `MODELS` (rust/models/mod.rs).
+# The aliases are private because they exist only in this stub (stubtest checks that every
+# public name is in the extension); import them under `if TYPE_CHECKING:`.
 
+_ModelKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "gamma_gamma"]
+"""Every fitted model."""
+_PurchaseModelKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb"]
+"""Models of purchase counts and drop-out (all but the spend model)."""
+_ContinuousTimeKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd"]
+"""Purchase models in continuous time (transaction logs can be simulated)."""
+_Prediction: TypeAlias = Literal[
+    "p_alive", "expected_purchases", "log_likelihood", "expected_spend"
+]
+"""Per-row predictions; expected_spend for gamma_gamma only, the others for purchase models."""
+_NewCustomerPrediction: TypeAlias = Literal["expected_purchases", "p_purchases"]
+
+@type_check_only
+class FitResult(TypedDict):
+    """What ``fit`` returns: estimates on the natural scale, standard errors and covariance
+    by the delta method from the Hessian of the log-parameters (None when it is not positive
+    definite)."""
+
+    params: list[float]
+    standard_errors: list[float] | None
+    covariance: list[list[float]] | None
+    log_likelihood: float
+    converged: bool
+    n_iterations: int
+    message: str
+    n_patterns: int
+    n_observations: float
+    gradient_max_abs: float
+
+@final
 class F64Column:
     """A Float64 result column; pass to ``polars.Series`` (zero-copy via __arrow_c_array__)."""
 
@@ -25,83 +82,104 @@ class F64Column:
     def __len__(self) -> int: ...
 
 def fit(
-    model: str,
-    frequency: Any,
-    second: Any,
-    t: Any,
-    weights: Any | None = None,
+    model: _ModelKind,
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    weights: _ArrowStreamExportable | None = None,
     start: list[float] | None = None,
     max_iter: int = 500,
-) -> dict[str, Any]:
-    """Maximum likelihood on compressed patterns. Keys: params, standard_errors, covariance,
-    log_likelihood, converged, n_iterations, message, n_patterns, n_observations,
-    gradient_max_abs."""
+) -> FitResult:
+    """Maximum likelihood on compressed patterns (rows with equal (frequency, second, t)
+    merged, weights summed)."""
 
 def log_likelihood(
-    model: str, params: list[float], frequency: Any, second: Any, t: Any, weights: Any | None = None
+    model: _ModelKind,
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    weights: _ArrowStreamExportable | None = None,
 ) -> float: ...
 def predict(
-    model: str,
-    what: str,
+    model: _ModelKind,
+    what: _Prediction,
     params: list[float],
-    frequency: Any,
-    second: Any,
-    t: Any,
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
     horizon: float = 0.0,
 ) -> F64Column:
-    """what: p_alive | expected_purchases | log_likelihood | expected_spend (gamma_gamma)."""
+    """One value per row; ``horizon`` is the future window of expected_purchases."""
 
 def predict_new(
-    model: str, what: str, params: list[float], t: list[float], n: int = 0
+    model: _PurchaseModelKind,
+    what: _NewCustomerPrediction,
+    params: list[float],
+    t: list[float],
+    n: int = 0,
 ) -> list[float]:
-    """what: expected_purchases | p_purchases (new customer, per horizon in t)."""
+    """A new customer's E[X(t)] or P(X(t) = n), one per horizon in t."""
 
 def conditional_p_purchases(
-    model: str,
+    model: _PurchaseModelKind,
     params: list[float],
-    frequency: Any,
-    recency: Any,
-    t: Any,
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
     n: int,
     horizon: float,
 ) -> F64Column:
     """P(X(T, T+horizon] = n | frequency, recency, T) per row: P(alive)·PMF(n; posterior
-    params) + (1 − P(alive))·[n = 0]; model: bg_nbd | mbg_nbd | pareto_nbd | bg_bb (for
-    bg_bb, horizon is a whole number of future opportunities; FHS 2010 appendix)."""
+    params) + (1 − P(alive))·[n = 0] (for bg_bb, horizon is a whole number of future
+    opportunities; FHS 2010 appendix)."""
 
 def clv(
-    model: str,
+    model: _PurchaseModelKind,
     params: list[float],
-    frequency: Any,
-    recency: Any,
-    t: Any,
-    spend: Any,
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    spend: _ArrowStreamExportable,
     steps: int,
     step_length: float,
     discount_rate: float,
-) -> F64Column: ...
+) -> F64Column:
+    """Σ_{i=1..steps} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1+d)^i per row."""
+
 def simulate_summary(
-    model: str, params: list[float], t: Any, seed: int, resolution: float | None = None
-) -> tuple[F64Column, F64Column]: ...
+    model: _PurchaseModelKind,
+    params: list[float],
+    t: _ArrowStreamExportable,
+    seed: int,
+    resolution: float | None = None,
+) -> tuple[F64Column, F64Column]:
+    """Simulated (frequency, recency) of customers observed for t[i]."""
+
 def simulate_transactions(
-    model: str,
+    model: _ContinuousTimeKind,
     params: list[float],
     birth: list[float],
     t: list[float],
     seed: int,
     resolution: float | None = None,
-) -> tuple[F64Column, F64Column]: ...
-def simulate_spend(params: list[float], frequency: Any, seed: int) -> F64Column: ...
+) -> tuple[F64Column, F64Column]:
+    """Simulated transaction logs: (customer index, time) with the first purchase at
+    birth[i]."""
+
+def simulate_spend(params: list[float], frequency: _ArrowStreamExportable, seed: int) -> F64Column:
+    """Gamma-Gamma: mean spend of frequency[i] transactions per customer (0 if none)."""
 
 # ---- END models section ---------------------------------------------------------------------
 
 # ---- summary and segment (core-summary) ---------------------------------------------------
 
+@final
 class ArrowStream:
     """Result columns, consumed once through the Arrow PyCapsule stream interface
     (``polars.DataFrame(stream)``)."""
 
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 def customer_summary(
     keys: _ArrowStreamExportable,
@@ -113,7 +191,8 @@ def customer_summary(
     unit: float,
     observation_end: int | None = None,
     calibration_end: int | None = None,
-    names: tuple[str, str, str] = ("customer", "time", "amount"),
+    # ("customer", "time", "amount"); the extension's signature shows it as `...`.
+    names: tuple[str, str, str] = ...,
     sort: bool = True,
 ) -> ArrowStream:
     """Fused customer summary over whole columns (see ``truenorth.clv.summarize``).
@@ -135,7 +214,7 @@ def group_sums(
     by: _ArrowStreamExportable,
     values: list[_ArrowStreamExportable],
     *,
-    by_name: str = "segment",
+    by_name: str = ...,  # "segment"
     value_names: list[str] | None = None,
 ) -> ArrowStream:
     """One pass per-group totals: first_row (UInt32), count (Int64), and per value column i

@@ -8,7 +8,9 @@
 //! costs four logarithms instead of four log-gammas.
 
 use super::compress::{par_sum, Data};
-use super::dual::Real;
+use super::dual::{Dual, Real};
+use super::model::{BtydModel, ConditionalPmf, Likelihood};
+use super::simulate::Rng;
 use super::special::{digamma, lbeta, lgamma};
 
 pub fn ll_generic<R: Real>(p: [R; 4], x: f64, tx: f64, n: f64) -> R {
@@ -142,10 +144,87 @@ pub fn p_purchases(p: [f64; 4], x: u64, n: u64) -> f64 {
     s
 }
 
+/// BG/BB as a model of the kernels: T is the number of opportunities n.
+#[derive(Clone, Copy, Debug)]
+pub struct BgBb;
+
+impl Likelihood for BgBb {
+    type Grad = Dual<4>;
+    fn kind(&self) -> &'static str {
+        "bg_bb"
+    }
+    fn param_names(&self) -> &'static [&'static str] {
+        &["alpha", "beta", "gamma", "delta"]
+    }
+    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
+        ll_sum([p[0], p[1], p[2], p[3]], d)
+    }
+    fn start_values(&self, _d: &Data) -> Vec<f64> {
+        vec![1.0; 4]
+    }
+}
+
+impl BtydModel for BgBb {
+    type Params = [f64; 4];
+    const CONDITIONAL: ConditionalPmf = ConditionalPmf::History;
+    const DISCRETE_TIME: bool = true;
+
+    fn p_alive(&self, p: [f64; 4], x: f64, tx: f64, n: f64) -> f64 {
+        p_alive(p, x, tx, n)
+    }
+    fn ll_row(&self, p: [f64; 4], x: f64, tx: f64, n: f64) -> f64 {
+        ll_generic(p, x, tx, n)
+    }
+    /// The factor of `cond_expected` before the survival sum.
+    fn row_factor(&self, p: [f64; 4], x: f64, tx: f64, n: f64) -> f64 {
+        let [al, be, _, _] = p;
+        (lbeta(al + x + 1.0, be + n - x) - lbeta(al, be) - ll_generic(p, x, tx, n)).exp()
+    }
+    fn bracket(&self, p: [f64; 4], _x: f64, n: f64, m: f64) -> f64 {
+        let [_, _, ga, de] = p;
+        if m <= 0.0 {
+            0.0
+        } else {
+            survival_sum(ga, de, n, m)
+        }
+    }
+    fn expected_purchases_new(&self, p: [f64; 4], n: f64) -> f64 {
+        uncond_expected(p, n)
+    }
+    fn p_purchases_new(&self, p: [f64; 4], k: u64, n: f64) -> f64 {
+        p_purchases(p, k, n as u64)
+    }
+    fn history_pmf(&self, p: [f64; 4], k: u64, m: u64, x: f64, tx: f64, n: f64) -> f64 {
+        cond_p_purchases(p, k, m, x, tx, n)
+    }
+    /// p ~ Beta(α, β), θ ~ Beta(γ, δ); at each opportunity the customer dies with
+    /// probability θ, else transacts with probability p.
+    fn simulate(
+        &self,
+        p: [f64; 4],
+        t_end: f64,
+        _resolution: Option<f64>,
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let mut times = Vec::new();
+        let pt = rng.beta(p[0], p[1]);
+        let th = rng.beta(p[2], p[3]);
+        let n = t_end as u64;
+        for i in 1..=n {
+            if rng.uniform() < th {
+                break;
+            }
+            if rng.uniform() < pt {
+                times.push(i as f64);
+            }
+        }
+        times
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::dual::Dual;
 
     const P: [f64; 4] = [1.204, 0.750, 0.657, 2.783];
 

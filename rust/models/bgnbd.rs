@@ -10,7 +10,9 @@
 //! overflow at high frequency or long T). P(alive) = 1 / (1 + e^D) with D the softplus argument.
 
 use super::compress::{log_shift, par_sum, Data};
-use super::dual::Real;
+use super::dual::{Dual, Real};
+use super::model::{BtydModel, ConditionalPmf, Likelihood};
+use super::simulate::{Purchases, Rng};
 use super::special::{hyp2f1_series, lbeta, lgamma};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +79,6 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data, v: Variant) -> R {
 ///   ∂/∂b = ψ(b+x') − ψ(a+b+x') − ψ(b) + ψ(a+b) − σ(u)/(b+x'−1)
 /// where x' = x (BG/NBD) or x+1 (MBG/NBD).
 pub fn ll_grad(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4]) {
-    use super::dual::Dual;
     use super::special::digamma;
     let [r, alpha, a, b] = p;
     let mbg = v == Variant::Mbg;
@@ -168,14 +169,7 @@ pub fn ll_grad(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4]) {
 
 /// Per-row log-likelihood (f64).
 pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64, v: Variant) -> f64 {
-    let d = Data {
-        x: vec![x],
-        tx: vec![tx],
-        t: vec![t],
-        w: vec![1.0],
-        ..Default::default()
-    };
-    ll_sum(p, &d, v)
+    ll_sum(p, &Data::row(x, tx, t), v)
 }
 
 fn log_odds_dead(p: [f64; 4], x: f64, tx: f64, t: f64, v: Variant) -> Option<f64> {
@@ -394,10 +388,112 @@ pub fn p_purchases(p: [f64; 4], n: u64, t: f64, v: Variant) -> f64 {
     }
 }
 
+/// BG/NBD or MBG/NBD as a model of the kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct BgNbd(pub Variant);
+
+impl Likelihood for BgNbd {
+    type Grad = Dual<4>;
+    fn kind(&self) -> &'static str {
+        match self.0 {
+            Variant::Bg => "bg_nbd",
+            Variant::Mbg => "mbg_nbd",
+        }
+    }
+    fn param_names(&self) -> &'static [&'static str] {
+        &["r", "alpha", "a", "b"]
+    }
+    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
+        ll_sum([p[0], p[1], p[2], p[3]], d, self.0)
+    }
+    fn ll_grad_log(&self, theta: &[f64], d: &Data) -> (f64, Vec<f64>) {
+        let p = [
+            theta[0].exp(),
+            theta[1].exp(),
+            theta[2].exp(),
+            theta[3].exp(),
+        ];
+        let (ll, g) = ll_grad(p, d, self.0);
+        (ll, g.to_vec())
+    }
+    fn start_values(&self, d: &Data) -> Vec<f64> {
+        let (mx, mt) = d.mean_x_t();
+        vec![1.0, mt / mx, 1.0, 3.0]
+    }
+}
+
+impl BtydModel for BgNbd {
+    type Params = [f64; 4];
+    const CONDITIONAL: ConditionalPmf = ConditionalPmf::Posterior;
+
+    fn p_alive(&self, p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
+        p_alive(p, x, tx, t, self.0)
+    }
+    fn row_factors<'a>(
+        &'a self,
+        p: [f64; 4],
+        x: &'a [f64],
+        tx: &'a [f64],
+        t: &'a [f64],
+    ) -> impl Fn(usize) -> f64 + Sync + 'a {
+        let v = self.0;
+        let tables = PAliveTables::new(p, x, tx, t, v);
+        move |i| match &tables {
+            Some(tab) => tab.get(p, x[i], tx[i], t[i], v),
+            None => p_alive(p, x[i], tx[i], t[i], v),
+        }
+    }
+    fn bracket(&self, p: [f64; 4], x: f64, t_obs: f64, t: f64) -> f64 {
+        bracket(p, x, t_obs, t, self.0)
+    }
+    fn expected_purchases_new(&self, p: [f64; 4], t: f64) -> f64 {
+        uncond_expected(p, t, self.0)
+    }
+    fn p_purchases_new(&self, p: [f64; 4], n: u64, t: f64) -> f64 {
+        p_purchases(p, n, t, self.0)
+    }
+    /// BG/NBD(r+x, α+T, a, b+x); MBG/NBD: BG/NBD(r+x, α+T, a, b+x+1) (see `conditional`).
+    fn posterior_pmf(&self, p: [f64; 4], n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
+        let [r, alpha, a, b] = p;
+        let b_post = match self.0 {
+            Variant::Bg => b + x,
+            Variant::Mbg => b + x + 1.0,
+        };
+        p_purchases([r + x, alpha + t_obs, a, b_post], n, t, Variant::Bg)
+    }
+    /// λ ~ Gamma(r, α), p ~ Beta(a, b); a drop-out coin after each purchase (MBG/NBD: also
+    /// one at time 0).
+    fn simulate(
+        &self,
+        p: [f64; 4],
+        t_end: f64,
+        resolution: Option<f64>,
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let mut out = Purchases::new(resolution);
+        let lambda = rng.gamma(p[0], p[1]);
+        let pd = rng.beta(p[2], p[3]);
+        if self.0 == Variant::Mbg && rng.uniform() < pd {
+            return out.into_times();
+        }
+        let mut t = 0.0;
+        loop {
+            t += rng.exponential(lambda);
+            if t > t_end {
+                break;
+            }
+            out.push(t);
+            if rng.uniform() < pd {
+                break;
+            }
+        }
+        out.into_times()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::dual::Dual;
 
     const P: [f64; 4] = [0.243, 4.414, 0.793, 2.426];
 

@@ -31,6 +31,24 @@ impl Data {
     pub fn max_x(&self) -> usize {
         self.x.iter().fold(0.0_f64, |m, &v| m.max(v)) as usize
     }
+    /// One unweighted row (per-row predictions through a model's `ll_sum`).
+    pub fn row(x: f64, tx: f64, t: f64) -> Self {
+        Data {
+            x: vec![x],
+            tx: vec![tx],
+            t: vec![t],
+            w: vec![1.0],
+            ..Default::default()
+        }
+    }
+    /// Weighted mean of a column of the patterns.
+    pub fn mean(&self, v: &[f64]) -> f64 {
+        v.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>() / self.total_weight()
+    }
+    /// Mean frequency and mean T, at least 1e-3 (start values of purchase models).
+    pub fn mean_x_t(&self) -> (f64, f64) {
+        (self.mean(&self.x).max(1e-3), self.mean(&self.t).max(1e-3))
+    }
 }
 
 /// Merge identical rows, summing weights. Rows with weight 0 are dropped. Output is sorted

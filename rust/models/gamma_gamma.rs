@@ -3,8 +3,16 @@
 //!   ln L = ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln v + (px−1) ln m + px ln x − (px+q) ln(v+mx)
 //! (the density of the mean m̄). Expected spend: p(v + m x)/(p x + q − 1).
 
+use pyo3::PyResult;
+use rayon::prelude::*;
+
 use super::compress::{par_sum, Data};
-use super::dual::Real;
+use super::dual::{Dual, Real};
+use super::fit::{fit_data, FitOut};
+use super::kernels::{Cols, Kernels};
+use super::model::{ConditionalPmf, Likelihood};
+use super::simulate::rng_for;
+use crate::error::core_err;
 
 /// `d.x` = frequency, `d.tx` = monetary value (mean of repeat transactions).
 pub fn ll_sum<R: Real>(p: [R; 3], d: &Data) -> R {
@@ -22,6 +30,131 @@ pub fn ll_sum<R: Real>(p: [R; 3], d: &Data) -> R {
 pub fn expected_spend(p: [f64; 3], x: f64, m: f64) -> f64 {
     let [pp, q, v] = p;
     pp * (v + m * x) / (pp * x + q - 1.0)
+}
+
+/// Gamma-Gamma as a model of the kernels. Not a [`BtydModel`]: a spend model shares the
+/// fitter with the purchase models and nothing else, so it implements [`Kernels`] directly
+/// (the one prediction it has, expected spend, and an error for everything else).
+#[derive(Clone, Copy, Debug)]
+pub struct GammaGamma;
+
+impl Likelihood for GammaGamma {
+    type Grad = Dual<3>;
+    fn kind(&self) -> &'static str {
+        "gamma_gamma"
+    }
+    fn param_names(&self) -> &'static [&'static str] {
+        &["p", "q", "v"]
+    }
+    fn second_column(&self) -> &'static str {
+        "monetary_value"
+    }
+    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
+        ll_sum([p[0], p[1], p[2]], d)
+    }
+    fn start_values(&self, d: &Data) -> Vec<f64> {
+        vec![2.0, 3.0, d.mean(&d.tx).max(1e-12)]
+    }
+    /// The scale v stays at the data's.
+    fn second_start(&self, first: &[f64]) -> Vec<f64> {
+        vec![1.1, 1.1, first[2]]
+    }
+}
+
+impl Kernels for GammaGamma {
+    fn kind(&self) -> &'static str {
+        Likelihood::kind(self)
+    }
+    fn n_params(&self) -> usize {
+        Likelihood::n_params(self)
+    }
+    fn second_column(&self) -> &'static str {
+        Likelihood::second_column(self)
+    }
+    fn fit(&self, d: &Data, start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
+        fit_data(self, d, start, max_iter)
+    }
+    fn log_likelihood(&self, p: &[f64], d: &Data) -> f64 {
+        self.ll_sum(p, d)
+    }
+    fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, _horizon: f64) -> PyResult<Vec<f64>> {
+        let p: [f64; 3] = p
+            .try_into()
+            .map_err(|_| core_err("wrong number of parameters"))?;
+        if what != "expected_spend" {
+            return Err(core_err(format!("unknown prediction '{what}'")));
+        }
+        let (x, m) = (c.x, c.tx);
+        Ok((0..x.len())
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|i| expected_spend(p, x[i], m[i]))
+            .collect())
+    }
+    fn predict_new(&self, what: &str, _p: &[f64], _t: &[f64], _n: u64) -> PyResult<Vec<f64>> {
+        Err(core_err(format!(
+            "'{what}' is not available for gamma_gamma"
+        )))
+    }
+    fn conditional_pmf(&self) -> ConditionalPmf {
+        ConditionalPmf::Unavailable
+    }
+    fn conditional_p_purchases(
+        &self,
+        _p: &[f64],
+        _c: Cols<'_>,
+        _n: u64,
+        _horizon: f64,
+    ) -> PyResult<Vec<f64>> {
+        Err(core_err(
+            "conditional_p_purchases is not available for gamma_gamma",
+        ))
+    }
+    fn discounted(
+        &self,
+        _p: &[f64],
+        _c: Cols<'_>,
+        _times: &[f64],
+        _disc: &[f64],
+    ) -> PyResult<Vec<f64>> {
+        Err(core_err("CLV needs a purchase model"))
+    }
+    fn simulate_summary(
+        &self,
+        _p: &[f64],
+        _t: &[f64],
+        _seed: u64,
+        _resolution: Option<f64>,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Err(core_err("use simulate_spend for Gamma-Gamma"))
+    }
+    fn simulate_times(
+        &self,
+        _p: &[f64],
+        _t: &[f64],
+        _seed: u64,
+        _resolution: Option<f64>,
+    ) -> PyResult<Vec<Vec<f64>>> {
+        Err(core_err(
+            "transaction logs are simulated for continuous-time models",
+        ))
+    }
+}
+
+/// Mean spend of x[i] transactions per customer (0 if none).
+pub fn simulate_spend(p: [f64; 3], x: &[f64], seed: u64) -> Vec<f64> {
+    x.par_iter()
+        .enumerate()
+        .map(|(i, &xi)| {
+            if xi == 0.0 {
+                return 0.0;
+            }
+            let mut rng = rng_for(seed, i);
+            let nu = rng.gamma(p[1], p[2]);
+            // Sum of x Gamma(p, ν) draws is Gamma(p·x, ν).
+            rng.gamma(p[0] * xi, nu) / xi
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 //! frequency and T. The second term is s/(r+s+x) · F(t_x) · (1 − F(T)/F(t_x)) ≥ 0.
 
 use super::compress::{par_sum, Data};
-use super::dual::Real;
+use super::dual::{Dual, Real};
+use super::model::{BtydModel, ConditionalPmf, Likelihood};
+use super::simulate::{Purchases, Rng};
 use rayon::prelude::*;
 
 /// ln Σ_k Π_{j<k} (b+j)/(c+j) z^k for 0 <= z < 1, c > b - 1.
@@ -124,14 +126,7 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
 }
 
 pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
-    let d = Data {
-        x: vec![x],
-        tx: vec![tx],
-        t: vec![t],
-        w: vec![1.0],
-        ..Default::default()
-    };
-    ll_sum(p, &d)
+    ll_sum(p, &Data::row(x, tx, t))
 }
 
 pub fn p_alive(p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
@@ -234,10 +229,81 @@ fn adaptive_simpson(f: &dyn Fn(f64) -> f64, a: f64, b: f64, tol: f64, depth: u32
         .sum()
 }
 
+/// Pareto/NBD as a model of the kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct ParetoNbd;
+
+impl Likelihood for ParetoNbd {
+    type Grad = Dual<4>;
+    fn kind(&self) -> &'static str {
+        "pareto_nbd"
+    }
+    fn param_names(&self) -> &'static [&'static str] {
+        &["r", "alpha", "s", "beta"]
+    }
+    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
+        ll_sum([p[0], p[1], p[2], p[3]], d)
+    }
+    fn start_values(&self, d: &Data) -> Vec<f64> {
+        let (mx, mt) = d.mean_x_t();
+        vec![1.0, mt / mx, 1.0, mt]
+    }
+}
+
+impl BtydModel for ParetoNbd {
+    type Params = [f64; 4];
+    const CONDITIONAL: ConditionalPmf = ConditionalPmf::Posterior;
+
+    fn p_alive(&self, p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
+        p_alive(p, x, tx, t)
+    }
+    /// `cond_expected` with t_x = T, where P(alive) is 1.
+    fn bracket(&self, p: [f64; 4], x: f64, t_obs: f64, t: f64) -> f64 {
+        if t <= 0.0 {
+            0.0
+        } else {
+            cond_expected(p, x, t_obs, t_obs, t)
+        }
+    }
+    fn expected_purchases_new(&self, p: [f64; 4], t: f64) -> f64 {
+        uncond_expected(p, t)
+    }
+    fn p_purchases_new(&self, p: [f64; 4], n: u64, t: f64) -> f64 {
+        p_purchases(p, n, t)
+    }
+    /// Pareto/NBD(r+x, α+T, s, β+T) (see `conditional`).
+    fn posterior_pmf(&self, p: [f64; 4], n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
+        let [r, alpha, s, beta] = p;
+        p_purchases([r + x, alpha + t_obs, s, beta + t_obs], n, t)
+    }
+    /// λ ~ Gamma(r, α), μ ~ Gamma(s, β); Poisson(λ) purchases until an Exponential(μ) death.
+    fn simulate(
+        &self,
+        p: [f64; 4],
+        t_end: f64,
+        resolution: Option<f64>,
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let mut out = Purchases::new(resolution);
+        let lambda = rng.gamma(p[0], p[1]);
+        let mu = rng.gamma(p[2], p[3]);
+        let death = rng.exponential(mu);
+        let end = death.min(t_end);
+        let mut t = 0.0;
+        loop {
+            t += rng.exponential(lambda);
+            if t > end {
+                break;
+            }
+            out.push(t);
+        }
+        out.into_times()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::dual::Dual;
 
     const P: [f64; 4] = [0.553, 10.578, 0.606, 11.669];
 

@@ -1,5 +1,11 @@
 //! Seeded simulators of each model's data-generating process (xoshiro256** generator,
-//! Marsaglia–Tsang gamma variates). Used for parameter-recovery tests and benchmarks.
+//! Marsaglia–Tsang gamma variates). Used for parameter-recovery tests and benchmarks. Each
+//! model's own process is its `BtydModel::simulate`; this module holds the generator and the
+//! per-customer drivers.
+
+use rayon::prelude::*;
+
+use super::model::BtydModel;
 
 pub struct Rng {
     s: [u64; 4],
@@ -69,88 +75,75 @@ impl Rng {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    BgNbd,
-    MbgNbd,
-    ParetoNbd,
-    BgBb,
+/// Repeat purchase times of one customer, floored to the period grid (None: continuous
+/// time) and merged per period, as a summary with that period would count them.
+pub struct Purchases {
+    times: Vec<f64>,
+    last: f64,
+    resolution: Option<f64>,
 }
 
-/// Floor a purchase time to the period grid (None: continuous time).
-fn grid(t: f64, res: Option<f64>) -> f64 {
-    match res {
-        Some(r) => (t / r).floor() * r,
-        None => t,
+impl Purchases {
+    pub fn new(resolution: Option<f64>) -> Self {
+        Purchases {
+            times: Vec::new(),
+            last: 0.0,
+            resolution,
+        }
+    }
+    pub fn push(&mut self, tau: f64) {
+        let g = match self.resolution {
+            Some(r) => (tau / r).floor() * r,
+            None => tau,
+        };
+        if g > self.last {
+            self.times.push(g);
+            self.last = g;
+        }
+    }
+    pub fn into_times(self) -> Vec<f64> {
+        self.times
     }
 }
 
-/// Purchase times after the first purchase (at 0), up to `t_end`, for one customer.
-/// Returns the repeat purchase times (already merged per period when `res` is given).
-pub fn customer_times(
-    kind: Kind,
-    p: [f64; 4],
-    t_end: f64,
-    res: Option<f64>,
-    rng: &mut Rng,
-) -> Vec<f64> {
-    let mut times = Vec::new();
-    let mut last = 0.0;
-    let mut push = |tau: f64, times: &mut Vec<f64>| {
-        let g = grid(tau, res);
-        if g > last {
-            times.push(g);
-            last = g;
-        }
-    };
-    match kind {
-        Kind::BgNbd | Kind::MbgNbd => {
-            let lambda = rng.gamma(p[0], p[1]);
-            let pd = rng.beta(p[2], p[3]);
-            if kind == Kind::MbgNbd && rng.uniform() < pd {
-                return times;
-            }
-            let mut t = 0.0;
-            loop {
-                t += rng.exponential(lambda);
-                if t > t_end {
-                    break;
-                }
-                push(t, &mut times);
-                if rng.uniform() < pd {
-                    break;
-                }
-            }
-        }
-        Kind::ParetoNbd => {
-            let lambda = rng.gamma(p[0], p[1]);
-            let mu = rng.gamma(p[2], p[3]);
-            let death = rng.exponential(mu);
-            let end = death.min(t_end);
-            let mut t = 0.0;
-            loop {
-                t += rng.exponential(lambda);
-                if t > end {
-                    break;
-                }
-                push(t, &mut times);
-            }
-        }
-        Kind::BgBb => {
-            let pt = rng.beta(p[0], p[1]);
-            let th = rng.beta(p[2], p[3]);
-            let n = t_end as u64;
-            for i in 1..=n {
-                if rng.uniform() < th {
-                    break;
-                }
-                if rng.uniform() < pt {
-                    times.push(i as f64);
-                }
-            }
-        }
-    }
-    times
+/// Customer i's generator: independent of the others and of the thread schedule.
+pub fn rng_for(seed: u64, i: usize) -> Rng {
+    Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Simulated (frequency, recency) of customers observed for t[i] from their first purchase.
+pub fn summaries<M: BtydModel>(
+    m: &M,
+    p: M::Params,
+    t: &[f64],
+    seed: u64,
+    resolution: Option<f64>,
+) -> (Vec<f64>, Vec<f64>) {
+    let out: Vec<(f64, f64)> = t
+        .par_iter()
+        .enumerate()
+        .with_min_len(4096)
+        .map(|(i, &te)| {
+            let times = m.simulate(p, te, resolution, &mut rng_for(seed, i));
+            (times.len() as f64, times.last().copied().unwrap_or(0.0))
+        })
+        .collect();
+    out.into_iter().unzip()
+}
+
+/// Simulated repeat purchase times of customers observed for t[i] (same draws as
+/// `summaries` with the same seed).
+pub fn purchase_times<M: BtydModel>(
+    m: &M,
+    p: M::Params,
+    t: &[f64],
+    seed: u64,
+    resolution: Option<f64>,
+) -> Vec<Vec<f64>> {
+    t.par_iter()
+        .enumerate()
+        .map(|(i, &te)| m.simulate(p, te, resolution, &mut rng_for(seed, i)))
+        .collect()
 }
 
 #[cfg(test)]

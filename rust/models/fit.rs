@@ -1,0 +1,94 @@
+//! Maximum likelihood on compressed patterns for any [`Likelihood`]: log-parameters, two
+//! starts, L-BFGS polished by Newton steps, standard errors from the Hessian.
+
+use super::compress::Data;
+use super::model::Likelihood;
+use super::optim;
+
+pub struct FitOut {
+    pub params: Vec<f64>,
+    pub se: Option<Vec<f64>>,
+    pub cov: Option<Vec<Vec<f64>>>,
+    pub ll: f64,
+    pub converged: bool,
+    pub iterations: usize,
+    pub message: String,
+    pub n_patterns: usize,
+    pub n_obs: f64,
+    pub grad_norm: f64,
+}
+
+/// Mean negative log-likelihood and its gradient with respect to the log-parameters.
+fn objective<M: Likelihood>(m: &M, d: &Data, wsum: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+    if theta.iter().any(|t| !t.is_finite() || t.abs() > 30.0) {
+        return (f64::NAN, vec![f64::NAN; theta.len()]);
+    }
+    let (ll, g) = m.ll_grad_log(theta, d);
+    (-ll / wsum, g.iter().map(|gi| -gi / wsum).collect())
+}
+
+pub fn fit_data<M: Likelihood>(
+    m: &M,
+    d: &Data,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> FitOut {
+    let wsum = d.total_weight();
+    let obj = |th: &[f64]| objective(m, d, wsum, th);
+    let gtol = 1e-9;
+    let first = start.unwrap_or_else(|| m.start_values(d));
+    // A second, lifetimes-like start (all parameters e^0.1 times the data scale) if needed.
+    let second = m.second_start(&first);
+    let mut best: Option<optim::OptResult> = None;
+    for s in [first, second] {
+        let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
+        let res = optim::minimize_hybrid(&obj, &th0, gtol, max_iter);
+        let better = match &best {
+            None => true,
+            Some(b) => res.f.is_finite() && (!b.f.is_finite() || res.f < b.f - 1e-12),
+        };
+        let conv = res.converged;
+        if better {
+            best = Some(res);
+        }
+        if conv {
+            break;
+        }
+    }
+    let res = best.expect("at least one start");
+    let params: Vec<f64> = res.x.iter().map(|t| t.exp()).collect();
+    // Covariance of log-params: inverse Hessian of the total negative log-likelihood;
+    // delta method: se(θ) = θ · se(log θ).
+    let h = optim::hessian(&obj, &res.x);
+    let htot: Vec<Vec<f64>> = h
+        .iter()
+        .map(|row| row.iter().map(|v| v * wsum).collect())
+        .collect();
+    let cov_log = optim::spd_inverse(&htot);
+    let (se, cov) = match cov_log {
+        Some(c) => {
+            let n = params.len();
+            let cov: Vec<Vec<f64>> = (0..n)
+                .map(|i| (0..n).map(|j| c[i][j] * params[i] * params[j]).collect())
+                .collect();
+            (Some((0..n).map(|i| cov[i][i].sqrt()).collect()), Some(cov))
+        }
+        None => (None, None),
+    };
+    FitOut {
+        ll: -res.f * wsum,
+        converged: res.converged && se.is_some(),
+        message: if se.is_none() && res.converged {
+            "Hessian is not positive definite at the optimum".into()
+        } else {
+            res.message.clone()
+        },
+        iterations: res.iterations,
+        grad_norm: res.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs())),
+        params,
+        se,
+        cov,
+        n_patterns: d.len(),
+        n_obs: wsum,
+    }
+}

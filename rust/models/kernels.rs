@@ -1,0 +1,201 @@
+//! [`Kernels`]: every Python-facing operation of a model behind its kind name, the one place
+//! the code goes from a run-time kind to compiled, model-specific loops. Implemented once for
+//! all purchase models (`Purchase<M>`, generic over [`BtydModel`]) and once for Gamma-Gamma.
+
+use pyo3::PyResult;
+use rayon::prelude::*;
+
+use super::compress::{self, Data};
+use super::conditional;
+use super::fit::{fit_data, FitOut};
+use super::model::{params, BtydModel, ConditionalPmf};
+use super::simulate;
+use crate::error::core_err;
+
+/// The three columns of a summary: frequency, recency (or monetary value), T.
+#[derive(Clone, Copy)]
+pub struct Cols<'a> {
+    pub x: &'a [f64],
+    pub tx: &'a [f64],
+    pub t: &'a [f64],
+}
+
+/// A model as the Python functions see it (object-safe; each call runs generic code).
+pub trait Kernels: Sync {
+    fn kind(&self) -> &'static str;
+    fn n_params(&self) -> usize;
+    fn second_column(&self) -> &'static str;
+    fn fit(&self, d: &Data, start: Option<Vec<f64>>, max_iter: usize) -> FitOut;
+    fn log_likelihood(&self, p: &[f64], d: &Data) -> f64;
+    /// Per-row predictions: p_alive, expected_purchases (over `horizon`), log_likelihood,
+    /// expected_spend.
+    fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, horizon: f64) -> PyResult<Vec<f64>>;
+    /// New-customer predictions per horizon: expected_purchases, p_purchases (of n).
+    fn predict_new(&self, what: &str, p: &[f64], t: &[f64], n: u64) -> PyResult<Vec<f64>>;
+    fn conditional_pmf(&self) -> ConditionalPmf;
+    /// P(X(T, T+horizon] = n | x, t_x, T) per row.
+    fn conditional_p_purchases(
+        &self,
+        p: &[f64],
+        c: Cols<'_>,
+        n: u64,
+        horizon: f64,
+    ) -> PyResult<Vec<f64>>;
+    /// Σ_i disc_i · (E[Y(times_i)] − E[Y(times_{i−1})]) per row.
+    fn discounted(&self, p: &[f64], c: Cols<'_>, times: &[f64], disc: &[f64])
+        -> PyResult<Vec<f64>>;
+    /// Simulated (frequency, recency) per customer observed for t[i].
+    fn simulate_summary(
+        &self,
+        p: &[f64],
+        t: &[f64],
+        seed: u64,
+        resolution: Option<f64>,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)>;
+    /// Simulated repeat purchase times per customer observed for t[i].
+    fn simulate_times(
+        &self,
+        p: &[f64],
+        t: &[f64],
+        seed: u64,
+        resolution: Option<f64>,
+    ) -> PyResult<Vec<Vec<f64>>>;
+}
+
+/// A purchase model as [`Kernels`].
+pub struct Purchase<M>(pub M);
+
+fn rows(n: usize, f: impl Fn(usize) -> f64 + Sync + Send) -> Vec<f64> {
+    (0..n).into_par_iter().with_min_len(1024).map(f).collect()
+}
+
+impl<M: BtydModel> Kernels for Purchase<M> {
+    fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+    fn n_params(&self) -> usize {
+        self.0.n_params()
+    }
+    fn second_column(&self) -> &'static str {
+        self.0.second_column()
+    }
+    fn fit(&self, d: &Data, start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
+        fit_data(&self.0, d, start, max_iter)
+    }
+    fn log_likelihood(&self, p: &[f64], d: &Data) -> f64 {
+        self.0.ll_sum(p, d)
+    }
+    fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, horizon: f64) -> PyResult<Vec<f64>> {
+        let m = &self.0;
+        let p = params(m, p)?;
+        let Cols { x, tx, t } = c;
+        Ok(match what {
+            "p_alive" => rows(x.len(), |i| m.p_alive(p, x[i], tx[i], t[i])),
+            "expected_purchases" => discounted(m, p, c, &[horizon], &[1.0]),
+            "log_likelihood" => rows(x.len(), |i| m.ll_row(p, x[i], tx[i], t[i])),
+            _ => return Err(core_err(format!("unknown prediction '{what}'"))),
+        })
+    }
+    fn predict_new(&self, what: &str, p: &[f64], t: &[f64], n: u64) -> PyResult<Vec<f64>> {
+        let m = &self.0;
+        let p = params(m, p)?;
+        match what {
+            "expected_purchases" => Ok(t
+                .iter()
+                .map(|&ti| m.expected_purchases_new(p, ti))
+                .collect()),
+            "p_purchases" => Ok(t.iter().map(|&ti| m.p_purchases_new(p, n, ti)).collect()),
+            _ => Err(core_err(format!(
+                "'{what}' is not available for {}",
+                m.kind()
+            ))),
+        }
+    }
+    fn conditional_pmf(&self) -> ConditionalPmf {
+        M::CONDITIONAL
+    }
+    fn conditional_p_purchases(
+        &self,
+        p: &[f64],
+        c: Cols<'_>,
+        n: u64,
+        horizon: f64,
+    ) -> PyResult<Vec<f64>> {
+        let p = params(&self.0, p)?;
+        conditional::p_purchases_rows(&self.0, p, c, n, horizon)
+    }
+    fn discounted(
+        &self,
+        p: &[f64],
+        c: Cols<'_>,
+        times: &[f64],
+        disc: &[f64],
+    ) -> PyResult<Vec<f64>> {
+        Ok(discounted(&self.0, params(&self.0, p)?, c, times, disc))
+    }
+    fn simulate_summary(
+        &self,
+        p: &[f64],
+        t: &[f64],
+        seed: u64,
+        resolution: Option<f64>,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        let p = params(&self.0, p)?;
+        Ok(simulate::summaries(&self.0, p, t, seed, resolution))
+    }
+    fn simulate_times(
+        &self,
+        p: &[f64],
+        t: &[f64],
+        seed: u64,
+        resolution: Option<f64>,
+    ) -> PyResult<Vec<Vec<f64>>> {
+        if M::DISCRETE_TIME {
+            return Err(core_err(
+                "transaction logs are simulated for continuous-time models",
+            ));
+        }
+        let p = params(&self.0, p)?;
+        Ok(simulate::purchase_times(&self.0, p, t, seed, resolution))
+    }
+}
+
+/// Σ_i disc_i · [bracket(t_i) − bracket(t_{i−1})] per row, times the row factor.
+pub fn discounted<M: BtydModel>(
+    m: &M,
+    p: M::Params,
+    c: Cols<'_>,
+    times: &[f64],
+    disc: &[f64],
+) -> Vec<f64> {
+    let Cols { x, tx, t: tv } = c;
+    // The bracket depends on (x, T) only: once per distinct pair, then a parallel row pass.
+    let pairs = compress::PairIndex::new(x, tv);
+    let sum_over = |xi: f64, ti: f64| {
+        let mut prev = 0.0;
+        let mut acc = 0.0;
+        for (t, d) in times.iter().zip(disc) {
+            let cur = m.bracket(p, xi, ti, *t);
+            acc += (cur - prev) * d;
+            prev = cur;
+        }
+        acc
+    };
+    let k: Vec<f64> = pairs
+        .uniq
+        .par_iter()
+        .map(|&(xi, ti)| sum_over(xi, ti))
+        .collect();
+    let factor = m.row_factors(p, x, tx, tv);
+    (0..x.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            // Every row's pair is in the index; the fallback only keeps this panic-free.
+            factor(i)
+                * pairs
+                    .get(x[i], tv[i])
+                    .map_or_else(|| sum_over(x[i], tv[i]), |j| k[j])
+        })
+        .collect()
+}

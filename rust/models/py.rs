@@ -1,0 +1,353 @@
+//! The Python-facing functions of the models: load the columns, look the kind up in
+//! `MODELS` (one dynamic call per Python call), release the GIL and run the model's kernels.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, Float64Array};
+use arrow_data::ArrayData;
+use arrow_schema::ffi::FFI_ArrowSchema;
+use arrow_schema::DataType;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict};
+use rayon::prelude::*;
+
+use super::compress::compress;
+use super::conditional::check_counts;
+use super::gamma_gamma;
+use super::kernels::{Cols, Kernels};
+use super::model::ConditionalPmf;
+use super::model_for;
+use crate::arrow_io::f64_values;
+use crate::error::core_err;
+
+/// The parameter count `p4` used to demand, named as before.
+fn check_params(m: &dyn Kernels, p: &[f64]) -> PyResult<()> {
+    if p.len() != m.n_params() {
+        return Err(core_err(format!(
+            "expected {} parameters, got {}",
+            m.n_params(),
+            p.len()
+        )));
+    }
+    Ok(())
+}
+
+type Columns = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+fn load(
+    m: &dyn Kernels,
+    x: &Bound<'_, PyAny>,
+    tx: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+) -> PyResult<Columns> {
+    let xv = f64_values(x, "frequency")?;
+    let txv = f64_values(tx, m.second_column())?;
+    let tv = f64_values(t, "T")?;
+    if txv.len() != xv.len() || tv.len() != xv.len() {
+        return Err(core_err("columns have different lengths"));
+    }
+    check_counts(&xv, "frequency")?;
+    Ok((xv, txv, tv))
+}
+
+fn cols(c: &Columns) -> Cols<'_> {
+    Cols {
+        x: &c.0,
+        tx: &c.1,
+        t: &c.2,
+    }
+}
+
+/// Fit a model by maximum likelihood. Returns a dict of results.
+#[pyfunction]
+#[pyo3(signature = (model, frequency, second, t, weights=None, start=None, max_iter=500))]
+#[allow(clippy::too_many_arguments)]
+fn fit<'py>(
+    py: Python<'py>,
+    model: &str,
+    frequency: &Bound<'py, PyAny>,
+    second: &Bound<'py, PyAny>,
+    t: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m = model_for(model)?;
+    let (x, tx, tv) = load(m, frequency, second, t)?;
+    let w = weights.map(|w| f64_values(w, "weights")).transpose()?;
+    if let Some(s) = &start {
+        if s.len() != m.n_params() || s.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(core_err(
+                "start values must be positive and one per parameter",
+            ));
+        }
+    }
+    let out = py.detach(|| {
+        let d = compress(&x, &tx, &tv, w.as_deref());
+        if d.is_empty() {
+            return None;
+        }
+        Some(m.fit(&d, start, max_iter))
+    });
+    let out = out.ok_or_else(|| core_err("no rows with positive weight to fit"))?;
+    let dict = PyDict::new(py);
+    dict.set_item("params", out.params)?;
+    dict.set_item("standard_errors", out.se)?;
+    dict.set_item("covariance", out.cov)?;
+    dict.set_item("log_likelihood", out.ll)?;
+    dict.set_item("converged", out.converged)?;
+    dict.set_item("n_iterations", out.iterations)?;
+    dict.set_item("message", out.message)?;
+    dict.set_item("n_patterns", out.n_patterns)?;
+    dict.set_item("n_observations", out.n_obs)?;
+    dict.set_item("gradient_max_abs", out.grad_norm)?;
+    Ok(dict)
+}
+
+/// Total (weighted) log-likelihood at given parameters.
+#[pyfunction]
+#[pyo3(signature = (model, params, frequency, second, t, weights=None))]
+fn log_likelihood(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    second: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+) -> PyResult<f64> {
+    let m = model_for(model)?;
+    if params.len() != m.n_params() {
+        return Err(core_err("wrong number of parameters"));
+    }
+    let (x, tx, tv) = load(m, frequency, second, t)?;
+    let w = weights.map(|w| f64_values(w, "weights")).transpose()?;
+    Ok(py.detach(|| {
+        let d = compress(&x, &tx, &tv, w.as_deref());
+        m.log_likelihood(&params, &d)
+    }))
+}
+
+/// A Float64 column produced in Rust, handed to Polars through `__arrow_c_array__` without
+/// a copy.
+#[pyclass(module = "truenorth._core", frozen)]
+pub struct F64Column {
+    data: Arc<ArrayData>,
+}
+
+impl F64Column {
+    pub fn new(v: Vec<f64>) -> Self {
+        F64Column {
+            data: Arc::new(Float64Array::from(v).into_data()),
+        }
+    }
+}
+
+#[pymethods]
+impl F64Column {
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
+        let _ = requested_schema;
+        let schema = FFI_ArrowSchema::try_from(&DataType::Float64)
+            .map_err(|e| core_err(format!("arrow export: {e}")))?;
+        let array = arrow_array::ffi::FFI_ArrowArray::new(&self.data);
+        let s = PyCapsule::new_with_value(py, schema, c"arrow_schema")?;
+        let a = PyCapsule::new_with_value(py, array, c"arrow_array")?;
+        Ok((s, a))
+    }
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Per-row predictions over a summary: `what` in {p_alive, expected_purchases, log_likelihood,
+/// expected_spend}.
+#[pyfunction]
+#[pyo3(signature = (model, what, params, frequency, second, t, horizon=0.0))]
+#[allow(clippy::too_many_arguments)]
+fn predict(
+    py: Python<'_>,
+    model: &str,
+    what: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    second: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    horizon: f64,
+) -> PyResult<F64Column> {
+    let m = model_for(model)?;
+    let c = load(m, frequency, second, t)?;
+    if params.len() != m.n_params() {
+        return Err(core_err("wrong number of parameters"));
+    }
+    let out = py.detach(|| m.predict(what, &params, cols(&c), horizon))?;
+    Ok(F64Column::new(out))
+}
+
+/// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD: the
+/// posterior PMF depends on (x, T) only and is computed once per distinct pair; BG/BB: `t` is
+/// a whole number of future opportunities, once per distinct (x, t_x, n)).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn conditional_p_purchases(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    recency: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    n: u64,
+    horizon: f64,
+) -> PyResult<F64Column> {
+    let m = model_for(model)?;
+    if m.conditional_pmf() == ConditionalPmf::Unavailable {
+        return Err(core_err(format!(
+            "conditional_p_purchases is not available for {model}"
+        )));
+    }
+    check_params(m, &params)?;
+    if !(horizon.is_finite() && horizon >= 0.0) {
+        return Err(core_err(format!(
+            "horizon must be a non-negative finite number, got {horizon}"
+        )));
+    }
+    let c = load(m, frequency, recency, t)?;
+    let out = py.detach(|| m.conditional_p_purchases(&params, cols(&c), n, horizon))?;
+    Ok(F64Column::new(out))
+}
+
+/// Discounted CLV: Σ_{i=1..steps} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1+d)^i.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn clv(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    recency: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    spend: &Bound<'_, PyAny>,
+    steps: usize,
+    step_length: f64,
+    discount_rate: f64,
+) -> PyResult<F64Column> {
+    let m = model_for(model)?;
+    let c = load(m, frequency, recency, t)?;
+    let sp = f64_values(spend, "expected_spend")?;
+    if sp.len() != c.0.len() {
+        return Err(core_err("spend column has a different length"));
+    }
+    let out = py.detach(|| {
+        let times: Vec<f64> = (1..=steps).map(|i| i as f64 * step_length).collect();
+        let disc: Vec<f64> = (1..=steps)
+            .map(|i| (1.0 + discount_rate).powf(-(i as f64)))
+            .collect();
+        let mut v = m.discounted(&params, cols(&c), &times, &disc)?;
+        v.par_iter_mut().zip(&sp).for_each(|(a, s)| *a *= s);
+        Ok::<_, PyErr>(v)
+    })?;
+    Ok(F64Column::new(out))
+}
+
+/// Predictions for a new customer over a list of horizons: `what` in {expected_purchases,
+/// p_purchases} (the latter needs n).
+#[pyfunction]
+#[pyo3(signature = (model, what, params, t, n=0))]
+fn predict_new(
+    model: &str,
+    what: &str,
+    params: Vec<f64>,
+    t: Vec<f64>,
+    n: u64,
+) -> PyResult<Vec<f64>> {
+    model_for(model)?.predict_new(what, &params, &t, n)
+}
+
+/// Simulate summaries (frequency, recency) for customers observed for `t[i]` from their first
+/// purchase. `resolution`: purchase times are floored to this grid and same-period purchases
+/// merged, as a summary with that period would do (None: continuous time).
+#[pyfunction]
+#[pyo3(signature = (model, params, t, seed, resolution=None))]
+fn simulate_summary(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    t: &Bound<'_, PyAny>,
+    seed: u64,
+    resolution: Option<f64>,
+) -> PyResult<(F64Column, F64Column)> {
+    let m = model_for(model)?;
+    let tv = f64_values(t, "T")?;
+    let (x, r) = py.detach(|| m.simulate_summary(&params, &tv, seed, resolution))?;
+    Ok((F64Column::new(x), F64Column::new(r)))
+}
+
+/// Simulate transaction logs: customer index and time since the origin (birth[i] + purchase
+/// times, the first purchase at birth[i]), for customers observed until birth[i] + t[i].
+#[pyfunction]
+#[pyo3(signature = (model, params, birth, t, seed, resolution=None))]
+fn simulate_transactions(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    birth: Vec<f64>,
+    t: Vec<f64>,
+    seed: u64,
+    resolution: Option<f64>,
+) -> PyResult<(F64Column, F64Column)> {
+    let m = model_for(model)?;
+    if birth.len() != t.len() {
+        return Err(core_err("birth and t have different lengths"));
+    }
+    let (ids, times) = py.detach(|| {
+        let per = m.simulate_times(&params, &t, seed, resolution)?;
+        let mut ids = Vec::new();
+        let mut times = Vec::new();
+        for (i, ts) in per.iter().enumerate() {
+            ids.push(i as f64);
+            times.push(birth[i]);
+            for &s in ts {
+                ids.push(i as f64);
+                times.push(birth[i] + s);
+            }
+        }
+        Ok::<_, PyErr>((ids, times))
+    })?;
+    Ok((F64Column::new(ids), F64Column::new(times)))
+}
+
+/// Gamma-Gamma: mean spend of `frequency[i]` transactions per customer (0 if none).
+#[pyfunction]
+fn simulate_spend(
+    py: Python<'_>,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    seed: u64,
+) -> PyResult<F64Column> {
+    let p: [f64; 3] = params
+        .as_slice()
+        .try_into()
+        .map_err(|_| core_err("Gamma-Gamma has 3 parameters"))?;
+    let x = f64_values(frequency, "frequency")?;
+    check_counts(&x, "frequency")?;
+    let out = py.detach(|| gamma_gamma::simulate_spend(p, &x, seed));
+    Ok(F64Column::new(out))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<F64Column>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(log_likelihood, m)?)?;
+    m.add_function(wrap_pyfunction!(predict, m)?)?;
+    m.add_function(wrap_pyfunction!(predict_new, m)?)?;
+    m.add_function(wrap_pyfunction!(conditional_p_purchases, m)?)?;
+    m.add_function(wrap_pyfunction!(clv, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_transactions, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_spend, m)?)?;
+    Ok(())
+}
