@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
@@ -18,6 +18,9 @@ from .. import _core
 from ._input import ModelInputError, rfm_columns, time_unit_days, weights_column
 from .persist import to_json
 from .registry import Capabilities, models_registry
+
+if TYPE_CHECKING:
+    from .._core import _Prediction
 
 
 class ConvergenceWarning(UserWarning):
@@ -93,7 +96,9 @@ class _Model:
         return list(self.params.values())
 
     @property
-    def _native(self) -> str:
+    def _native(self) -> Any:
+        # The kernel's kind for _core. The stub types kinds as Literals, but registered models
+        # name them at run time (``native``), so the native side checks the name instead.
         return self.native or self.kind
 
     # -- fitting ----------------------------------------------------------------------
@@ -210,7 +215,7 @@ class _PurchaseModel(_Model):
         return rfm_columns(data, discrete=self.capabilities.discrete)
 
     def _predict(
-        self, what: str, data: Any, horizon: float = 0.0, name: str | None = None
+        self, what: _Prediction, data: Any, horizon: float = 0.0, name: str | None = None
     ) -> pl.Series:
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
         col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -51,7 +52,7 @@ def _t_column(n: int, T: float | Sequence[float] | pl.Series) -> pl.Series:
     return s
 
 
-def _summary(kind: str, params: list[float], n: int, T, seed: int, resolution) -> pl.DataFrame:
+def _summary(kind: Any, params: list[float], n: int, T, seed: int, resolution) -> pl.DataFrame:
     if not (isinstance(n, int) and n > 0):
         raise ModelInputError(f"n must be a positive integer, got {n!r}")
     if resolution is not None:
