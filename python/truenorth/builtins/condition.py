@@ -19,7 +19,7 @@ values never meet a condition.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -69,7 +69,6 @@ def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None
             )
 
 
-Render = Callable[[str, Mapping[str, Any]], str]
 _PLANS = PlanCache()
 
 
@@ -80,7 +79,7 @@ def evaluate(ctx: truenorth.RuleContext[ConditionOptions]) -> truenorth.RuleOutp
     lf = ctx.table(rule.on)
     schema = lf.collect_schema()
     plan = _PLANS.get(rule, schema_key(schema), lambda: _Plan.build(ctx, schema))
-    found = plan.findings(lf, ctx.render)
+    found = plan.findings(lf)
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
     ctx.note("rows in", total_frame.item())
@@ -98,7 +97,7 @@ class _Plan:
         levels: dict[str, pl.Expr],
         limit: int | None,
         columns: list[str],
-        exprs: Callable[[Render], list[pl.Expr]],
+        exprs: list[pl.Expr],
     ):
         self.fill_nan = pl.col(nan_cols).fill_nan(None) if nan_cols else None
         self.when = when
@@ -108,7 +107,7 @@ class _Plan:
         self.columns = columns
         self.exprs = exprs
 
-    def findings(self, lf: pl.LazyFrame, render: Render) -> pl.LazyFrame:
+    def findings(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         selected = lf.with_columns(self.fill_nan) if self.fill_nan is not None else lf
         if self.when is not None:
             selected = selected.filter(self.when)
@@ -116,7 +115,7 @@ class _Plan:
             selected = selected.with_columns(**self.levels).filter(self.any_level)
         if self.limit is not None:
             selected = selected.head(self.limit)
-        return selected.select(self.columns).select(self.exprs(render))
+        return selected.select(self.columns).select(self.exprs)
 
     @classmethod
     def build(cls, ctx: truenorth.RuleContext[ConditionOptions], schema: pl.Schema) -> _Plan:
@@ -186,10 +185,12 @@ def _as_text(col: str) -> pl.Expr:
 _TEXT_AS_IS = (pl.String, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
 
 
-def _rendered(template: str, schema: pl.Schema, render: Render) -> pl.Expr:
+def _rendered(template: str, schema: pl.Schema) -> pl.Expr:
     """The message column, one template field at a time: literals and text/integer columns
-    by Polars, every other field by ``render`` over the column's values (one Python loop per
-    field, not a dict and a template per row)."""
+    by Polars, every other field by one Python loop over the column's values (rather than a
+    dict and a template per row) that renders as the engine's ``ctx.render`` does (see
+    :mod:`truenorth.engine.templates`: ``format(value, spec)``, else ``str(value)``;
+    ``tests/engine/test_engine.py`` holds the two to the same text)."""
     pieces: list[pl.Expr] = []
     for literal, name, spec, _ in string.Formatter().parse(template):
         if literal:
@@ -203,7 +204,7 @@ def _rendered(template: str, schema: pl.Schema, render: Render) -> pl.Expr:
         else:
             pieces.append(
                 pl.col(name).map_batches(
-                    _field_renderer(name, spec or "", render),
+                    _field_renderer(spec or ""),
                     return_dtype=pl.String,
                     is_elementwise=True,
                 )
@@ -211,11 +212,18 @@ def _rendered(template: str, schema: pl.Schema, render: Render) -> pl.Expr:
     return pl.concat_str(pieces) if pieces else pl.lit("", pl.String)
 
 
-def _field_renderer(name: str, spec: str, render: Render) -> Callable[[pl.Series], pl.Series]:
-    field = "{" + name + (":" + spec if spec else "") + "}"
-
+def _field_renderer(spec: str) -> Callable[[pl.Series], pl.Series]:
     def column(values: pl.Series) -> pl.Series:
-        return pl.Series([render(field, {name: v}) for v in values.to_list()], dtype=pl.String)
+        out: list[str] = []
+        for v in values.to_list():
+            if spec:
+                try:
+                    out.append(format(v, spec))
+                    continue
+                except (ValueError, TypeError, OverflowError):  # a null, a spec for another type
+                    pass
+            out.append(str(v))
+        return pl.Series(out, dtype=pl.String)
 
     return column
 
@@ -228,12 +236,12 @@ def _matched_findings(
     used: list[str],
     value: str | None,
     levels: list[str],
-) -> Callable[[Render], list[pl.Expr]]:
+) -> list[pl.Expr]:
     """The findings columns of the matched rows (``rows``: their schema), built column-wise
-    (no Python object per finding): a function of the run's message renderer (``ctx.render``).
+    (no Python object per finding).
 
     Simple ``{column}`` messages are formatted by Polars; fields with a format spec (``.2f``)
-    by ``render``, one column at a time (see :func:`_rendered`).
+    one column at a time (see :func:`_rendered`).
     """
     names = rows.names()
     if levels:
@@ -272,15 +280,9 @@ def _matched_findings(
         pl.lit(rule.action, pl.String).alias("action"),
         pl.lit(location, pl.String).alias("location"),
     ]
-    if message is not None:
-        fixed = [*before, message.cast(pl.String).alias("message"), *after]
-        return lambda render: fixed
-    template = rule.message or ""
-    return lambda render: [
-        *before,
-        _rendered(template, rows, render).cast(pl.String).alias("message"),
-        *after,
-    ]
+    if message is None:
+        message = _rendered(rule.message or "", rows)
+    return [*before, message.cast(pl.String).alias("message"), *after]
 
 
 KIND = truenorth.RuleKind(
