@@ -13,6 +13,7 @@ Run: ``pytest benches/bench_service.py --benchmark-only`` (groups and ratios), o
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import sys
@@ -215,14 +216,18 @@ def runs_per_second(fn: Callable[[], Any], threads: int, runs: int = 200) -> flo
         return runs / (time.perf_counter() - t0)
 
 
-def startup_ms(argv: list[str], repeat: int = 9) -> float:
+def startup_ms(argv: list[str], repeat: int = 9) -> tuple[float, float]:
+    """Median wall and CPU milliseconds (user + system of the child) of a fresh interpreter."""
     subprocess.run([sys.executable, *argv], check=True, capture_output=True)
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, *argv], check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        wall.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def main(repeat: int = 300) -> None:
@@ -266,10 +271,13 @@ def main(repeat: int = 300) -> None:
             + " ".join(f"{r:7.0f}" for r in row)
             + f"  {max(row) / row[0]:.2f}x  (runs/s, 1,000 rows)"
         )
-    base = startup_ms(STARTUP["polars:import"])
+    base_wall, base_cpu = startup_ms(STARTUP["polars:import"])
     for name, argv in STARTUP.items():
-        ms = startup_ms(argv)
-        print(f"start-up {name:26s} {ms:6.0f} ms  (+{ms - base:.0f} ms vs import polars)")
+        wall, cpu = startup_ms(argv)
+        print(
+            f"start-up {name:26s} wall {wall:5.0f} ms ({wall - base_wall:+4.0f} vs import polars), "
+            f"CPU {cpu:5.0f} ms ({cpu - base_cpu:+4.0f})"
+        )
 
 
 if __name__ == "__main__":
