@@ -12,11 +12,11 @@ hashable by value) through a weak reference: an entry goes when its compiled rul
 
 Example::
 
-    >>> from types import SimpleNamespace
-    >>> cache = PlanCache()
-    >>> rule = SimpleNamespace(id="r")
-    >>> cache.get(rule, ("schema",), lambda: ["built"]) is cache.get(rule, ("schema",), list)
-    True
+    >>> class Rule: ...
+    >>> cache, rule = PlanCache(), Rule()
+    >>> first = cache.get(rule, ("schema",), lambda: ["built"])
+    >>> cache.get(rule, ("schema",), list) is first, cache.get(Rule(), ("schema",), list)
+    (True, [])
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ class PlanCache:
         if entry is None or entry[0]() is not rule:
             entries = self._entries
             ident = id(rule)
-            ref = weakref.ref(rule, lambda _: entries.pop(ident, None))
+            try:
+                ref = weakref.ref(rule, lambda _: entries.pop(ident, None))
+            except TypeError:  # not weakly referenceable: build every time, keep nothing
+                return build()
             entry = (ref, {})
             entries[ident] = entry
         per_rule = entry[1]
