@@ -19,9 +19,8 @@ ratings) use :func:`parse_yaml` / :func:`load_yaml`: the pack loader's safe, loc
 re-exported is private.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import errors
+from ._version import __version__
 from .engine.engine import Engine
 from .engine.findings import FINDINGS_SCHEMA
 from .engine.hookspecs import hookimpl
@@ -42,11 +41,6 @@ from .engine.templates import template_fields
 from .engine.yamlsrc import Located, PackLimits, load_yaml
 from .engine.yamlsrc import load_text as parse_yaml
 from .errors import DataError, PackError, PluginError, RuleError, TruenorthError, UsageError
-
-try:
-    __version__ = version("truenorth")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0"
 
 __all__ = [
     "FINDINGS_SCHEMA",
