@@ -82,21 +82,12 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("truenorth")
-    except PackageNotFoundError:  # running from a source tree without an install
-        return "0.0.0"
-
-
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(import_module(module, __name__), attr)
-    elif name == "__version__":
-        value = _version()
+    elif name == "__version__":  # importlib.metadata is slow to import: only when asked
+        from ._version import __version__ as value
     elif not name.startswith("_"):
         try:  # a subpackage (truenorth.clv, truenorth.segment, ...), as after an explicit import
             value = import_module(f".{name}", __name__)

@@ -460,6 +460,14 @@ where
     acc
 }
 
+/// The three columns of a summary: frequency, recency (or monetary value), T.
+#[derive(Clone, Copy)]
+pub struct Cols<'a> {
+    pub x: &'a [f64],
+    pub tx: &'a [f64],
+    pub t: &'a [f64],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

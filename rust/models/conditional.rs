@@ -23,8 +23,7 @@ use std::hash::BuildHasherDefault;
 use pyo3::PyResult;
 use rayon::prelude::*;
 
-use super::compress::{self, FxHasher};
-use super::kernels::Cols;
+use super::compress::{self, Cols, FxHasher};
 use super::model::{BtydModel, ConditionalPmf};
 use crate::error::core_err;
 

@@ -5,20 +5,13 @@
 use pyo3::PyResult;
 use rayon::prelude::*;
 
+pub use super::compress::Cols;
 use super::compress::{self, Data};
 use super::conditional;
 use super::fit::{fit_data, FitOut};
 use super::model::{params, BtydModel, ConditionalPmf};
 use super::simulate;
 use crate::error::core_err;
-
-/// The three columns of a summary: frequency, recency (or monetary value), T.
-#[derive(Clone, Copy)]
-pub struct Cols<'a> {
-    pub x: &'a [f64],
-    pub tx: &'a [f64],
-    pub t: &'a [f64],
-}
 
 /// A model as the Python functions see it (object-safe; each call runs generic code).
 pub trait Kernels: Sync {

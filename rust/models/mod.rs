@@ -18,6 +18,7 @@ pub mod model;
 pub mod optim;
 pub mod pareto_nbd;
 pub mod py;
+pub mod rng;
 pub mod simulate;
 pub mod special;
 

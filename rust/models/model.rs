@@ -36,7 +36,7 @@ use pyo3::PyResult;
 
 use super::compress::Data;
 use super::dual::{Dual, Real};
-use super::simulate::Rng;
+use super::rng::Rng;
 use crate::error::core_err;
 
 /// A dual number carrying one derivative per model parameter.

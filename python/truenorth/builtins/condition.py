@@ -132,7 +132,8 @@ class _Plan:
         subject = opts.subject or columns[0]
         for col in [subject, opts.value, *opts.evidence]:
             if col is not None and col not in columns:
-                raise ValueError(
+                # the pack names a column the data lacks: invalid data (exit 2), not a bug
+                raise truenorth.DataError(
                     f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})"
                 )
         used: list[str] = []

@@ -144,7 +144,9 @@ def _columns(
     columns = schema.names()
     subject = opts.subject or columns[0]
     if subject not in columns:
-        raise ValueError(f"subject column {subject!r} not in {rule.on!r}")
+        raise truenorth.DataError(
+            f"subject column {subject!r} not in table {rule.on!r} (columns: {', '.join(columns)})"
+        )
     conds = []
     for row in opts.rows:
         # a condition the data does not fit raises a located error naming the row (exit 2)

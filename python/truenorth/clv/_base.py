@@ -144,8 +144,14 @@ class _Model:
             start_list = list(probe._params or ())
         res = _core.fit(self._native, x, second, t, w, start_list, max_iter)
         if not math.isfinite(res["log_likelihood"]):
-            raise RuntimeError(
-                f"{self.label} fit failed: the log-likelihood is not finite ({res['message']})"
+            # Finite inputs whose likelihood overflows (amounts near 1e308, times in the 1e200s)
+            # are data a model cannot use, not a failure of the fit: say which and how to fix.
+            named = {s.name: s for s in (x, second, t)}  # Gamma-Gamma passes frequency twice
+            cols = ", ".join(f"{n} (max {_largest(s):.3g})" for n, s in named.items())
+            raise ModelInputError(
+                f"cannot fit {self.label}: its log-likelihood is not finite on this data "
+                f"({res['message']}); the values are too large for floating point: {cols}. "
+                "Rescale them (amounts in thousands, times in a longer unit)"
             )
         self._params = tuple(res["params"])
         se = res["standard_errors"]
@@ -316,3 +322,9 @@ class _SpendModel(_Model):
 
     def expected_spend(self, data: Any) -> pl.Series:
         raise NotImplementedError
+
+
+def _largest(column: pl.Series) -> float:
+    """The largest value of a Float64 model column (for messages)."""
+    top = column.max()
+    return float(top) if isinstance(top, (int, float)) else math.nan

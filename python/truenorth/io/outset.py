@@ -173,7 +173,7 @@ class OutputSet:
                 continue
             size, digest = _hash_and_sync(path)
             files.append({"path": rel, "bytes": size, "sha256": digest})
-        from .. import __version__
+        from .._version import __version__
 
         manifest = {
             "truenorth_manifest": MANIFEST_VERSION,

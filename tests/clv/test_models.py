@@ -20,7 +20,7 @@ from truenorth.clv import (
     ParetoNBD,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture(scope="module")
@@ -606,3 +606,18 @@ def test_parameter_table_and_time_unit(cdnow):
         rtol=1e-12,
     )
     assert "BetaGeo(r=0.2426" in repr(m)
+
+
+def test_a_likelihood_that_overflows_is_a_data_error_naming_the_columns():
+    # amounts near the top of float64: the fit cannot start, and the user can fix it by
+    # rescaling, so it is ModelInputError (exit 2 in a rule run), not a RuntimeError (exit 3)
+    df = pl.DataFrame(
+        {
+            "frequency": [1.0, 2.0, 3.0, 1.0],
+            "recency": [5.0, 6.0, 7.0, 3.0],
+            "T": [10.0, 10.0, 10.0, 10.0],
+            "monetary_value": [1e308, 1e308, 5e307, 1e308],
+        }
+    )
+    with pytest.raises(clv.ModelInputError, match=r"monetary_value \(max 1e\+308\).*Rescale"):
+        clv.GammaGamma().fit(df)

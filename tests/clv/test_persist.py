@@ -18,7 +18,7 @@ from truenorth.clv import (
     ParetoNBD,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 @pytest.fixture(scope="module")

@@ -239,7 +239,7 @@ def test_large_random_log_equals_reference() -> None:
 
 # --- CDNOW against lifetimes' monthly summary ------------------------------------------------
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 # lifetimes' freq="M" divides day spans by np.timedelta64(1, "M"), the mean Gregorian month
 AVG_MONTH_DAYS = 365.2425 / 12
 

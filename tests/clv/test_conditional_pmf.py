@@ -25,7 +25,7 @@ from truenorth.clv import (
     ParetoNBD,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 

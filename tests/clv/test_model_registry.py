@@ -18,7 +18,7 @@ from truenorth.builtins.clv import ClvOptions
 from truenorth.clv import registry
 from truenorth.testing import run_rule
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 CLV_PACKAGE = Path(clv.__file__).parent
 
 

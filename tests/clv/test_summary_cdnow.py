@@ -15,7 +15,7 @@ import pytest
 
 from truenorth.clv import summarize
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 def _read_whitespace(path: Path, names: list[str], header: bool) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 import truenorth.clv as clv
 from truenorth.clv import BetaGeo, BetaGeoBetaBinom, GammaGamma, ModelInputError, ParetoNBD
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 GG = {"p": 6.25, "q": 3.74, "v": 15.44}
 
