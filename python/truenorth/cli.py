@@ -386,6 +386,17 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ parser
+class _VersionAction(argparse._VersionAction):
+    """``--version``, reading the installed version only when asked (importlib.metadata is
+    slow to import, and every other command, ``--help`` included, does without it)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        from . import __version__
+
+        self.version = f"truenorth {__version__}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="truenorth",
@@ -393,9 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"truenorth {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -24,6 +24,7 @@ MODULES = [
     "truenorth.engine.plugins",
     "truenorth.engine.result",
     "truenorth.engine.engine",
+    "truenorth.builtins._plans",
     "truenorth.clv._input",
     "truenorth.clv.registry",
     "truenorth.clv.simulate",

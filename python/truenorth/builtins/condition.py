@@ -19,13 +19,15 @@ values never meet a condition.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 from pydantic import Field
 
 import truenorth
+
+from ._plans import PlanCache, schema_key
 
 
 class ConditionOptions(truenorth.Options):
@@ -67,63 +69,98 @@ def _validate(options: ConditionOptions, rule: truenorth.Rule, ctx: Any) -> None
             )
 
 
+_PLANS = PlanCache()
+
+
 def evaluate(ctx: truenorth.RuleContext[ConditionOptions]) -> truenorth.RuleOutput:
     rule = ctx.rule
-    opts = rule.options
     if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
         raise ValueError("condition rules need `on:`")
     lf = ctx.table(rule.on)
     schema = lf.collect_schema()
-    columns = schema.names()
-    conds: dict[str, pl.Expr] = {}
-    for key in ("when", "warn", "fail"):
-        text = getattr(rule, key)
-        if text is None:
-            continue
-        # a condition the data does not fit raises a located error naming `key` (exit 2)
-        conds[key] = ctx.condition(text, schema).fill_null(False)
-    subject = opts.subject or columns[0]
-    for col in [subject, opts.value, *opts.evidence]:
-        if col is not None and col not in columns:
-            # the pack names a column the data lacks: invalid data (exit 2), not a bug
-            raise truenorth.DataError(
-                f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})"
-            )
-    used: list[str] = []
-    for e in conds.values():
-        used += e.meta.root_names()
-    if rule.message:
-        used += [n for n in truenorth.template_fields(rule.message) if n in columns]
-    used += opts.evidence
-    if opts.value:
-        used.append(opts.value)
-    used = [c for c in dict.fromkeys(used) if c in columns and c != subject]
-
-    flags = []
-    # NaN never meets a condition (as SQL's NULL): Polars orders NaN above every number, so
-    # `clv > 200` would otherwise flag a NaN clv
-    roots = {c for e in conds.values() for c in e.meta.root_names()}
-    nan_cols = [c for c in roots if c in columns and schema[c] in (pl.Float32, pl.Float64)]
-    selected = lf.with_columns(pl.col(nan_cols).fill_nan(None)) if nan_cols else lf
-    if "when" in conds:
-        selected = selected.filter(conds["when"])
-    levels: list[str] = [k for k in ("fail", "warn") if k in conds]
-    if levels:
-        selected = selected.with_columns(**{f"__tn_{k}": conds[k] for k in levels}).filter(
-            pl.any_horizontal([pl.col(f"__tn_{k}") for k in levels])
-        )
-        flags = [f"__tn_{k}" for k in levels]
-    if opts.limit is not None:
-        selected = selected.head(opts.limit)
-    query = selected.select([subject, *used, *flags])
-    found = _matched_findings(
-        query, rule, ctx.render, subject=subject, used=used, value=opts.value, levels=levels
-    )
+    plan = _PLANS.get(rule, schema_key(schema), lambda: _Plan.build(ctx, schema))
+    found = plan.findings(lf)
     # one pass: the findings and the row count, collected together
     frame, total_frame = pl.collect_all([found, lf.select(pl.len())])
     ctx.note("rows in", total_frame.item())
     ctx.note("rows matched", frame.height)
     return truenorth.RuleOutput(findings_frame=frame)
+
+
+class _Plan:
+    """The expressions of one condition rule for one input schema (built once, see _plans)."""
+
+    def __init__(
+        self,
+        nan_cols: list[str],
+        when: pl.Expr | None,
+        levels: dict[str, pl.Expr],
+        limit: int | None,
+        columns: list[str],
+        exprs: list[pl.Expr],
+    ):
+        self.fill_nan = pl.col(nan_cols).fill_nan(None) if nan_cols else None
+        self.when = when
+        self.levels = levels
+        self.any_level = pl.any_horizontal([pl.col(k) for k in levels]) if levels else None
+        self.limit = limit
+        self.columns = columns
+        self.exprs = exprs
+
+    def findings(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        selected = lf.with_columns(self.fill_nan) if self.fill_nan is not None else lf
+        if self.when is not None:
+            selected = selected.filter(self.when)
+        if self.any_level is not None:
+            selected = selected.with_columns(**self.levels).filter(self.any_level)
+        if self.limit is not None:
+            selected = selected.head(self.limit)
+        return selected.select(self.columns).select(self.exprs)
+
+    @classmethod
+    def build(cls, ctx: truenorth.RuleContext[ConditionOptions], schema: pl.Schema) -> _Plan:
+        rule = ctx.rule
+        opts = rule.options
+        columns = schema.names()
+        conds: dict[str, pl.Expr] = {}
+        for key in ("when", "warn", "fail"):
+            text = getattr(rule, key)
+            if text is None:
+                continue
+            # a condition the data does not fit raises a located error naming `key` (exit 2)
+            conds[key] = ctx.condition(text, schema).fill_null(False)
+        subject = opts.subject or columns[0]
+        for col in [subject, opts.value, *opts.evidence]:
+            if col is not None and col not in columns:
+                # the pack names a column the data lacks: invalid data (exit 2), not a bug
+                raise truenorth.DataError(
+                    f"column {col!r} not in table {rule.on!r} (columns: {', '.join(columns)})"
+                )
+        used: list[str] = []
+        for e in conds.values():
+            used += e.meta.root_names()
+        if rule.message:
+            used += [n for n in truenorth.template_fields(rule.message) if n in columns]
+        used += opts.evidence
+        if opts.value:
+            used.append(opts.value)
+        used = [c for c in dict.fromkeys(used) if c in columns and c != subject]
+
+        # NaN never meets a condition (as SQL's NULL): Polars orders NaN above every number,
+        # so `clv > 200` would otherwise flag a NaN clv
+        roots = {c for e in conds.values() for c in e.meta.root_names()}
+        nan_cols = [c for c in roots if c in columns and schema[c] in (pl.Float32, pl.Float64)]
+        level_names: list[str] = [k for k in ("fail", "warn") if k in conds]
+        levels = {f"__tn_{k}": conds[k] for k in level_names}
+        selected = [subject, *used, *levels]
+        # the selected columns' dtypes, for the message: input dtypes, the flags are Boolean
+        rows = pl.Schema(
+            {**{c: schema[c] for c in [subject, *used]}, **dict.fromkeys(levels, pl.Boolean())}
+        )
+        exprs = _matched_findings(
+            rows, rule, subject=subject, used=used, value=opts.value, levels=level_names
+        )
+        return cls(nan_cols, conds.get("when"), levels, opts.limit, selected, exprs)
 
 
 def _simple_template(template: str) -> tuple[str, list[str]] | None:
@@ -146,22 +183,68 @@ def _as_text(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).fill_null("None")
 
 
+_TEXT_AS_IS = (pl.String, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _rendered(template: str, schema: pl.Schema) -> pl.Expr:
+    """The message column, one template field at a time: literals and text/integer columns
+    by Polars, every other field by one Python loop over the column's values (rather than a
+    dict and a template per row) that renders as the engine's ``ctx.render`` does (see
+    :mod:`truenorth.engine.templates`: ``format(value, spec)``, else ``str(value)``;
+    ``tests/engine/test_engine.py`` holds the two to the same text)."""
+    pieces: list[pl.Expr] = []
+    for literal, name, spec, _ in string.Formatter().parse(template):
+        if literal:
+            pieces.append(pl.lit(literal, pl.String))
+        if name is None:
+            continue
+        if name not in schema:
+            pieces.append(pl.lit("{" + name + "}", pl.String))  # as render leaves it
+        elif not spec and schema[name] in _TEXT_AS_IS:
+            pieces.append(_as_text(name))  # what str() gives, without a Python loop
+        else:
+            pieces.append(
+                pl.col(name).map_batches(
+                    _field_renderer(spec or ""),
+                    return_dtype=pl.String,
+                    is_elementwise=True,
+                )
+            )
+    return pl.concat_str(pieces) if pieces else pl.lit("", pl.String)
+
+
+def _field_renderer(spec: str) -> Callable[[pl.Series], pl.Series]:
+    def column(values: pl.Series) -> pl.Series:
+        out: list[str] = []
+        for v in values.to_list():
+            if spec:
+                try:
+                    out.append(format(v, spec))
+                    continue
+                except (ValueError, TypeError, OverflowError):  # a null, a spec for another type
+                    pass
+            out.append(str(v))
+        return pl.Series(out, dtype=pl.String)
+
+    return column
+
+
 def _matched_findings(
-    rows: pl.LazyFrame,
+    rows: pl.Schema,
     rule: truenorth.Rule[ConditionOptions],
-    render: Callable[[str, Mapping[str, Any]], str],
     *,
     subject: str,
     used: list[str],
     value: str | None,
     levels: list[str],
-) -> pl.LazyFrame:
-    """Findings for the matched rows, built column-wise (no Python object per finding).
+) -> list[pl.Expr]:
+    """The findings columns of the matched rows (``rows``: their schema), built column-wise
+    (no Python object per finding).
 
-    Simple ``{column}`` messages are formatted by Polars; others row by row with ``render``
-    (the engine's message renderer, ``ctx.render``).
+    Simple ``{column}`` messages are formatted by Polars; fields with a format spec (``.2f``)
+    one column at a time (see :func:`_rendered`).
     """
-    names = rows.collect_schema().names()
+    names = rows.names()
     if levels:
         is_fail = pl.col("__tn_fail") if "fail" in levels else pl.lit(False)
         severity = pl.when(is_fail).then(pl.lit("fail")).otherwise(pl.lit("warn"))
@@ -173,36 +256,34 @@ def _matched_findings(
     else:
         severity = pl.lit(rule.severity)
         threshold = pl.lit(rule.when)
+    message: pl.Expr | None = None
     if rule.message:
         simple = _simple_template(rule.message)
         if simple is not None and all(n in names for n in simple[1]):
-            fmt, names = simple
-            message = pl.format(fmt, *[_as_text(n) for n in names]) if names else pl.lit(fmt)
-        else:
-            template = rule.message
-            message = pl.struct(names).map_elements(
-                lambda row: render(template, row), return_dtype=pl.String
-            )
+            fmt, fields = simple
+            message = pl.format(fmt, *[_as_text(n) for n in fields]) if fields else pl.lit(fmt)
+    elif levels:
+        message = pl.format("{} meets '{}'", _as_text(subject), threshold)
     else:
-        if levels:
-            message = pl.format("{} meets '{}'", _as_text(subject), threshold)
-        else:
-            message = pl.format("{} meets '{}'", _as_text(subject), pl.lit(rule.when))
+        message = pl.format("{} meets '{}'", _as_text(subject), pl.lit(rule.when))
     location = str(rule.location) if rule.location else None
     # every column of the findings schema, in order, so the engine need not re-select
-    exprs = [
+    before = [
         pl.lit(rule.id, pl.String).alias("rule_id"),
         pl.lit(rule.kind, pl.String).alias("kind"),
         severity.cast(pl.String).alias("severity"),
         pl.col(subject).cast(pl.String).alias("subject"),
-        message.cast(pl.String).alias("message"),
+    ]
+    after = [
         (pl.col(value).cast(pl.Float64) if value else pl.lit(None, pl.Float64)).alias("value"),
         threshold.cast(pl.String).alias("threshold"),
         (pl.struct(used).struct.json_encode() if used else pl.lit("{}")).alias("evidence"),
         pl.lit(rule.action, pl.String).alias("action"),
         pl.lit(location, pl.String).alias("location"),
     ]
-    return rows.select(exprs)
+    if message is None:
+        message = _rendered(rule.message or "", rows)
+    return [*before, message.cast(pl.String).alias("message"), *after]
 
 
 KIND = truenorth.RuleKind(

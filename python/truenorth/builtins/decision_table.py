@@ -29,7 +29,10 @@ from pydantic import Field, field_validator
 
 import truenorth
 
+from ._plans import PlanCache, schema_key
+
 RESERVED = {"when", "description"}
+_PLANS = PlanCache()
 
 
 class DecisionTableOptions(truenorth.Options):
@@ -131,13 +134,13 @@ def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> 
             )
 
 
-def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.RuleOutput:
+def _columns(
+    ctx: truenorth.RuleContext[DecisionTableOptions], schema: pl.Schema
+) -> tuple[str, list[str], list[pl.Expr]]:
+    """The subject column, the input columns the outputs replace, and the output expressions
+    (built once per rule and input schema, see ``_plans``)."""
     rule = ctx.rule
     opts = rule.options
-    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
-        raise ValueError("decision_table rules need `on:`")
-    lf = ctx.table(rule.on)
-    schema = lf.collect_schema()
     columns = schema.names()
     subject = opts.subject or columns[0]
     if subject not in columns:
@@ -188,12 +191,28 @@ def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.Rule
         idx_parts = [pl.when(c).then(pl.lit(i + 1, pl.Int64)) for i, c in enumerate(conds)]
         exprs.append(pl.concat_list(idx_parts).list.drop_nulls().alias(row_col))
     existing = [c for c in [*dtypes, row_col] if c in columns]
+    return subject, existing, exprs
+
+
+def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.RuleOutput:
+    rule = ctx.rule
+    opts = rule.options
+    if rule.on is None:  # _validate rejects such rules; this keeps the type narrow
+        raise ValueError("decision_table rules need `on:`")
+    lf = ctx.table(rule.on)
+    schema = lf.collect_schema()
+    columns = schema.names()
+    subject, existing, exprs = _PLANS.get(rule, schema_key(schema), lambda: _columns(ctx, schema))
+    row_col = f"{rule.id}_row"
     out = lf.drop(existing).with_columns(exprs).collect()
     row_ids = out.get_column(row_col)
-    hits = row_ids.is_not_null() if opts.hit_policy == "first" else row_ids.list.len() > 0
-    n_matched = int(hits.sum())
+    if opts.hit_policy == "first":  # the null count is known without a pass over the rows
+        n_matched = out.height - row_ids.null_count()
+    else:
+        n_matched = int((row_ids.list.len() > 0).sum())
     findings: list[truenorth.Finding] = []
     if opts.report_unmatched and not opts.default and n_matched < out.height:
+        hits = row_ids.is_not_null() if opts.hit_policy == "first" else row_ids.list.len() > 0
         unmatched = out.filter(~hits)
         for row in unmatched.iter_rows(named=True):  # few rows, usually: a table with gaps
             msg = (

@@ -45,11 +45,11 @@ from .compiler import (
     resolve_path,
 )
 from .context import RunContext, RunState, render_message
+from .findings import empty_findings
 from .packtests import TestOutcome, run_pack_tests
 from .plugins import Registry, load_registry
 from .records import Finding, Rule, RuleOutput
 from .result import (
-    FINDINGS_SCHEMA,
     Result,
     RuleRun,
     findings_frame,
@@ -319,7 +319,7 @@ class Engine:
             elif rr.status == "skipped":
                 for t in crule.writes:
                     failed_tables.setdefault(t, crule.id)
-        frame = pl.concat(frames) if frames else pl.DataFrame(schema=FINDINGS_SCHEMA)
+        frame = pl.concat(frames) if len(frames) > 1 else frames[0] if frames else empty_findings()
         return Result(
             pack=pack.name,
             params=dict(pack.params),
@@ -411,9 +411,10 @@ class Engine:
             for f in out.findings:
                 if not isinstance(f, Finding):
                     raise TypeError(f"findings must be truenorth.Finding, got {type(f).__name__}")
-            found = findings_frame(list(out.findings))
+            parts = [findings_frame(list(out.findings))] if out.findings else []
             if out.findings_frame is not None:
-                found = pl.concat([found, normalize_findings(out.findings_frame, rule)])
+                parts.append(normalize_findings(out.findings_frame, rule))
+            found = pl.concat(parts) if len(parts) > 1 else parts[0] if parts else empty_findings()
         except Exception as exc:
             seconds = time.perf_counter() - t0
             if not isinstance(exc, DataError):

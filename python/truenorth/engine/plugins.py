@@ -234,10 +234,18 @@ def _validate_record(category: str, cls: type, record: Any) -> str | None:
     return _CHECKS[category](record)
 
 
+_discovered: list[EntryPoint] | None = None
+
+
 def _entry_points() -> list[EntryPoint]:
-    eps = list(entry_points(group=GROUP))
-    # built-ins first (stable order), then third-party plugins by name
-    return sorted(eps, key=lambda ep: (not ep.value.startswith(BUILTIN_PREFIX), ep.name))
+    # discovery reads every installed distribution's metadata: once per process (until
+    # clear_cache), also for registries built with extra plugins, which are not cached
+    global _discovered
+    if _discovered is None:
+        eps = list(entry_points(group=GROUP))
+        # built-ins first (stable order), then third-party plugins by name
+        _discovered = sorted(eps, key=lambda ep: (not ep.value.startswith(BUILTIN_PREFIX), ep.name))
+    return list(_discovered)
 
 
 def _plugin_name(obj: Any) -> str:
@@ -401,6 +409,9 @@ def load_registry(plugins: Iterable[Any] = (), *, strict: bool | None = None) ->
 
 
 def clear_cache() -> None:
-    """Forget cached registries (tests that change the environment call this)."""
+    """Forget cached registries and discovered entry points (tests that change the
+    environment call this)."""
+    global _discovered
     with _lock:
         _cache.clear()
+        _discovered = None
