@@ -16,6 +16,7 @@ import polars as pl
 
 from .. import _core
 from ._input import ModelInputError, rfm_columns, time_unit_days, weights_column
+from ._units import summary_unit
 from .persist import to_json
 from .registry import Capabilities, models_registry
 
@@ -42,9 +43,12 @@ class _Model:
     #: attributes beyond the fit statistics that ``to_json`` saves and ``load`` restores
     persisted: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, time_unit: str = "1d") -> None:
-        time_unit_days(time_unit)
-        self.time_unit = time_unit
+    def __init__(self, *, time_unit: str | None = None) -> None:
+        if time_unit is not None:
+            time_unit_days(time_unit)
+        #: the unit of recency and T: given here, to ``fit``, or taken from a summary made by
+        #: ``summarize``; None while unknown (``lifetime_value`` then refuses to guess)
+        self.time_unit: str | None = time_unit
         self._params: tuple[float, ...] | None = None
         self.standard_errors: dict[str, float] | None = None
         self.covariance: list[list[float]] | None = None
@@ -63,7 +67,9 @@ class _Model:
         return dict(zip(self.param_names, self._params, strict=True))
 
     @classmethod
-    def from_params(cls, params: dict[str, float] | Sequence[float], *, time_unit: str = "1d"):
+    def from_params(
+        cls, params: dict[str, float] | Sequence[float], *, time_unit: str | None = None
+    ):
         """A model with given parameters (no fit), e.g. published estimates."""
         m = cls(time_unit=time_unit)
         m._set_params(params)
@@ -117,11 +123,11 @@ class _Model:
         """Maximum-likelihood fit on a customer summary; returns self.
 
         weights: a column name or a sequence (one per row): each row counts that many
-        customers. time_unit: the unit of recency and T (overrides the constructor's).
+        customers. time_unit: the unit of recency and T (overrides the constructor's). A
+        summary made by ``summarize`` brings its own unit: the model takes it, and a different
+        unit given here or to the constructor is an error.
         """
-        if time_unit is not None:
-            time_unit_days(time_unit)
-            self.time_unit = time_unit
+        self.time_unit = _agreed_unit(summary, time_unit or self.time_unit, self.label)
         x, second, t = self._fit_columns(summary)
         w = weights_column(summary, weights, x.len())
         n_obs = float(w.sum()) if w is not None else float(x.len())
@@ -285,6 +291,19 @@ class _PurchaseModel(_Model):
         x, tx, tt = rfm_columns(data, discrete=discrete)
         col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
         return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+
+
+def _agreed_unit(summary: Any, given: str | None, label: str) -> str | None:
+    """The model's time unit after fitting ``summary``: the one given, else the summary's."""
+    if given is not None:
+        time_unit_days(given)
+    made = summary_unit(summary)
+    if made is not None and given is not None and time_unit_days(made) != time_unit_days(given):
+        raise ModelInputError(
+            f"{label}: the summary measures recency and T in {made!r} (summarize(unit={made!r})) "
+            f"but the model's time_unit is {given!r}; drop time_unit or pass {made!r}"
+        )
+    return given or made
 
 
 def _finite(s: pl.Series, label: str) -> pl.Series:
