@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import polars as pl
 
 from .. import _core
-from ._input import ModelInputError, rfm_columns, time_unit_days, weights_column
+from ._input import (
+    ModelInputError,
+    as_frame,
+    numeric_column,
+    rfm_columns,
+    time_unit_days,
+    weights_column,
+    whole_numbers,
+)
 from ._units import summary_unit
 from .persist import to_json
 from .registry import Capabilities, models_registry
@@ -237,9 +245,14 @@ class _PurchaseModel(_Model):
         """P(the customer is still active at T | frequency, recency, T), per row."""
         return self._predict("p_alive", data)
 
-    def expected_purchases(self, data: Any, t: float) -> pl.Series:
+    def expected_purchases(self, data: Any, t: float | str | pl.Series) -> pl.Series:
         """Expected purchases in the next ``t`` time units (opportunities for a discrete-time
-        model), conditional on each row's history."""
+        model), conditional on each row's history. ``t`` is one horizon for every row, or a
+        horizon per row: a column of ``data`` (e.g. ``"duration_holdout"``) or a Series.
+        Rows are predicted once per distinct horizon, so a per-row horizon costs about one
+        scalar call per distinct value."""
+        if isinstance(t, str | pl.Series):
+            return _per_row_horizon(self, data, t)
         if self.capabilities.discrete:
             _check_opportunities(t, self.label)
         _check_horizon(t)
@@ -291,6 +304,27 @@ class _PurchaseModel(_Model):
         x, tx, tt = rfm_columns(data, discrete=discrete)
         col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
         return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+
+
+def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl.Series:
+    """expected_purchases with a horizon per row, one kernel call per distinct horizon."""
+    df = as_frame(data)
+    rfm_columns(df, discrete=model.capabilities.discrete)  # row numbers of the whole frame
+    if isinstance(t, str):
+        h = numeric_column(df, t)
+    else:
+        named = t.rename(t.name or "t")
+        h = numeric_column(named.to_frame(), named.name, what="t")
+        if h.len() != df.height:
+            raise ModelInputError(f"t: expected {df.height} horizons (one per row), got {h.len()}")
+    if model.capabilities.discrete:
+        whole_numbers(h, what="t")
+    rows = df.with_columns(h.alias("_h"), pl.int_range(pl.len()).alias("_row"))
+    parts = [
+        part.select("_row", model._predict("expected_purchases", part, float(part["_h"][0])))
+        for part in rows.partition_by("_h", maintain_order=False)
+    ]
+    return pl.concat(parts).sort("_row")["expected_purchases"]
 
 
 def _agreed_unit(summary: Any, given: str | None, label: str) -> str | None:
