@@ -211,7 +211,7 @@ def test_bad_input_is_a_clear_error(log):
     kw = {"customer": "customer", "time": "time"}
     with pytest.raises(ValueError, match="no purchases on or before"):
         clv.backtest(log, calibration_end="2023-01-01", **kw)
-    with pytest.raises(clv.ModelInputError, match="holdout window is .* at least one unit"):
+    with pytest.raises(clv.ModelInputError, match=r"holdout window is .* at least one unit"):
         clv.backtest(log, calibration_end="2024-12-29", **kw)
     with pytest.raises(clv.ModelInputError, match="not a continuous-time purchase model"):
         clv.backtest(log, calibration_end="2024-06-30", models=["bg_bb"], **kw)
