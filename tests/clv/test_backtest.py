@@ -222,8 +222,30 @@ def test_bad_input_is_a_clear_error(log):
     ).vstack(pl.DataFrame({"customer": [1], "time": [datetime(2024, 3, 1)]}))
     with pytest.raises(clv.ModelInputError, match="no customer made a repeat purchase"):
         clv.backtest(once, calibration_end="2024-01-31", **kw)
+    with pytest.raises(clv.ModelInputError, match="'2025-06-01' must fall before observation_end"):
+        clv.backtest(log, calibration_end="2025-06-01", **kw)
+    with pytest.raises(
+        clv.ModelInputError, match=r"must fall before observation_end \('2024-03-01'\)"
+    ):
+        clv.backtest(log, calibration_end="2024-06-30", observation_end="2024-03-01", **kw)
     with pytest.raises(clv.ModelInputError, match="max_count"):
         clv.backtest(log, calibration_end="2024-06-30", max_count=0, **kw)
+
+
+def test_a_spend_model_that_cannot_be_used_is_reported(log):
+    # zero amounts: Gamma-Gamma cannot be fitted; the purchase models are still compared
+    free = log.with_columns(amount=pl.lit(0.0))
+    bt = clv.backtest(
+        free,
+        customer="customer",
+        time="time",
+        amount="amount",
+        calibration_end="2024-06-30",
+        models=["bg_nbd"],
+    )
+    assert bt.comparison.height == 1 and bt.comparison["error"].is_null().all()
+    assert bt.spend is None and "gamma_gamma" not in bt.models
+    assert bt.spend_error is not None and "positive spend" in bt.spend_error
 
 
 def test_monitoring_needs_a_known_time_unit(bt, log):

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from .._core import CoreError
 from ._base import _PurchaseModel, _SpendModel
 from ._input import ModelInputError
 from .diagnostics import (
@@ -63,7 +64,8 @@ class Backtest:
     - ``frequency``: ``frequency_table`` of the calibration summary.
     - ``spend``: with an amount column and a spend model, by calibration repeat count among
       customers who bought in the holdout: mean actual holdout spend per purchase
-      (``monetary_value_holdout``) and mean predicted spend; else None.
+      (``monetary_value_holdout``) and mean predicted spend; else None, with the reason in
+      ``spend_error`` when the spend model could not be fitted or used.
     - ``summary``: the calibration/holdout summary; ``models``: the fitted models by kind.
     """
 
@@ -73,6 +75,7 @@ class Backtest:
     conditional: pl.DataFrame
     frequency: pl.DataFrame
     spend: pl.DataFrame | None
+    spend_error: str | None
     summary: pl.DataFrame
     models: dict[str, Any] = field(repr=False)
 
@@ -136,16 +139,22 @@ def backtest(
                 f"models: {kind!r} is not a continuous-time purchase model (these are: {able})"
             )
         classes[kind] = cls
-    summary = summarize(
-        transactions,
-        customer=customer,
-        time=time,
-        amount=amount,
-        period=period,
-        unit=unit,
-        observation_end=observation_end,
-        calibration_end=calibration_end,
-    )
+    try:
+        summary = summarize(
+            transactions,
+            customer=customer,
+            time=time,
+            amount=amount,
+            period=period,
+            unit=unit,
+            observation_end=observation_end,
+            calibration_end=calibration_end,
+        )
+    except CoreError as exc:  # the kernel's check of the two ends, without the values
+        end = "the latest purchase" if observation_end is None else repr(observation_end)
+        raise ModelInputError(
+            f"calibration_end {calibration_end!r} must fall before observation_end ({end}): {exc}"
+        ) from None
     holdout_length = float(summary["duration_holdout"].max() or 0.0)  # type: ignore[arg-type]
     if holdout_length < 1.0:
         raise ModelInputError(
@@ -185,9 +194,12 @@ def backtest(
         .join(accuracy, on="model", how="left")
         .join(chi, on="model", how="left")
     )
-    spend_model, spend_table = None, None
+    spend_model, spend_table, spend_error = None, None, None
     if amount is not None and spend is not None:
-        spend_model, spend_table = _spend(summary, spend, unit, k)
+        try:
+            spend_model, spend_table = _spend(summary, spend, unit, k)
+        except (ArithmeticError, ValueError) as exc:  # reported; the purchase models stand
+            spend_error = str(exc)
     params = [_param_rows(kind, m) for kind, m in fitted.items()]
     if spend_model is not None:
         params.append(_param_rows(str(spend), spend_model))
@@ -207,6 +219,7 @@ def backtest(
         conditional=conditional_expectations(fitted, summary, max_count=k),
         frequency=frequency,
         spend=spend_table,
+        spend_error=spend_error,
         summary=summary,
         models={**fitted, **({str(spend): spend_model} if spend_model is not None else {})},
     )
