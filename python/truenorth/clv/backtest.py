@@ -19,14 +19,14 @@ import polars as pl
 
 from .._core import CoreError
 from ._base import _PurchaseModel, _SpendModel
-from ._input import ModelInputError
+from ._input import ModelInputError, numeric_column, rfm_columns
 from .diagnostics import (
+    _accuracy,
     _bins,
     _check_max_count,
-    conditional_expectations,
+    _conditional,
     expected_cumulative_transactions,
     frequency_table,
-    holdout_accuracy,
 )
 from .registry import model_class, models_registry
 from .summary import summarize
@@ -184,7 +184,11 @@ def backtest(
             "no candidate model could be fitted: "
             + "; ".join(f"{r['model']}: {r['error']}" for r in rows)
         )
-    accuracy = holdout_accuracy(fitted, summary)
+    x, _, _ = rfm_columns(summary)
+    actual = numeric_column(summary, "frequency_holdout")
+    horizon = summary["duration_holdout"]
+    predicted = {kind: m.expected_purchases(summary, horizon) for kind, m in fitted.items()}
+    accuracy = _accuracy(actual, predicted)
     frequency = frequency_table(fitted, summary, max_count=k)
     chi = frequency.group_by("model", maintain_order=True).agg(
         pl.col("chi_square", "chi_square_dof", "chi_square_p").first()
@@ -216,7 +220,7 @@ def backtest(
             observation_end=observation_end,
             calibration_end=calibration_end,
         ),
-        conditional=conditional_expectations(fitted, summary, max_count=k),
+        conditional=_conditional(x, actual, predicted, k),
         frequency=frequency,
         spend=spend_table,
         spend_error=spend_error,

@@ -217,9 +217,15 @@ def conditional_expectations(
     df = as_frame(summary)
     x, _, _ = rfm_columns(df)
     actual = numeric_column(df, holdout)
+    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
+    return _conditional(x, actual, predicted, k)
+
+
+def _conditional(
+    x: pl.Series, actual: pl.Series, predicted: dict[str, pl.Series], k: int
+) -> pl.DataFrame:
     frames = []
-    for name, m in named.items():
-        pred = m.expected_purchases(df, horizon)
+    for name, pred in predicted.items():
         frames.append(
             pl.DataFrame({"x": x, "actual": actual, "expected": pred})
             .group_by(_bins(pl.col("x"), k).alias("bin"), pl.col("x").clip(0, k).alias("_o"))
@@ -262,11 +268,15 @@ def holdout_accuracy(
     df = as_frame(summary)
     rfm_columns(df)
     actual = numeric_column(df, holdout)
+    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
+    return _accuracy(actual, predicted)
+
+
+def _accuracy(actual: pl.Series, predicted: dict[str, pl.Series]) -> pl.DataFrame:
+    perfect = _gains(actual, actual)
     rows = []
-    for name, m in named.items():
-        pred = m.expected_purchases(df, horizon)
+    for name, pred in predicted.items():
         err = pred - actual
-        perfect = _gains(actual, actual)
         found = _gains(pred, actual)
         rows.append(
             {
