@@ -263,6 +263,21 @@ def holdout_accuracy(
       holdout purchases), 1 for a perfect order, about 0 for a random one.
 
     Undefined figures (no holdout purchases at all) are null, never NaN.
+
+    Example (three customers: the top decile is 0.3 of the best-ranked one)::
+
+        >>> import polars as pl
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> s = pl.DataFrame({"frequency": [0, 1, 4], "recency": [0.0, 5.0, 30.0],
+        ...                   "T": [39.0] * 3, "frequency_holdout": [0, 1, 3],
+        ...                   "duration_holdout": [39.0] * 3})
+        >>> a = holdout_accuracy(m, s).row(0, named=True)
+        >>> a["actual_holdout"], round(a["expected_holdout"], 3), round(a["bias"], 3)
+        (4.0, 2.721, -0.426)
+        >>> round(a["top_decile_share"], 3), a["gini_ratio"]
+        (0.225, 1.0)
     """
     named = _named(models)
     df = as_frame(summary)
@@ -352,6 +367,20 @@ def expected_cumulative_transactions(
 
     Columns: ``model``, ``period`` (1, 2, …), ``start``, ``end``, [``phase``,] ``actual`` and
     ``expected`` (incremental), ``actual_cumulative``, ``expected_cumulative``.
+
+    Example (weekly tracking of two customers with a weekly model)::
+
+        >>> import polars as pl
+        >>> from datetime import date
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> log = pl.DataFrame({"c": [1, 1, 2, 2, 2], "t": [
+        ...     date(2024, 1, 1), date(2024, 1, 9), date(2024, 1, 3), date(2024, 1, 4),
+        ...     date(2024, 1, 20)]})
+        >>> t = expected_cumulative_transactions(m, log, customer="c", time="t")
+        >>> t.select("period", "actual", pl.col("expected_cumulative").round(3)).rows()
+        [(1, 1.0, 0.092), (2, 1.0, 0.193), (3, 1.0, 0.275)]
     """
     named = _named(models)
     units = {name: m.time_unit for name, m in named.items()}
