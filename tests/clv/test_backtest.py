@@ -228,6 +228,8 @@ def test_bad_input_is_a_clear_error(log):
         clv.ModelInputError, match=r"must fall before observation_end \('2024-03-01'\)"
     ):
         clv.backtest(log, calibration_end="2024-06-30", observation_end="2024-03-01", **kw)
+    with pytest.raises(clv.ModelInputError, match="period: '1mo' is a calendar duration"):
+        clv.backtest(log, calibration_end="2024-06-30", period="1mo", unit="1mo", **kw)
     with pytest.raises(clv.ModelInputError, match="max_count"):
         clv.backtest(log, calibration_end="2024-06-30", max_count=0, **kw)
 

@@ -20,6 +20,7 @@ import polars as pl
 from .._core import CoreError
 from ._base import _PurchaseModel, _SpendModel
 from ._input import ModelInputError, numeric_column, rfm_columns
+from ._time import parse_span
 from .diagnostics import (
     _accuracy,
     _bins,
@@ -105,7 +106,8 @@ def backtest(
         models: registered continuous-time purchase models by kind; default
             :func:`default_models` (BG/NBD, MBG/NBD, Pareto/NBD and GGom/NBD when registered).
         period: purchases of a customer within one period count once (as ``summarize``).
-        unit: the time unit of recency and T, and of the fitted models.
+        unit: the time unit of recency and T, and of the fitted models. ``period``, ``unit``
+            and ``every`` are fixed lengths ("1d", "1w"): the tracking counts in them.
         spend: a registered spend model kind fitted when ``amount`` is given (None: none).
         max_count: the top repeat-count bin of ``conditional`` and ``frequency`` ("7+").
         every: the tracking period (default: ``unit``).
@@ -126,6 +128,12 @@ def backtest(
         [('calibration', 26.0), ('holdout', 27.0)]
     """
     k = _check_max_count(max_count)
+    for what, text in (("period", period), ("unit", unit), ("every", every or unit)):
+        if parse_span(text, what).calendar:
+            raise ModelInputError(
+                f"{what}: {text!r} is a calendar duration; the backtest tracks the cohort in "
+                "fixed-length periods (e.g. '1d', '1w'), since months differ in length"
+            )
     kinds = default_models() if models is None else tuple(models)
     if not kinds:
         raise ModelInputError("models: name at least one purchase model")
