@@ -134,7 +134,7 @@ def test_clv_bg_bb_periods():
 
 
 def test_clv_bad_arguments(cdnow):
-    m = BetaGeo.from_params(BG)
+    m = BetaGeo.from_params(BG, time_unit="1w")
     with pytest.raises(ModelInputError, match="horizon_unit"):
         clv.lifetime_value(m, 1.0, cdnow, horizon_unit="fortnight")
     with pytest.raises(ModelInputError, match="purchase_model"):

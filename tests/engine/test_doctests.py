@@ -29,6 +29,9 @@ MODULES = [
     "truenorth.clv.registry",
     "truenorth.clv.simulate",
     "truenorth.clv.summary",
+    "truenorth.clv._stats",
+    "truenorth.clv.diagnostics",
+    "truenorth.clv.backtest",
 ]
 
 

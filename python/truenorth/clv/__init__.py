@@ -4,9 +4,21 @@ The models are listed, with what each can do, by ``models_registry()``; a new mo
 class with a ``kind`` and ``Capabilities`` plus ``@register_model``, and persistence
 (``load``), ``simulate_model``, ``lifetime_value`` and the ``clv`` rule's ``model`` and
 ``spend`` options take it from there.
+
+``backtest`` fits candidate models on a calibration window and checks them on a holdout
+(comparison, tracking, conditional expectations, frequencies, spend); the same checks run on
+any fitted model through ``expected_cumulative_transactions``, ``frequency_table``,
+``conditional_expectations`` and ``holdout_accuracy``.
 """
 
 from ._input import ModelInputError, time_unit_days
+from .backtest import Backtest, backtest, default_models
+from .diagnostics import (
+    conditional_expectations,
+    expected_cumulative_transactions,
+    frequency_table,
+    holdout_accuracy,
+)
 from .models import (
     BetaGeo,
     BetaGeoBetaBinom,
@@ -32,6 +44,7 @@ from .summary import summarize
 from .value import lifetime_value
 
 __all__ = [
+    "Backtest",
     "BetaGeo",
     "BetaGeoBetaBinom",
     "Capabilities",
@@ -42,6 +55,12 @@ __all__ = [
     "NotFittedError",
     "ParetoNBD",
     "SpendFrequencyCorrelationWarning",
+    "backtest",
+    "conditional_expectations",
+    "default_models",
+    "expected_cumulative_transactions",
+    "frequency_table",
+    "holdout_accuracy",
     "lifetime_value",
     "load",
     "models_registry",

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import polars as pl
 
 from .. import _core
-from ._input import ModelInputError, rfm_columns, time_unit_days, weights_column
+from ._input import (
+    ModelInputError,
+    as_frame,
+    numeric_column,
+    rfm_columns,
+    time_unit_days,
+    weights_column,
+    whole_numbers,
+)
+from ._units import summary_unit
 from .persist import to_json
 from .registry import Capabilities, models_registry
 
@@ -42,9 +51,12 @@ class _Model:
     #: attributes beyond the fit statistics that ``to_json`` saves and ``load`` restores
     persisted: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, time_unit: str = "1d") -> None:
-        time_unit_days(time_unit)
-        self.time_unit = time_unit
+    def __init__(self, *, time_unit: str | None = None) -> None:
+        if time_unit is not None:
+            time_unit_days(time_unit)
+        #: the unit of recency and T: given here, to ``fit``, or taken from a summary made by
+        #: ``summarize``; None while unknown (``lifetime_value`` then refuses to guess)
+        self.time_unit: str | None = time_unit
         self._params: tuple[float, ...] | None = None
         self.standard_errors: dict[str, float] | None = None
         self.covariance: list[list[float]] | None = None
@@ -63,7 +75,9 @@ class _Model:
         return dict(zip(self.param_names, self._params, strict=True))
 
     @classmethod
-    def from_params(cls, params: dict[str, float] | Sequence[float], *, time_unit: str = "1d"):
+    def from_params(
+        cls, params: dict[str, float] | Sequence[float], *, time_unit: str | None = None
+    ):
         """A model with given parameters (no fit), e.g. published estimates."""
         m = cls(time_unit=time_unit)
         m._set_params(params)
@@ -117,11 +131,11 @@ class _Model:
         """Maximum-likelihood fit on a customer summary; returns self.
 
         weights: a column name or a sequence (one per row): each row counts that many
-        customers. time_unit: the unit of recency and T (overrides the constructor's).
+        customers. time_unit: the unit of recency and T (overrides the constructor's). A
+        summary made by ``summarize`` brings its own unit: the model takes it, and a different
+        unit given here or to the constructor is an error.
         """
-        if time_unit is not None:
-            time_unit_days(time_unit)
-            self.time_unit = time_unit
+        self.time_unit = _agreed_unit(summary, time_unit or self.time_unit, self.label)
         x, second, t = self._fit_columns(summary)
         w = weights_column(summary, weights, x.len())
         n_obs = float(w.sum()) if w is not None else float(x.len())
@@ -231,9 +245,14 @@ class _PurchaseModel(_Model):
         """P(the customer is still active at T | frequency, recency, T), per row."""
         return self._predict("p_alive", data)
 
-    def expected_purchases(self, data: Any, t: float) -> pl.Series:
+    def expected_purchases(self, data: Any, t: float | str | pl.Series) -> pl.Series:
         """Expected purchases in the next ``t`` time units (opportunities for a discrete-time
-        model), conditional on each row's history."""
+        model), conditional on each row's history. ``t`` is one horizon for every row, or a
+        horizon per row: a column of ``data`` (e.g. ``"duration_holdout"``) or a Series.
+        Rows are predicted once per distinct horizon, so a per-row horizon costs about one
+        scalar call per distinct value."""
+        if isinstance(t, str | pl.Series):
+            return _per_row_horizon(self, data, t)
         if self.capabilities.discrete:
             _check_opportunities(t, self.label)
         _check_horizon(t)
@@ -285,6 +304,40 @@ class _PurchaseModel(_Model):
         x, tx, tt = rfm_columns(data, discrete=discrete)
         col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
         return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+
+
+def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl.Series:
+    """expected_purchases with a horizon per row, one kernel call per distinct horizon."""
+    df = as_frame(data)
+    rfm_columns(df, discrete=model.capabilities.discrete)  # row numbers of the whole frame
+    if isinstance(t, str):
+        h = numeric_column(df, t)
+    else:
+        named = t.rename(t.name or "t")
+        h = numeric_column(named.to_frame(), named.name, what="t")
+        if h.len() != df.height:
+            raise ModelInputError(f"t: expected {df.height} horizons (one per row), got {h.len()}")
+    if model.capabilities.discrete:
+        whole_numbers(h, what="t")
+    rows = df.with_columns(h.alias("_h"), pl.int_range(pl.len()).alias("_row"))
+    parts = [
+        part.select("_row", model._predict("expected_purchases", part, float(part["_h"][0])))
+        for part in rows.partition_by("_h", maintain_order=False)
+    ]
+    return pl.concat(parts).sort("_row")["expected_purchases"]
+
+
+def _agreed_unit(summary: Any, given: str | None, label: str) -> str | None:
+    """The model's time unit after fitting ``summary``: the one given, else the summary's."""
+    if given is not None:
+        time_unit_days(given)
+    made = summary_unit(summary)
+    if made is not None and given is not None and time_unit_days(made) != time_unit_days(given):
+        raise ModelInputError(
+            f"{label}: the summary measures recency and T in {made!r} (summarize(unit={made!r})) "
+            f"but the model's time_unit is {given!r}; drop time_unit or pass {made!r}"
+        )
+    return given or made
 
 
 def _finite(s: pl.Series, label: str) -> pl.Series:

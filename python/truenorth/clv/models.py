@@ -2,8 +2,11 @@
 
 Each model reads the summary columns ``frequency``, ``recency`` and ``T`` (Gamma-Gamma:
 ``frequency`` and ``monetary_value``) from any frame that has them. Times are in the
-summary's own unit; the model remembers it as ``time_unit`` (default ``"1d"``) so that
-``lifetime_value`` converts calendar horizons correctly.
+summary's own unit; the model remembers it as ``time_unit`` so that ``lifetime_value``
+converts calendar horizons correctly. The unit is given (``BetaGeo(time_unit="1w")`` or
+``fit(..., time_unit="1w")``) or taken from a frame made by ``summarize``; a model fitted on
+any other frame without one has ``time_unit=None``, and ``lifetime_value`` refuses it instead
+of assuming days.
 
 Fitting maximises the log-likelihood over log-parameters with L-BFGS and Newton polishing,
 using exact gradients (hand-derived in f64 for BG/NBD and MBG/NBD, forward-mode dual numbers
@@ -29,6 +32,7 @@ from .. import _core
 from ._base import (
     ConvergenceWarning,
     NotFittedError,
+    _agreed_unit,
     _finite,
     _PurchaseModel,
     _SpendModel,
@@ -171,7 +175,7 @@ class GammaGamma(_SpendModel):
     capabilities = Capabilities(process="spend")
     persisted = ("frequency_spend_correlation",)
 
-    def __init__(self, *, time_unit: str = "1d") -> None:
+    def __init__(self, *, time_unit: str | None = None) -> None:
         super().__init__(time_unit=time_unit)
         self.frequency_spend_correlation: float | None = None
 
@@ -226,7 +230,7 @@ class GammaGamma(_SpendModel):
         super().fit(
             df,
             "weights" if w is not None else None,
-            time_unit=time_unit,
+            time_unit=_agreed_unit(summary, time_unit or self.time_unit, self.label),
             start=start,
             max_iter=max_iter,
         )

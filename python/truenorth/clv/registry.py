@@ -89,7 +89,7 @@ class Model(Protocol):
     capabilities: ClassVar[Capabilities]
     #: attributes beyond the fit statistics that a saved model keeps (e.g. a diagnostic)
     persisted: ClassVar[tuple[str, ...]]
-    time_unit: str
+    time_unit: str | None
     standard_errors: dict[str, float] | None
     covariance: list[list[float]] | None
     log_likelihood: float | None
@@ -99,7 +99,7 @@ class Model(Protocol):
     n_patterns: int | None
     message: str | None
 
-    def __init__(self, *, time_unit: str = "1d") -> None: ...
+    def __init__(self, *, time_unit: str | None = None) -> None: ...
 
     @property
     def params(self) -> dict[str, float]: ...
@@ -116,7 +116,7 @@ class Model(Protocol):
 
     @classmethod
     def from_params(
-        cls, params: dict[str, float] | Sequence[float], *, time_unit: str = "1d"
+        cls, params: dict[str, float] | Sequence[float], *, time_unit: str | None = None
     ) -> Any: ...
 
 

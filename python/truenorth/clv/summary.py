@@ -67,6 +67,7 @@ import polars as pl
 
 from .. import _core
 from ._time import Span, instant_to_wall, month_index, parse_span, resolve_unit, tick_ns, wall_clock
+from ._units import tag_unit
 
 __all__ = ["summarize"]
 
@@ -386,4 +387,5 @@ def summarize(
     out = out.select(order)
     if resort:
         out = out.sort(customer, maintain_order=True)
+    tag_unit(out, unit_span.text)
     return out

@@ -42,7 +42,9 @@ def lifetime_value(
     with ``discrete`` time counts horizons in opportunities.
 
     The conversion uses the time unit the purchase model was fitted in (``time_unit`` of the
-    model, e.g. ``"1w"`` for a weekly summary; override with ``time_unit=``): a month is
+    model, e.g. ``"1w"`` for a weekly summary, taken from ``summarize``'s frame or given;
+    override with ``time_unit=``); a model whose unit is unknown is an error, never a guess.
+    A month is
     ``days_per_month`` days (default 30.4375 = 365.25/12). lifetimes'
     ``customer_lifetime_value`` instead assumes daily data unless told ``freq`` and uses
     4.345 weeks (30.415 days) or 30 days per month; pass ``days_per_month`` to reproduce it.
@@ -74,17 +76,25 @@ def lifetime_value(
             )
         step = 1.0
     else:
-        unit_days = time_unit_days(time_unit or purchase_model.time_unit)
+        if horizon_unit != "month" and horizon_unit not in _HORIZON_DAYS:
+            raise ModelInputError(
+                f"horizon_unit must be one of month, week, day, year, got {horizon_unit!r}"
+            )
+        unit = time_unit or purchase_model.time_unit
+        if unit is None:
+            raise ModelInputError(
+                f"{purchase_model.label}: the time unit of recency and T is unknown (the model "
+                "was fitted on a frame not made by summarize, and no time_unit was given), so "
+                f"a horizon in {horizon_unit}s cannot be converted; pass the summary's unit, "
+                "e.g. time_unit='1w', to the model, its fit or lifetime_value"
+            )
+        unit_days = time_unit_days(unit)
         if horizon_unit == "month":
             if not (days_per_month > 0 and math.isfinite(days_per_month)):
                 raise ModelInputError("days_per_month must be positive")
             step_days = days_per_month
-        elif horizon_unit in _HORIZON_DAYS:
-            step_days = _HORIZON_DAYS[horizon_unit]
         else:
-            raise ModelInputError(
-                f"horizon_unit must be one of month, week, day, year, got {horizon_unit!r}"
-            )
+            step_days = _HORIZON_DAYS[horizon_unit]
         step = step_days / unit_days
     df = as_frame(data)
     x, tx, t = rfm_columns(df, discrete=discrete)

@@ -1,0 +1,494 @@
+"""How well a fitted purchase model describes customers: the checks of Fader, Hardie & Lee
+(2005), as tables, from any fitted model and a summary (``backtest`` assembles them after a
+calibration/holdout split; a service can run them on its live model).
+
+- :func:`expected_cumulative_transactions` — tracking: per period of the transaction log,
+  the cohort's actual repeat transactions and the model's expectation, the sum over customers
+  already acquired of E[X(t − birth)] (as BTYD's ``*.ExpectedCumulativeTransactions`` and
+  lifetimes' ``expected_cumulative_transactions``).
+- :func:`frequency_table` — customers by repeat count 0, 1, …, k+ against the model's
+  expected counts Σ_i P(X(T_i) = n), with a chi-square goodness-of-fit statistic.
+- :func:`conditional_expectations` — by calibration repeat count: actual mean holdout
+  purchases against the mean conditional expectation E[X(T, T + t*) | x, t_x, T].
+- :func:`holdout_accuracy` — per-customer errors of the holdout prediction and how well its
+  ranking finds the best customers.
+
+Every table is long ("tidy"): one row per model and bin, with a ``model`` column, so its
+schema does not depend on which models are compared. ``models`` is a fitted purchase model or
+a mapping from names to fitted models.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from ._base import _PurchaseModel
+from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
+from ._stats import chi_square_sf
+from ._time import instant_to_wall, parse_span, wall_clock
+from .summary import _collect
+
+__all__ = [
+    "conditional_expectations",
+    "expected_cumulative_transactions",
+    "frequency_table",
+    "holdout_accuracy",
+]
+
+#: an expected bin count below this is pooled into the tail before the chi-square test
+#: (Cochran's rule: the χ² approximation needs expected counts of about 5 or more)
+MIN_EXPECTED = 5.0
+
+
+def _named(models: Any) -> dict[str, _PurchaseModel]:
+    named = dict(models) if isinstance(models, Mapping) else {_kind(models): models}
+    if not named:
+        raise ModelInputError("models: give at least one fitted purchase model")
+    for name, m in named.items():
+        if not (isinstance(m, _PurchaseModel) and m.capabilities.process == "purchase"):
+            raise ModelInputError(
+                f"models: {name!r} is {type(m).__name__}, not a fitted purchase model"
+            )
+        if m.capabilities.discrete:
+            raise ModelInputError(
+                f"models: {name!r} ({m.label}) counts discrete opportunities; these checks "
+                "are for continuous-time models"
+            )
+        m.params  # noqa: B018 - raises NotFittedError naming the class when unfitted
+    return named
+
+
+def _kind(model: Any) -> str:
+    return str(getattr(model, "kind", type(model).__name__))
+
+
+def _bins(frequency: pl.Expr, max_count: int) -> pl.Expr:
+    """The bin label of a repeat count: "0", "1", …, "k+" (k = max_count)."""
+    return (
+        pl.when(frequency >= max_count)
+        .then(pl.lit(f"{max_count}+"))
+        .otherwise(frequency.cast(pl.Int64).cast(pl.String))
+    )
+
+
+def _check_max_count(max_count: Any) -> int:
+    if isinstance(max_count, bool) or not (isinstance(max_count, int) and max_count >= 1):
+        raise ModelInputError(f"max_count must be a whole number >= 1, got {max_count!r}")
+    return max_count
+
+
+# -- frequency ------------------------------------------------------------------------------
+
+
+def frequency_table(models: Any, summary: Any, *, max_count: int = 7) -> pl.DataFrame:
+    """Customers by repeat count (``frequency``) 0, 1, …, ``max_count``+ against each model's
+    expected number, Σ over customers of P(X(T_i) = n) (the tail bin takes the rest), with
+    Pearson's chi-square statistic.
+
+    Bins whose expected count is below 5 are pooled into the tail first (from the top down),
+    then ``chi_square`` = Σ (actual − expected)² / expected over the pooled bins,
+    ``chi_square_dof`` = pooled bins − 1 − number of parameters, and ``chi_square_p`` its
+    upper-tail probability (null when dof < 1). The statistics repeat on each row of a model;
+    ``pooled_bin`` names the bin a row was counted in.
+
+    Example (BTYD's CDNOW BG/NBD estimates on a few hand-made customers)::
+
+        >>> import polars as pl
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> s = pl.DataFrame({"frequency": [0, 0, 1, 3], "recency": [0.0, 0.0, 5.0, 30.0],
+        ...                   "T": [39.0, 30.0, 39.0, 38.0]})
+        >>> t = frequency_table(m, s, max_count=2)
+        >>> t.select("bin", "customers", "expected").with_columns(pl.col("expected").round(3))
+        shape: (3, 3)
+        ┌─────┬───────────┬──────────┐
+        │ bin ┆ customers ┆ expected │
+        │ --- ┆ ---       ┆ ---      │
+        │ str ┆ i64       ┆ f64      │
+        ╞═════╪═══════════╪══════════╡
+        │ 0   ┆ 2         ┆ 2.332    │
+        │ 1   ┆ 1         ┆ 0.791    │
+        │ 2+  ┆ 1         ┆ 0.877    │
+        └─────┴───────────┴──────────┘
+    """
+    named = _named(models)
+    k = _check_max_count(max_count)
+    df = as_frame(summary)
+    x, _, t = rfm_columns(df)
+    actual = (
+        pl.DataFrame({"x": x})
+        .group_by(_bins(pl.col("x"), k).alias("bin"))
+        .agg(pl.len().cast(pl.Int64).alias("customers"))
+    )
+    by_t = pl.DataFrame({"T": t}).group_by("T").agg(pl.len().alias("n"))
+    ts, counts = by_t["T"].to_list(), by_t["n"].cast(pl.Float64)
+    n_customers = float(x.len())
+    labels = [str(i) for i in range(k)] + [f"{k}+"]
+    frames = []
+    for name, m in named.items():
+        expected = []
+        for n in range(k):
+            p = m.p_purchases(n, ts)
+            assert isinstance(p, pl.Series)
+            expected.append(float((p * counts).sum()))
+        expected.append(max(n_customers - sum(expected), 0.0))
+        table = (
+            pl.DataFrame({"bin": labels, "expected": expected})
+            .join(actual, on="bin", how="left")
+            .with_columns(pl.col("customers").fill_null(0))
+        )
+        frames.append(_with_chi_square(table, len(m.param_names)).with_columns(model=pl.lit(name)))
+    cols = ["model", "bin", "customers", "expected", "pooled_bin"]
+    cols += ["chi_square", "chi_square_dof", "chi_square_p"]
+    return pl.concat(frames).select(cols)
+
+
+def _with_chi_square(table: pl.DataFrame, n_params: int) -> pl.DataFrame:
+    """Pool low-expectation bins into the tail, then Pearson's statistic over the pools."""
+    labels = table["bin"].to_list()
+    obs = [float(v) for v in table["customers"]]
+    exp = [float(v) for v in table["expected"]]
+    groups = [[i] for i in range(len(labels))]
+    while len(groups) > 1 and sum(exp[i] for i in groups[-1]) < MIN_EXPECTED:
+        tail = groups.pop()
+        groups[-1] = groups[-1] + tail
+    pooled = [""] * len(labels)
+    stat = 0.0
+    for g in groups:
+        name = labels[g[0]] if len(g) == 1 else f"{labels[g[0]].rstrip('+')}+"
+        for i in g:
+            pooled[i] = name
+        o, e = sum(obs[i] for i in g), sum(exp[i] for i in g)
+        if e > 0:
+            stat += (o - e) ** 2 / e
+    dof = len(groups) - 1 - n_params
+    p = chi_square_sf(stat, dof) if dof >= 1 else None
+    return table.with_columns(
+        pooled_bin=pl.Series(pooled, dtype=pl.String),
+        chi_square=pl.lit(stat, dtype=pl.Float64),
+        chi_square_dof=pl.lit(dof, dtype=pl.Int64),
+        chi_square_p=pl.lit(p, dtype=pl.Float64),
+    )
+
+
+# -- conditional expectations ---------------------------------------------------------------
+
+
+def conditional_expectations(
+    models: Any,
+    summary: Any,
+    *,
+    max_count: int = 7,
+    holdout: str = "frequency_holdout",
+    horizon: str | float = "duration_holdout",
+) -> pl.DataFrame:
+    """By calibration repeat count 0, 1, …, ``max_count``+: customers, actual mean holdout
+    purchases (column ``holdout``) and each model's mean conditional expectation over the
+    holdout (``horizon``: a column of per-customer holdout lengths, or one number), as
+    BTYD's ``*.PlotFreqVsConditionalExpectedFrequency``.
+
+    Example::
+
+        >>> import polars as pl
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> s = pl.DataFrame({"frequency": [0, 0, 2], "recency": [0.0, 0.0, 30.0],
+        ...                   "T": [39.0, 39.0, 39.0], "frequency_holdout": [0, 1, 3],
+        ...                   "duration_holdout": [39.0, 39.0, 39.0]})
+        >>> conditional_expectations(m, s, max_count=2).with_columns(pl.col("expected").round(3))
+        shape: (2, 5)
+        ┌────────┬─────┬───────────┬────────┬──────────┐
+        │ model  ┆ bin ┆ customers ┆ actual ┆ expected │
+        │ ---    ┆ --- ┆ ---       ┆ ---    ┆ ---      │
+        │ str    ┆ str ┆ i64       ┆ f64    ┆ f64      │
+        ╞════════╪═════╪═══════════╪════════╪══════════╡
+        │ bg_nbd ┆ 0   ┆ 2         ┆ 0.5    ┆ 0.195    │
+        │ bg_nbd ┆ 2+  ┆ 1         ┆ 3.0    ┆ 1.211    │
+        └────────┴─────┴───────────┴────────┴──────────┘
+    """
+    named = _named(models)
+    k = _check_max_count(max_count)
+    df = as_frame(summary)
+    x, _, _ = rfm_columns(df)
+    actual = numeric_column(df, holdout)
+    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
+    return _conditional(x, actual, predicted, k)
+
+
+def _conditional(
+    x: pl.Series, actual: pl.Series, predicted: dict[str, pl.Series], k: int
+) -> pl.DataFrame:
+    frames = []
+    for name, pred in predicted.items():
+        frames.append(
+            pl.DataFrame({"x": x, "actual": actual, "expected": pred})
+            .group_by(_bins(pl.col("x"), k).alias("bin"), pl.col("x").clip(0, k).alias("_o"))
+            .agg(
+                pl.len().cast(pl.Int64).alias("customers"),
+                pl.col("actual").mean(),
+                pl.col("expected").mean(),
+            )
+            .sort("_o")
+            .select(pl.lit(name).alias("model"), "bin", "customers", "actual", "expected")
+        )
+    return pl.concat(frames)
+
+
+# -- holdout accuracy -----------------------------------------------------------------------
+
+
+def holdout_accuracy(
+    models: Any,
+    summary: Any,
+    *,
+    holdout: str = "frequency_holdout",
+    horizon: str | float = "duration_holdout",
+) -> pl.DataFrame:
+    """One row per model: holdout purchases actual vs predicted (totals over customers), the
+    per-customer mean absolute error, root mean squared error and bias (mean of predicted −
+    actual), and how well the predicted ranking finds the best customers:
+
+    - ``top_decile_share``: share of all holdout purchases made by the 10% of customers with
+      the highest prediction (customers tied at the cut count in proportion, as a random
+      tie-break would on average), and ``top_decile_lift`` = that share / 0.1;
+    - ``gini``: 2·(area under the gains curve) − 1, the gains curve being the cumulative share
+      of holdout purchases against the share of customers taken in predicted order (ties as a
+      straight segment); ``gini_ratio``: ``gini`` over that of the perfect ranking (by actual
+      holdout purchases), 1 for a perfect order, about 0 for a random one.
+
+    Undefined figures (no holdout purchases at all) are null, never NaN.
+
+    Example (three customers: the top decile is 0.3 of the best-ranked one)::
+
+        >>> import polars as pl
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> s = pl.DataFrame({"frequency": [0, 1, 4], "recency": [0.0, 5.0, 30.0],
+        ...                   "T": [39.0] * 3, "frequency_holdout": [0, 1, 3],
+        ...                   "duration_holdout": [39.0] * 3})
+        >>> a = holdout_accuracy(m, s).row(0, named=True)
+        >>> a["actual_holdout"], round(a["expected_holdout"], 3), round(a["bias"], 3)
+        (4.0, 2.721, -0.426)
+        >>> round(a["top_decile_share"], 3), a["gini_ratio"]
+        (0.225, 1.0)
+    """
+    named = _named(models)
+    df = as_frame(summary)
+    rfm_columns(df)
+    actual = numeric_column(df, holdout)
+    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
+    return _accuracy(actual, predicted)
+
+
+def _accuracy(actual: pl.Series, predicted: dict[str, pl.Series]) -> pl.DataFrame:
+    perfect = _gains(actual, actual)
+    rows = []
+    for name, pred in predicted.items():
+        err = pred - actual
+        found = _gains(pred, actual)
+        rows.append(
+            {
+                "model": name,
+                "customers": actual.len(),
+                "actual_holdout": float(actual.sum()),
+                "expected_holdout": float(pred.sum()),
+                "mae": float(err.abs().mean() or 0.0),
+                "rmse": math.sqrt(float((err * err).mean() or 0.0)),
+                "bias": float(err.mean() or 0.0),
+                "top_decile_share": found[0],
+                "top_decile_lift": None if found[0] is None else found[0] / 0.1,
+                "gini": found[1],
+                "gini_ratio": (
+                    found[1] / perfect[1]
+                    if found[1] is not None and perfect[1] is not None and perfect[1] > 0
+                    else None
+                ),
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"customers": pl.Int64})
+
+
+def _gains(score: pl.Series, actual: pl.Series) -> tuple[float | None, float | None]:
+    """(top-decile share, gini) of ``actual`` when customers are taken by ``score``, high
+    first; tied scores form one group that is taken proportionally."""
+    groups = (
+        pl.DataFrame({"s": score, "a": actual})
+        .group_by("s")
+        .agg(pl.len().alias("n"), pl.col("a").sum())
+        .sort("s", descending=True)
+    )
+    total_n, total_a = float(groups["n"].sum()), float(groups["a"].sum())
+    if total_a <= 0:
+        return None, None
+    cut = 0.1 * total_n
+    taken_n = taken_a = top = area = 0.0
+    for n, a in groups.select("n", "a").iter_rows():
+        n, a = float(n), float(a)
+        if taken_n < cut:
+            top += a * min(1.0, (cut - taken_n) / n)
+        x0, y0 = taken_n / total_n, taken_a / total_a
+        taken_n, taken_a = taken_n + n, taken_a + a
+        area += (taken_n / total_n - x0) * (taken_a / total_a + y0) / 2.0
+    return top / total_a, 2.0 * area - 1.0
+
+
+# -- tracking -------------------------------------------------------------------------------
+
+
+def expected_cumulative_transactions(
+    models: Any,
+    transactions: Any,
+    *,
+    customer: str,
+    time: str,
+    period: str = "1d",
+    every: str | None = None,
+    observation_end: Any = None,
+    calibration_end: Any = None,
+) -> pl.DataFrame:
+    """Tracking: per ``every`` (default: the models' time unit, e.g. a week) from the first
+    purchase in the log, the cohort's actual repeat transactions and each model's expectation.
+
+    Purchases are merged per ``period`` as ``summarize`` merges them (a customer's first period
+    is the acquisition, later ones are repeat transactions). The expectation at the end e of a
+    tracking period is Σ over customers acquired before e of E[X(e − birth)], with birth the
+    start of the customer's first period and E[X(t)] the model's new-customer expectation in its
+    own time unit: BTYD's and lifetimes' ``expected_cumulative_transactions``. With
+    ``calibration_end``, only customers acquired by then form the cohort (as in a backtest) and
+    ``phase`` says whether a tracking period ends in the calibration or the holdout window.
+    The last period ends at the observation end's period (default: the latest purchase's).
+
+    Columns: ``model``, ``period`` (1, 2, …), ``start``, ``end``, [``phase``,] ``actual`` and
+    ``expected`` (incremental), ``actual_cumulative``, ``expected_cumulative``.
+
+    Example (weekly tracking of two customers with a weekly model)::
+
+        >>> import polars as pl
+        >>> from datetime import date
+        >>> from truenorth.clv import BetaGeo
+        >>> m = BetaGeo.from_params(
+        ...     {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, time_unit="1w")
+        >>> log = pl.DataFrame({"c": [1, 1, 2, 2, 2], "t": [
+        ...     date(2024, 1, 1), date(2024, 1, 9), date(2024, 1, 3), date(2024, 1, 4),
+        ...     date(2024, 1, 20)]})
+        >>> t = expected_cumulative_transactions(m, log, customer="c", time="t")
+        >>> t.select("period", "actual", pl.col("expected_cumulative").round(3)).rows()
+        [(1, 1.0, 0.092), (2, 1.0, 0.193), (3, 1.0, 0.275)]
+    """
+    named = _named(models)
+    units = {name: m.time_unit for name, m in named.items()}
+    unknown = [name for name, u in units.items() if u is None]
+    if unknown:
+        raise ModelInputError(
+            f"models: the time unit of {', '.join(unknown)} is unknown; fit on a summary made "
+            "by summarize or pass time_unit"
+        )
+    step_text = every or next(iter(units.values()))
+    assert step_text is not None
+    try:
+        step_span = parse_span(step_text, "every")
+    except (TypeError, ValueError) as exc:
+        raise ModelInputError(str(exc)) from None
+    if step_span.calendar or parse_span(period, "period").calendar:
+        raise ModelInputError(
+            "tracking needs fixed-length periods ('1d', '1w'); calendar months differ in length"
+        )
+    step = step_span.ns
+    df = _collect(transactions, [customer, time])
+    t_raw = df.get_column(time)
+    if not (t_raw.dtype == pl.Date or isinstance(t_raw.dtype, pl.Datetime)):
+        raise ModelInputError(f"column '{time}': expected Date or Datetime, got {t_raw.dtype}")
+    if t_raw.null_count() or df.get_column(customer).null_count():
+        raise ModelInputError(f"columns '{customer}', '{time}': nulls are not allowed")
+
+    def boundary(value: Any, what: str) -> int:
+        """Nanoseconds of the end of ``value``'s period (where the next period starts)."""
+        s = instant_to_wall(value, what, t_raw.dtype) if value is not None else t_raw.max()
+        ser = pl.Series([s]) if not isinstance(s, pl.Series) else s
+        ns = wall_clock(ser).cast(pl.Datetime("ns")).dt.truncate(period).dt.offset_by(period)
+        return int(ns.to_physical()[0])
+
+    end_ns = boundary(observation_end, "observation_end")
+    cal_ns = boundary(calibration_end, "calibration_end") if calibration_end is not None else None
+    ticks = (
+        pl.DataFrame({"c": df.get_column(customer), "t": wall_clock(t_raw)})
+        .with_columns(pl.col("t").cast(pl.Datetime("ns")).dt.truncate(period).to_physical())
+        .filter(pl.col("t") < end_ns)
+        .unique()
+        .with_columns(birth=pl.col("t").min().over("c"))
+    )
+    if cal_ns is not None:
+        ticks = ticks.filter(pl.col("birth") < cal_ns)
+    if ticks.height == 0:
+        raise ModelInputError(f"column '{time}': no purchases before the observation end")
+    t0 = int(ticks["birth"].min())  # type: ignore[arg-type]
+    n_periods = max(1, -(-(end_ns - t0) // step))
+    grid = pl.DataFrame({"period": pl.int_range(1, n_periods + 1, eager=True)}).with_columns(
+        start=t0 + (pl.col("period") - 1) * step,
+        end=pl.min_horizontal(t0 + pl.col("period") * step, pl.lit(end_ns)),
+    )
+    actual = (
+        ticks.filter(pl.col("t") > pl.col("birth"))
+        .group_by(period=((pl.col("t") - t0) // step + 1).cast(pl.Int64))
+        .agg(pl.len().alias("actual"))
+    )
+    births = ticks.group_by("birth").agg(pl.col("c").n_unique().alias("n"))
+    pairs = (
+        grid.select("period", "end")
+        .join(births, how="cross")
+        .filter(pl.col("birth") < pl.col("end"))
+    )
+    tdt = t_raw.dtype
+    out_dtype = pl.Datetime(tdt.time_unit) if isinstance(tdt, pl.Datetime) else pl.Date
+    base = (
+        grid.join(actual, on="period", how="left")
+        .with_columns(pl.col("actual").fill_null(0).cast(pl.Float64))
+        .with_columns(
+            pl.col("start").cast(pl.Datetime("ns")).cast(out_dtype),
+            pl.col("end").cast(pl.Datetime("ns")).cast(out_dtype),
+        )
+    )
+    if cal_ns is not None:
+        ends = t0 + base["period"] * step
+        base = base.with_columns(
+            phase=pl.when(ends.clip(upper_bound=end_ns) <= cal_ns)
+            .then(pl.lit("calibration"))
+            .otherwise(pl.lit("holdout"))
+        )
+    frames = []
+    for name, m in named.items():
+        unit_ns = time_unit_days(units[name] or "1d") * 86_400e9
+        age = pairs.with_columns(age=(pl.col("end") - pl.col("birth")) / unit_ns)
+        ages = age["age"].unique()
+        e_new = m.expected_purchases_new(ages.to_list())
+        assert isinstance(e_new, pl.Series)
+        lookup = pl.DataFrame({"age": ages, "e": e_new})
+        cum = (
+            age.join(lookup, on="age", how="left")
+            .group_by("period")
+            .agg((pl.col("e") * pl.col("n")).sum().alias("expected_cumulative"))
+        )
+        frames.append(
+            base.join(cum, on="period", how="left")
+            .sort("period")
+            .with_columns(
+                pl.col("expected_cumulative").fill_null(0.0),
+                actual_cumulative=pl.col("actual").cum_sum(),
+                model=pl.lit(name),
+            )
+            .with_columns(
+                expected=pl.col("expected_cumulative")
+                .diff()
+                .fill_null(pl.col("expected_cumulative"))
+            )
+        )
+    cols = ["model", "period", "start", "end"] + (["phase"] if cal_ns is not None else [])
+    cols += ["actual", "expected", "actual_cumulative", "expected_cumulative"]
+    return pl.concat(frames).select(cols)
