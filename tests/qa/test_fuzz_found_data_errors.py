@@ -55,3 +55,23 @@ def test_canvas_segments_with_uncastable_counts_are_a_data_error(tmp_path):
     assert rr.status == "error" and rr.data_error
     assert "segs: conversion from `f64` to `i64` failed in column 'customers'" in rr.error
     assert result.exit_code() == 2
+
+
+def test_a_value_a_strict_cast_refuses_is_a_data_error():
+    # found by the kind fuzz: 9.2e18 new customers summed in a float column and cast back to
+    # Int64 inside the cac metric; any rule whose strict cast meets such a value exits 2
+    frame = pl.DataFrame(
+        {"cost": [None], "new_customers": [9_223_372_036_854_775_807]},
+        schema={"cost": pl.Float64, "new_customers": pl.Int64},
+    )
+    result = run_rule(
+        "kpi",
+        {"metric": "cac", "source": "acquisition"},
+        {"acquisition": frame},
+        fail="value > 100",
+        raise_errors=False,
+    )
+    (rr,) = result.rules
+    assert rr.status == "error" and rr.data_error, rr.error
+    assert "out of range" in rr.error and "conversion from `f64` to `i64` failed" in rr.error
+    assert result.exit_code() == 2

@@ -418,7 +418,7 @@ class Engine:
         except Exception as exc:
             seconds = time.perf_counter() - t0
             if not isinstance(exc, DataError):
-                exc = _unreadable_input(run, crule, exc) or exc
+                exc = _unreadable_input(run, crule, exc) or _out_of_range(exc) or exc
             msg = _describe(exc)
             rr = RuleRun(
                 rule.id,
@@ -483,6 +483,16 @@ def _data_root(root: str | Path | None) -> Path | None:
     if not p.is_dir():
         raise UsageError(f"data_root {str(root)!r}: not a folder (expected an existing folder)")
     return p
+
+
+def _out_of_range(exc: BaseException) -> DataError | None:
+    """A DataError when Polars refused a value in a strict cast (``conversion from `f64` to
+    `i64` failed``): a count of 9.2e18 customers or a text where a number belongs is a property
+    of the data, which the user can fix, not a defect of the rule (exit 2, not 3)."""
+    if isinstance(exc, pl.exceptions.InvalidOperationError) and "conversion from" in str(exc):
+        first = str(exc).strip().splitlines()[0]
+        return DataError(f"a value is out of range for its column: {first}")
+    return None
 
 
 def _unreadable_input(run: RunState, crule: CompiledRule, exc: BaseException) -> DataError | None:
