@@ -13,11 +13,13 @@ pub mod conditional;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod intervals;
 pub mod kernels;
 pub mod model;
 pub mod optim;
 pub mod pareto_nbd;
 pub mod py;
+mod py_intervals;
 pub mod simulate;
 pub mod special;
 
