@@ -57,9 +57,7 @@ _Prediction: TypeAlias = Literal[
 ]
 """Per-row predictions; expected_spend for gamma_gamma only, the others for purchase models."""
 _NewCustomerPrediction: TypeAlias = Literal["expected_purchases", "p_purchases"]
-_IntervalOf: TypeAlias = Literal[
-    "p_alive", "expected_purchases", "conditional_p_purchases", "clv"
-]
+_IntervalOf: TypeAlias = Literal["p_alive", "expected_purchases", "conditional_p_purchases", "clv"]
 """Per-row predictions that ``interval`` bounds (purchase models)."""
 
 @type_check_only

@@ -7,6 +7,7 @@ class with a ``kind`` and ``Capabilities`` plus ``@register_model``, and persist
 """
 
 from ._input import ModelInputError, time_unit_days
+from ._uncertainty import LRTest, lrtest
 from .models import (
     BetaGeo,
     BetaGeoBetaBinom,
@@ -37,6 +38,7 @@ __all__ = [
     "Capabilities",
     "ConvergenceWarning",
     "GammaGamma",
+    "LRTest",
     "ModelInputError",
     "ModifiedBetaGeo",
     "NotFittedError",
@@ -44,6 +46,7 @@ __all__ = [
     "SpendFrequencyCorrelationWarning",
     "lifetime_value",
     "load",
+    "lrtest",
     "models_registry",
     "register_model",
     "simulate_bg_bb",

@@ -150,7 +150,7 @@ class _Model:
             # Finite inputs whose likelihood overflows (amounts near 1e308, times in the 1e200s)
             # are data a model cannot use, not a failure of the fit: say which and how to fix.
             named = {s.name: s for s in (x, second, t)}  # Gamma-Gamma passes frequency twice
-            cols = ", ".join(f"{n} (max {float(s.max()):.3g})" for n, s in named.items())
+            cols = ", ".join(f"{n} (max {_max(s):.3g})" for n, s in named.items())
             raise ModelInputError(
                 f"cannot fit {self.label}: its log-likelihood is not finite on this data "
                 f"({res['message']}); the values are too large for floating point: {cols}. "
@@ -460,6 +460,11 @@ class _PurchaseModel(_Model):
             horizon=float(t),
             n=n,
         )
+
+
+def _max(s: pl.Series) -> float:
+    m = s.cast(pl.Float64).max()
+    return m if isinstance(m, float) else float("nan")
 
 
 def _finite(s: pl.Series, label: str) -> pl.Series:
