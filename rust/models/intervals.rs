@@ -13,10 +13,10 @@ use pyo3::PyResult;
 use rayon::prelude::*;
 
 use super::compress::{Data, FxHasher};
-use super::conditional::cond_p_purchases;
+use super::conditional::{combine, posterior};
 use super::fit::fit_data;
 use super::kernels::Cols;
-use super::model::{params, BtydModel, Likelihood};
+use super::model::{params, BtydModel, ConditionalPmf, Likelihood};
 use super::simulate::Rng;
 use crate::error::core_err;
 
@@ -155,19 +155,26 @@ fn patterns(c: Cols<'_>) -> (Vec<(f64, f64, f64)>, Vec<u32>) {
     (uniq, idx)
 }
 
-/// Quantile of sorted values, linear interpolation between order statistics (type 7, the
-/// default of R and numpy).
-fn quantile(s: &[f64], q: f64) -> f64 {
-    let h = (s.len() - 1) as f64 * q;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(s.len() - 1);
-    s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+/// Quantile q of the values (linear interpolation between order statistics, type 7, the
+/// default of R and numpy), by selection (the values are reordered).
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    let h = (v.len() - 1) as f64 * q;
+    let k = h.floor() as usize;
+    let (_, a, right) = v.select_nth_unstable_by(k, f64::total_cmp);
+    let a = *a;
+    let b = right.iter().copied().fold(f64::INFINITY, f64::min);
+    if b.is_finite() {
+        a + (h - k as f64) * (b - a)
+    } else {
+        a
+    }
 }
 
-/// One prediction of one pattern at parameters p.
-fn value<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, tx: f64, t: f64) -> f64 {
+/// The part of a prediction that depends on (x, T) only, at parameters p: the discounted
+/// bracket sum, or the restarted process's PMF (evaluated once per distinct pair and draw).
+fn pair_part<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, t: f64) -> f64 {
     match q {
-        Quantity::PAlive => m.p_alive(p, x, tx, t),
+        Quantity::PAlive => 1.0,
         Quantity::Discounted { times, disc } => {
             let mut prev = 0.0;
             let mut acc = 0.0;
@@ -176,18 +183,48 @@ fn value<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, tx: f64, t:
                 acc += (cur - prev) * di;
                 prev = cur;
             }
-            m.row_factor(p, x, tx, t) * acc
+            acc
         }
-        Quantity::Conditional { n, horizon } => {
-            cond_p_purchases(m, p, n, horizon, x, tx, t).unwrap_or(f64::NAN)
-        }
+        Quantity::Conditional { n, horizon } => match M::CONDITIONAL {
+            ConditionalPmf::Posterior => posterior(m, p, n, horizon, x, t),
+            _ => f64::NAN,
+        },
     }
 }
 
+/// The prediction of one pattern from its pair part.
+fn finish<M: BtydModel>(
+    m: &M,
+    p: M::Params,
+    q: Quantity<'_>,
+    pair: f64,
+    x: f64,
+    tx: f64,
+    t: f64,
+) -> f64 {
+    match q {
+        Quantity::PAlive => m.p_alive(p, x, tx, t),
+        Quantity::Discounted { .. } => m.row_factor(p, x, tx, t) * pair,
+        Quantity::Conditional { n, horizon } => match M::CONDITIONAL {
+            ConditionalPmf::Posterior => combine(m.p_alive(p, x, tx, t), pair, n),
+            ConditionalPmf::History => m.history_pmf(p, n, horizon as u64, x, tx, t),
+            ConditionalPmf::Unavailable => f64::NAN,
+        },
+    }
+}
+
+/// One prediction of one pattern at parameters p.
+#[cfg(test)]
+fn value<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, tx: f64, t: f64) -> f64 {
+    finish(m, p, q, pair_part(m, p, q, x, t), x, tx, t)
+}
+
 /// Per-row (lower, upper) quantiles `probs` of the prediction over the parameter draws.
-/// Draws whose prediction is not finite (a draw far in the tail, where a series does not
-/// converge) are left out of that pattern's quantiles; a pattern with fewer than half of the
-/// draws finite gets NaN, which Python reports with the row.
+/// Patterns are grouped by (x, T): the pair part is evaluated once per pair and draw, the
+/// rest once per pattern and draw. Draws whose prediction is not finite (a draw far in the
+/// tail, where a series does not converge) are left out of that pattern's quantiles; a
+/// pattern with fewer than half of the draws finite gets NaN, which Python reports with
+/// the row.
 pub fn quantile_rows<M: BtydModel>(
     m: &M,
     draws: &[Vec<f64>],
@@ -202,35 +239,74 @@ pub fn quantile_rows<M: BtydModel>(
         .iter()
         .map(|d| params(m, d))
         .collect::<PyResult<_>>()?;
-    if let Quantity::Conditional { .. } = q {
-        if cond_p_purchases(m, ps[0], 0, 0.0, 0.0, 0.0, 1.0).is_none() {
+    if let (Quantity::Conditional { horizon, .. }, kind) = (q, M::CONDITIONAL) {
+        if kind == ConditionalPmf::Unavailable {
             return Err(core_err(format!(
                 "conditional_p_purchases is not available for {}",
                 m.kind()
             )));
         }
+        if kind == ConditionalPmf::History && (horizon.fract() != 0.0 || horizon > 1e7) {
+            return Err(core_err(format!(
+                "horizon must be a whole number of opportunities (at most 1e7) for {}, \
+                 got {horizon}",
+                m.kind()
+            )));
+        }
     }
     let (uniq, idx) = patterns(c);
-    let bounds: Vec<(f64, f64)> = uniq
+    // Patterns in (x, T) order, cut into runs of one pair each.
+    let mut order: Vec<u32> = (0..uniq.len() as u32).collect();
+    order.par_sort_unstable_by(|&i, &j| {
+        let (a, b) = (uniq[i as usize], uniq[j as usize]);
+        a.0.total_cmp(&b.0).then(a.2.total_cmp(&b.2))
+    });
+    let mut runs: Vec<&[u32]> = Vec::new();
+    let mut rest: &[u32] = &order;
+    while let Some(&first) = rest.first() {
+        let (x0, _, t0) = uniq[first as usize];
+        let len = rest
+            .iter()
+            .position(|&j| {
+                let (x, _, t) = uniq[j as usize];
+                x != x0 || t != t0
+            })
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(len);
+        runs.push(run);
+        rest = tail;
+    }
+    let half = ps.len().div_ceil(2);
+    let per_run: Vec<Vec<(u32, (f64, f64))>> = runs
         .par_iter()
-        .with_min_len(16)
-        .map_init(
-            || Vec::with_capacity(ps.len()),
-            |buf, &(x, tx, t)| {
-                buf.clear();
-                buf.extend(
-                    ps.iter()
-                        .map(|&p| value(m, p, q, x, tx, t))
-                        .filter(|v| v.is_finite()),
-                );
-                if buf.len() * 2 < ps.len() {
-                    return (f64::NAN, f64::NAN);
-                }
-                buf.sort_unstable_by(f64::total_cmp);
-                (quantile(buf, probs[0]), quantile(buf, probs[1]))
-            },
-        )
+        .map(|run| {
+            let (x, _, t) = uniq[run[0] as usize];
+            let pair: Vec<f64> = ps.iter().map(|&p| pair_part(m, p, q, x, t)).collect();
+            let mut buf = Vec::with_capacity(ps.len());
+            run.iter()
+                .map(|&j| {
+                    let (x, tx, t) = uniq[j as usize];
+                    buf.clear();
+                    buf.extend(
+                        ps.iter()
+                            .zip(&pair)
+                            .map(|(&p, &k)| finish(m, p, q, k, x, tx, t))
+                            .filter(|v| v.is_finite()),
+                    );
+                    let b = if buf.len() < half {
+                        (f64::NAN, f64::NAN)
+                    } else {
+                        (quantile(&mut buf, probs[0]), quantile(&mut buf, probs[1]))
+                    };
+                    (j, b)
+                })
+                .collect()
+        })
         .collect();
+    let mut bounds = vec![(f64::NAN, f64::NAN); uniq.len()];
+    for (j, b) in per_run.into_iter().flatten() {
+        bounds[j as usize] = b;
+    }
     Ok(idx
         .par_iter()
         .with_min_len(4096)
