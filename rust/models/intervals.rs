@@ -26,9 +26,15 @@ pub enum Quantity<'a> {
     PAlive,
     /// Σ_i disc_i · (E[Y(times_i)] − E[Y(times_{i−1})]): expected purchases over one horizon
     /// (`times = [h]`, `disc = [1]`) or a discounted CLV without its spend factor.
-    Discounted { times: &'a [f64], disc: &'a [f64] },
+    Discounted {
+        times: &'a [f64],
+        disc: &'a [f64],
+    },
     /// P(X(T, T+horizon] = n | x, t_x, T).
-    Conditional { n: u64, horizon: f64 },
+    Conditional {
+        n: u64,
+        horizon: f64,
+    },
 }
 
 /// `draws` parameter vectors on the natural scale: exp(N(ln θ̂, Σ_log)), where
@@ -346,7 +352,10 @@ mod tests {
             }
         }
         assert!(normal_draws(&theta, &[vec![1.0, 0.0], vec![0.0, -1.0]], 5, 1).is_err());
-        assert_eq!(normal_draws(&theta, &cov, 7, 9), normal_draws(&theta, &cov, 7, 9));
+        assert_eq!(
+            normal_draws(&theta, &cov, 7, 9),
+            normal_draws(&theta, &cov, 7, 9)
+        );
     }
 
     #[test]
@@ -355,10 +364,18 @@ mod tests {
         let p = [0.243, 4.414, 0.793, 2.426];
         let s = [0.02, 0.3, 0.1, 0.4];
         let cov: Vec<Vec<f64>> = (0..4)
-            .map(|i| (0..4).map(|j| if i == j { s[i] * s[i] } else { 0.0 }).collect())
+            .map(|i| {
+                (0..4)
+                    .map(|j| if i == j { s[i] * s[i] } else { 0.0 })
+                    .collect()
+            })
             .collect();
         let draws = normal_draws(&p, &cov, 300, 1).unwrap();
-        let (x, tx, t) = ([0.0, 2.0, 0.0, 5.0], [0.0, 30.0, 0.0, 20.0], [38.0, 38.0, 38.0, 38.0]);
+        let (x, tx, t) = (
+            [0.0, 2.0, 0.0, 5.0],
+            [0.0, 30.0, 0.0, 20.0],
+            [38.0, 38.0, 38.0, 38.0],
+        );
         let c = Cols {
             x: &x,
             tx: &tx,
@@ -371,7 +388,12 @@ mod tests {
         let (lo, hi) = quantile_rows(&m, &draws, q, c, [0.05, 0.95]).unwrap();
         for i in 0..4 {
             let point = value(&m, p, q, x[i], tx[i], t[i]);
-            assert!(lo[i] < point && point < hi[i], "{i}: {} {point} {}", lo[i], hi[i]);
+            assert!(
+                lo[i] < point && point < hi[i],
+                "{i}: {} {point} {}",
+                lo[i],
+                hi[i]
+            );
         }
         assert_eq!((lo[0], hi[0]), (lo[2], hi[2]));
         let (pl, ph) = quantile_rows(&m, &draws, Quantity::PAlive, c, [0.05, 0.95]).unwrap();
@@ -396,7 +418,11 @@ mod tests {
                 / (ok.len() - 1) as f64)
                 .sqrt();
             // The bootstrap spread estimates the same sampling error as the Hessian.
-            assert!(sd > 0.5 * se[k] && sd < 2.0 * se[k], "{k}: {sd} vs {}", se[k]);
+            assert!(
+                sd > 0.5 * se[k] && sd < 2.0 * se[k],
+                "{k}: {sd} vs {}",
+                se[k]
+            );
         }
         assert_eq!(reps, bootstrap(&m, &d, &fit.params, 40, 5, 500));
     }

@@ -204,7 +204,9 @@ impl<M: BtydModel> Kernels for Purchase<M> {
         max_iter: usize,
     ) -> PyResult<Vec<Option<Vec<f64>>>> {
         params(&self.0, start)?;
-        Ok(intervals::bootstrap(&self.0, d, start, draws, seed, max_iter))
+        Ok(intervals::bootstrap(
+            &self.0, d, start, draws, seed, max_iter,
+        ))
     }
 }
 

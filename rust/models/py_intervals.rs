@@ -122,10 +122,7 @@ fn interval(
         lo.par_iter_mut().zip(s).for_each(|(a, b)| *a *= b);
         hi.par_iter_mut().zip(s).for_each(|(a, b)| *a *= b);
     }
-    Ok((
-        super::py::F64Column::new(lo),
-        super::py::F64Column::new(hi),
-    ))
+    Ok((super::py::F64Column::new(lo), super::py::F64Column::new(hi)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
