@@ -106,13 +106,16 @@ def test_every_purchase_model_gives_intervals():
         ),
         "bg_bb": clv.simulate_bg_bb(1500, alpha=1.2, beta=0.75, gamma=0.66, delta=2.8, T=6, seed=1),
     }
-    for kind, cls in clv.models_registry(process="purchase").items():
-        assert cls.capabilities.intervals
-        if kind not in sims:  # a model registered by another branch: covered by its own tests
-            continue
-        m = cls().fit(sims[kind])
-        out = m.expected_purchases(sims[kind], 5, interval=0.8, draws=100)
+    assert all(c.capabilities.intervals for c in clv.models_registry(process="purchase").values())
+    for kind, sim in sims.items():
+        m = clv.models_registry()[kind]().fit(sim)
+        out = m.expected_purchases(sim, 5, interval=0.8, draws=100)
         assert (out["expected_purchases_upper"] >= out["expected_purchases_lower"]).all()
+        # the conditional PMF: posterior (x, T) part shared per pair, or BG/BB's history PMF
+        pmf = m.conditional_p_purchases(sim, 1, 5, interval=0.8, draws=100)
+        lo, hi = pmf["conditional_p_purchases_lower"], pmf["conditional_p_purchases_upper"]
+        assert ((lo >= 0) & (lo <= pmf["conditional_p_purchases"] + 1e-12) & (hi <= 1)).all()
+        assert (hi - lo).max() > 0
 
 
 def test_vcov_and_confint(fitted):
