@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from truenorth import clv
-from truenorth.clv import _uncertainty
+from truenorth.clv import _lrtest
 from truenorth.clv._input import ModelInputError
 
 BUNDLED = Path(clv.__file__).parents[1] / "packs" / "data" / "transactions.csv"
@@ -146,9 +146,7 @@ def test_lrtest_refuses_non_nested_pairs_and_computes_nested_ones(fitted, monkey
         clv.lrtest(clv.BetaGeo.from_params(BG), mbg)
     # The arithmetic, on a pair declared nested for the test only (no registered pair of
     # this branch is nested; GGom/NBD brings Pareto/NBD inside it).
-    monkeypatch.setitem(
-        _uncertainty.NESTED, ("bg_nbd", "mbg_nbd"), _uncertainty.Nesting(1, False, "test")
-    )
+    monkeypatch.setitem(_lrtest.NESTED, ("bg_nbd", "mbg_nbd"), _lrtest.Nesting(1, False, "test"))
     t = clv.lrtest(bg, mbg)
     stat = max(0.0, 2 * (mbg.log_likelihood - bg.log_likelihood))
     assert t.statistic == pytest.approx(stat)
@@ -169,8 +167,8 @@ def test_chi2_survival_matches_known_values():
         (1.0, 1, 0.31731050786291415),
         (2.0, 3, 0.5724067044708798),
     ]:
-        assert _uncertainty.chi2_sf(x, k) == pytest.approx(p, rel=1e-9)
-    assert _uncertainty.chi2_sf(0.0, 3) == 1.0
+        assert _lrtest.chi2_sf(x, k) == pytest.approx(p, rel=1e-9)
+    assert _lrtest.chi2_sf(0.0, 3) == 1.0
 
 
 def test_clv_rule_interval_option_adds_bands():

@@ -7,7 +7,7 @@ class with a ``kind`` and ``Capabilities`` plus ``@register_model``, and persist
 """
 
 from ._input import ModelInputError, time_unit_days
-from ._uncertainty import LRTest, lrtest
+from ._lrtest import LRTest, lrtest
 from .models import (
     BetaGeo,
     BetaGeoBetaBinom,
