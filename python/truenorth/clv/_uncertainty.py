@@ -53,7 +53,8 @@ def check_interval(interval: Any, draws: Any, seed: Any, method: Any) -> float:
 
 def param_draws(model: Any, method: Method, draws: int, seed: int) -> list[list[float]]:
     """``draws`` parameter vectors of a fitted ``_base._Model`` (natural scale), cached on
-    the model so that several predictions of one run share the same draws (and a bootstrap runs once)."""
+    the model so that several predictions of one run share the same draws (and a bootstrap
+    runs once)."""
     key = (method, draws, seed, model._params)
     cache: dict[Any, list[list[float]]] = model.__dict__.setdefault("_draw_cache", {})
     if key in cache:
