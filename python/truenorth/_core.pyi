@@ -11,12 +11,15 @@ __all__ = [
     "CoreError",
     "F64Column",
     "__version__",
+    "bootstrap_params",
     "clv",
     "conditional_p_purchases",
     "customer_summary",
     "fit",
     "group_sums",
+    "interval",
     "log_likelihood",
+    "param_draws",
     "predict",
     "predict_new",
     "simulate_spend",
@@ -54,6 +57,8 @@ _Prediction: TypeAlias = Literal[
 ]
 """Per-row predictions; expected_spend for gamma_gamma only, the others for purchase models."""
 _NewCustomerPrediction: TypeAlias = Literal["expected_purchases", "p_purchases"]
+_IntervalOf: TypeAlias = Literal["p_alive", "expected_purchases", "conditional_p_purchases", "clv"]
+"""Per-row predictions that ``interval`` bounds (purchase models)."""
 
 @type_check_only
 class FitResult(TypedDict):
@@ -169,6 +174,44 @@ def simulate_transactions(
 
 def simulate_spend(params: list[float], frequency: _ArrowStreamExportable, seed: int) -> F64Column:
     """Gamma-Gamma: mean spend of frequency[i] transactions per customer (0 if none)."""
+
+def param_draws(
+    params: list[float], covariance: list[list[float]], draws: int, seed: int
+) -> list[list[float]]:
+    """``draws`` parameter vectors exp(N(ln θ, Σ_log)), Σ_log[i][j] = cov[i][j] / (θ_i θ_j)
+    recovered from the natural-scale covariance ``fit`` returns."""
+
+def bootstrap_params(
+    model: _ModelKind,
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    weights: _ArrowStreamExportable | None,
+    start: list[float],
+    draws: int,
+    seed: int,
+    max_iter: int = 500,
+) -> list[list[float] | None]:
+    """Refits on ``draws`` resamples of the customers with replacement, each started from
+    ``start`` (None: the refit did not converge). Purchase models only."""
+
+def interval(
+    model: _PurchaseModelKind,
+    what: _IntervalOf,
+    draws: list[list[float]],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    level: float,
+    horizon: float = 0.0,
+    n: int = 0,
+    steps: int = 0,
+    step_length: float = 0.0,
+    discount_rate: float = 0.0,
+    spend: _ArrowStreamExportable | None = None,
+) -> tuple[F64Column, F64Column]:
+    """Per-row (lower, upper) quantiles (type 7) of the central ``level`` interval of a
+    prediction over parameter draws, evaluated once per distinct (frequency, recency, T)."""
 
 # ---- END models section ---------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ pub fn combine(pa: f64, pmf: f64, n: u64) -> f64 {
 
 /// PMF(n, t) of the restarted process of a customer alive at T after x repeat purchases;
 /// depends on (x, T) only, not on t_x.
-fn posterior<M: BtydModel>(m: &M, p: M::Params, n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
+pub fn posterior<M: BtydModel>(m: &M, p: M::Params, n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
     if t <= 0.0 {
         return if n == 0 { 1.0 } else { 0.0 };
     }

@@ -9,6 +9,7 @@ pub use super::compress::Cols;
 use super::compress::{self, Data};
 use super::conditional;
 use super::fit::{fit_data, FitOut};
+use super::intervals::{self, Quantity};
 use super::model::{params, BtydModel, ConditionalPmf};
 use super::simulate;
 use crate::error::core_err;
@@ -53,6 +54,33 @@ pub trait Kernels: Sync {
         seed: u64,
         resolution: Option<f64>,
     ) -> PyResult<Vec<Vec<f64>>>;
+    /// Per-row (lower, upper) quantiles `probs` of a prediction over parameter draws.
+    fn interval(
+        &self,
+        _q: Quantity<'_>,
+        _draws: &[Vec<f64>],
+        _c: Cols<'_>,
+        _probs: [f64; 2],
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Err(core_err(format!(
+            "prediction intervals are not available for {}",
+            self.kind()
+        )))
+    }
+    /// Parameters refitted on `draws` resamples of the customers (None: not converged).
+    fn bootstrap(
+        &self,
+        _d: &Data,
+        _start: &[f64],
+        _draws: usize,
+        _seed: u64,
+        _max_iter: usize,
+    ) -> PyResult<Vec<Option<Vec<f64>>>> {
+        Err(core_err(format!(
+            "bootstrap is not available for {}",
+            self.kind()
+        )))
+    }
 }
 
 /// A purchase model as [`Kernels`].
@@ -150,6 +178,28 @@ impl<M: BtydModel> Kernels for Purchase<M> {
         }
         let p = params(&self.0, p)?;
         Ok(simulate::purchase_times(&self.0, p, t, seed, resolution))
+    }
+    fn interval(
+        &self,
+        q: Quantity<'_>,
+        draws: &[Vec<f64>],
+        c: Cols<'_>,
+        probs: [f64; 2],
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        intervals::quantile_rows(&self.0, draws, q, c, probs)
+    }
+    fn bootstrap(
+        &self,
+        d: &Data,
+        start: &[f64],
+        draws: usize,
+        seed: u64,
+        max_iter: usize,
+    ) -> PyResult<Vec<Option<Vec<f64>>>> {
+        params(&self.0, start)?;
+        Ok(intervals::bootstrap(
+            &self.0, d, start, draws, seed, max_iter,
+        ))
     }
 }
 

@@ -32,9 +32,9 @@ fn check_params(m: &dyn Kernels, p: &[f64]) -> PyResult<()> {
     Ok(())
 }
 
-type Columns = (Vec<f64>, Vec<f64>, Vec<f64>);
+pub(super) type Columns = (Vec<f64>, Vec<f64>, Vec<f64>);
 
-fn load(
+pub(super) fn load(
     m: &dyn Kernels,
     x: &Bound<'_, PyAny>,
     tx: &Bound<'_, PyAny>,
@@ -50,7 +50,7 @@ fn load(
     Ok((xv, txv, tv))
 }
 
-fn cols(c: &Columns) -> Cols<'_> {
+pub(super) fn cols(c: &Columns) -> Cols<'_> {
     Cols {
         x: &c.0,
         tx: &c.1,
@@ -349,5 +349,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_transactions, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_spend, m)?)?;
+    super::py_intervals::register(m)?;
     Ok(())
 }

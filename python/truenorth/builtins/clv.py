@@ -19,7 +19,11 @@ Example::
 (e.g. ``when: "country = 'NL'"``). Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
 ``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
-``clv``. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
+``clv``. With ``interval: 0.9`` also ``p_alive_lower``/``p_alive_upper`` and (with a spend
+model) ``clv_lower``/``clv_upper``: the central 90% interval over ``draws`` (200) draws of the
+purchase model's parameters from their asymptotic normal on the log scale
+(``interval_method: bootstrap`` refits on resampled customers instead), seeded by ``seed``;
+the spend per purchase is held at its estimate. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
 correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
 reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
@@ -159,6 +163,20 @@ class ClvOptions(truenorth.Options):
     observation_end: date | datetime | None = None
     model_path: str | None = Field(None, description="fitted purchase model JSON (skip fitting)")
     spend_model_path: str | None = Field(None, description="fitted spend model JSON")
+    interval: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="level of prediction intervals (e.g. 0.9): adds p_alive_lower/_upper "
+        "and, with a spend model, clv_lower/_upper (null: none)",
+    )
+    interval_method: Literal["normal", "bootstrap"] = Field(
+        "normal",
+        description="parameter draws: normal (asymptotic normal of the log-parameters) or "
+        "bootstrap (refits on resampled customers; needs a fitted, not loaded, model)",
+    )
+    draws: int = Field(200, ge=2, le=100_000, description="parameter draws of the intervals")
+    seed: int = Field(0, ge=0, description="seed of the parameter draws")
     into: str = Field("customers", description="table to write")
 
     @field_validator("model", "spend", mode="before")
@@ -228,9 +246,15 @@ def _reads(options: ClvOptions, rule: truenorth.Rule) -> list[str]:
 
 def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
     schema: dict[str, Any] = {options.customer: None, **OUTPUT_SCHEMA_BASE}
+    if options.interval is not None:
+        schema["p_alive_lower"] = pl.Float64()
+        schema["p_alive_upper"] = pl.Float64()
     if options.spend:
         schema["expected_spend"] = pl.Float64()
         schema["clv"] = pl.Float64()
+        if options.interval is not None:
+            schema["clv_lower"] = pl.Float64()
+            schema["clv_upper"] = pl.Float64()
     return {options.into: schema}
 
 
@@ -358,10 +382,22 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
     _same_unit(model, opts.unit, "purchase model")
     t_units = horizon * UNIT_DAYS[horizon_unit] / duration_days(opts.unit)
-    columns = [
-        model.p_alive(summary).alias("p_alive"),
-        model.expected_purchases(summary, t_units).alias("expected_purchases"),
-    ]
+    band: dict[str, Any] | None = (
+        {
+            "interval": opts.interval,
+            "draws": opts.draws,
+            "seed": opts.seed,
+            "method": opts.interval_method,
+        }
+        if opts.interval is not None
+        else None
+    )
+    columns: list[pl.Series] = (
+        [model.p_alive(summary).alias("p_alive")]
+        if band is None
+        else model.p_alive(summary, **band).get_columns()
+    )
+    columns.append(model.expected_purchases(summary, t_units).alias("expected_purchases"))
     if opts.spend:
         # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
         # sum to zero or less (refunds, free orders) are left out of the fit, and said so
@@ -399,16 +435,18 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         spend_input = summary.select("frequency", pl.col("monetary_value").clip(lower_bound=0.0))
         expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
         columns.append(expected_spend)
-        columns.append(
-            clv.lifetime_value(
-                model,
-                expected_spend,  # computed once (lifetime_value accepts the spend per row)
-                summary,
-                horizon=int(horizon),
-                horizon_unit=horizon_unit,
-                discount_rate=opts.discount_rate,
-            ).alias("clv")
+        common: dict[str, Any] = {
+            "horizon": int(horizon),
+            "horizon_unit": horizon_unit,
+            "discount_rate": opts.discount_rate,
+        }
+        # the spend per row is computed once (lifetime_value accepts it as a Series)
+        value: pl.Series | pl.DataFrame = (
+            clv.lifetime_value(model, expected_spend, summary, **common)
+            if band is None
+            else clv.lifetime_value(model, expected_spend, summary, **common, **band)
         )
+        columns.extend(value.get_columns() if isinstance(value, pl.DataFrame) else [value])
     out = summary.with_columns(columns).sort(opts.customer)
     if hasattr(ctx, "note"):
         ctx.note("customers", out.height)

@@ -12,6 +12,7 @@ any fitted model through ``expected_cumulative_transactions``, ``frequency_table
 """
 
 from ._input import ModelInputError, time_unit_days
+from ._lrtest import LRTest, lrtest
 from .backtest import Backtest, backtest, default_models
 from .diagnostics import (
     conditional_expectations,
@@ -50,6 +51,7 @@ __all__ = [
     "Capabilities",
     "ConvergenceWarning",
     "GammaGamma",
+    "LRTest",
     "ModelInputError",
     "ModifiedBetaGeo",
     "NotFittedError",
@@ -63,6 +65,7 @@ __all__ = [
     "holdout_accuracy",
     "lifetime_value",
     "load",
+    "lrtest",
     "models_registry",
     "register_model",
     "simulate_bg_bb",

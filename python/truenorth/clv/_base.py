@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import polars as pl
 
@@ -24,12 +24,13 @@ from ._input import (
     weights_column,
     whole_numbers,
 )
+from ._uncertainty import Method, check_interval, param_draws, z_value
 from ._units import summary_unit
 from .persist import to_json
 from .registry import Capabilities, models_registry
 
 if TYPE_CHECKING:
-    from .._core import _Prediction
+    from .._core import _IntervalOf, _Prediction
 
 
 class ConvergenceWarning(UserWarning):
@@ -157,6 +158,8 @@ class _Model:
             probe._set_params(start)
             start_list = list(probe._params or ())
         res = _core.fit(self._native, x, second, t, w, start_list, max_iter)
+        # kept (not persisted) for method="bootstrap" intervals, which refit on resamples
+        self._fit_data = (x, second, t, w, max_iter)
         if not math.isfinite(res["log_likelihood"]):
             # Finite inputs whose likelihood overflows (amounts near 1e308, times in the 1e200s)
             # are data a model cannot use, not a failure of the fit: say which and how to fix.
@@ -204,6 +207,47 @@ class _Model:
             orient="row",
         )
 
+    def vcov(self) -> pl.DataFrame:
+        """Covariance matrix of the parameter estimates on the natural scale (the inverse
+        Hessian of the log-parameters mapped by the delta method): a ``parameter`` column and
+        one column per parameter.
+
+        >>> from truenorth import clv
+        >>> s = clv.simulate_bg_nbd(2000, r=0.5, alpha=5, a=0.7, b=2.5, T=40, seed=1)
+        >>> clv.BetaGeo().fit(s).vcov().columns
+        ['parameter', 'r', 'alpha', 'a', 'b']
+        """
+        self._require("intervals", "a parameter covariance (vcov)")
+        cov = self._covariance()
+        names = list(self.param_names)
+        return pl.DataFrame(
+            {"parameter": names, **{n: [r[j] for r in cov] for j, n in enumerate(names)}}
+        )
+
+    def confint(self, level: float = 0.95) -> pl.DataFrame:
+        """Confidence intervals of the parameters at ``level``: normal on the log scale, the
+        scale of the fit (θ̂ · exp(± z · se(θ̂)/θ̂)), so bounds stay positive and follow the skew
+        of scale parameters; columns parameter, estimate, lower, upper."""
+        self._require("intervals", "parameter confidence intervals (confint)")
+        if isinstance(level, bool) or not (isinstance(level, int | float) and 0 < level < 1):
+            raise ModelInputError(f"level must be strictly between 0 and 1, got {level!r}")
+        cov = self._covariance()
+        z = z_value(float(level))
+        rows = []
+        for i, (name, v) in enumerate(self.params.items()):
+            k = math.exp(z * math.sqrt(cov[i][i]) / v)
+            rows.append((name, v, v / k, v * k))
+        return pl.DataFrame(rows, schema=["parameter", "estimate", "lower", "upper"], orient="row")
+
+    def _covariance(self) -> list[list[float]]:
+        self.params  # noqa: B018 - raises NotFittedError first
+        if self.covariance is None:
+            raise ModelInputError(
+                f"{self.label} has no parameter covariance: it was built from parameters, or "
+                "its Hessian was not positive definite at the optimum"
+            )
+        return self.covariance
+
     def __repr__(self) -> str:
         if self._params is None:
             return f"{type(self).__name__}(time_unit={self.time_unit!r}, unfitted)"
@@ -241,22 +285,118 @@ class _PurchaseModel(_Model):
         col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))
         return _finite(pl.Series(col).alias(name or what), self.label)
 
-    def p_alive(self, data: Any) -> pl.Series:
-        """P(the customer is still active at T | frequency, recency, T), per row."""
-        return self._predict("p_alive", data)
+    @overload
+    def p_alive(self, data: Any) -> pl.Series: ...
+    @overload
+    def p_alive(
+        self,
+        data: Any,
+        *,
+        interval: float,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.DataFrame: ...
+    def p_alive(
+        self,
+        data: Any,
+        *,
+        interval: float | None = None,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.Series | pl.DataFrame:
+        """P(the customer is still active at T | frequency, recency, T), per row.
 
-    def expected_purchases(self, data: Any, t: float | str | pl.Series) -> pl.Series:
+        With ``interval`` (e.g. 0.9) a DataFrame ``p_alive``, ``p_alive_lower``,
+        ``p_alive_upper``: the estimate and the central interval over ``draws`` parameter draws
+        (``method`` ``"normal"`` or ``"bootstrap"``, seeded by ``seed``; see
+        ``truenorth.clv._uncertainty``).
+        """
+        point = self._predict("p_alive", data)
+        if interval is None:
+            return point
+        return self._interval(point, data, "p_alive", interval, draws, seed, method)
+
+    @overload
+    def expected_purchases(self, data: Any, t: float | str | pl.Series) -> pl.Series: ...
+    @overload
+    def expected_purchases(
+        self,
+        data: Any,
+        t: float,
+        *,
+        interval: float,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.DataFrame: ...
+    def expected_purchases(
+        self,
+        data: Any,
+        t: float | str | pl.Series,
+        *,
+        interval: float | None = None,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.Series | pl.DataFrame:
         """Expected purchases in the next ``t`` time units (opportunities for a discrete-time
         model), conditional on each row's history. ``t`` is one horizon for every row, or a
         horizon per row: a column of ``data`` (e.g. ``"duration_holdout"``) or a Series.
         Rows are predicted once per distinct horizon, so a per-row horizon costs about one
-        scalar call per distinct value."""
+        scalar call per distinct value.
+
+        With ``interval`` (one horizon for every row only): a DataFrame ``expected_purchases``, ``expected_purchases_lower``,
+        ``expected_purchases_upper`` (see ``p_alive``).
+
+        Example::
+
+            m = BetaGeo(time_unit="1w").fit(summary)
+            band = m.expected_purchases(summary, 52, interval=0.9, draws=200, seed=1)
+        """
         if isinstance(t, str | pl.Series):
+            if interval is not None:
+                raise ModelInputError(
+                    "expected_purchases: interval= needs one horizon for every row, not a "
+                    "horizon per row"
+                )
             return _per_row_horizon(self, data, t)
         if self.capabilities.discrete:
             _check_opportunities(t, self.label)
         _check_horizon(t)
-        return self._predict("expected_purchases", data, t)
+        point = self._predict("expected_purchases", data, t)
+        if interval is None:
+            return point
+        return self._interval(
+            point, data, "expected_purchases", interval, draws, seed, method, horizon=float(t)
+        )
+
+    def _interval(
+        self,
+        point: pl.Series,
+        data: Any,
+        what: _IntervalOf,
+        interval: Any,
+        draws: Any,
+        seed: Any,
+        method: Any,
+        **kw: Any,
+    ) -> pl.DataFrame:
+        """The point column with its ``_lower`` and ``_upper`` bounds over parameter draws."""
+        self._require("intervals", "prediction intervals (interval=)")
+        level = check_interval(interval, draws, seed, method)
+        ps = param_draws(self, method, draws, seed)
+        x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
+        lo, hi = _core.interval(self._native, what, ps, x, tx, t, level, **kw)
+        name = point.name
+        return pl.DataFrame(
+            [
+                point,
+                _finite(pl.Series(lo).alias(f"{name}_lower"), self.label),
+                _finite(pl.Series(hi).alias(f"{name}_upper"), self.label),
+            ]
+        )
 
     def log_likelihood_rows(self, data: Any) -> pl.Series:
         """Per-row log-likelihood at the current parameters."""
@@ -278,7 +418,31 @@ class _PurchaseModel(_Model):
         out = _core.predict_new(self._native, "p_purchases", self._p(), ts, n)
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
 
-    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
+    @overload
+    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series: ...
+    @overload
+    def conditional_p_purchases(
+        self,
+        data: Any,
+        n: int,
+        t: float,
+        *,
+        interval: float,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.DataFrame: ...
+    def conditional_p_purchases(
+        self,
+        data: Any,
+        n: int,
+        t: float,
+        *,
+        interval: float | None = None,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "normal",
+    ) -> pl.Series | pl.DataFrame:
         """P(n purchases in (T, T+t] | frequency, recency, T), per row (models with the
         ``conditional_pmf`` capability).
 
@@ -288,6 +452,9 @@ class _PurchaseModel(_Model):
         BG/NBD(r+x, α+T, a, b+x+1) for MBG/NBD (the time-0 drop-out is already survived), and
         Pareto/NBD(r+x, α+T, s, β+T) for Pareto/NBD. Summed over n it is 1; its mean is
         ``expected_purchases(data, t)``. Vectorised in Rust (once per distinct (x, T)).
+
+        With ``interval``: a DataFrame ``conditional_p_purchases`` with ``_lower`` and
+        ``_upper`` bounds (see ``p_alive``).
 
         Example::
 
@@ -303,7 +470,20 @@ class _PurchaseModel(_Model):
             _check_opportunities(t, self.label)
         x, tx, tt = rfm_columns(data, discrete=discrete)
         col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
-        return _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+        point = _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
+        if interval is None:
+            return point
+        return self._interval(
+            point,
+            data,
+            "conditional_p_purchases",
+            interval,
+            draws,
+            seed,
+            method,
+            horizon=float(t),
+            n=n,
+        )
 
 
 def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl.Series:

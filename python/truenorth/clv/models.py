@@ -121,33 +121,23 @@ class ParetoNBD(_PurchaseModel):
 class BetaGeoBetaBinom(_PurchaseModel):
     """BG/BB (Fader, Hardie & Shang 2010) for discrete opportunities: alpha, beta, gamma,
     delta. ``T`` is the number of opportunities, ``recency`` the opportunity of the last
-    transaction; horizons are numbers of future opportunities."""
+    transaction; horizons are numbers of future opportunities.
+
+    ``p_alive`` is P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11.
+    ``conditional_p_purchases(data, n, t)`` is P(X(T, T+t) = n | α, β, γ, δ, x, t_x, T)
+    (FHS 2010, appendix): a customer alive through T survives each later opportunity with
+    probability 1 − θ and then transacts with probability p; one who dropped out in the past
+    makes none. Integrated over the Beta priors jointly with the history, in log space, once
+    per distinct (frequency, recency, T); the cost per history grows with ``t``. Example::
+
+        m = BetaGeoBetaBinom().fit(summary)  # T = opportunities observed (e.g. 6 years)
+        p0 = m.conditional_p_purchases(summary, 0, 5)  # none in the next 5 opportunities
+    """
 
     kind = "bg_bb"
     label = "BG/BB"
     param_names = ("alpha", "beta", "gamma", "delta")
     capabilities = replace(_CONTINUOUS, discrete=True)
-
-    def p_alive(self, data: Any) -> pl.Series:
-        """P(alive at opportunity T + 1 | frequency, recency, T), FHS (2010) eq. 11."""
-        return self._predict("p_alive", data)
-
-    def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series:
-        """P(n transactions in the next ``t`` opportunities | frequency, recency, T), per row
-        (Fader, Hardie & Shang 2010, appendix: P(X(T, T+t) = n | α, β, γ, δ, x, t_x, T)).
-
-        A customer alive through T survives each later opportunity with probability 1 − θ
-        and then transacts with probability p; one who dropped out in the past makes none.
-        Integrated over the Beta priors jointly with the history, in log space. Summed over
-        n it is 1; its mean is ``expected_purchases(data, t)``. Vectorised in Rust (once per
-        distinct (frequency, recency, T)); the cost per history grows with ``t``.
-
-        Example::
-
-            m = BetaGeoBetaBinom().fit(summary)  # T = opportunities observed (e.g. 6 years)
-            p0 = m.conditional_p_purchases(summary, 0, 5)  # none in the next 5 opportunities
-        """
-        return super().conditional_p_purchases(data, n, t)
 
 
 @register_model

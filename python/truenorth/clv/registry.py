@@ -46,7 +46,9 @@ class Capabilities:
     - ``new_customer``: ``expected_purchases_new`` and ``p_purchases`` (a new customer).
     - ``simulation``: ``simulate_model`` draws customer summaries from it.
     - ``covariates``: the fit takes per-customer covariates.
-    - ``intervals``: the fit reports standard errors; ``summary()`` gives 95% intervals.
+    - ``intervals``: the fit reports standard errors and a covariance: ``summary()``,
+      ``vcov()``, ``confint(level)``, and (purchase models) prediction intervals with
+      ``interval=`` (parameter draws evaluated through the model's Rust kernels).
 
     >>> Capabilities(process="purchase", conditional_pmf=True).conditional_pmf
     True

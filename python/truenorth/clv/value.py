@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
 from .. import _core
 from ._base import _finite, _PurchaseModel, _SpendModel
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
+from ._uncertainty import Method, check_interval, param_draws
 from .registry import models_registry
 
 #: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
@@ -18,6 +19,7 @@ DAYS_PER_MONTH = 30.4375
 _HORIZON_DAYS = {"day": 1.0, "week": 7.0, "year": 365.25}
 
 
+@overload
 def lifetime_value(
     purchase_model: _PurchaseModel,
     spend_model: _SpendModel | str | pl.Series | float,
@@ -28,7 +30,38 @@ def lifetime_value(
     discount_rate: float = 0.01,
     time_unit: str | None = None,
     days_per_month: float = DAYS_PER_MONTH,
-) -> pl.Series:
+) -> pl.Series: ...
+@overload
+def lifetime_value(
+    purchase_model: _PurchaseModel,
+    spend_model: _SpendModel | str | pl.Series | float,
+    data: Any,
+    *,
+    horizon: int = 12,
+    horizon_unit: str = "month",
+    discount_rate: float = 0.01,
+    time_unit: str | None = None,
+    days_per_month: float = DAYS_PER_MONTH,
+    interval: float,
+    draws: int = 200,
+    seed: int = 0,
+    method: Method = "normal",
+) -> pl.DataFrame: ...
+def lifetime_value(
+    purchase_model: _PurchaseModel,
+    spend_model: _SpendModel | str | pl.Series | float,
+    data: Any,
+    *,
+    horizon: int = 12,
+    horizon_unit: str = "month",
+    discount_rate: float = 0.01,
+    time_unit: str | None = None,
+    days_per_month: float = DAYS_PER_MONTH,
+    interval: float | None = None,
+    draws: int = 200,
+    seed: int = 0,
+    method: Method = "normal",
+) -> pl.Series | pl.DataFrame:
     """Discounted CLV per customer (row of ``data``):
 
         CLV = Σ_{i=1..horizon} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1 + discount_rate)^i
@@ -48,6 +81,16 @@ def lifetime_value(
     ``days_per_month`` days (default 30.4375 = 365.25/12). lifetimes'
     ``customer_lifetime_value`` instead assumes daily data unless told ``freq`` and uses
     4.345 weeks (30.415 days) or 30 days per month; pass ``days_per_month`` to reproduce it.
+
+    With ``interval`` (e.g. 0.9) the result is a DataFrame ``clv``, ``clv_lower``,
+    ``clv_upper``: the central interval over ``draws`` draws of the purchase model's
+    parameters (``method`` ``"normal"`` or ``"bootstrap"``, seeded by ``seed``; see
+    ``truenorth.clv._uncertainty``). The spend per purchase is held at its estimate: the
+    bounds carry the purchase model's parameter uncertainty, not the spend model's.
+
+    Example::
+
+        band = lifetime_value(bg, gg, summary, horizon=12, interval=0.9, draws=200, seed=1)
     """
     if not (
         isinstance(purchase_model, _PurchaseModel)
@@ -96,6 +139,9 @@ def lifetime_value(
         else:
             step_days = _HORIZON_DAYS[horizon_unit]
         step = step_days / unit_days
+    level = None if interval is None else check_interval(interval, draws, seed, method)
+    if level is not None:
+        purchase_model._require("intervals", "prediction intervals (interval=)")
     df = as_frame(data)
     x, tx, t = rfm_columns(df, discrete=discrete)
     if isinstance(spend_model, _SpendModel) and spend_model.capabilities.process == "spend":
@@ -124,7 +170,30 @@ def lifetime_value(
         float(step),
         float(discount_rate),
     )
-    return _finite(pl.Series(col).alias("clv"), purchase_model.label)
+    point = _finite(pl.Series(col).alias("clv"), purchase_model.label)
+    if level is None:
+        return point
+    lo, hi = _core.interval(
+        purchase_model._native,
+        "clv",
+        param_draws(purchase_model, method, draws, seed),
+        x,
+        tx,
+        t,
+        level,
+        steps=horizon,
+        step_length=float(step),
+        discount_rate=float(discount_rate),
+        spend=spend.cast(pl.Float64),
+    )
+    label = purchase_model.label
+    return pl.DataFrame(
+        [
+            point,
+            _finite(pl.Series(lo).alias("clv_lower"), label),
+            _finite(pl.Series(hi).alias("clv_upper"), label),
+        ]
+    )
 
 
 def _names(process: str) -> str:

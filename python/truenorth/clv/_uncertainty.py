@@ -1,0 +1,106 @@
+"""Parameter draws for prediction intervals of fitted models (``_base`` uses them; the
+likelihood-ratio test is ``_lrtest``).
+
+Prediction intervals (``interval=`` of ``p_alive``, ``expected_purchases``,
+``conditional_p_purchases`` and ``lifetime_value``) are quantiles, per customer, of the
+prediction evaluated at ``draws`` parameter vectors:
+
+- ``method="normal"`` (default): the log-parameters are drawn from their asymptotic normal,
+  N(ln θ̂, H⁻¹) with H the Hessian of the negative log-likelihood in the log-parameters, the
+  scale the fit optimises on. The fit stores the natural-scale covariance (delta method,
+  Σ_ij = θ̂_i θ̂_j (H⁻¹)_ij); the draws recover H⁻¹ from it exactly. Drawing on the log
+  scale keeps every draw positive and follows the skew of the likelihood in scale
+  parameters such as α and β.
+- ``method="bootstrap"``: refits on the fitted customers resampled with replacement (as
+  CLVTools' ``uncertainty="boots"``), each refit started from the estimate. Needs the data
+  the model was fitted on in this session (a loaded model has none) and costs one fit per
+  draw (on the compressed patterns, in parallel); refits that do not converge are left out
+  with a warning.
+
+The draws are evaluated in Rust once per distinct (frequency, recency, T) pattern, not per
+customer. The intervals describe the estimation error of the parameters: they are intervals
+for each customer's *expected* value, not for the purchases the customer will make.
+"""
+
+from __future__ import annotations
+
+import warnings
+from statistics import NormalDist
+from typing import Any, Literal
+
+from .. import _core
+from ._input import ModelInputError
+
+Method = Literal["normal", "bootstrap"]
+
+__all__ = ["Method", "check_interval", "param_draws", "z_value"]
+
+
+def check_interval(interval: Any, draws: Any, seed: Any, method: Any) -> float:
+    """The interval level as a float, after checking every interval argument."""
+    if isinstance(interval, bool) or not (isinstance(interval, int | float) and 0 < interval < 1):
+        raise ModelInputError(
+            f"interval must be a level strictly between 0 and 1 (e.g. 0.9), got {interval!r}"
+        )
+    if isinstance(draws, bool) or not (isinstance(draws, int) and 2 <= draws <= 100_000):
+        raise ModelInputError(f"draws must be a whole number from 2 to 100000, got {draws!r}")
+    if isinstance(seed, bool) or not (isinstance(seed, int) and 0 <= seed < 2**64):
+        raise ModelInputError(f"seed must be a non-negative integer, got {seed!r}")
+    if method not in ("normal", "bootstrap"):
+        raise ModelInputError(f"method must be 'normal' or 'bootstrap', got {method!r}")
+    return float(interval)
+
+
+def param_draws(model: Any, method: Method, draws: int, seed: int) -> list[list[float]]:
+    """``draws`` parameter vectors of a fitted ``_base._Model`` (natural scale), cached on
+    the model so that several predictions of one run share the same draws (and a bootstrap
+    runs once)."""
+    key = (method, draws, seed, model._params)
+    cache: dict[Any, list[list[float]]] = model.__dict__.setdefault("_draw_cache", {})
+    if key in cache:
+        return cache[key]
+    if method == "normal":
+        if model.covariance is None:
+            raise ModelInputError(
+                f"{model.label} has no parameter covariance (built from parameters, or its "
+                "Hessian was not positive definite at the optimum): fit it on data, or use "
+                "method='bootstrap'"
+            )
+        out = _core.param_draws(model._p(), model.covariance, draws, seed)
+    else:
+        out = _bootstrap(model, draws, seed)
+    cache.clear()  # one set of draws at a time: they can be large
+    cache[key] = out
+    return out
+
+
+def _bootstrap(model: Any, draws: int, seed: int) -> list[list[float]]:
+    data = model.__dict__.get("_fit_data")
+    if data is None:
+        raise ModelInputError(
+            f"method='bootstrap' refits {model.label} on the customers it was fitted on, and "
+            "this model was not fitted in this session (loaded or built from parameters): "
+            "fit it, or use method='normal'"
+        )
+    x, second, t, w, max_iter = data
+    reps = _core.bootstrap_params(model._native, x, second, t, w, model._p(), draws, seed, max_iter)
+    ok = [r for r in reps if r is not None]
+    failed = len(reps) - len(ok)
+    if len(ok) * 2 < len(reps):
+        raise ModelInputError(
+            f"bootstrap: {failed} of {draws} refits of {model.label} did not converge; the "
+            "fit is too fragile for a bootstrap interval (try method='normal')"
+        )
+    if failed:
+        warnings.warn(
+            f"bootstrap: {failed} of {draws} refits of {model.label} did not converge and "
+            "are left out of the interval",
+            UserWarning,
+            stacklevel=4,
+        )
+    return ok
+
+
+def z_value(level: float) -> float:
+    """The standard normal quantile of a central interval of ``level``."""
+    return NormalDist().inv_cdf(0.5 + level / 2)
