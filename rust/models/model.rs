@@ -142,6 +142,12 @@ pub trait BtydModel: Likelihood {
     }
     /// See `row_factor`; 0 for t <= 0.
     fn bracket(&self, p: Self::Params, x: f64, t_obs: f64, t: f64) -> f64;
+    /// ∫_0^∞ e^{−δt} dE[Y(t) | alive at T]: the discounted expected residual transactions
+    /// (DERT) of a customer alive at T at the continuous rate δ per time unit (times
+    /// `row_factor` per row); None for a model without it.
+    fn dert_bracket(&self, _p: Self::Params, _x: f64, _t_obs: f64, _delta: f64) -> Option<f64> {
+        None
+    }
     /// E[X(t)] for a new customer.
     fn expected_purchases_new(&self, p: Self::Params, t: f64) -> f64;
     /// P(X(t) = n) for a new customer.
