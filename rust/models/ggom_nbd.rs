@@ -132,9 +132,8 @@ pub fn p_purchases(p: [f64; 5], n: u64, t: f64) -> f64 {
     };
     let ln_f0 = b.ln() + s.ln() + s * beta.ln();
     let alive = (ln_nb(t) + s * (beta.ln() - ln_beta_exp(beta, b * t))).exp();
-    let dead = |tau: f64| {
-        (ln_nb(tau) + ln_f0 + b * tau - (s + 1.0) * ln_beta_exp(beta, b * tau)).exp()
-    };
+    let dead =
+        |tau: f64| (ln_nb(tau) + ln_f0 + b * tau - (s + 1.0) * ln_beta_exp(beta, b * tau)).exp();
     alive + integrate(&dead, 0.0, t, PRED_REL)
 }
 
@@ -262,7 +261,10 @@ mod tests {
             ] {
                 let a = ll_row(p, x, tx, t);
                 let b = ll_simpson(p, x, tx, t);
-                assert!((a - b).abs() < 1e-9 * (1.0 + b.abs()), "{p:?} {x} {tx} {t}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 1e-9 * (1.0 + b.abs()),
+                    "{p:?} {x} {tx} {t}: {a} vs {b}"
+                );
             }
         }
     }
@@ -287,7 +289,10 @@ mod tests {
         let a = GGomNbd.dert_bracket(g, 2.0, 38.86, delta).unwrap();
         let e = pareto_nbd::dert_alive(pn, 2.0, 38.86, delta);
         assert!((a - e).abs() < 1e-6 * e, "{a} {e}");
-        let (a, e) = (uncond_expected(g, 39.0), pareto_nbd::uncond_expected(pn, 39.0));
+        let (a, e) = (
+            uncond_expected(g, 39.0),
+            pareto_nbd::uncond_expected(pn, 39.0),
+        );
         assert!((a - e).abs() < 1e-7, "{a} {e}");
     }
 

@@ -85,13 +85,18 @@ pub fn integrate<R: Real>(f: &impl Fn(f64) -> R, a: f64, b: f64, rel: f64) -> R 
         let err: f64 = panels.iter().map(|p| p.3).sum();
         // Rounding floor: no panel is asked for more digits than f64 carries.
         let floor: f64 = panels.iter().map(|p| 1e-15 * p.2.val().abs()).sum();
-        if !(err > (rel * total.abs()).max(floor)) {
+        // A NaN error estimate stops here too: the NaN reaches the caller, never a runaway.
+        let within = err <= (rel * total.abs()).max(floor);
+        if within || err.is_nan() {
             break;
         }
         let (k, _) = panels
             .iter()
             .enumerate()
-            .fold((0, f64::NEG_INFINITY), |m, (i, p)| if p.3 > m.1 { (i, p.3) } else { m });
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |m, (i, p)| if p.3 > m.1 { (i, p.3) } else { m },
+            );
         let (lo, hi, _, _) = panels.swap_remove(k);
         let mid = 0.5 * (lo + hi);
         if !(mid > lo && mid < hi) {
