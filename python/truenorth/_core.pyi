@@ -46,16 +46,19 @@ class _ArrowStreamExportable(Protocol):
 # The aliases are private because they exist only in this stub (stubtest checks that every
 # public name is in the extension); import them under `if TYPE_CHECKING:`.
 
-_ModelKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "gamma_gamma"]
+_ModelKind: TypeAlias = Literal[
+    "bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "ggom_nbd", "gamma_gamma"
+]
 """Every fitted model."""
-_PurchaseModelKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb"]
+_PurchaseModelKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "ggom_nbd"]
 """Models of purchase counts and drop-out (all but the spend model)."""
-_ContinuousTimeKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd"]
+_ContinuousTimeKind: TypeAlias = Literal["bg_nbd", "mbg_nbd", "pareto_nbd", "ggom_nbd"]
 """Purchase models in continuous time (transaction logs can be simulated)."""
 _Prediction: TypeAlias = Literal[
-    "p_alive", "expected_purchases", "log_likelihood", "expected_spend"
+    "p_alive", "expected_purchases", "log_likelihood", "expected_spend", "dert"
 ]
-"""Per-row predictions; expected_spend for gamma_gamma only, the others for purchase models."""
+"""Per-row predictions; expected_spend for gamma_gamma only, dert (``horizon`` is then the
+continuous discount rate) for pareto_nbd and ggom_nbd, the others for purchase models."""
 _NewCustomerPrediction: TypeAlias = Literal["expected_purchases", "p_purchases"]
 _IntervalOf: TypeAlias = Literal["p_alive", "expected_purchases", "conditional_p_purchases", "clv"]
 """Per-row predictions that ``interval`` bounds (purchase models)."""

@@ -114,6 +114,7 @@ impl<M: BtydModel> Kernels for Purchase<M> {
             "p_alive" => rows(x.len(), |i| m.p_alive(p, x[i], tx[i], t[i])),
             "expected_purchases" => discounted(m, p, c, &[horizon], &[1.0]),
             "log_likelihood" => rows(x.len(), |i| m.ll_row(p, x[i], tx[i], t[i])),
+            "dert" => dert(m, p, c, horizon)?,
             _ => return Err(core_err(format!("unknown prediction '{what}'"))),
         })
     }
@@ -201,6 +202,35 @@ impl<M: BtydModel> Kernels for Purchase<M> {
             &self.0, d, start, draws, seed, max_iter,
         ))
     }
+}
+
+/// DERT at the continuous discount rate `delta` per row: row factor · `dert_bracket`, the
+/// bracket once per distinct (x, T).
+fn dert<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, delta: f64) -> PyResult<Vec<f64>> {
+    if !(delta > 0.0 && delta.is_finite()) {
+        return Err(core_err(format!(
+            "the continuous discount rate must be positive and finite, got {delta}"
+        )));
+    }
+    let Cols { x, tx, t } = c;
+    let pairs = compress::PairIndex::new(x, t);
+    let k: Vec<Option<f64>> = pairs
+        .uniq
+        .par_iter()
+        .map(|&(xi, ti)| m.dert_bracket(p, xi, ti, delta))
+        .collect();
+    if k.iter().any(Option::is_none) {
+        return Err(core_err(format!("DERT is not available for {}", m.kind())));
+    }
+    let factor = m.row_factors(p, x, tx, t);
+    Ok(rows(x.len(), |i| {
+        let b = pairs
+            .get(x[i], t[i])
+            .and_then(|j| k[j])
+            .or_else(|| m.dert_bracket(p, x[i], t[i], delta))
+            .unwrap_or(f64::NAN);
+        factor(i) * b
+    }))
 }
 
 /// Σ_i disc_i · [bracket(t_i) − bracket(t_{i−1})] per row, times the row factor.

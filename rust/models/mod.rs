@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod ggom_nbd;
 pub mod intervals;
 pub mod kernels;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod optim;
 pub mod pareto_nbd;
 pub mod py;
 mod py_intervals;
+pub mod quad;
 pub mod rng;
 pub mod simulate;
 pub mod special;
@@ -35,6 +37,7 @@ pub static MODELS: &[&dyn Kernels] = &[
     &Purchase(bgnbd::BgNbd(bgnbd::Variant::Mbg)),
     &Purchase(pareto_nbd::ParetoNbd),
     &Purchase(bgbb::BgBb),
+    &Purchase(ggom_nbd::GGomNbd),
     &gamma_gamma::GammaGamma,
 ];
 
@@ -74,6 +77,7 @@ mod tests {
         grad_width(&bgnbd::BgNbd(bgnbd::Variant::Mbg));
         grad_width(&pareto_nbd::ParetoNbd);
         grad_width(&bgbb::BgBb);
+        grad_width(&ggom_nbd::GGomNbd);
         grad_width(&gamma_gamma::GammaGamma);
     }
 }

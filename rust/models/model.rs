@@ -1,7 +1,7 @@
 //! What a model is to the kernels: [`Likelihood`] (enough to fit it) and [`BtydModel`] (a
 //! purchase model: predictions, CLV, conditional PMF, simulation).
 //!
-//! # Adding a purchase model (GGom/NBD, sBG, BdW, ...)
+//! # Adding a purchase model (sBG, BdW, ...)
 //!
 //! A new model implements, in one module `rust/models/<name>.rs`, on a unit struct (or a
 //! struct of variant flags, like `BgNbd`):
@@ -11,13 +11,17 @@
 //! - [`BtydModel`]: `Params = [f64; K]`, `p_alive`, `bracket` (E[Y(t) | x, t_x, T] =
 //!   `row_factor` · `bracket`; `row_factor` defaults to P(alive)), `expected_purchases_new`,
 //!   `p_purchases_new` and `simulate`; optionally `CONDITIONAL` with `posterior_pmf` or
-//!   `history_pmf`, `DISCRETE_TIME`, `ll_row`, `row_factors` (a per-column fast path).
+//!   `history_pmf`, `DISCRETE_TIME`, `ll_row`, `row_factors` (a per-column fast path),
+//!   `dert_bracket` (DERT under continuous discounting).
 //!
 //! Files it touches:
 //! - `rust/models/<name>.rs` (new): the maths, its tests and the two `impl` blocks;
 //! - `rust/models/mod.rs`: `pub mod <name>;` and one line in `MODELS`;
 //! - `python/truenorth/_core.pyi`: the kind in the `_ModelKind` aliases;
 //! - the Python side (`truenorth.clv`: the model class in its registry, the README).
+//!
+//! GGom/NBD (`ggom_nbd.rs`) was the first model added this way: in Rust its module, the
+//! quadrature it needed (`quad.rs`, new, now shared) and three lines of `mod.rs`.
 //!
 //! Before these traits the `Model` enum was matched in about a dozen places of `mod.rs`, in
 //! `conditional.rs` and `simulate.rs`: a model touched four Rust files and every match.
@@ -142,6 +146,12 @@ pub trait BtydModel: Likelihood {
     }
     /// See `row_factor`; 0 for t <= 0.
     fn bracket(&self, p: Self::Params, x: f64, t_obs: f64, t: f64) -> f64;
+    /// ∫_0^∞ e^{−δt} dE[Y(t) | alive at T]: the discounted expected residual transactions
+    /// (DERT) of a customer alive at T at the continuous rate δ per time unit (times
+    /// `row_factor` per row); None for a model without it.
+    fn dert_bracket(&self, _p: Self::Params, _x: f64, _t_obs: f64, _delta: f64) -> Option<f64> {
+        None
+    }
     /// E[X(t)] for a new customer.
     fn expected_purchases_new(&self, p: Self::Params, t: f64) -> f64;
     /// P(X(t) = n) for a new customer.

@@ -166,6 +166,17 @@ pub fn uncond_expected(p: [f64; 4], t: f64) -> f64 {
     r * beta / alpha * lifetime_factor(s, beta, t)
 }
 
+/// DERT given alive at T (Fader, Hardie & Lee 2005, "RFM and CLV", eq. 2 without its
+/// P(alive) factor): λ and μ are a posteriori Gamma(r+x, α+T) and Gamma(s, β+T), so
+///   E[λ ∫_0^∞ e^{−(δ+μ)u} du] = (r+x)/(α+T) · E[1/(δ+μ)]
+///                            = (r+x)/(α+T) · (β+T)^s δ^{s−1} U(s, s; δ(β+T)),
+/// with U written as z^s U(s, s; z) / δ, z = δ(β+T) (see `special::hyperu_aa_scaled`).
+pub fn dert_alive(p: [f64; 4], x: f64, t_obs: f64, delta: f64) -> f64 {
+    let [r, alpha, s, beta] = p;
+    let z = delta * (beta + t_obs);
+    (r + x) / (alpha + t_obs) * super::special::hyperu_aa_scaled(s, z) / delta
+}
+
 /// P(X(t) = n) for a new customer. Conditioning on the death time τ:
 ///   P = NB(n; r, α/(α+t)) · (β/(β+t))^s + ∫_0^t NB(n; r, α/(α+τ)) · s β^s (β+τ)^−(s+1) dτ,
 /// (alive throughout, or dead at τ with n purchases before), where NB is the gamma–Poisson
@@ -264,6 +275,9 @@ impl BtydModel for ParetoNbd {
         } else {
             cond_expected(p, x, t_obs, t_obs, t)
         }
+    }
+    fn dert_bracket(&self, p: [f64; 4], x: f64, t_obs: f64, delta: f64) -> Option<f64> {
+        Some(dert_alive(p, x, t_obs, delta))
     }
     fn expected_purchases_new(&self, p: [f64; 4], t: f64) -> f64 {
         uncond_expected(p, t)

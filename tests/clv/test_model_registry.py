@@ -51,11 +51,11 @@ def toy(fresh_registry):
 
 def test_the_registry_lists_the_built_in_models_with_their_capabilities():
     models = clv.models_registry()
-    assert list(models) == ["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "gamma_gamma"]
+    assert list(models) == ["bg_nbd", "mbg_nbd", "pareto_nbd", "bg_bb", "ggom_nbd", "gamma_gamma"]
     assert all(cls.kind == kind for kind, cls in models.items())
     assert models["bg_bb"].capabilities.discrete and not models["bg_nbd"].capabilities.discrete
     assert list(clv.models_registry(process="spend")) == ["gamma_gamma"]
-    assert list(clv.models_registry(conditional_pmf=True)) == list(models)[:4]
+    assert list(clv.models_registry(conditional_pmf=True)) == list(models)[:5]
     assert clv.models_registry(covariates=True) == {}
     with pytest.raises(ValueError, match="unknown capability pmf"):
         clv.models_registry(pmf=True)
@@ -81,7 +81,7 @@ def test_a_model_without_a_capability_refuses_its_methods_by_name(toy, cdnow):
         m.conditional_p_purchases(cdnow, 0, 52)
     assert str(info.value) == (
         "Toy BG does not offer conditional_p_purchases (a conditional PMF): its capability "
-        "conditional_pmf is False; models with it: bg_nbd, mbg_nbd, pareto_nbd, bg_bb"
+        "conditional_pmf is False; models with it: bg_nbd, mbg_nbd, pareto_nbd, bg_bb, ggom_nbd"
     )
     with pytest.raises(clv.ModelInputError, match="Toy BG does not offer p_purchases"):
         m.p_purchases(1, 10.0)
@@ -137,7 +137,7 @@ def test_the_clv_rule_takes_a_registered_model_by_name(toy, transactions):
     assert toy_run.tables["customers"].equals(bg_run.tables["customers"])
     # its options and docs list it
     schema = ClvOptions.model_json_schema()["properties"]["model"]
-    assert schema["enum"] == ["bg_nbd", "mbg_nbd", "pareto_nbd", "toy_bg"]
+    assert schema["enum"] == ["bg_nbd", "mbg_nbd", "pareto_nbd", "ggom_nbd", "toy_bg"]
     assert "toy_bg (Toy BG)" in schema["description"]
 
 
@@ -153,7 +153,8 @@ def test_the_clv_rule_refuses_models_by_capability(fresh_registry):
     text = str(info.value)
     assert "model: BG/BB cannot be used here: it has discrete=True, the clv rule needs " in text
     assert (
-        "discrete=False, got 'bg_bb' (expected one of 'bg_nbd', 'mbg_nbd' or 'pareto_nbd')" in text
+        "discrete=False, got 'bg_bb' (expected one of 'bg_nbd', 'mbg_nbd', 'pareto_nbd' or "
+        "'ggom_nbd')" in text
     )
     assert "spend: BG/NBD cannot be used here: it has process='purchase'" in text
     assert "(expected one of 'gamma_gamma' or 'toy_spend')" in text

@@ -169,9 +169,10 @@ def models_registry(**capabilities: Any) -> dict[str, type[Model]]:
     mbg_nbd      ModifiedBetaGeo   purchase  pmf=True
     pareto_nbd   ParetoNBD         purchase  pmf=True
     bg_bb        BetaGeoBetaBinom  purchase  pmf=True
+    ggom_nbd     GammaGompertzNBD  purchase  pmf=True
     gamma_gamma  GammaGamma        spend     pmf=False
     >>> list(clv.models_registry(process="purchase", discrete=False))
-    ['bg_nbd', 'mbg_nbd', 'pareto_nbd']
+    ['bg_nbd', 'mbg_nbd', 'pareto_nbd', 'ggom_nbd']
     """
     known = {f.name for f in fields(Capabilities)}
     unknown = sorted(set(capabilities) - known)

@@ -26,6 +26,7 @@ def lifetime_value(
     data: Any,
     *,
     horizon: int = 12,
+    start: int = 0,
     horizon_unit: str = "month",
     discount_rate: float = 0.01,
     time_unit: str | None = None,
@@ -38,6 +39,7 @@ def lifetime_value(
     data: Any,
     *,
     horizon: int = 12,
+    start: int = 0,
     horizon_unit: str = "month",
     discount_rate: float = 0.01,
     time_unit: str | None = None,
@@ -53,6 +55,7 @@ def lifetime_value(
     data: Any,
     *,
     horizon: int = 12,
+    start: int = 0,
     horizon_unit: str = "month",
     discount_rate: float = 0.01,
     time_unit: str | None = None,
@@ -66,7 +69,10 @@ def lifetime_value(
 
         CLV = Σ_{i=1..horizon} spend · (E[Y(i·Δ)] − E[Y((i−1)·Δ)]) / (1 + discount_rate)^i
 
-    where E[Y(t)] is the purchase model's expected purchases in the next t given the row's
+    over the steps i = ``start`` + 1 .. ``horizon``: ``start=0`` (the default) is the value of
+    the next ``horizon`` units, ``start=1, horizon=3, horizon_unit="year"`` the value of years 2
+    and 3 only (discounted to today, as the same years are within a 3-year CLV); the window's
+    value is the ``horizon`` CLV minus the ``start`` one. E[Y(t)] is the purchase model's expected purchases in the next t given the row's
     history, Δ is one ``horizon_unit`` ("month", "week", "day", "year"; for BG/BB "period",
     one opportunity) expressed in the model's time unit, and spend is the spend model's
     expected spend per purchase (``GammaGamma.expected_spend``), a column name of ``data``,
@@ -103,6 +109,10 @@ def lifetime_value(
     if not (isinstance(horizon, int) and horizon >= 0):
         raise ModelInputError(
             f"horizon must be a non-negative whole number of steps, got {horizon!r}"
+        )
+    if not (isinstance(start, int) and not isinstance(start, bool) and 0 <= start <= horizon):
+        raise ModelInputError(
+            f"start must be a whole number of steps from 0 to horizon ({horizon}), got {start!r}"
         )
     if not (
         isinstance(discount_rate, int | float)
@@ -142,6 +152,11 @@ def lifetime_value(
     level = None if interval is None else check_interval(interval, draws, seed, method)
     if level is not None:
         purchase_model._require("intervals", "prediction intervals (interval=)")
+        if start:
+            raise ModelInputError(
+                "lifetime_value: interval= covers the value from now (start=0); the interval of "
+                "a later window is not computed"
+            )
     df = as_frame(data)
     x, tx, t = rfm_columns(df, discrete=discrete)
     if isinstance(spend_model, _SpendModel) and spend_model.capabilities.process == "spend":
@@ -159,18 +174,25 @@ def lifetime_value(
             f"spend_model must be a fitted {_names('spend')}, a column name, a Series or a "
             "non-negative number"
         )
-    col = _core.clv(
-        purchase_model._native,
-        purchase_model._p(),
-        x,
-        tx,
-        t,
-        spend.cast(pl.Float64),
-        horizon,
-        float(step),
-        float(discount_rate),
-    )
-    point = _finite(pl.Series(col).alias("clv"), purchase_model.label)
+
+    def clv(steps: int) -> pl.Series:
+        col = _core.clv(
+            purchase_model._native,
+            purchase_model._p(),
+            x,
+            tx,
+            t,
+            spend.cast(pl.Float64),
+            steps,
+            float(step),
+            float(discount_rate),
+        )
+        return pl.Series(col)
+
+    # Each step carries the same discount in both sums, so the difference is exactly the
+    # discounted value of the window's steps.
+    value = clv(horizon) - clv(start) if start else clv(horizon)
+    point = _finite(value.alias("clv"), purchase_model.label)
     if level is None:
         return point
     lo, hi = _core.interval(
