@@ -94,7 +94,14 @@ def lock_beside(target: Path) -> FolderLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            # The holder writes its pid just after taking the lock: give it a moment, so the
+            # error names the other run rather than "another process".
             holder = _read_holder(fd)
+            for _ in range(20):
+                if holder:
+                    break
+                time.sleep(0.005)
+                holder = _read_holder(fd)
             os.close(fd)
             raise LockHeld(lock_file, holder) from None
         except BaseException:
