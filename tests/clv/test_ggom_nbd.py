@@ -165,3 +165,20 @@ def test_recovers_its_parameters_from_simulated_customers():
     assert m.converged and m.standard_errors is not None
     for name, value in Q.items():
         assert abs(m.params[name] - value) < 4 * m.standard_errors[name], name
+
+
+def test_lrtest_of_pareto_nbd_inside_ggom_nbd_on_cdnow(cdnow, fitted):
+    # CDNOW's GGom/NBD optimum lies on the Pareto/NBD limit (b -> 0), so the likelihood ratio
+    # is ~0 and the boundary mixture's p-value is half a chi-square(1) tail (Self & Liang 1987)
+    from scipy import stats
+
+    pareto = ParetoNBD(time_unit="1w").fit(cdnow)
+    test = clv.lrtest(pareto, fitted)
+    assert test.df == 1 and test.boundary
+    # a full model whose optimiser stops 1e-8 below the nested optimum counts as no gain
+    gain = max(0.0, 2 * (fitted.log_likelihood - pareto.log_likelihood))
+    assert test.statistic == pytest.approx(gain, abs=1e-9)
+    assert 0 <= test.statistic < 0.05
+    assert test.p_value == pytest.approx(0.5 * stats.chi2.sf(test.statistic, 1), rel=1e-9)
+    with pytest.raises(clv.ModelInputError, match="not nested"):
+        clv.lrtest(fitted, pareto)

@@ -60,7 +60,7 @@ def lrtest(restricted: Any, full: Any) -> LRTest:
 
     Example::
 
-        test = clv.lrtest(ParetoNBD().fit(summary), GGomNBD().fit(summary))
+        test = clv.lrtest(ParetoNBD().fit(summary), GammaGompertzNBD().fit(summary))
         test.p_value  # small: GGom/NBD's extra parameter is needed
     """
     for name, m in (("restricted", restricted), ("full", full)):
