@@ -179,6 +179,8 @@ def test_lrtest_of_pareto_nbd_inside_ggom_nbd_on_cdnow(cdnow, fitted):
     gain = max(0.0, 2 * (fitted.log_likelihood - pareto.log_likelihood))
     assert test.statistic == pytest.approx(gain, abs=1e-9)
     assert 0 <= test.statistic < 0.05
-    assert test.p_value == pytest.approx(0.5 * stats.chi2.sf(test.statistic, 1), rel=1e-9)
+    # P(½χ²₀ + ½χ²₁ >= s): 1 at s = 0 (the point mass), half the χ²₁ tail above it
+    expected = 1.0 if test.statistic == 0 else 0.5 * stats.chi2.sf(test.statistic, 1)
+    assert test.p_value == pytest.approx(expected, rel=1e-9)
     with pytest.raises(clv.ModelInputError, match="not nested"):
         clv.lrtest(fitted, pareto)
