@@ -198,10 +198,10 @@ class GammaGompertzNBD(_ResidualValue):
     >>> summary = pl.DataFrame(
     ...     {"frequency": [0, 2, 6], "recency": [0.0, 30.43, 12.0], "T": [38.86] * 3}
     ... )
-    >>> [round(v, 3) for v in m.p_alive(summary)]
-    [0.086, 0.429, 0.003]
-    >>> [round(v, 3) for v in m.expected_purchases(summary, 52)]
-    [0.019, 0.321, 0.005]
+    >>> tuple(round(v, 3) for v in m.p_alive(summary))
+    (0.086, 0.429, 0.003)
+    >>> tuple(round(v, 3) for v in m.expected_purchases(summary, 52))
+    (0.019, 0.321, 0.005)
     """
 
     kind = "ggom_nbd"
