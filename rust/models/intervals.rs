@@ -12,10 +12,9 @@ use std::hash::BuildHasherDefault;
 use pyo3::PyResult;
 use rayon::prelude::*;
 
-use super::compress::{Data, FxHasher};
+use super::compress::{Cols, Data, FxHasher};
 use super::conditional::{combine, posterior};
 use super::fit::fit_data;
-use super::kernels::Cols;
 use super::model::{params, BtydModel, ConditionalPmf, Likelihood};
 use super::simulate::Rng;
 use crate::error::core_err;

@@ -14,6 +14,7 @@ pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
 pub mod ggom_nbd;
+pub mod hyperu;
 pub mod intervals;
 pub mod kernels;
 pub mod model;
@@ -50,7 +51,12 @@ pub fn model_for(kind: &str) -> PyResult<&'static dyn Kernels> {
         .ok_or_else(|| core_err(format!("unknown model kind '{kind}'")))
 }
 
-pub use py::register;
+/// Adds the models' Python functions to the module: the point kernels (`py`) and the
+/// interval kernels (`py_intervals`), which build on `py`'s column helpers.
+pub fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+    py::register(m)?;
+    py_intervals::register(m)
+}
 
 #[cfg(test)]
 mod tests {

@@ -170,11 +170,11 @@ pub fn uncond_expected(p: [f64; 4], t: f64) -> f64 {
 /// P(alive) factor): λ and μ are a posteriori Gamma(r+x, α+T) and Gamma(s, β+T), so
 ///   E[λ ∫_0^∞ e^{−(δ+μ)u} du] = (r+x)/(α+T) · E[1/(δ+μ)]
 ///                            = (r+x)/(α+T) · (β+T)^s δ^{s−1} U(s, s; δ(β+T)),
-/// with U written as z^s U(s, s; z) / δ, z = δ(β+T) (see `special::hyperu_aa_scaled`).
+/// with U written as z^s U(s, s; z) / δ, z = δ(β+T) (see `hyperu::hyperu_aa_scaled`).
 pub fn dert_alive(p: [f64; 4], x: f64, t_obs: f64, delta: f64) -> f64 {
     let [r, alpha, s, beta] = p;
     let z = delta * (beta + t_obs);
-    (r + x) / (alpha + t_obs) * super::special::hyperu_aa_scaled(s, z) / delta
+    (r + x) / (alpha + t_obs) * super::hyperu::hyperu_aa_scaled(s, z) / delta
 }
 
 /// P(X(t) = n) for a new customer. Conditioning on the death time τ:

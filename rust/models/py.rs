@@ -349,6 +349,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_transactions, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_spend, m)?)?;
-    super::py_intervals::register(m)?;
     Ok(())
 }
