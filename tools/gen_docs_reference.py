@@ -48,30 +48,11 @@ def code(text: Any) -> str:
     return "`" + str(text).replace("|", "\\|") + "`"
 
 
-def schema_type(prop: dict[str, Any], link_defs: bool = True) -> str:
-    """A JSON Schema property as a short type (``integer | null``, ``"a" | "b"``)."""
-    if "enum" in prop:
-        return " | ".join(json.dumps(v) for v in prop["enum"])
-    if "const" in prop:
-        return json.dumps(prop["const"])
-    for key in ("anyOf", "oneOf"):
-        if key in prop:
-            return " | ".join(dict.fromkeys(schema_type(p, link_defs) for p in prop[key]))
-    if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
-    t = prop.get("type", "any")
-    if t == "string" and prop.get("format") in ("date", "date-time"):
-        return str(prop["format"])
-    if t == "array":
-        return f"list[{schema_type(prop.get('items', {}), link_defs)}]"
-    if t == "object" and isinstance(prop.get("additionalProperties"), dict):
-        return f"map[string, {schema_type(prop['additionalProperties'], link_defs)}]"
-    return str(t)
-
-
 def type_cell(prop: dict[str, Any]) -> str:
     """Alternatives as separate code spans: a ``|`` inside a code span in a table cell would
     show its escaping backslash."""
+    from truenorth.engine.schema import schema_type
+
     parts, depth, current = [], 0, ""
     for token in re.split(r"( \| |\[|\])", schema_type(prop)):
         depth += {"[": 1, "]": -1}.get(token, 0)

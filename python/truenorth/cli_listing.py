@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from .cli_support import EXIT_OK, _registry
 
@@ -78,11 +77,13 @@ def cmd_kinds(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{kind.name} — {kind.summary}  (plugin: {reg.provider('kinds', kind.name)})")
     print()
+    from .engine.schema import schema_type
+
     print("options (with:):")
     schema = kind.options_model.model_json_schema()
     required = set(schema.get("required", []))
     for name, prop in schema.get("properties", {}).items():
-        typ = _schema_type(prop)
+        typ = schema_type(prop)
         default = "" if name in required else f" = {json.dumps(prop.get('default'), default=str)}"
         desc = prop.get("description", "")
         print(f"  {name}: {typ}{default}{'  (required)' if name in required else ''}")
@@ -92,23 +93,6 @@ def cmd_kinds(args: argparse.Namespace) -> int:
         print()
         print(kind.doc.strip())
     return EXIT_OK
-
-
-def _schema_type(prop: dict[str, Any]) -> str:
-    if "enum" in prop:
-        return " | ".join(json.dumps(v) for v in prop["enum"])
-    if "const" in prop:
-        return json.dumps(prop["const"])
-    if "anyOf" in prop:
-        return " | ".join(dict.fromkeys(_schema_type(p) for p in prop["anyOf"]))
-    if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
-    t = prop.get("type", "any")
-    if t == "string" and prop.get("format") in ("date", "date-time"):
-        return str(prop["format"])
-    if t == "array":
-        return f"list[{_schema_type(prop.get('items', {}))}]"
-    return str(t)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -117,9 +117,7 @@ fn log_likelihood(
     weights: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<f64> {
     let m = model_for(model)?;
-    if params.len() != m.n_params() {
-        return Err(core_err("wrong number of parameters"));
-    }
+    check_params(m, &params)?;
     let (x, tx, tv) = load(m, frequency, second, t)?;
     let w = weights.map(|w| f64_values(w, "weights")).transpose()?;
     Ok(py.detach(|| {
@@ -181,9 +179,7 @@ fn predict(
 ) -> PyResult<F64Column> {
     let m = model_for(model)?;
     let c = load(m, frequency, second, t)?;
-    if params.len() != m.n_params() {
-        return Err(core_err("wrong number of parameters"));
-    }
+    check_params(m, &params)?;
     let out = py.detach(|| m.predict(what, &params, cols(&c), horizon))?;
     Ok(F64Column::new(out))
 }

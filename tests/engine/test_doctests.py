@@ -22,6 +22,7 @@ MODULES = [
     "truenorth.engine.records",
     "truenorth.engine.findings",
     "truenorth.engine.plugins",
+    "truenorth.engine.schema",
     "truenorth.engine.result",
     "truenorth.engine.engine",
     "truenorth.builtins._plans",

@@ -8,6 +8,7 @@ Editors (VS Code YAML extension, IntelliJ) use it for completion and inline erro
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from .plugins import Registry
@@ -52,3 +53,32 @@ def _rename_refs(node: Any, old: str, new: str) -> None:
     elif isinstance(node, list):
         for v in node:
             _rename_refs(v, old, new)
+
+
+def schema_type(prop: dict[str, Any]) -> str:
+    """A JSON Schema property as a short type (``integer | null``, ``"a" | "b"``,
+    ``list[string]``, ``map[string, number]``): what ``truenorth kinds KIND`` and the generated
+    reference pages print for each option.
+
+    >>> schema_type({"anyOf": [{"type": "integer"}, {"type": "null"}]})
+    'integer | null'
+    >>> schema_type({"type": "object", "additionalProperties": {"type": "number"}})
+    'map[string, number]'
+    """
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    for key in ("anyOf", "oneOf"):
+        if key in prop:
+            return " | ".join(dict.fromkeys(schema_type(p) for p in prop[key]))
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    t = prop.get("type", "any")
+    if t == "string" and prop.get("format") in ("date", "date-time"):
+        return str(prop["format"])
+    if t == "array":
+        return f"list[{schema_type(prop.get('items', {}))}]"
+    if t == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"map[string, {schema_type(prop['additionalProperties'])}]"
+    return str(t)
