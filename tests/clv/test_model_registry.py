@@ -137,8 +137,11 @@ def test_the_clv_rule_takes_a_registered_model_by_name(toy, transactions):
     assert toy_run.tables["customers"].equals(bg_run.tables["customers"])
     # its options and docs list it
     schema = ClvOptions.model_json_schema()["properties"]["model"]
-    assert schema["enum"] == ["bg_nbd", "mbg_nbd", "pareto_nbd", "ggom_nbd", "toy_bg"]
+    assert schema["enum"] == ["bg_nbd", "mbg_nbd", "pareto_nbd", "ggom_nbd", "toy_bg", "auto"]
     assert "toy_bg (Toy BG)" in schema["description"]
+    # and so do model: auto's candidates
+    items = ClvOptions.model_json_schema()["properties"]["models"]["anyOf"][0]["items"]
+    assert items["enum"] == ["bg_nbd", "mbg_nbd", "pareto_nbd", "ggom_nbd", "toy_bg"]
 
 
 def test_the_clv_rule_refuses_models_by_capability(fresh_registry):
@@ -153,8 +156,8 @@ def test_the_clv_rule_refuses_models_by_capability(fresh_registry):
     text = str(info.value)
     assert "model: BG/BB cannot be used here: it has discrete=True, the clv rule needs " in text
     assert (
-        "discrete=False, got 'bg_bb' (expected one of 'bg_nbd', 'mbg_nbd', 'pareto_nbd' or "
-        "'ggom_nbd')" in text
+        "discrete=False, got 'bg_bb' (expected one of 'bg_nbd', 'mbg_nbd', 'pareto_nbd', "
+        "'ggom_nbd' or 'auto')" in text
     )
     assert "spend: BG/NBD cannot be used here: it has process='purchase'" in text
     assert "(expected one of 'gamma_gamma' or 'toy_spend')" in text

@@ -1,0 +1,83 @@
+"""The ``clv`` rule kind: transactions → customer summary → purchase + spend models → CLV.
+
+Example::
+
+    - id: value
+      kind: clv
+      with:
+        source: transactions          # dataset role with customer, time, amount columns
+        model: bg_nbd                 # a continuous-time purchase model (see `model` above)
+        spend: gamma_gamma            # or null: no spend model, no clv column
+        horizon: "12 months"          # or an integer in horizon_unit
+        discount_rate: 0.01           # per horizon_unit period
+        period: 1d                    # purchases in the same period are merged (or 1mo, 1q, 1y)
+        unit: 1w                      # unit of recency and T (1mo with a 1mo period)
+        # model_path: models/bgnbd.json   # score with a fitted model instead of fitting
+        # (services can also pass fitted models: engine.run(..., resources={"value": model}))
+
+``on:`` may name the transactions table instead of ``source``; ``when:`` filters transactions
+(e.g. ``when: "country = 'NL'"``). Writes ``customers`` (option ``into``): the summary columns (customer key, frequency, recency,
+T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
+``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
+``clv``. With ``interval: 0.9`` also ``p_alive_lower``/``p_alive_upper`` and (with a spend
+model) ``clv_lower``/``clv_upper``: the central 90% interval over ``draws`` (200) draws of the
+purchase model's parameters from their asymptotic normal on the log scale
+(``interval_method: bootstrap`` refits on resampled customers instead), seeded by ``seed``;
+the spend per purchase is held at its estimate. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
+correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
+reported as ``warn`` findings (not printed warnings); repeat customers
+with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
+counted in an ``info`` finding; their ``expected_spend`` is the fitted model's for a mean
+spend of 0 (the population mean, pulled down by each of their repeat purchases).
+"""
+
+from __future__ import annotations
+
+import truenorth
+
+from .options import (
+    AUTO,
+    MODEL_NEEDS,
+    UNIT_DAYS,
+    ClvOptions,
+    _reads,
+    _validate,
+    _writes,
+    duration_days,
+    is_calendar,
+    parse_horizon,
+    source_of,
+    usable_models,
+)
+from .rule import evaluate
+
+__all__ = [
+    "AUTO",
+    "KIND",
+    "MODEL_NEEDS",
+    "UNIT_DAYS",
+    "ClvOptions",
+    "duration_days",
+    "evaluate",
+    "is_calendar",
+    "parse_horizon",
+    "source_of",
+    "usable_models",
+]
+
+KIND = truenorth.RuleKind(
+    name="clv",
+    options_model=ClvOptions,
+    evaluate=evaluate,
+    reads=_reads,
+    writes=_writes,
+    summary="Customer summary, BG/NBD-family purchase model (or the best of several on a "
+    "holdout), Gamma-Gamma spend, discounted CLV.",
+    doc=__doc__ or "",
+    validate=_validate,
+)
+
+
+@truenorth.hookimpl
+def register_rule_kinds(register):
+    register(KIND)

@@ -1,0 +1,181 @@
+"""Running the ``clv`` rule: summarise the transactions, fit (or pick, with ``model: auto``)
+the purchase and spend models, and score every customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+import truenorth
+
+from . import outputs
+from .fitting import convergence, fit_model, same_unit
+from .options import AUTO, UNIT_DAYS, ClvOptions, duration_days, parse_horizon, source_of
+from .selection import choose
+
+
+def _load_model(ctx: truenorth.RuleContext, path: str) -> Any:
+    from truenorth import clv
+
+    file = ctx.resolve_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read model {file}: {exc.strerror}") from None
+    return clv.load(text)
+
+
+def _given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
+    """Fitted models handed in by a service: ``resources={rule_id: model or {purchase, spend}}``."""
+    res = ctx.resource() if hasattr(ctx, "resource") else None
+    if res is None:
+        return {}
+    if isinstance(res, dict):
+        unknown = set(res) - {"purchase", "spend"}
+        if unknown:
+            raise ValueError(
+                f"resources for {ctx.rule.id!r}: unknown key(s) {sorted(unknown)}; use purchase, spend"
+            )
+        return res
+    return {"purchase": res}
+
+
+def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
+    from truenorth import clv
+
+    opts = ctx.rule.options
+    lf = ctx.table(source_of(opts, ctx.rule))
+    if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
+        lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))
+    try:
+        summary = clv.summarize(
+            lf,
+            customer=opts.customer,
+            time=opts.time,
+            amount=opts.amount,
+            period=opts.period,
+            unit=opts.unit,
+            observation_end=opts.observation_end,
+        )
+    except ValueError as exc:
+        # summarize raises ValueError (or the core's CoreError, a ValueError) only for bad input:
+        # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
+        raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
+    findings: list[truenorth.Finding] = []
+    given = _given_models(ctx)
+    auto_tables: dict[str, pl.DataFrame] = {}
+    if opts.model == AUTO:
+        if given.get("purchase") is not None:
+            raise ValueError(
+                f"resources for {ctx.rule.id!r}: a fitted purchase model was passed, but the "
+                "rule has model: auto (it fits and picks its own); pass it to a rule that names "
+                "its model"
+            )
+        model, auto_tables = _auto(ctx, lf, summary, findings)
+    elif opts.model_path:
+        model = _load_model(ctx, opts.model_path)
+    else:
+        model = fit_model(
+            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(summary),
+            ctx,
+            opts.model,
+            findings,
+        )
+    if opts.model != AUTO:  # model: auto reports the refit's convergence under its kind
+        convergence(ctx, model, opts.model, findings)
+    horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
+    same_unit(model, opts.unit, "purchase model")
+    t_units = horizon * UNIT_DAYS[horizon_unit] / duration_days(opts.unit)
+    band: dict[str, Any] | None = (
+        {
+            "interval": opts.interval,
+            "draws": opts.draws,
+            "seed": opts.seed,
+            "method": opts.interval_method,
+        }
+        if opts.interval is not None
+        else None
+    )
+    columns: list[pl.Series] = (
+        [model.p_alive(summary).alias("p_alive")]
+        if band is None
+        else model.p_alive(summary, **band).get_columns()
+    )
+    columns.append(model.expected_purchases(summary, t_units).alias("expected_purchases"))
+    if opts.spend:
+        # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
+        # sum to zero or less (refunds, free orders) are left out of the fit, and said so
+        bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
+        n_bad = summary.select(bad.sum()).item()
+        if n_bad:
+            findings.append(
+                ctx.finding(
+                    str(opts.spend),
+                    f"{n_bad} repeat customer(s) with non-positive mean spend (refunds, free "
+                    "orders) left out of the Gamma-Gamma fit; their expected_spend is the "
+                    "fitted model's for a mean spend of 0",
+                    severity="info",
+                    value=float(n_bad),
+                    evidence={"excluded": int(n_bad), "customers": summary.height},
+                )
+            )
+        if given.get("spend") is not None:
+            spend = given["spend"]
+        elif opts.spend_model_path:
+            spend = _load_model(ctx, opts.spend_model_path)
+        else:
+            spend = fit_model(
+                lambda: clv.models_registry()[opts.spend](time_unit=opts.unit).fit(
+                    summary.filter(~bad)
+                ),
+                ctx,
+                opts.spend,
+                findings,
+            )
+        same_unit(spend, opts.unit, "spend model")
+        convergence(ctx, spend, opts.spend, findings)
+        # a negative mean (refunds) is predicted as a mean of 0: the model's population
+        # prior, pulled down the more repeat purchases brought nothing
+        spend_input = summary.select("frequency", pl.col("monetary_value").clip(lower_bound=0.0))
+        expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
+        columns.append(expected_spend)
+        common: dict[str, Any] = {
+            "horizon": int(horizon),
+            "horizon_unit": horizon_unit,
+            "discount_rate": opts.discount_rate,
+        }
+        # the spend per row is computed once (lifetime_value accepts it as a Series)
+        value: pl.Series | pl.DataFrame = (
+            clv.lifetime_value(model, expected_spend, summary, **common)
+            if band is None
+            else clv.lifetime_value(model, expected_spend, summary, **common, **band)
+        )
+        columns.extend(value.get_columns() if isinstance(value, pl.DataFrame) else [value])
+    out = summary.with_columns(columns).sort(opts.customer)
+    if hasattr(ctx, "note"):
+        ctx.note("customers", out.height)
+        params = getattr(model, "params", None)
+        if params:
+            kind = getattr(model, "kind", opts.model)
+            ctx.note("purchase model", None, model=kind, params=dict(params))
+    return truenorth.RuleOutput(tables={opts.into: out, **auto_tables}, findings=findings)
+
+
+def _auto(
+    ctx: truenorth.RuleContext[ClvOptions],
+    lf: pl.LazyFrame,
+    summary: pl.DataFrame,
+    findings: list[truenorth.Finding],
+) -> tuple[Any, dict[str, pl.DataFrame]]:
+    """model: auto: backtest the candidates, refit the pick on the whole window; its tables."""
+    from truenorth import clv
+
+    opts = ctx.rule.options
+    transactions = lf.select(opts.customer, opts.time).collect()
+    choice = choose(ctx, transactions, summary)
+    cls = clv.models_registry()[choice.kind]
+    model = fit_model(lambda: cls(time_unit=opts.unit).fit(summary), ctx, choice.kind, findings)
+    findings.extend(outputs.findings(ctx, choice, model))
+    convergence(ctx, model, f"{choice.kind} (refitted on the whole window)", findings)
+    return model, outputs.tables(choice, model)
