@@ -195,12 +195,52 @@ def markdown(result: truenorth.Result) -> str:
                 f"{_md_escape(row['message'])} | {value} | {_md_escape(row['action'])} | "
                 f"{_md_escape(_evidence_text(row['evidence'], 200))} |"
             )
+    lines += _models_markdown(result)
     if result.tables:
         lines += ["", "## Tables", ""]
         lines += [
             f"- `{n}`: {df.height} rows × {df.width} columns" for n, df in result.tables.items()
         ]
     return "\n".join(lines) + "\n"
+
+
+#: the purchase-model comparison of a clv rule's ``model: auto`` (table ``clv_models``)
+MODEL_COLUMNS = (
+    ("rank", "rank"), ("model", "model"), ("selected", "chosen"), ("converged", "converged"),
+    ("log_likelihood", "LL"), ("aic", "AIC"), ("bic", "BIC"), ("actual_holdout", "holdout actual"),
+    ("expected_holdout", "holdout expected"), ("relative_bias", "rel. bias"), ("mae", "MAE"),
+    ("rmse", "RMSE"), ("gini_ratio", "Gini ratio"), ("error", "error"),
+)  # fmt: skip
+
+
+def _models_markdown(result: truenorth.Result) -> list[str]:
+    import polars as pl
+
+    df = result.tables.get("clv_models")
+    if df is None or "model" not in df.columns:
+        return []
+    if "fit" in df.columns:
+        df = df.filter(pl.col("fit") == "calibration")
+    if "rank" in df.columns:
+        df = df.sort("rank", nulls_last=True)
+    cols = [(c, name) for c, name in MODEL_COLUMNS if c in df.columns]
+    right = {c for c, _ in cols if df.schema[c].is_numeric()}
+    lines = ["", "## Purchase models (clv_models)", ""]
+    lines.append("| " + " | ".join(name for _, name in cols) + " |")
+    lines.append("|" + "|".join("---:" if c in right else "---" for c, _ in cols) + "|")
+    for row in df.iter_rows(named=True):
+        cells = []
+        for c, _ in cols:
+            v = row[c]
+            if isinstance(v, float):
+                # AIC/BIC of a few 100k differ in the units: keep them
+                cells.append("" if v != v else f"{v:,.1f}" if abs(v) >= 1000 else f"{v:.4g}")
+            elif isinstance(v, bool):
+                cells.append("yes" if v else "no")
+            else:
+                cells.append(_md_escape(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_markdown(result: truenorth.Result, path: Path | None) -> None:

@@ -23,6 +23,7 @@ from . import svg
 from .common import SEVERITY_ORDER, cell, figure, html_table
 from .experience import _attribution_section, _funnel_section, _kano_section, _touchpoints_section
 from .kpis import _kpi_section, kpi_tables
+from .models import _models_section
 from .strategy import _canvas_section, _maturity_section
 from .svg import esc, fmt
 from .value import _customers_section, _segments_section
@@ -80,6 +81,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 # (title, tables any of which triggers the section, builder)
 SECTIONS: tuple[tuple[str, tuple[str, ...], Callable[..., list[str]]], ...] = (
     ("Customer value", ("customers",), lambda t, r: _customers_section(t)),
+    ("Purchase model", ("clv_models",), lambda t, r: _models_section(t)),
     ("Segments", ("segments", "customers"), lambda t, r: _segments_section(t)),
     ("Kano", ("kano",), lambda t, r: _kano_section(t)),
     ("Journey funnel", ("funnel", "journey_funnel"), lambda t, r: _funnel_section(t)),

@@ -12,7 +12,7 @@ Charts use a ``viewBox`` and ``width="100%"`` so they scale with the page, and c
 
 from __future__ import annotations
 
-# The charts live in bars.py and plots.py, their building blocks in drawing.py; the report
+# The charts live in bars.py, lines.py and plots.py, their building blocks in drawing.py; the report
 # and tests use them through this one namespace.
 from .bars import bar_chart, funnel_chart, grouped_bar_chart, histogram, stacked_bar_chart
 from .drawing import (
@@ -28,6 +28,7 @@ from .drawing import (
     num,
     pct,
 )
+from .lines import band_chart, multi_line_chart
 from .plots import bullet_chart, heatmap, line_chart, radar_chart, scatter_quadrants
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SEVERITY_COLOURS",
     "STATUS_COLOURS",
     "LinearScale",
+    "band_chart",
     "bar_chart",
     "bullet_chart",
     "empty",
@@ -46,6 +48,7 @@ __all__ = [
     "heatmap",
     "histogram",
     "line_chart",
+    "multi_line_chart",
     "nice_ticks",
     "num",
     "pct",

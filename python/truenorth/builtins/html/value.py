@@ -35,6 +35,7 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
             )
         )
         out.append(_value_concentration(df, clv))
+    out += _interval_bands(df)
     p_alive = numeric_col(df, "p_alive", "prob_alive")
     freq = numeric_col(df, "frequency", "x")
     rec = numeric_col(df, "recency", "t_x")
@@ -44,6 +45,28 @@ def _customers_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
         out.append(
             figure(
                 svg.histogram(df[p_alive], title="P(alive)", x_label="P(alive)", clip_quantile=None)
+            )
+        )
+    return out
+
+
+def _interval_bands(df: pl.DataFrame) -> list[str]:
+    """The prediction intervals of a clv rule's ``interval:`` option, as bands over customers
+    ranked by the estimate."""
+    out = []
+    for mid, what in (("clv", "CLV"), ("p_alive", "P(alive)")):
+        lower, upper = f"{mid}_lower", f"{mid}_upper"
+        if not all(numeric_col(df, c) for c in (mid, lower, upper)):
+            continue
+        chart = svg.band_chart(
+            df[mid].to_list(), df[lower].to_list(), df[upper].to_list(),
+            title=f"{what} with its prediction interval", y_label=mid,
+        )  # fmt: skip
+        out.append(
+            figure(
+                chart,
+                f"Customers ranked by {what} (line); shaded: from {lower} to {upper}, the "
+                "interval over draws of the model's parameters.",
             )
         )
     return out
