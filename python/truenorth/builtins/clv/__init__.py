@@ -29,6 +29,23 @@ reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
 counted in an ``info`` finding; their ``expected_spend`` is the fitted model's for a mean
 spend of 0 (the population mean, pulled down by each of their repeat purchases).
+
+``model: auto`` chooses the purchase model: it splits the observation window (``holdout: 13w``
+counts back from its end, ``calibration_end:`` names the day; neither: the last quarter is
+the holdout), backtests the ``models`` (default: BG/NBD, MBG/NBD, Pareto/NBD, GGom/NBD) with
+``truenorth.clv.backtest``, picks the lowest per-customer RMSE of holdout purchases
+(``select: holdout``: the models predict means, and the mean minimises squared error) or the
+lowest calibration BIC (``select: bic``), converged fits first, and refits the pick on the
+whole window to score. It also writes ``clv_models`` (per candidate: rank, fit and holdout
+figures, ``selected``; plus a ``fit: full`` row for the refit), ``clv_parameters``,
+``clv_tracking``, ``clv_conditional`` and ``clv_frequency``, an ``info`` finding naming the
+choice and its figures, and ``warn`` findings when the pick's holdout total is off by more
+than ``bias_threshold`` (a share), when it did not converge, or for each candidate that could
+not be fitted (all failing is an error)::
+
+    - id: value
+      kind: clv
+      with: {model: auto, holdout: 13w, select: holdout, bias_threshold: 0.1}
 """
 
 from __future__ import annotations
