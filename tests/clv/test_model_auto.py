@@ -281,3 +281,13 @@ def test_no_repeat_purchase_in_the_calibration_window_is_a_data_error():
     )
     text = _data_error(log, calibration_end="2024-03-31", amount=None)
     assert "no customer made a repeat purchase by" in text
+
+
+def test_a_calendar_holdout_counts_back_on_the_calendar(log):
+    daily = log.with_columns(pl.col("time").dt.date())
+    zoned = log.with_columns(pl.col("time").dt.replace_time_zone("Europe/Amsterdam"))
+    options = {**AUTO, "calibration_end": None, "holdout": "3mo", "models": ["bg_nbd"]}
+    for data, end in ((daily, "2024-09-30"), (zoned, "2024-09-30 22:41:19")):
+        result = run_rule("clv", options, {"transactions": data})
+        evidence = json.loads(_finding(result, "info", "chose")["evidence"])
+        assert evidence["calibration_end"].startswith(end)  # 31 Dec back three months

@@ -77,8 +77,10 @@ def split_end(opts: ClvOptions, first: Any, last: Any) -> date | datetime:
         return opts.calibration_end
     if opts.holdout is not None:
         if is_calendar(opts.holdout):  # months differ in length: step back on the calendar
-            back = pl.Series([last]).cast(pl.Datetime("us")).dt.offset_by(f"-{opts.holdout}")
-            end = back[0]
+            at = pl.Series([last])
+            if not isinstance(last, datetime):
+                at = at.cast(pl.Datetime("us"))
+            end = at.dt.offset_by(f"-{opts.holdout}")[0]
             return end.date() if not isinstance(last, datetime) else end
         return last - timedelta(days=duration_days(opts.holdout))
     span = last - first
@@ -116,8 +118,9 @@ def choose(
 
     opts = ctx.rule.options
     table = source_of(opts, ctx.rule)
-    first, last = summary["first_purchase"].min(), summary["last_purchase"].max()
-    end = opts.observation_end if opts.observation_end is not None else last
+    first: Any = summary["first_purchase"].min()  # a date or datetime: summarize's dtype
+    last: Any = summary["last_purchase"].max()
+    end: date | datetime = opts.observation_end if opts.observation_end is not None else last
     cal = split_end(opts, first, end)
     how = (
         f"calibration_end {cal}"
