@@ -154,3 +154,18 @@ def test_markdown_has_the_comparison_table(result):
         assert cells[0] == str(row["rank"]) and cells[1] == row["model"]
         assert cells[2] == ("yes" if row["selected"] else "no")
         assert cells[11] == f"{row['rmse']:.4g}"
+
+
+def test_a_band_with_a_few_huge_values_cuts_them_at_the_axis_top():
+    from truenorth.builtins.html import svg as charts_
+
+    mid = [1000.0, 900.0] + [float(v % 17) for v in range(98)]
+    page = charts_.band_chart(mid, [m * 0.8 for m in mid], [m * 1.2 for m in mid], title="B")
+    svg = ET.fromstring(page[: page.index("</svg>") + 6])
+    assert "2 with upper bounds above the axis" in page
+    (band,) = svg.findall(f"{SVG_NS}polygon")
+    ys = [float(p.split(",")[1]) for p in band.get("points").split()]
+    assert min(ys) >= 30  # nothing drawn above the plot's top edge
+    # without outliers nothing is cut
+    page = charts_.band_chart(mid[2:], mid[2:], [m + 1 for m in mid[2:]], title="C")
+    assert "above the axis" not in page

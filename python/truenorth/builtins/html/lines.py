@@ -158,6 +158,15 @@ def band_chart(
     shown = [(i, *rows[i]) for i in keep]
     lo = min(0.0, *(r[2] for r in shown))
     hi = max(r[3] for r in shown)
+    # a few customers worth far more than the rest would flatten everyone else into the axis:
+    # the axis then ends at the 95th percentile of the upper bounds, and the few are clipped
+    tops = sorted(r[2] for r in rows)
+    cap = tops[min(len(tops) - 1, int(0.95 * len(tops)))]
+    clipped = 0
+    if cap > lo and hi > 3 * cap:
+        clipped = sum(1 for r in rows if r[2] > cap)
+        hi = cap
+        shown = [(i, min(m, hi), min(lw, hi), min(h, hi)) for i, m, lw, h in shown]
     ticks = nice_ticks(lo, hi)
     left, right, top, bottom = 64, width - 16, 30, height - 52
     x = LinearScale(0, max(n - 1, 1), left + 4, right - 4)
@@ -178,4 +187,9 @@ def band_chart(
         f'<polyline class="estimate" points="{line}" fill="none" stroke="{PALETTE[0]}" '
         'stroke-width="2"/>'
     )
+    if clipped:
+        body.append(
+            _text(right - 4, top + 12, f"{clipped:,} with upper bounds above the axis: cut at its top",
+                  "end", fill="#666", font_size=10)
+        )  # fmt: skip
     return _svg(width, height, body, title) + _dropped_note(dropped)

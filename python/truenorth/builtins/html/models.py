@@ -96,7 +96,10 @@ def _tracking(tables: Mapping[str, pl.DataFrame], labels: dict[str, str]) -> lis
         return []
     models = list(dict.fromkeys(df["model"].to_list()))
     first = df.filter(pl.col("model") == models[0]).sort("period")
-    ticks = [str(v) for v in (first["end"] if "end" in first.columns else first["period"])]
+    when = first["end"] if "end" in first.columns else first["period"]
+    if isinstance(when.dtype, pl.Datetime):  # a tick label has room for the day only
+        when = when.dt.date()
+    ticks = [str(v) for v in when]
     marker = None
     if "phase" in first.columns:
         n_cal = first.filter(pl.col("phase") == "calibration").height
