@@ -291,3 +291,18 @@ def test_a_calendar_holdout_counts_back_on_the_calendar(log):
         result = run_rule("clv", options, {"transactions": data})
         evidence = json.loads(_finding(result, "info", "chose")["evidence"])
         assert evidence["calibration_end"].startswith(end)  # 31 Dec back three months
+
+
+def test_a_passed_model_with_model_auto_is_an_error_and_without_it_scores(log):
+    bg = clv.BetaGeo(time_unit="1w").fit(
+        clv.summarize(log, customer="customer", time="time", unit="1w")
+    )
+    pack = {"truenorth": 1, "pack": "svc", "rules": [{"id": "value", "kind": "clv"}]}
+    auto = truenorth.Engine.load({**pack, "rules": [{**pack["rules"][0], "with": AUTO}]})
+    result = auto.run(data={"transactions": log}, resources={"value": bg})
+    (rule,) = result.rules
+    assert rule.status == "error" and "a fitted purchase model was passed" in rule.error
+    named = {"unit": "1w", "spend": None}
+    fixed = truenorth.Engine.load({**pack, "rules": [{**pack["rules"][0], "with": named}]})
+    scored = fixed.run(data={"transactions": log}, resources={"value": bg}).tables["customers"]
+    assert scored["p_alive"].to_list() == pytest.approx(bg.p_alive(scored).to_list())

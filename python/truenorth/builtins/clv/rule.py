@@ -73,6 +73,8 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
                 "its model"
             )
         model, auto_tables = _auto(ctx, lf, summary, findings)
+    elif given.get("purchase") is not None:
+        model = given["purchase"]
     elif opts.model_path:
         model = _load_model(ctx, opts.model_path)
     else:
