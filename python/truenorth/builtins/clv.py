@@ -487,6 +487,7 @@ KIND = truenorth.RuleKind(
     summary="Customer summary, BG/NBD-family purchase model, Gamma-Gamma spend, discounted CLV.",
     doc=__doc__ or "",
     validate=_validate,
+    filters_input=True,
 )
 
 

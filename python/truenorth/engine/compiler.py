@@ -17,6 +17,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from ..errors import PackError, Problem
+from ..io.sql import source_problems
 from .compiled import CompiledPack, CompiledRule, Dataset, OutsideRoot, find_value, resolve_path
 from .conditions import CheckSchema, check_condition, describe_schema
 from .params import merge_params, parse_value, substitute
@@ -66,6 +67,14 @@ def compile_pack(
                         f"dataset {role!r}: unknown reader {ds.reader!r}",
                         f.doc.loc(("datasets", role, "reader")),
                         expected="one of: " + ", ".join(sorted(registry.readers)),
+                    )
+                )
+            for key, msg, expected in source_problems(ds.uri, ds.table, ds.query, ds.path):
+                problems.append(
+                    Problem(
+                        f"dataset {role!r}: {msg}",
+                        f.doc.loc(("datasets", role, key)),
+                        expected=expected,
                     )
                 )
             if data_root is not None and ds.path is not None:

@@ -97,6 +97,8 @@ class Result:
     rules: list[RuleRun]
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    #: the SQL each database dataset was read with (role → query), see truenorth.io.sql
+    queries: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         status = ", ".join(f"{r.id}={r.status}" for r in self.rules)

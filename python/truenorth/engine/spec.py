@@ -28,6 +28,16 @@ class DatasetSpec(_Strict):
     """A dataset role: where its data lives and how its columns map to canonical names."""
 
     path: str | None = Field(None, description="file path, relative to the pack file")
+    uri: str | None = Field(
+        None,
+        description="database URI (postgresql://USER@HOST/DB, duckdb:///FILE, sqlite:///FILE); "
+        "no password: see password_env",
+    )
+    table: str | None = Field(None, description="table (or SCHEMA.TABLE) to read, with uri")
+    query: str | None = Field(None, description="SELECT to read, with uri")
+    password_env: str | None = Field(
+        None, description="environment variable holding the database password"
+    )
     reader: str | None = Field(None, description="reader name; default: chosen by extension")
     columns: dict[str, str] = Field(
         default_factory=dict, description="canonical column name -> column name in the source"
