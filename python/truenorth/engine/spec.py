@@ -100,6 +100,11 @@ class PackFile(_Strict):
     params: dict[str, Scalar] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
+    keep: list[str] = Field(
+        default_factory=list,
+        description="tables of this pack's rules kept in the run history (run --store), "
+        "compared by `truenorth diff`",
+    )
 
 
 class PackFileRaw(PackFile):
