@@ -95,7 +95,10 @@ class RunStore:
                 "give a new or empty folder"
             )
         elif not create:
-            raise StoreError(f"--store {root}: no run history here (no {STORE_FILE})")
+            raise StoreError(
+                f"--store {root}: no run history here (no {STORE_FILE}); store a first run "
+                "with --store and without --baseline"
+            )
         else:
             try:
                 (root / "runs").mkdir(parents=True, exist_ok=True)
