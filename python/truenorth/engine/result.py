@@ -207,6 +207,8 @@ class Result:
             for name, df in self.tables.items():
                 frame = df if max_rows is None else df.head(max_rows)
                 out["tables"][name]["data"] = [jsonable(r) for r in frame.iter_rows(named=True)]
+        if self.queries:
+            out["queries"] = dict(self.queries)
         if self.baseline is not None:
             out["baseline"] = self.baseline.to_dict()
         return out

@@ -112,7 +112,7 @@ class RunStore:
     # ------------------------------------------------------------------ reading
     def runs(self, pack: str | None = None) -> list[dict[str, Any]]:
         """The stored runs (their run.json), oldest first; only those of ``pack`` if given."""
-        out = []
+        out: list[dict[str, Any]] = []
         if not self.runs_dir.is_dir():
             return out
         for folder in self.runs_dir.iterdir():
