@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 import yaml
 from pgcluster import PASSWORD, free_port
+from sqldata import Sources
 
 import truenorth
-from conftest import Sources
 
 RULES = [
     {
@@ -159,12 +159,17 @@ def test_bad_connections_are_clear_errors_and_publish_nothing(
     }[case]
     path = write_pack(tmp_path, dataset)
     out = tmp_path / "out"
-    proc = tn("run", str(path), "--out", str(out), env={"SHOP_PW": env} if env else {})
+    hist = tmp_path / "history"
+    proc = tn(
+        "run", str(path), "--out", str(out), "--store", str(hist),
+        env={"SHOP_PW": env} if env else {},
+    )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "dataset 'tx'" in proc.stderr
     assert PASSWORD not in proc.stderr and "Wr0ng-pw" not in proc.stderr
     assert not out.exists() or not any(out.iterdir())
+    assert not any((hist / "runs").iterdir())  # no run stored
     assert not (tmp_path / "nowhere").exists()  # no empty database created
 
 

@@ -56,7 +56,7 @@ def record(result: Result, engine: Any, *, run_id: str, keep: list[str] | None =
     """What the store keeps of ``result``: meta, findings, rule outcomes, the ``keep:`` tables."""
     from .._version import __version__
 
-    kept = engine.compiled(result.params).keep if keep is None else keep
+    kept = engine.pack.keep if keep is None else keep  # `keep:` takes no ${params}
     worst: dict[str, str] = {}
     for rid, sev in result.findings.select("rule_id", "severity").iter_rows():
         if SEVERITY_RANK.get(sev, 0) > SEVERITY_RANK.get(worst.get(rid, ""), 0):
