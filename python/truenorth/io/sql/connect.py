@@ -186,7 +186,7 @@ def _duckdb(uri: str, sql: str, base_dir: Path | None) -> pl.DataFrame:
     path = _local_file(uri, base_dir)
     con = duckdb.connect(path, read_only=True)
     try:
-        return con.sql(sql).pl()
+        return pl.DataFrame(con.sql(sql))  # an Arrow C stream: no PyArrow needed
     finally:
         con.close()
 
