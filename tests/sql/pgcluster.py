@@ -63,12 +63,20 @@ class Cluster:
     def _cmd(self, *args: str) -> list[str]:
         return ["runuser", "-u", self.user, "--", *args] if self.user else list(args)
 
+    def _check(self, *args: str) -> None:
+        proc = subprocess.run(self._cmd(*args), capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = self.statements()[-2000:]
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed (exit {proc.returncode}): "
+                f"{(proc.stderr or proc.stdout).strip()[-2000:]}\n{log}"
+            )
+
     def start(self) -> Cluster:
         hba = self.dir / "pg_hba.conf"
-        subprocess.run(
-            self._cmd(self.initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "--no-sync", "-E", "UTF8", "--locale", "C"),
-            check=True, capture_output=True,
+        self._check(
+            self.initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync",
+            "-E", "UTF8", "--locale", "C",
         )  # fmt: skip
         hba.write_text(
             "local all secret_user scram-sha-256\n"
@@ -83,13 +91,14 @@ class Cluster:
             f"-c unix_socket_directories={self.dir} -c hba_file={hba} -c fsync=off "
             "-c log_statement=all -c logging_collector=off"
         )
-        subprocess.run(
-            self._cmd(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", opts,
-                      "-w", "-t", "30", "start"),
-            check=True, capture_output=True,
-        )  # fmt: skip
-        self.sql(f"CREATE ROLE secret_user LOGIN PASSWORD '{PASSWORD}'")
-        self.sql("GRANT pg_read_all_data TO secret_user")
+        self._check(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w",
+                    "-t", "30", "start")  # fmt: skip
+        try:
+            self.sql(f"CREATE ROLE secret_user LOGIN PASSWORD '{PASSWORD}'")
+            self.sql("GRANT pg_read_all_data TO secret_user")
+        except BaseException:
+            self.stop()  # a half-started cluster is stopped and removed, not left running
+            raise
         return self
 
     @property
