@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_history import RunHistory, add_diff_parser, add_run_options, write_diff
 from .cli_listing import cmd_kinds, cmd_plugins, cmd_schema
 from .cli_support import (
     EXIT_FINDINGS,
@@ -49,7 +50,8 @@ from .cli_support import (
 EPILOG = """\
 exit codes:
   0  clean (no findings at or above --fail-on, no rule errors)
-  1  findings at or above --fail-on (test: a pack test failed)
+  1  findings at or above --fail-on, or new since --baseline with --fail-on new
+     (test: a pack test failed)
   2  usage error, invalid pack, missing/unreadable/invalid data (also a data error
      found while a rule runs, e.g. an unknown Kano answer), plugin error in strict mode
      or output that cannot be written (--out locked by another run, disk full)
@@ -110,9 +112,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"document, and {len(engines)} packs ({names}) would give one each; give --out "
                 "DIR (a folder per pack) or run one pack at a time"
             )
+    history = RunHistory(args, engines)  # a wrong --store/--baseline fails before any rule runs
     out_set = _open_out(out_root) if out_root is not None else None
     try:
-        return _run_packs(args, engines, reg, formats, data_paths, out_set)
+        return _run_packs(args, engines, reg, formats, data_paths, out_set, history)
     finally:
         if out_set is not None:
             out_set.close()  # an unpublished set (an error, Ctrl-C) is removed; the lock freed
@@ -125,6 +128,7 @@ def _run_packs(
     formats: list[str],
     data_paths: dict[str, str],
     out_set: Any,
+    history: RunHistory,
 ) -> int:
     from .errors import OutputError, TruenorthError, UsageError
     from .io.datasets import apply_columns, read_dataset
@@ -152,6 +156,7 @@ def _run_packs(
             for rr in result.errors:
                 if rr.traceback:
                     _err(f"--- traceback of rule {rr.id} ---\n{rr.traceback}")
+        diff = history.after_run(engine, result, _new_run_id())  # before the reports show it
         for rr in result.errors:  # whatever the format, and wherever the report goes
             _err(f"{rr.status}: pack {result.pack}: rule {rr.id} ({rr.location}): {rr.error}")
         if args.explain and args.explain in {r.id for r in engine.rules}:
@@ -185,10 +190,17 @@ def _run_packs(
                 if getattr(args, "debug", False):
                     traceback.print_exc()
                 reporter_codes.append(_reporter_failed(reg, fmt, exc, out_set))
-        worst = _worse(worst, result.exit_code(args.fail_on))
+        if diff is not None and "console" in formats:
+            _to_stdout(write_diff, diff, "console", sys.stdout)
+        gate_new = args.fail_on == "new"
+        worst = _worse(worst, result.exit_code("none" if gate_new else args.fail_on))
+        if gate_new and diff is not None and diff.new:
+            worst = _worse(worst, EXIT_FINDINGS)
         packs_meta.append({"pack": engine.name, "folder": engine.name, "params": result.params})
     for code in reporter_codes:
         worst = _worse(worst, code)
+    if not reporter_codes:
+        history.save(quiet=args.quiet)
     if out_set is None:
         return worst
     if reporter_codes:
@@ -202,6 +214,12 @@ def _run_packs(
     if not args.quiet:
         _err(f"wrote {args.out} (run {out_set.run_id}, {len(manifest['files'])} files)")
     return worst
+
+
+def _new_run_id() -> str:
+    from .io.outset import new_run_id
+
+    return new_run_id()
 
 
 def _open_out(out_root: Path) -> Any:
@@ -452,17 +470,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--fail-on",
-        choices=("none", "info", "warn", "fail"),
+        choices=("none", "info", "warn", "fail", "new"),
         default="none",
         help="exit 1 when findings at or above this severity exist (default: none — report"
-        " only; use --fail-on fail or warn to gate a CI job)",
+        " only; use --fail-on fail or warn to gate a CI job); new: findings new since"
+        " --baseline",
     )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first rule that errors")
+    add_run_options(p)
     p.add_argument(
         "--explain", metavar="RULE_ID", help="show the compiled rule and counts per step"
     )
     common(p)
     p.set_defaults(func=cmd_run)
+
+    add_diff_parser(sub)
 
     p = sub.add_parser("validate", help="check packs (no data is read)")
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")

@@ -296,6 +296,7 @@ KIND = truenorth.RuleKind(
     # warn/fail pick rows of the `on` table and messages name its columns: checked at load time
     row_predicates=("when", "warn", "fail"),
     message_columns=True,
+    filters_input=True,
 )
 
 

@@ -102,6 +102,7 @@ class CompiledPack:
     external: list[str]  # tables no rule writes and no dataset declares (must be passed in)
     tests: list[tuple[TestCase, Located, tuple[Any, ...], Path]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # tables kept in the run history
 
     def rule(self, rule_id: str) -> CompiledRule:
         for r in self.rules:

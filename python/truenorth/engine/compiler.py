@@ -17,6 +17,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from ..errors import PackError, Problem
+from ..io.sql import source_problems
 from .compiled import CompiledPack, CompiledRule, Dataset, OutsideRoot, find_value, resolve_path
 from .conditions import CheckSchema, check_condition, describe_schema
 from .params import merge_params, parse_value, substitute
@@ -68,6 +69,14 @@ def compile_pack(
                         expected="one of: " + ", ".join(sorted(registry.readers)),
                     )
                 )
+            for key, msg, expected in source_problems(ds.uri, ds.table, ds.query, ds.path):
+                problems.append(
+                    Problem(
+                        f"dataset {role!r}: {msg}",
+                        f.doc.loc(("datasets", role, key)),
+                        expected=expected,
+                    )
+                )
             if data_root is not None and ds.path is not None:
                 try:
                     resolve_path(f.base_dir, ds.path, data_root)
@@ -107,6 +116,7 @@ def compile_pack(
     tests = [
         (t, f.doc, ("tests", i), f.base_dir) for f in source.files for i, t in enumerate(f.tests)
     ]
+    keep = _kept_tables(source, ordered, problems)
     if problems:
         raise PackError(problems)
     return CompiledPack(
@@ -118,7 +128,29 @@ def compile_pack(
         external=external,
         tests=tests,
         files=[f.doc.file for f in source.files],
+        keep=keep,
     )
+
+
+def _kept_tables(
+    source: PackSource, rules: list[CompiledRule], problems: list[Problem]
+) -> list[str]:
+    """The pack's ``keep:`` tables (each one a table a rule writes), in first-seen order."""
+    written = [t for r in rules for t in r.writes]
+    keep: list[str] = []
+    for f in source.files:
+        for i, name in enumerate(f.spec.keep):
+            if name not in written:
+                problems.append(
+                    Problem(
+                        f"keep: {name!r} is not a table of this pack's rules",
+                        f.doc.loc(("keep", i)),
+                        expected="a table a rule writes: " + (", ".join(written) or "(none)"),
+                    )
+                )
+            elif name not in keep:
+                keep.append(name)
+    return keep
 
 
 def _compile_rule(

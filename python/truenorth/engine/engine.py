@@ -260,12 +260,15 @@ class Engine:
             )
         inputs: dict[str, pl.LazyFrame] = {}
         sources: dict[str, tuple[Path, Mapping[str, Any]]] = {}
+        queries: dict[str, str] = {}
         missing = []
         for role, ds in pack.datasets.items():
             if role in data:
                 inputs[role] = apply_columns(
                     to_lazy(data[role], role=role), ds.spec.columns, role=role
                 )
+            elif role in needed and ds.spec.uri is not None:
+                inputs[role], queries[role] = self._read_sql(role, ds, pack)
             elif role in needed:
                 if ds.spec.path is None:
                     missing.append(f"{role!r} (declared at {ds.location}, no path)")
@@ -328,6 +331,7 @@ class Engine:
             rules=runs,
             seconds=time.perf_counter() - t_start,
             files=list(pack.files),
+            queries=queries,
         )
 
     def _path(self, ds: Any) -> Path:
@@ -356,6 +360,40 @@ class Engine:
             )
         lf = read_dataset(path, reader=reader, options=ds.spec.options, role=role)
         return apply_columns(lf, ds.spec.columns, role=role, source=str(path))
+
+    def _read_sql(self, role: str, ds: Any, pack: CompiledPack) -> tuple[pl.LazyFrame, str]:
+        """Read a database dataset, pushing down what the rules reading it filter on."""
+        from ..io.sql import SqlSource, read_sql
+
+        conditions: list[str | None] = []
+        for crule in pack.rules:
+            if role not in crule.reads:
+                continue
+            filtered = crule.rule.on or (crule.reads[0] if len(crule.reads) == 1 else None)
+            if crule.kind.filters_input and filtered == role:
+                conditions.append(crule.condition_texts.get("when"))
+            else:
+                conditions.append(None)  # reads the table some other way: no WHERE
+        spec = ds.spec
+        uri = spec.uri
+        base_dir = ds.base_dir
+        if self.data_root is not None and uri.split(":", 1)[0].lower() in ("duckdb", "sqlite"):
+            from ..io.sql.connect import file_of
+
+            try:  # a database file is a data file: inside the root, like a CSV
+                resolve_path(base_dir, file_of(uri), self.data_root)
+            except OutsideRoot as exc:
+                raise DataError(f"dataset {role!r} ({ds.location}): {exc}") from None
+        src = SqlSource(
+            uri=uri,
+            table=spec.table,
+            query=spec.query,
+            password_env=spec.password_env,
+            columns=dict(spec.columns),
+            base_dir=base_dir,
+        )
+        lf, sql = read_sql(src, role=role, conditions=conditions)
+        return apply_columns(lf, spec.columns, role=role, source=spec.uri), sql
 
     def _run_rule(
         self, run: RunState, crule: CompiledRule, failed_tables: Mapping[str, str]

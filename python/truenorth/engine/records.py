@@ -189,6 +189,11 @@ class RuleKind(Generic[OptionsT]):
     ``message_columns``
         ``message:`` placeholders name columns of the ``on`` table (one finding per row), so
         an unknown placeholder is an error at load time.
+    ``filters_input``
+        ``when:`` only keeps rows of the input table (``on``, or the only table the rule
+        reads) and the kind uses no other row. The engine may then push the condition's
+        simple parts into a database query (:mod:`truenorth.io.sql.pushdown`); the kind still
+        applies the whole condition.
 
     Example::
 
@@ -216,6 +221,7 @@ class RuleKind(Generic[OptionsT]):
     examples: tuple[str, ...] = ()
     row_predicates: tuple[str, ...] = ("when",)
     message_columns: bool = False
+    filters_input: bool = False
 
 
 @dataclass(frozen=True)

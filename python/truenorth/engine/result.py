@@ -97,6 +97,11 @@ class Result:
     rules: list[RuleRun]
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    #: the SQL each database dataset was read with (role → query), see truenorth.io.sql
+    queries: dict[str, str] = field(default_factory=dict)
+    #: what changed since a baseline run (``run --baseline``), a
+    #: :class:`truenorth.engine.history.RunDiff`; reporters show it when set
+    baseline: Any = None
 
     def __repr__(self) -> str:
         status = ", ".join(f"{r.id}={r.status}" for r in self.rules)
@@ -202,6 +207,10 @@ class Result:
             for name, df in self.tables.items():
                 frame = df if max_rows is None else df.head(max_rows)
                 out["tables"][name]["data"] = [jsonable(r) for r in frame.iter_rows(named=True)]
+        if self.queries:
+            out["queries"] = dict(self.queries)
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_dict()
         return out
 
     def to_json(

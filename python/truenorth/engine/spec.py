@@ -28,6 +28,16 @@ class DatasetSpec(_Strict):
     """A dataset role: where its data lives and how its columns map to canonical names."""
 
     path: str | None = Field(None, description="file path, relative to the pack file")
+    uri: str | None = Field(
+        None,
+        description="database URI (postgresql://USER@HOST/DB, duckdb:///FILE, sqlite:///FILE); "
+        "no password: see password_env",
+    )
+    table: str | None = Field(None, description="table (or SCHEMA.TABLE) to read, with uri")
+    query: str | None = Field(None, description="SELECT to read, with uri")
+    password_env: str | None = Field(
+        None, description="environment variable holding the database password"
+    )
     reader: str | None = Field(None, description="reader name; default: chosen by extension")
     columns: dict[str, str] = Field(
         default_factory=dict, description="canonical column name -> column name in the source"
@@ -90,6 +100,11 @@ class PackFile(_Strict):
     params: dict[str, Scalar] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
+    keep: list[str] = Field(
+        default_factory=list,
+        description="tables of this pack's rules kept in the run history (run --store), "
+        "compared by `truenorth diff`",
+    )
 
 
 class PackFileRaw(PackFile):

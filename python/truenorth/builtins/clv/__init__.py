@@ -92,6 +92,7 @@ KIND = truenorth.RuleKind(
     "holdout), Gamma-Gamma spend, discounted CLV.",
     doc=__doc__ or "",
     validate=_validate,
+    filters_input=True,
 )
 
 

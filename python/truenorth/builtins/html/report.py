@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from . import svg
+from .baseline import baseline_section
 from .common import SEVERITY_ORDER, cell, figure, html_table
 from .experience import _attribution_section, _funnel_section, _kano_section, _touchpoints_section
 from .kpis import _kpi_section, kpi_tables
@@ -305,6 +306,7 @@ def render(result: Any, *, generated_at: dt.datetime | None = None) -> str:
         f'<div class="meta">truenorth {esc(version)} · generated {esc(when)}'
         + (f" · ran in {esc(_duration(seconds))}" if svg.finite(seconds) else "")
         + f'</div><div class="cards">{"".join(cards)}</div>{params_html}{files_html}</header><main>'
+        + baseline_section(result)
         + _charts(result)
         + _actions_section(result)
         + f"<section><h2>Rules</h2>{_rule_table(result)}</section>"
