@@ -102,7 +102,9 @@ pub fn bootstrap_counts(
         )));
     }
     if clusters == 0 || groups == 0 {
-        return Err(core_err("bootstrap needs at least one cluster and one group"));
+        return Err(core_err(
+            "bootstrap needs at least one cluster and one group",
+        ));
     }
     if let Some(i) = c.values().iter().position(|&v| v as usize >= clusters) {
         return Err(core_err(format!(
@@ -164,7 +166,10 @@ mod tests {
         let a = counts(&cluster, &group, 5, 4, 37, 11);
         let b = counts(&cluster, &group, 5, 4, 37, 11);
         assert_eq!(a, b);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let c = pool.install(|| counts(&cluster, &group, 5, 4, 37, 11));
         assert_eq!(a, c);
         assert_ne!(a, counts(&cluster, &group, 5, 4, 37, 12));
