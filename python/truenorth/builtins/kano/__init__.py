@@ -62,23 +62,34 @@ Classify product features from a Kano survey (functional / dysfunctional questio
 
 Input (dataset role `source`, default `survey`), canonical columns:
   respondent, feature, functional, dysfunctional   required
-  importance (1-9), segment, wave, satisfaction (number), delivered (flag)   optional
+  importance (1-9; labelled points such as "7 - Very important" are read by their number),
+  segment, wave, satisfaction (number), delivered (flag)   optional
 Answers are codes 1-5 (1 like, 2 expect/must-be, 3 neutral, 4 live with/tolerate, 5 dislike)
-or labels in the common wordings ("I like it", "It must be that way", "I am neutral",
-"I can tolerate it", "I dislike it", ...), matched after normalising case, punctuation and
-whitespace. An unknown label is an error naming the column, the row and the value.
+or labels in the published wordings (Berger et al. 1993 and its alternatives, Blauth,
+Löfgren & Witell, Chen: "I like it that way", "I enjoy it that way", "It must be that way",
+"This is a basic requirement for me", "I am neutral", "I can tolerate it", "This would be a
+minor inconvenience", "I dislike it that way", "This would be a major problem for me", ...),
+matched after normalising case, punctuation and whitespace. A survey tool's own labels are
+mapped with `answers:` ({label: like | expect | neutral | live with | dislike | 1-5}). An
+unknown label is an error naming the column, the row and the value.
 
 Tables: `kano` (per feature), `kano_segments` (per segment and feature, with `by: segment`),
 `kano_waves` (per wave and feature; empty without a `wave` column). Columns: counts and shares
 of A/O/M/I/R/Q, category (mode; near-top categories within `strength_threshold` of the top share
 are decided by `priority`, default M > O > A > I), category and total strength, Fong
 significance, better/worse (Berger et al.), DuMouchel continuous scores, mean importance,
-mean satisfaction, delivered share, unmet (from satisfaction, delivery, `unmet` or `unmet_from`).
+mean satisfaction, delivered share, unmet (from satisfaction, delivery, `unmet` or `unmet_from`),
+priority_rank (by category in `priority` order, then self-stated importance, then strength).
+With `bootstrap:` (respondents resampled; `resamples`, `seed`, `confidence`, `stability`):
+percentile intervals better_ci_low/high and worse_ci_low/high, category_stability (share of
+resamples giving the point category), bootstrap_category, and a table `kano_shares` (each
+category's share with its interval, per feature).
 
 Findings: unmet must-be features (rule severity), attractive features in `investing` while
 must-be features are unmet (rule severity), non-significant categories (info), features whose
 category differs by segment (info, with `by: segment`), category drift between consecutive
-waves (info), and `warn`/`fail` conditions on the rows of the kano table.
+waves (info), categories the bootstrap does not reproduce in `stability` of the resamples
+(info), and `warn`/`fail` conditions on the rows of the kano table.
 
 Example (a pack's rules):
 
@@ -92,6 +103,8 @@ rules:
       by: segment
       satisfaction_min: 3.5
       investing: [dark_mode, ai_assistant]
+      answers: {"Love it": like, "Meh": neutral}   # the survey tool's own labels
+      bootstrap: {resamples: 1000, confidence: 0.9}
     warn: "category = 'M' AND worse < -0.7"
 ```
 """
