@@ -11,6 +11,7 @@ __all__ = [
     "CoreError",
     "F64Column",
     "__version__",
+    "bootstrap_counts",
     "bootstrap_params",
     "clv",
     "conditional_p_purchases",
@@ -267,3 +268,19 @@ def group_sums(
     sum_i (Float64) and valid_i (Int64, non-null count). Sorted by key."""
 
 # ---- end of core-summary section -----------------------------------------------------------
+
+# ---- core-resample section -----------------------------------------------------------------
+
+def bootstrap_counts(
+    cluster: _ArrowStreamExportable,
+    group: _ArrowStreamExportable,
+    *,
+    clusters: int,
+    groups: int,
+    resamples: int,
+    seed: int,
+) -> ArrowStream:
+    """Cluster-bootstrap counts: one UInt32 column ``count`` of ``resamples * groups`` values,
+    resample-major. ``cluster`` (< clusters) and ``group`` (< groups) are UInt32 columns of
+    equal length, one row per answer; each resample draws ``clusters`` clusters with
+    replacement and counts their answers per group."""

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from . import svg
+from .cohorts import cohort_heatmaps
 from .common import (
     SEVERITY_ORDER,
     _overall,
@@ -175,4 +176,4 @@ def _kpi_section(tables: Mapping[str, pl.DataFrame], result: Any) -> list[str]:
                     bands=bands,
                 )
                 out.append(figure(chart))
-    return out
+    return out + cohort_heatmaps(tables)

@@ -3,11 +3,21 @@ normalised to answer codes 1-5 with every bad value named by column, row and val
 
 Codes follow the Kano questionnaire order: 1 like, 2 expect (must-be), 3 neutral, 4 live with
 (tolerate), 5 dislike. Labels are normalised (case, punctuation, whitespace) and matched
-against the common wordings in :data:`ANSWER_LABELS`."""
+against the common wordings in :data:`ANSWER_LABELS`: the short forms, the answer sets of
+Berger et al. (1993, CQM Journal 2(4): "I like it that way", "It must be that way", "I am
+neutral", "I can live with it that way", "I dislike it that way", and the alternatives
+discussed there, e.g. "I enjoy it that way", "It is a basic necessity", "I can tolerate it"),
+Blauth's wording ("This would be very helpful to me", "This is a basic requirement for me",
+"This would not affect me", "This would be a minor inconvenience", "This would be a major
+problem for me"), Löfgren & Witell (2008: "I am expecting it to be that way", "I can accept
+it to be that way") and Chen (2020: "I take it for granted", "I have no feeling about it",
+"I reluctantly accept it", "I barely accept it"). Any other wording is read through a pack's
+own ``answers:`` mapping (:func:`label_map`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import polars as pl
 
@@ -17,23 +27,37 @@ ANSWERS: tuple[str, ...] = ("like", "expect", "neutral", "live with", "dislike")
 
 _LIKE = """like | i like it | like it | i like it that way | i like it this way | i would like it
     | i would like it that way | i would like that | i enjoy it | enjoy | love it | i love it
-    | delighted | i am delighted | satisfied | i am satisfied | pleased | i would be pleased"""
+    | delighted | i am delighted | satisfied | i am satisfied | pleased | i would be pleased
+    | i enjoy it that way | i enjoy it this way | i would enjoy it | i like it very much
+    | this would be very helpful to me | this would be very helpful | very helpful"""
 _EXPECT = """expect | expected | expect it | i expect it | i expect it that way | i expect it this way
     | i expect it to be that way | must be | mustbe | must have | it must be | it must be that way
     | it must be this way | must be that way | i expect that | it should be that way
-    | should be that way | basic | taken for granted | i take it for granted | it is a must"""
+    | should be that way | basic | taken for granted | i take it for granted | it is a must
+    | i expect it that way | i am expecting it to be that way | i am expecting it
+    | it is a basic necessity | it is a basic necessity for me | a basic necessity
+    | this is a basic requirement for me | this is a basic requirement | basic requirement
+    | i take it for granted that way | it is a basic requirement"""
 _NEUTRAL = """neutral | i am neutral | im neutral | i feel neutral | indifferent | i am indifferent
     | i dont care | dont care | i do not care | do not care | no feeling | no feelings
     | doesnt matter | it doesnt matter | does not matter | it does not matter | no opinion
-    | i have no opinion | neither | neither like nor dislike"""
+    | i have no opinion | neither | neither like nor dislike | i have no feeling about it
+    | i have no feelings about it | this would not affect me | it would not affect me
+    | i am neutral about it | i dont mind | i do not mind"""
 _LIVE_WITH = """live with | live with it | can live with | can live with it | i can live with it
     | i can live with it that way | i can live with that | live with it that way | tolerate
     | tolerate it | can tolerate | can tolerate it | i can tolerate it | i can tolerate it that way
-    | i can accept it | accept it | acceptable | i can put up with it | put up with it"""
+    | i can accept it | accept it | acceptable | i can put up with it | put up with it
+    | i can accept it to be that way | i can accept it that way | i reluctantly accept it
+    | i barely accept it | i can tolerate it this way | i can live with it this way
+    | this would be a minor inconvenience | a minor inconvenience | minor inconvenience"""
 _DISLIKE = """dislike | dislike it | i dislike it | i dislike it that way | i dislike it this way
     | i dont like it | dont like it | i do not like it | do not like it | i would dislike it
     | i dislike that | i hate it | hate it | dissatisfied | i am dissatisfied | displeased
-    | i would be displeased"""
+    | i would be displeased | i dislike it and cant accept it | i dislike it and cannot accept it
+    | i dislike it and i cant accept it | i cant accept it | i cannot accept it
+    | this would be a major problem for me | this would be a major problem | a major problem
+    | major problem"""
 
 
 def normalise_label(value: str) -> str:
@@ -76,8 +100,52 @@ def _bad(column: str, row: int, value: object, expected: str, what: str = "value
     return DataError(f"column '{column}', row {row}: {shown}; expected {expected}")
 
 
-def _parse_answers(frame: pl.DataFrame, column: str) -> pl.Series:
-    """The answers of ``column`` as Int8 codes 1-5; nulls stay null (the caller decides)."""
+def answer_code(answer: str | int) -> int:
+    """The code 1-5 of an answer given as a code or a canonical name (``live with``...).
+
+    >>> answer_code("must be"), answer_code(4)
+    (2, 4)
+    """
+    if isinstance(answer, int) and not isinstance(answer, bool) and 1 <= answer <= 5:
+        return answer
+    code = {normalise_label(a): i for i, a in enumerate(ANSWERS, 1)}.get(
+        normalise_label(str(answer))
+    )
+    if code is None:
+        code = {"must be": 2, "tolerate": 4, "indifferent": 3, "expected": 2}.get(
+            normalise_label(str(answer))
+        )
+    if code is None:
+        raise ValueError(
+            f"{answer!r} is not a Kano answer; expected one of {', '.join(ANSWERS)} or a code 1-5"
+        )
+    return code
+
+
+def label_map(labels: Mapping[str, str | int]) -> dict[str, int]:
+    """A pack's own label -> answer mapping, keyed by normalised label.
+
+    Two labels that normalise to the same text but map to different answers are an error.
+
+    >>> label_map({"Love it!": "like", "Meh": 3})
+    {'love it': 1, 'meh': 3}
+    """
+    out: dict[str, int] = {}
+    for label, answer in labels.items():
+        key, code = normalise_label(str(label)), answer_code(answer)
+        if out.get(key, code) != code:
+            raise ValueError(f"label {label!r} is mapped to two different answers")
+        out[key] = code
+    return out
+
+
+def _parse_answers(
+    frame: pl.DataFrame, column: str, custom: Mapping[str, int] | None = None
+) -> pl.Series:
+    """The answers of ``column`` as Int8 codes 1-5; nulls stay null (the caller decides).
+
+    ``custom`` (normalised label -> code, from :func:`label_map`) is consulted before the
+    built-in wordings, so a pack can read a survey tool's own labels."""
     series = frame[column]
     expected = (
         "an answer code 1-5 or a label such as like / expect / neutral / live with / dislike "
@@ -100,7 +168,8 @@ def _parse_answers(frame: pl.DataFrame, column: str) -> pl.Series:
         mapping: dict[str, int] = {}
         unknown: list[str] = []
         for label in distinct:  # distinct labels only: a handful, never rows
-            code = ANSWER_LABELS.get(normalise_label(label))
+            norm = normalise_label(label)
+            code = (custom or {}).get(norm) or ANSWER_LABELS.get(norm)
             if code is None and re.fullmatch(r"\s*[1-5](\.0*)?\s*", label):
                 code = int(float(label))
             if code is None:
@@ -109,7 +178,16 @@ def _parse_answers(frame: pl.DataFrame, column: str) -> pl.Series:
                 mapping[label] = code
         if unknown:
             hit = frame.filter(strings.is_in(unknown)).head(1)
-            raise _bad(column, hit[ROW][0], hit[column][0], expected, "unknown answer")
+            more = f" ({len(unknown) - 1} more unknown labels)" if len(unknown) > 1 else ""
+            raise _bad(
+                column,
+                hit[ROW][0],
+                hit[column][0],
+                expected
+                + "; map a survey tool's own labels with the rule's `answers:` option"
+                + more,
+                "unknown answer",
+            )
         return strings.replace_strict(mapping, default=None, return_dtype=pl.Int8).alias(column)
     hit = frame.filter(series.is_not_null()).head(1)
     value = hit[column][0] if hit.height else None
@@ -118,17 +196,31 @@ def _parse_answers(frame: pl.DataFrame, column: str) -> pl.Series:
 
 
 def _parse_numeric(
-    frame: pl.DataFrame, column: str, lo: float | None = None, hi: float | None = None
+    frame: pl.DataFrame,
+    column: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    labelled: bool = False,
 ) -> pl.Series:
+    """``column`` as Float64; with ``labelled``, strings like ``"7 - Very important"`` are
+    read by their leading number (survey tools export scale points with their labels)."""
     series = frame[column]
     if series.dtype == pl.Null:
         return series.cast(pl.Float64)
+    if series.dtype == pl.String and labelled:
+        # "7 - Very important", "7: very important", "(7) Very important": the number leads.
+        series = series.str.extract(r"^\s*\(?\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*\)?(?:\s*[-:.)]|\s|$)")
+        series = pl.Series(column, series).fill_null(frame[column].str.strip_chars())
     if series.dtype == pl.String:
         as_float = series.str.strip_chars().cast(pl.Float64, strict=False)
         bad = series.is_not_null() & (series.str.strip_chars() != "") & as_float.is_null()
         if bad.any():
             hit = frame.filter(bad).head(1)
-            raise _bad(column, hit[ROW][0], hit[column][0], "a number", "non-numeric value")
+            expected = "a number"
+            if labelled:
+                expected += " (or a labelled scale point such as '7 - Very important')"
+            raise _bad(column, hit[ROW][0], hit[column][0], expected, "non-numeric value")
         series = as_float
     elif not series.dtype.is_numeric():
         hit = frame.filter(series.is_not_null()).head(1)
@@ -182,15 +274,19 @@ def normalise_survey(
     *,
     missing: str = "drop",
     importance_scale: tuple[float, float] = (1.0, 9.0),
+    labels: Mapping[str, str | int] | None = None,
 ) -> pl.DataFrame:
     """Validate a survey and return it with answers as Int8 codes 1-5.
 
     Canonical columns: ``respondent``, ``feature``, ``functional``, ``dysfunctional`` (required);
-    ``importance`` (number within ``importance_scale``), ``segment``, ``wave``, ``satisfaction``
+    ``importance`` (number within ``importance_scale``; labelled points such as
+    ``"7 - Very important"`` are read by their number), ``segment``, ``wave``, ``satisfaction``
     (number), ``delivered`` (flag) (optional). A column ``__row`` with the 1-based data row
     number of each answer is added (for error messages). A respondent answering the same feature
     twice (in the same wave) is an error. Rows with a missing functional or
     dysfunctional answer are dropped (``missing="drop"``) or are an error (``missing="error"``).
+    ``labels`` maps a survey's own answer labels to answers (``{"Love it": "like"}``); they are
+    matched before the built-in wordings.
     Errors name the column, the row and the value, and say what was expected.
     """
     lazy = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
@@ -210,13 +306,14 @@ def normalise_survey(
         if df[column].null_count():
             hit = df.filter(pl.col(column).is_null()).head(1)
             raise _bad(column, hit[ROW][0], None, "a feature name")
+    custom = label_map(labels) if labels else None
     replaced = [
-        _parse_answers(df, "functional"),
-        _parse_answers(df, "dysfunctional"),
+        _parse_answers(df, "functional", custom),
+        _parse_answers(df, "dysfunctional", custom),
         df["feature"].cast(pl.String),
     ]
     if "importance" in df.columns:
-        replaced.append(_parse_numeric(df, "importance", *importance_scale))
+        replaced.append(_parse_numeric(df, "importance", *importance_scale, labelled=True))
     if "satisfaction" in df.columns:
         replaced.append(_parse_numeric(df, "satisfaction"))
     if "delivered" in df.columns:

@@ -24,7 +24,15 @@ from typing import Any
 
 import polars as pl
 
-from .answers import ANSWER_LABELS, ANSWERS, ROW, normalise_label, normalise_survey
+from .answers import (
+    ANSWER_LABELS,
+    ANSWERS,
+    ROW,
+    answer_code,
+    label_map,
+    normalise_label,
+    normalise_survey,
+)
 
 __all__ = [
     "ANSWERS",
@@ -37,10 +45,12 @@ __all__ = [
     "POULIOT_TABLE",
     "ROW",
     "STANDARD_TABLE",
+    "answer_code",
     "classify",
     "drift",
     "evaluation_table",
     "fong_significant",
+    "label_map",
     "normalise_label",
     "normalise_survey",
     "quadrant",
@@ -132,6 +142,38 @@ def _complete_priority(priority: Sequence[str]) -> list[str]:
     return order + [c for c in DEFAULT_PRIORITY if c not in order]
 
 
+def with_top_two(stats: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``_c1`` and ``_c2``, the largest and second-largest category counts of each row
+    (count columns named as in :data:`CATEGORY_NAMES`)."""
+    counts = [pl.col(CATEGORY_NAMES[c]) for c in CATEGORIES]
+    ranked = pl.concat_list(counts).list.sort(descending=True)
+    return stats.with_columns(_c1=ranked.list.get(0), _c2=ranked.list.get(1))
+
+
+def _candidates(strength_threshold: float) -> dict[str, pl.Expr]:
+    c1, total = pl.col("_c1"), pl.col("n")
+    return {
+        c: (pl.col(CATEGORY_NAMES[c]) > 0)
+        & (
+            (pl.col(CATEGORY_NAMES[c]) == c1)
+            | ((c1 - pl.col(CATEGORY_NAMES[c])).cast(pl.Float64) < strength_threshold * total)
+        )
+        for c in CATEGORIES
+    }
+
+
+def category_expr(strength_threshold: float, priority: Sequence[str]) -> pl.Expr:
+    """The category of a row of counts (see :func:`summarise` for the rule), on a frame with
+    the count columns, ``n`` and the ``_c1``/``_c2`` of :func:`with_top_two`. Shared by the
+    point estimate and the bootstrap, so both decide categories the same way."""
+    order = _complete_priority(priority)
+    candidate = _candidates(strength_threshold)
+    chosen: Any = pl.when(candidate[order[0]]).then(pl.lit(order[0]))  # a when/then chain
+    for c in order[1:]:
+        chosen = chosen.when(candidate[c]).then(pl.lit(c))
+    return chosen
+
+
 def summarise(
     answers: pl.DataFrame | pl.LazyFrame,
     by: Sequence[str] = ("feature",),
@@ -191,23 +233,10 @@ def summarise(
         if "delivered" in schema
         else pl.lit(None, dtype=pl.Float64).alias("delivered_share")
     )
-    stats = lazy.group_by(*by).agg(aggs)
-
-    counts = [pl.col(CATEGORY_NAMES[c]) for c in CATEGORIES]
-    ranked = pl.concat_list(counts).list.sort(descending=True)
-    stats = stats.with_columns(_c1=ranked.list.get(0), _c2=ranked.list.get(1))
+    stats = with_top_two(lazy.group_by(*by).agg(aggs))
     c1, c2, total = pl.col("_c1"), pl.col("_c2"), pl.col("n")
-    candidate = {
-        c: (pl.col(CATEGORY_NAMES[c]) > 0)
-        & (
-            (pl.col(CATEGORY_NAMES[c]) == c1)
-            | ((c1 - pl.col(CATEGORY_NAMES[c])).cast(pl.Float64) < strength_threshold * total)
-        )
-        for c in CATEGORIES
-    }
-    chosen: Any = pl.when(candidate[order[0]]).then(pl.lit(order[0]))  # a when/then chain
-    for c in order[1:]:
-        chosen = chosen.when(candidate[c]).then(pl.lit(c))
+    candidate = _candidates(strength_threshold)
+    chosen = category_expr(strength_threshold, order)
     n_candidates = pl.sum_horizontal([candidate[c].cast(pl.Int8) for c in CATEGORIES])
     # Runner-up: the most frequent category other than the (first, in CATEGORIES order) top one.
     top_first = pl.coalesce(

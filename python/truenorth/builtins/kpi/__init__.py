@@ -50,7 +50,8 @@ def compute_tables(
     """Compute the rule's tables (``kpis`` and, per metric, ``cohort_retention`` or
     ``health_scores``) from the input tables. Pure apart from reading through ``table``."""
     computed = o.compute(KpiInputs(table, has_table, rule_id))
-    bench = o.benchmark.period if isinstance(o.benchmark, Baseline) else o.benchmark
+    b = o.benchmark
+    bench = (b.period if b.period != "previous" else None) if isinstance(b, Baseline) else b
     kpis = finish(
         computed.rows,
         rule_id=rule_id,
@@ -61,6 +62,9 @@ def compute_tables(
         unit=o.unit(),
         warn=warn,
         fail=fail,
+        baseline_segment=b.segment if isinstance(b, Baseline) else None,
+        previous=isinstance(b, Baseline) and b.period == "previous",
+        confidence=b.confidence if isinstance(b, Baseline) else 0.95,
     )
     return {o.table: kpis, **computed.tables}
 
@@ -157,7 +161,8 @@ but in no period). Writes the table
 `kpis`, one row per subject:
 
     rule_id, metric, subject ("overall" | segment | period date | "segment @ date"), segment,
-    period, value, n, ci_low, ci_high, benchmark, delta (= value - benchmark), target,
+    period, value, n, ci_low, ci_high, benchmark, delta (= value - benchmark), delta_ci_low,
+    delta_ci_high, p_value, significant (against a baseline), target,
     meets_target, unit (what the value means, e.g. "share of answers 4-5 on 1-5"), warn, fail
     (the rule's conditions, for reports)
 
@@ -165,8 +170,14 @@ Findings: the rule's `warn:`/`fail:` conditions are checked on every row (column
 delta, ci_low, ...; e.g. `warn: "value < 30"`, `fail: "delta < -5"`). A rule with neither
 gets one finding per row that misses the metric's `target` (defaults follow the seeds: CSAT
 0.9, first response time < 2 hours, health score 7/10, CLV:CAC 3; set `target: null` to
-silence). `benchmark:` is a number or `{period: 2026-01-01}` (a baseline period: each row is
-compared with the same segment in that period).
+silence). `benchmark:` is a number, or a baseline each row is compared with: `{period:
+2026-01-01}` (the same segment in that period), `{period: previous}` (the same segment in the
+period before) or `{segment: north}` (that segment in the same period). Against a baseline,
+rows that are samples disjoint from it also get a test of the difference: `delta_ci_low`,
+`delta_ci_high`, `p_value` and `significant` (p < 1 - `confidence`, default 0.95) — the
+two-proportion z test for shares (CSAT/CES top box, churn, FCR), the difference of two NPS
+(variance: the sum of both), Welch's t test for means (CES, CSAT mean, health score). Gate
+findings on both size and significance, e.g. `warn: "significant AND delta < -5"`.
 
 Metrics (`metric:`) and canonical input columns (the engine renames dataset columns to these;
 `column`, `time`, `by`, `customer` options name others):
@@ -188,8 +199,8 @@ Examples:
 - id: nps
   kind: kpi
   with: {metric: nps, source: survey, by: region, period: 1mo, ci: adjusted_wald,
-         benchmark: {period: 2026-01-01}, table: kpi_nps}
-  warn: "value < 30 OR delta < -5"
+         benchmark: {period: previous}, table: kpi_nps}
+  warn: "value < 30 OR (significant AND delta < -5)"
   fail: "value < 0"
 - id: csat
   kind: kpi

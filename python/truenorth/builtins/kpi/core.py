@@ -38,6 +38,9 @@ import polars as pl
 
 from truenorth.errors import DataError
 
+from .compare import COMPARE_SCHEMA, SCALE, TEST, VAR, add_tests, baseline_rows
+from .compare import X as X_COL
+
 SEG = "__segment"
 PER = "__period"
 OVERALL = "overall"
@@ -57,6 +60,7 @@ KPI_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "ci_high": pl.Float64,
     "benchmark": pl.Float64,
     "delta": pl.Float64,
+    **COMPARE_SCHEMA,
     "target": pl.Float64,
     "meets_target": pl.Boolean,
     "unit": pl.String,
@@ -257,9 +261,11 @@ def grouping_sets(
 
 
 def _tidy(out: pl.DataFrame) -> pl.DataFrame:
-    for col in ("ci_low", "ci_high"):
+    for col in ("ci_low", "ci_high", VAR, X_COL, SCALE):
         if col not in out.columns:
             out = out.with_columns(pl.lit(None, pl.Float64).alias(col))
+    if TEST not in out.columns:
+        out = out.with_columns(pl.lit(None, pl.String).alias(TEST))
     out = out.with_columns(subject_expr().alias("subject"))
     out = out.sort(["_has_seg", "_has_per", "segment", "period"], nulls_last=False)
     return out.select(
@@ -270,6 +276,11 @@ def _tidy(out: pl.DataFrame) -> pl.DataFrame:
         pl.col("n").cast(pl.Int64),
         pl.col("ci_low").cast(pl.Float64),
         pl.col("ci_high").cast(pl.Float64),
+        # hidden: what the comparison test needs (see .compare); dropped by finish
+        pl.col(TEST).cast(pl.String),
+        pl.col(VAR).cast(pl.Float64),
+        pl.col(X_COL).cast(pl.Float64),
+        pl.col(SCALE).cast(pl.Float64),
     )
 
 
@@ -287,7 +298,13 @@ def proportion_ci(
     """value = x/n with a Wald or adjusted-Wald (Agresti-Coull) interval, clipped to [0, 1]."""
     X, N = pl.col(x).cast(pl.Float64), pl.col(n).cast(pl.Float64)
     p = X / N
-    df = df.with_columns(_null_if_empty(N, p * scale).alias("value"))
+    df = df.with_columns(
+        _null_if_empty(N, p * scale).alias("value"),
+        pl.lit("proportion").alias(TEST),
+        _null_if_empty(N, p * (1 - p) / N * scale * scale).alias(VAR),
+        X.alias(X_COL),
+        pl.lit(scale, pl.Float64).alias(SCALE),
+    )
     if method == "none":
         return df
     if method == "wald":
@@ -305,7 +322,11 @@ def proportion_ci(
 def mean_ci(df: pl.DataFrame, mean: str, sd: str, n: str, method: str, z: float) -> pl.DataFrame:
     """value = mean, with mean ± z·sd/sqrt(n) (null for n < 2 or method none)."""
     N = pl.col(n).cast(pl.Float64)
-    df = df.with_columns(pl.col(mean).alias("value"))
+    df = df.with_columns(
+        pl.col(mean).alias("value"),
+        pl.lit("mean").alias(TEST),
+        pl.when(N >= 2).then(pl.col(sd) ** 2 / N).alias(VAR),
+    )
     if method == "none":
         return df
     half = z * pl.col(sd) / N.sqrt()
@@ -319,7 +340,15 @@ def mean_ci(df: pl.DataFrame, mean: str, sd: str, n: str, method: str, z: float)
 def nps_ci(df: pl.DataFrame, method: str, z: float) -> pl.DataFrame:
     """NPS in points from columns ``promoters``, ``detractors``, ``n``; Wald/adjusted-Wald CI."""
     P, D, N = (pl.col(c).cast(pl.Float64) for c in ("promoters", "detractors", "n"))
-    df = df.with_columns(_null_if_empty(N, 100 * (P - D) / N).alias("value"))
+    raw_p, raw_d = P / N, D / N
+    df = df.with_columns(
+        _null_if_empty(N, 100 * (P - D) / N).alias("value"),
+        pl.lit("nps").alias(TEST),
+        # variance of the raw NPS (points²): the comparison test uses the unadjusted shares
+        _null_if_empty(
+            N, 10_000 * (raw_p + raw_d - (raw_p - raw_d) ** 2).clip(0.0, None) / N
+        ).alias(VAR),
+    )
     if method == "none":
         return df
     if method == "wald":
@@ -369,28 +398,39 @@ def finish(
     unit: str | None = None,
     warn: str | None = None,
     fail: str | None = None,
+    baseline_segment: str | None = None,
+    previous: bool = False,
+    confidence: float = 0.95,
 ) -> pl.DataFrame:
-    """Add rule_id, metric, benchmark, delta, target, meets_target, unit and the rule's warn/fail
-    conditions (so reports and the maturity rule can see which KPIs have thresholds); cast to
-    KPI_SCHEMA.
+    """Add rule_id, metric, benchmark, delta, the comparison columns, target, meets_target, unit
+    and the rule's warn/fail conditions (so reports and the maturity rule can see which KPIs have
+    thresholds); cast to KPI_SCHEMA.
 
-    A fixed benchmark applies to every row. A baseline period (a date) gives each row the value
-    of the same segment (or of all segments) in that period; ``delta = value - benchmark``.
-    ``meets_target`` is ``value >= target`` when higher is better, else ``value < target``.
+    A fixed benchmark applies to every row. A baseline period (a date), the previous period
+    (``previous``) or a baseline segment (``baseline_segment``) gives each row the value of its
+    baseline row (see :mod:`.compare`), ``delta = value - benchmark``, and a test of the
+    difference (``delta_ci_low``/``delta_ci_high``, ``p_value``, ``significant`` at
+    ``confidence``). ``meets_target`` is ``value >= target`` when higher is better, else
+    ``value < target``.
     """
-    if isinstance(benchmark, dt.date):
-        base = rows.filter(pl.col("period") == benchmark).select(
-            "segment", pl.col("value").alias("benchmark")
+    for col in (VAR, X_COL, SCALE):  # metrics without a sampling variance: no test
+        if col not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, pl.Float64).alias(col))
+    if TEST not in rows.columns:
+        rows = rows.with_columns(pl.lit(None, pl.String).alias(TEST))
+    if isinstance(benchmark, dt.date) or previous or baseline_segment is not None:
+        rows = baseline_rows(
+            rows,
+            period="previous" if previous else benchmark,  # type: ignore[arg-type]
+            segment=baseline_segment,
+            metric=metric,
         )
-        if base.height == 0:
-            have = rows["period"].drop_nulls().unique().sort().cast(pl.String).to_list()
-            raise DataError(
-                f"kpi {metric}: no rows for the baseline period {benchmark.isoformat()}; "
-                f"expected one of the periods computed: {', '.join(have) or '(none: set `period`)'}"
-            )
-        rows = rows.join(base, on="segment", how="left", nulls_equal=True, maintain_order="left")
+        rows = add_tests(rows, confidence=confidence)
     else:
-        rows = rows.with_columns(pl.lit(benchmark, pl.Float64).alias("benchmark"))
+        rows = rows.with_columns(
+            pl.lit(benchmark, pl.Float64).alias("benchmark"),
+            *[pl.lit(None, dtype).alias(c) for c, dtype in COMPARE_SCHEMA.items()],
+        )
     v, t = pl.col("value"), pl.lit(target, pl.Float64)
     meets = (v >= t) if higher_is_better else (v < t)
     rows = rows.with_columns(

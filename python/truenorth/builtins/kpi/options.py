@@ -62,13 +62,34 @@ class Computed:
 
 
 class Baseline(BaseModel):
-    """A baseline period: each row's benchmark is the value of the same segment then."""
+    """A baseline each row is compared with (with a test of the difference, see
+    :mod:`.compare`): a period (the same segment then), the previous period, or a segment (in
+    the same period)."""
 
     model_config = {"extra": "forbid", "frozen": True}
 
-    period: dt.date = Field(
-        description="Start date of the baseline period (as produced by `period`), e.g. 2026-01-01."
+    period: dt.date | Literal["previous"] | None = Field(
+        default=None,
+        description="Start date of the baseline period (as produced by `period`), e.g. "
+        "2026-01-01; or `previous`: each period against the one before it.",
     )
+    segment: str | None = Field(
+        default=None,
+        description="A value of the `by` column: every other segment is compared with it.",
+    )
+    confidence: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Confidence level of the difference's interval; `significant` is "
+        "p_value < 1 - confidence.",
+    )
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> Baseline:
+        if (self.period is None) == (self.segment is None):
+            raise ValueError("a baseline `benchmark` names either `period` or `segment`")
+        return self
 
 
 class KpiOptions(Options):
@@ -85,8 +106,10 @@ class KpiOptions(Options):
     time: str = Field(default="time", description="Time column used by `period`.")
     benchmark: float | Baseline | None = Field(
         default=None,
-        description="A fixed value, or {period: DATE} for a baseline period; rows get "
-        '`benchmark` and `delta = value - benchmark` (use e.g. `warn: "delta < -5"`).',
+        description="A fixed value, or a baseline: {period: DATE}, {period: previous} or "
+        "{segment: NAME}; rows get `benchmark` and `delta = value - benchmark`, and against a "
+        "baseline also a test of the difference (delta_ci_low/high, p_value, significant; "
+        'use e.g. `warn: "significant AND delta < -5"`).',
     )
     target: float | None = Field(
         default=None,
@@ -169,8 +192,11 @@ class KpiOptions(Options):
     def _combinations(self) -> KpiOptions:
         if self.period is not None and not type(self).supports_period:
             raise ValueError(f"`period` is not supported by metric {self.metric!r}; remove it")
-        if isinstance(self.benchmark, Baseline) and self.period is None:
+        b = self.benchmark
+        if isinstance(b, Baseline) and b.period is not None and self.period is None:
             raise ValueError("a baseline-period `benchmark` needs `period` (e.g. period: 1mo)")
+        if isinstance(b, Baseline) and b.segment is not None and self.by is None:
+            raise ValueError("a baseline-segment `benchmark` needs `by` (the segment column)")
         return self
 
     @classmethod
