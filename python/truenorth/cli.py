@@ -348,7 +348,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise
     if args.json:
         packs = [
-            {"pack": e.name, "rules": [r.id for r in e.rules], "files": e.pack.files}
+            {
+                "pack": e.name,
+                "rules": [r.id for r in e.rules],
+                "files": e.pack.files,
+                "warnings": [w.to_dict() for w in e.pack.warnings],
+            }
             for e in engines
         ]
         sys.stdout.write(json.dumps({"ok": True, "packs": packs}, indent=2) + "\n")
@@ -356,6 +361,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for e in engines:
             order = " → ".join(r.id for r in e.rules)
             print(f"ok: pack {e.name} ({len(e.rules)} rules: {order})")
+            for w in e.pack.warnings:
+                print(f"warning: {w}")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from ..errors import UsageError
+from ..errors import Problem, UsageError
 from .conditions import CheckSchema
 from .records import Location, Rule, RuleKind
 from .spec import DatasetSpec, TestCase
@@ -103,6 +103,8 @@ class CompiledPack:
     tests: list[tuple[TestCase, Located, tuple[Any, ...], Path]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)  # tables kept in the run history
+    # located warnings from the kinds' validate hooks: the pack loads, `validate` prints them
+    warnings: list[Problem] = field(default_factory=list)
 
     def rule(self, rule_id: str) -> CompiledRule:
         for r in self.rules:

@@ -111,8 +111,9 @@ def compile_pack(
                 rules.append(crule)
 
     ordered, schemas, external = plan(rules, datasets, problems)
+    warnings: list[Problem] = []
     for crule in ordered:
-        _check_rule(crule, schemas, problems, set(datasets), data_root)
+        _check_rule(crule, schemas, problems, set(datasets), data_root, warnings)
     tests = [
         (t, f.doc, ("tests", i), f.base_dir) for f in source.files for i, t in enumerate(f.tests)
     ]
@@ -129,6 +130,7 @@ def compile_pack(
         tests=tests,
         files=[f.doc.file for f in source.files],
         keep=keep,
+        warnings=warnings,
     )
 
 
@@ -219,6 +221,7 @@ def _check_rule(
     problems: list[Problem],
     dataset_roles: set[str] | frozenset[str] = frozenset(),
     data_root: Path | None = None,
+    warnings: list[Problem] | None = None,
 ) -> None:
     rule = crule.rule
     # `when:` filters the rows of the table the rule reads: `on:`, or its only input (a clv
@@ -271,7 +274,7 @@ def _check_rule(
                 )
     validate = getattr(crule.kind, "validate", None)
     if validate is not None:
-        vctx = ValidationContext(crule, schemas, problems, data_root)
+        vctx = ValidationContext(crule, schemas, problems, data_root, warnings)
         try:
             validate(rule.options, rule, vctx)
         except PackError as exc:  # e.g. a path outside the data root, already located
@@ -302,11 +305,13 @@ class ValidationContext:
         schemas: Mapping[str, CheckSchema | None],
         problems: list,
         data_root: Path | None = None,
+        warnings: list | None = None,
     ):
         self._crule = crule
         self._schemas = schemas
         self._problems = problems
         self._data_root = data_root
+        self._warnings: list = warnings if warnings is not None else []
 
     def schema(self, table: str) -> CheckSchema | None:
         """The declared schema of ``table`` (column -> dtype or None), or None if unknown."""
@@ -318,6 +323,11 @@ class ValidationContext:
 
     def error(self, message: str, *, at: Sequence[Any] = (), expected: str | None = None) -> None:
         self._problems.append(Problem(message, self.location(at), self._crule.id, expected))
+
+    def warn(self, message: str, *, at: Sequence[Any] = (), expected: str | None = None) -> None:
+        """A located warning: the pack still loads; ``truenorth validate`` prints it and
+        :attr:`CompiledPack.warnings` keeps it (e.g. a decision-table row that never fires)."""
+        self._warnings.append(Problem(message, self.location(at), self._crule.id, expected))
 
     def report(self, problems: Sequence[Problem]) -> None:
         """Problems found in a file the rule references (a canvas, a catalogue): they keep

@@ -14,10 +14,20 @@ Example (assign a tier and an action to each customer)::
           - {when: "p_alive < 0.2", tier: lapsed, action: win-back}
         default: {tier: bronze}    # optional; unmatched rows get these outputs
         report_unmatched: true     # a finding per row no table row matched (and no default)
+        check_rows: true           # static checks of the rows (see below)
 
 Outputs are written as new columns (plus ``<rule id>_row``: the 1-based index of the first
 matching row, or a list of indexes with ``collect``). Output values must be scalars of one type
 per column.
+
+The rows are checked statically, from the conditions alone (``truenorth validate`` prints
+warnings at the row's file:line:column; a run adds findings): a row that can never fire under
+``first`` because earlier rows match everything it matches (warn), rows that overlap under
+``collect`` (info), and inputs no row covers when there is no ``default`` (info, with an
+example region). Decidable conditions are comparisons of a column with a literal, ``IN``,
+``NOT IN``, ``BETWEEN``, ``AND``/``OR`` and ``TRUE``; numbers range over all reals, so a gap
+such as ``p_alive < 0`` is reported where a column's real domain is narrower. A table with
+other conditions is not checked.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ from pydantic import Field, field_validator
 
 import truenorth
 
-from ._plans import PlanCache, schema_key
+from .._plans import PlanCache, schema_key
+from .coverage import Issue, check
 
 RESERVED = {"when", "description"}
 _PLANS = PlanCache()
@@ -44,6 +55,12 @@ class DecisionTableOptions(truenorth.Options):
     default: dict[str, Any] = Field(default_factory=dict, description="outputs for unmatched rows")
     report_unmatched: bool = True
     subject: str | None = Field(None, description="subject column of findings (default: first)")
+    check_rows: bool = Field(
+        True,
+        description="check the rows statically (validate warnings and findings): rows that "
+        "never fire under `first`, overlapping rows under `collect`, inputs no row covers "
+        "without a `default`; decidable for comparisons, IN and BETWEEN with literals",
+    )
 
     @field_validator("rows")
     @classmethod
@@ -115,7 +132,24 @@ def _writes(options: DecisionTableOptions, rule: truenorth.Rule) -> dict[str, An
     return {_target(options, rule): schema}
 
 
+def static_issues(options: DecisionTableOptions) -> list[Issue]:
+    """The table's static issues (see :mod:`.coverage`); none when ``check_rows`` is off."""
+    if not options.check_rows:
+        return []
+    return check(
+        [row["when"] for row in options.rows],
+        hit_policy=options.hit_policy,
+        has_default=bool(options.default),
+    )
+
+
 def _validate(options: DecisionTableOptions, rule: truenorth.Rule, ctx: Any) -> None:
+    for issue in static_issues(options):
+        at: tuple[Any, ...] = ("with", "rows")
+        if issue.rows:
+            at = ("with", "rows", issue.rows[0] - 1, "when")
+        if hasattr(ctx, "warn"):
+            ctx.warn(issue.message, at=at)
     if not rule.on:
         ctx.error(
             "decision_table rules need `on:` (the table to decide over)", expected="on: <table>"
@@ -210,7 +244,18 @@ def evaluate(ctx: truenorth.RuleContext[DecisionTableOptions]) -> truenorth.Rule
         n_matched = out.height - row_ids.null_count()
     else:
         n_matched = int((row_ids.list.len() > 0).sum())
-    findings: list[truenorth.Finding] = []
+    findings: list[truenorth.Finding] = [
+        ctx.finding(
+            f"row {issue.rows[0]}" if issue.rows else "table",
+            issue.message,
+            severity="warn" if issue.kind == "shadowed" else "info",
+            threshold={"shadowed": "a row that can fire", "overlap": "disjoint rows"}.get(
+                issue.kind, "a row for every input"
+            ),
+            evidence={"check": issue.kind, "rows": list(issue.rows), "example": issue.example},
+        )
+        for issue in static_issues(opts)
+    ]
     if opts.report_unmatched and not opts.default and n_matched < out.height:
         hits = row_ids.is_not_null() if opts.hit_policy == "first" else row_ids.list.len() > 0
         unmatched = out.filter(~hits)
