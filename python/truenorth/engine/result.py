@@ -97,6 +97,9 @@ class Result:
     rules: list[RuleRun]
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    #: the severity the run is gated on (the CLI's ``--fail-on``; ``none``: no gate), for
+    #: reporters that mark pass/fail per rule (``junit``)
+    fail_on: str = "none"
 
     def __repr__(self) -> str:
         status = ", ".join(f"{r.id}={r.status}" for r in self.rules)
