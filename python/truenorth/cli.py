@@ -152,6 +152,7 @@ def _run_packs(
             )
         with _progress(engine, quiet=args.quiet) as progress:
             result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
+        result.fail_on = args.fail_on
         if getattr(args, "debug", False):
             for rr in result.errors:
                 if rr.traceback:
@@ -368,6 +369,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     engines = _engines(args)
+    if getattr(args, "format", "console") == "junit":
+        return _test_junit(engines)
     total = failed = 0
     for e in engines:
         for outcome in e.run_tests():
@@ -384,6 +387,19 @@ def cmd_test(args: argparse.Namespace) -> int:
         f"{total - failed} passed, {failed} failed"
         + ("" if total else " (no tests in these packs)")
     )
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _test_junit(engines: list[Any]) -> int:
+    """``truenorth test --format junit``: the pack tests as JUnit XML on standard output."""
+    from .builtins.ci_reports import junit_document, tests_suite
+
+    suites, failed = [], 0
+    for e in engines:
+        outcomes = list(e.run_tests())
+        failed += sum(1 for o in outcomes if not o.passed)
+        suites.append(tests_suite(e.name, outcomes))
+    sys.stdout.write(junit_document(suites))
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
@@ -502,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="run the test cases inside packs")
     p.add_argument("paths", nargs="*", help="pack files or folders (default: the bundled packs)")
+    p.add_argument(
+        "--format",
+        choices=["console", "junit"],
+        default="console",
+        help="console lines (default) or JUnit XML on standard output (a test case per pack test)",
+    )
     common(p)
     p.set_defaults(func=cmd_test)
 

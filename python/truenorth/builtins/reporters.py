@@ -280,5 +280,7 @@ REPORTERS = (
 
 @truenorth.hookimpl
 def register_reporters(register):
-    for reporter in REPORTERS:
+    from .ci_reports import REPORTERS as CI_REPORTERS
+
+    for reporter in (*REPORTERS, *CI_REPORTERS):
         register(reporter)

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -509,9 +509,12 @@ class Engine:
             "order": [r.id for r in self.pack.rules].index(rule_id) + 1,
         }
 
-    def run_tests(self) -> list[TestOutcome]:
-        """Run the pack's ``tests:`` cases; see :class:`TestOutcome`."""
-        return run_pack_tests(self.pack, self.registry, self.run, data_root=self.data_root)
+    def run_tests(self, names: Collection[str] | None = None) -> list[TestOutcome]:
+        """Run the pack's ``tests:`` cases (only those named in ``names`` when given); see
+        :class:`TestOutcome`."""
+        return run_pack_tests(
+            self.pack, self.registry, self.run, data_root=self.data_root, names=names
+        )
 
 
 def _data_root(root: str | Path | None) -> Path | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,11 +82,15 @@ def run_pack_tests(
     run: Callable[..., Result],
     *,
     data_root: Path | None = None,
+    names: Collection[str] | None = None,
 ) -> list[TestOutcome]:
-    """Run ``pack``'s ``tests:`` cases, each through ``run(data=..., params=...)``; with
-    ``data_root``, their ``given:`` files must lie inside it."""
+    """Run ``pack``'s ``tests:`` cases (those named in ``names``, or all), each through
+    ``run(data=..., params=...)``; with ``data_root``, their ``given:`` files must lie
+    inside it."""
     outcomes = []
     for case, doc, path, base_dir in pack.tests:
+        if names is not None and case.name not in names:
+            continue
         t0 = time.perf_counter()
         failures: list[str] = []
         loc = doc.loc(path)

@@ -102,6 +102,9 @@ class Result:
     #: what changed since a baseline run (``run --baseline``), a
     #: :class:`truenorth.engine.history.RunDiff`; reporters show it when set
     baseline: Any = None
+    #: the severity the run is gated on (the CLI's ``--fail-on``; ``none``: no gate), for
+    #: reporters that mark pass/fail per rule (``junit``)
+    fail_on: str = "none"
 
     def __repr__(self) -> str:
         status = ", ".join(f"{r.id}={r.status}" for r in self.rules)
