@@ -2,7 +2,7 @@
 
 * ``junit`` — one ``<testcase>`` per rule (``classname`` the pack), failed when the rule has
   findings at or above the run's gate (``--fail-on``; ``none`` marks no failures, as it sets no
-  failing exit code), an ``<error>`` when the rule errored, ``<skipped>`` when it was skipped.
+  failing exit code; ``new`` marks findings new against the ``--baseline`` run), an ``<error>`` when the rule errored, ``<skipped>`` when it was skipped.
   The same document shape serves ``truenorth test`` (one test case per pack test).
 * ``sarif`` — one result per finding with the pack file location of its rule, so code-scanning
   UIs annotate the YAML line that defines the rule; levels: fail/error → ``error``, warn →
@@ -111,6 +111,10 @@ def _suite(name: str, cases: Sequence[ET.Element], seconds: float) -> ET.Element
 def run_suite(result: truenorth.Result) -> ET.Element:
     """One ``<testsuite>`` for a run: a test case per rule."""
     gate = _gate(result)
+    new: set[tuple[str, str]] | None = None
+    diff = getattr(result, "baseline", None)
+    if getattr(result, "fail_on", None) == "new" and diff is not None:
+        new = {(str(f.get("rule_id")), str(f.get("subject"))) for f in diff.new}
     findings = result.finding_records()
     cases = []
     for rule in result.rules:
@@ -130,7 +134,10 @@ def run_suite(result: truenorth.Result) -> ET.Element:
             ET.SubElement(case, "skipped", message=str(rule.error or rule.status))
         else:
             own = [f for f in findings if f.rule_id == rule.id]
-            gating = [f for f in own if gate is not None and _RANK.get(f.severity, 0) >= gate]
+            if new is not None:  # --fail-on new: what is new against the baseline run
+                gating = [f for f in own if (f.rule_id, str(f.subject)) in new]
+            else:
+                gating = [f for f in own if gate is not None and _RANK.get(f.severity, 0) >= gate]
             if gating:
                 worst = max(gating, key=lambda f: _RANK.get(f.severity, 0)).severity
                 fail = ET.SubElement(
