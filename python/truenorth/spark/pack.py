@@ -27,7 +27,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from . import models, segments
 from ._arrow import arrow_schema
-from .rules import ROW_WISE, apply_rule
+from .rules import ROW_WISE, one_rule_pack, run_rule
 from .summary import summarize
 
 DISTRIBUTED = ("clv", "segment", *ROW_WISE)
@@ -82,18 +82,20 @@ def _horizon(value: Any, unit: str) -> tuple[int, str]:
 
 
 def run(
-    pack: str | Path | dict[str, Any],
+    pack: Any,
     *,
     spark: SparkSession | None = None,
-    data: dict[str, DataFrame] | None = None,
+    data: dict[str, DataFrame | str | Path] | None = None,
     params: dict[str, Any] | None = None,
     resources: dict[str, Any] | None = None,
     collect_limit: int = 10_000_000,
 ) -> SparkRun:
-    """Run ``pack`` (a path or a pack dict) on Spark; see the module docs for what runs where.
+    """Run ``pack`` (a path, a pack dict or a loaded ``truenorth.Engine``) on Spark; see the
+    module docs for what runs where.
 
-    ``data`` maps dataset roles to Spark frames (others are read from their paths with
-    :func:`read_dataset`; column mappings apply either way). ``resources`` hands fitted models
+    ``params`` override pack params (with an Engine: the overrides it was loaded with).
+    ``data`` maps dataset roles to Spark frames or paths (others are read from the pack's
+    paths; both with :func:`read_dataset`; column mappings apply either way). ``resources`` hands fitted models
     to ``clv`` rules, as ``Engine.run``.
 
     Example::
@@ -106,13 +108,24 @@ def run(
 
     t0 = time.perf_counter()
     spark = spark or SparkSession.builder.getOrCreate()
-    engine = truenorth.Engine.load(pack, params=params)
+    if isinstance(pack, truenorth.Engine):
+        engine = pack
+        # the rule's own files: apply_rule compiles one-rule packs from them on the workers
+        pack = [Path(f) for f in engine.pack.files]
+    else:
+        engine = truenorth.Engine.load(pack, params=params)
     compiled = engine.pack
+    params = {k: v for k, v in (params or {}).items() if k in compiled.params} or None
     resources = dict(resources or {})
     sp: dict[str, DataFrame] = {}
     for role, ds in compiled.datasets.items():
         if data and role in data:
-            df = data[role]
+            given = data[role]
+            df = (
+                given
+                if isinstance(given, DataFrame)
+                else read_dataset(spark, Path(given), dict(ds.spec.options or {}))
+            )
         elif ds.spec.path is not None:
             df = read_dataset(spark, engine._path(ds), dict(ds.spec.options or {}))
         else:
@@ -143,7 +156,8 @@ def run(
             local_tables.update(small)
             fs = None
         else:
-            out = apply_rule(pack, crule.id, sp[crule.rule.on], params=params)
+            mini = one_rule_pack(pack, crule.id)
+            out = run_rule(mini, crule, sp[crule.rule.on], params)
             written = {next(iter(crule.writes)): out.table} if out.table is not None else {}
             fs = pl.from_arrow(out.findings.toArrow())
         sp.update(written)
@@ -164,7 +178,7 @@ def run(
     local_ids = [r.id for r in compiled.rules if placement[r.id] == "local"]
     if local_ids:
         reads = {t for r in compiled.rules if r.id in local_ids for t in r.reads}
-        inputs: dict[str, pl.DataFrame] = dict(local_tables)
+        inputs = {k: v for k, v in local_tables.items() if k in reads}
         for name, df in sp.items():
             if name in reads:
                 inputs[name] = _collected(df, name, collect_limit, local_ids, compiled)
@@ -194,7 +208,19 @@ def run(
     return SparkRun(result, {k: v for k, v in sp.items() if k in spark_tables}, placement)
 
 
-def _collected(df: DataFrame, name: str, limit: int, users: list[str], compiled: Any) -> pl.DataFrame:
+def write_tables(run: SparkRun, folder: Path) -> list[Path]:
+    """The distributed tables as Parquet folders ``folder/<table>/`` (written by Spark)."""
+    out = []
+    for name, df in run.tables.items():
+        target = Path(folder) / name
+        df.write.mode("overwrite").parquet(str(target))
+        out.append(target)
+    return out
+
+
+def _collected(
+    df: DataFrame, name: str, limit: int, users: list[str], compiled: Any
+) -> pl.DataFrame:
     n = df.count()
     if n > limit:
         who = [r.id for r in compiled.rules if r.id in users and name in r.reads]
@@ -261,13 +287,23 @@ def _clv(crule: Any, sp: dict[str, DataFrame], given: Any) -> tuple[dict[str, Da
         for w in caught:
             if not issubclass(w.category, clv.ConvergenceWarning):
                 rows.append(
-                    _finding(crule, kind, f"{kind}: {w.message}", "warn",
-                             json.dumps({"warning": w.category.__name__}))
+                    _finding(
+                        crule,
+                        kind,
+                        f"{kind}: {w.message}",
+                        "warn",
+                        json.dumps({"warning": w.category.__name__}),
+                    )
                 )
         if getattr(m, "converged", True) is False:
             rows.append(
-                _finding(crule, kind, f"{kind} fit did not converge; predictions may be "
-                         "unreliable", "warn", json.dumps({"n_iterations": m.n_iterations}))
+                _finding(
+                    crule,
+                    kind,
+                    f"{kind} fit did not converge; predictions may be unreliable",
+                    "warn",
+                    json.dumps({"n_iterations": m.n_iterations}),
+                )
             )
         return m
 

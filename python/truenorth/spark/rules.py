@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -33,9 +32,17 @@ class RuleOutput:
 def _pack_files(pack: Any) -> list[dict[str, Any]]:
     if isinstance(pack, dict):
         return [pack]
-    path = Path(pack)
-    files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
-    docs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in files]
+    files: list[Path] = []
+    for item in pack if isinstance(pack, list) else [pack]:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+        else:
+            files.append(path)
+    import truenorth
+
+    # the pack loader's own YAML reading (``on:`` is a key, not YAML 1.1's boolean)
+    docs = [truenorth.load_yaml(p).value for p in files]
     return [d for d in docs if isinstance(d, dict) and "truenorth" in d]
 
 
@@ -76,8 +83,8 @@ def _run_local(doc: str, params: str, on: str, frame: pl.DataFrame) -> Any:
 def apply_rule(
     pack: Any, rule_id: str, table: DataFrame, *, params: dict[str, Any] | None = None
 ) -> RuleOutput:
-    """Run the ``condition`` or ``decision_table`` rule ``rule_id`` of ``pack`` (a path or a
-    pack dict) on the Spark table ``table`` (the rule's ``on:`` table), batch by batch.
+    """Run the ``condition`` or ``decision_table`` rule ``rule_id`` of ``pack`` (a path, a
+    list of pack files, or a pack dict) on the Spark table ``table`` (the rule's ``on:`` table), batch by batch.
 
     Findings are those of a local run (the rule's ``location`` included); their order is
     Spark's. A condition's ``limit:`` keeps ``limit`` matching rows, not necessarily the
@@ -93,7 +100,19 @@ def apply_rule(
 
     mini = one_rule_pack(pack, rule_id)
     full = truenorth.Engine.load(pack, params=params)
-    crule = next(r for r in full.rules if r.id == rule_id)
+    crule = next((r for r in full.rules if r.id == rule_id), None)
+    if crule is None:
+        raise ValueError(f"no rule {rule_id!r} in pack {full.name!r}")
+    return run_rule(mini, crule, table, params)
+
+
+def run_rule(
+    mini: dict[str, Any], crule: Any, table: DataFrame, params: dict[str, Any] | None
+) -> RuleOutput:
+    """:func:`apply_rule` with the one-rule pack and the driver's compiled rule at hand."""
+    import truenorth
+
+    rule_id = crule.id
     kind = crule.kind.name
     if kind not in ROW_WISE:
         raise ValueError(f"rule {rule_id!r} is a {kind!r} rule; distributed: {', '.join(ROW_WISE)}")

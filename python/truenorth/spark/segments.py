@@ -12,7 +12,6 @@ aggregation counts the rows below each bracket, and only the rows inside the bra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,7 +63,9 @@ def _checked(df: DataFrame, columns: dict[str, str]) -> int:
     types = {f.name: f.dataType for f in df.schema.fields}
     for col, role in columns.items():
         if col not in types:
-            raise ValueError(f"column '{col}' ({role}) not found; the table has columns {df.columns}")
+            raise ValueError(
+                f"column '{col}' ({role}) not found; the table has columns {df.columns}"
+            )
         if not isinstance(types[col], T.NumericType):
             raise ValueError(
                 f"column '{col}' ({role}): expected numbers, got {types[col].simpleString()}"
@@ -170,7 +171,9 @@ def clv_tiers(
         cuts.append(c)
     inner = [c for c in cuts if 1 <= c <= n]
     values = customers.select(F.col(column).cast("double").alias("v"))
-    stats = dict(zip(inner, order_statistics(values, "v", [n - c + 1 for c in inner], n), strict=True))
+    stats = dict(
+        zip(inner, order_statistics(values, "v", [n - c + 1 for c in inner], n), strict=True)
+    )
     v = F.col(column).cast("double")
     expr: Any = None
     for name, c in zip(names, cuts, strict=False):
@@ -226,7 +229,7 @@ def aggregate(
 
     cols: list[pl.Expr] = [
         pl.col(by),
-        pl.col("customers").cast(pl.UInt32),
+        pl.col("customers").cast(pl.Int64),
         (pl.col("customers") / n).alias("customer_share"),
     ]
     for role in measures:

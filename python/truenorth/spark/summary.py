@@ -67,7 +67,9 @@ def _scan(df: DataFrame, customer: str, time: str, amount: str | None) -> Any:
                 f"column '{col}': {row[key]} row(s) with null {what}; nulls are not allowed"
             )
     if row.get("bad_amount"):
-        raise ValueError(f"column '{amount}': {row['bad_amount']} row(s) with NaN or infinite amounts")
+        raise ValueError(
+            f"column '{amount}': {row['bad_amount']} row(s) with NaN or infinite amounts"
+        )
     return row["latest"]
 
 
