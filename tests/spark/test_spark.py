@@ -19,6 +19,9 @@ import truenorth
 import truenorth.spark as tns
 from truenorth import clv, segment
 
+# PySpark 4.x warns about pandas 3 on import of its Arrow helpers; truenorth passes Arrow only
+pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
+
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "rules" / "clv.yaml"
 
