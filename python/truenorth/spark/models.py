@@ -37,6 +37,7 @@ def patterns(summaries: DataFrame, model: str = "bg_nbd") -> DataFrame:
     """Distinct pattern rows of ``summaries`` for ``model`` with a ``weights`` column (customers
     per pattern). For ``gamma_gamma``: repeat customers with positive mean spend only (the
     ``clv`` rule's spend-fit population)."""
+    cols: tuple[str, ...]
     if _is_spend(model):
         kept = summaries.filter((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
         cols = _SPEND_COLUMNS
@@ -140,7 +141,7 @@ def score(
     t_units = horizon * UNIT_DAYS[horizon_unit] / clv.time_unit_days(model.time_unit)
     doc = model.to_json()
     spend_doc = spend.to_json() if spend is not None else None
-    band = (
+    band: dict[str, Any] | None = (
         {"interval": interval, "draws": draws, "seed": seed, "method": "normal"}
         if interval is not None
         else None
@@ -154,7 +155,11 @@ def score(
     if taken:
         raise ValueError(f"summaries already have column(s) {', '.join(taken)}")
     schema = T.StructType(fields + [T.StructField(n, T.DoubleType()) for n in names])
-    common = {"horizon": int(horizon), "horizon_unit": horizon_unit, "discount_rate": discount_rate}
+    common: dict[str, Any] = {
+        "horizon": int(horizon),
+        "horizon_unit": horizon_unit,
+        "discount_rate": discount_rate,
+    }
 
     def work(summary: pl.DataFrame) -> pl.DataFrame:
         m = _loaded(doc)

@@ -157,13 +157,13 @@ def run(
             fs = None
         else:
             mini = one_rule_pack(pack, crule.id)
-            out = run_rule(mini, crule, sp[crule.rule.on], params)
+            out = run_rule(mini, crule, sp[str(crule.rule.on)], params)
             written = {next(iter(crule.writes)): out.table} if out.table is not None else {}
             fs = pl.from_arrow(out.findings.toArrow())
         sp.update(written)
         if fs is not None and fs.height:
             found[crule.id] = fs.select(list(truenorth.FINDINGS_SCHEMA)).cast(
-                truenorth.FINDINGS_SCHEMA  # type: ignore[arg-type]
+                truenorth.FINDINGS_SCHEMA
             )
         runs[crule.id] = truenorth.RuleRun(
             id=crule.id,
