@@ -150,7 +150,10 @@ def _run_packs(
         spark_run = None
         if on_spark:
             # per-customer rules in Spark, the rest local (docs/guides/spark.md)
-            from .spark.pack import run as spark_pack_run
+            try:
+                from .spark.pack import run as spark_pack_run
+            except ImportError as exc:  # the extra is not installed
+                raise UsageError(f"--engine spark: {exc}") from None
 
             spark_run = spark_pack_run(
                 engine, data=dict(data_paths), params=_parse_assignments(args.set, "--set")
