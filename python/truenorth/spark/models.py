@@ -85,16 +85,15 @@ def fit(
     from truenorth import clv
 
     unit = time_unit or summary_unit(summaries)
-    pats = patterns(summaries, model)
-    n = pats.count()
-    if n > max_patterns:
-        raise ValueError(
-            f"{model}: {n} distinct patterns exceed max_patterns={max_patterns}; raise the limit "
-            "if the driver has the memory (~100 bytes per pattern), or summarise with a coarser "
-            "period/unit"
-        )
-    local = pl.from_arrow(pats.toArrow())
+    # one job: at most one pattern more than allowed reaches the driver
+    local = pl.from_arrow(patterns(summaries, model).limit(max_patterns + 1).toArrow())
     assert isinstance(local, pl.DataFrame)
+    if local.height > max_patterns:
+        raise ValueError(
+            f"{model}: more than max_patterns={max_patterns} distinct patterns; raise the limit "
+            "if the driver has the memory (~150 bytes per pattern), or summarise with a coarser "
+            "period/unit (period='1w')"
+        )
     cls = clv.models_registry()[model]
     return cls(time_unit=unit).fit(local, "weights", start=start, max_iter=max_iter)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from . import models, segments
@@ -160,7 +161,9 @@ def run(
             out = run_rule(mini, crule, sp[str(crule.rule.on)], params)
             written = {next(iter(crule.writes)): out.table} if out.table is not None else {}
             fs = pl.from_arrow(out.findings.toArrow())
-        sp.update(written)
+        # later rules (and the collects of local rules) read these tables: keep them instead
+        # of recomputing the summary and scores for every reader
+        sp.update({k: v.persist(StorageLevel.MEMORY_AND_DISK) for k, v in written.items()})
         if fs is not None and fs.height:
             found[crule.id] = fs.select(list(truenorth.FINDINGS_SCHEMA)).cast(
                 truenorth.FINDINGS_SCHEMA

@@ -26,33 +26,52 @@ EPS = 1e-4
 RFM_COLUMNS = ("r_score", "f_score", "m_score", "rfm_score", "segment")
 
 
-def order_statistics(df: DataFrame, column: str, ranks: Sequence[int], n: int) -> list[float]:
-    """The exact ``ranks``-th smallest values (1-based) of the Float64 ``column`` (no nulls or
-    NaN) of ``df``, which has ``n`` rows."""
+def order_statistics(
+    df: DataFrame, columns: str | Sequence[str], ranks: Sequence[int], n: int
+) -> dict[str, list[float]]:
+    """The exact ``ranks``-th smallest values (1-based) of each Float64 column in ``columns``
+    (no nulls or NaN) of ``df``, which has ``n`` rows: ``{column: [value per rank]}``.
+
+    Three Spark jobs whatever the number of columns and ranks (see the module docs)."""
+    cols = [columns] if isinstance(columns, str) else list(columns)
     if not ranks:
-        return []
+        return {c: [] for c in cols}
+    m = len(ranks)
     lo_p = [max(0.0, k / n - 2 * EPS) for k in ranks]
     hi_p = [min(1.0, k / n + 2 * EPS) for k in ranks]
-    qs = df.approxQuantile(column, lo_p + hi_p, EPS)
-    lo, hi = qs[: len(ranks)], qs[len(ranks) :]
-    c = F.col(column)
-    below = df.agg(*[F.sum((c < v).cast("long")).alias(f"b{i}") for i, v in enumerate(lo)])
-    counts = [int(v or 0) for v in below.first() or []]
-    inside = c.isNull()  # false: a seed for the disjunction
-    for a, b in zip(lo, hi, strict=True):
-        inside = inside | ((c >= a) & (c <= b))
-    got = pl.from_arrow(df.filter(inside).select(column).toArrow())
+    qs = df.approxQuantile(cols, lo_p + hi_p, EPS)
+    lo = {c: q[:m] for c, q in zip(cols, qs, strict=True)}
+    hi = {c: q[m:] for c, q in zip(cols, qs, strict=True)}
+    below = df.agg(
+        *[
+            F.sum((F.col(c) < v).cast("long")).alias(f"b{j}_{i}")
+            for j, c in enumerate(cols)
+            for i, v in enumerate(lo[c])
+        ]
+    ).first()
+    assert below is not None
+    inside = F.lit(False)
+    for c in cols:
+        for a, b in zip(lo[c], hi[c], strict=True):
+            inside = inside | ((F.col(c) >= a) & (F.col(c) <= b))
+    got = pl.from_arrow(df.filter(inside).select(*cols).toArrow())
     assert isinstance(got, pl.DataFrame)
-    values = got.to_series().sort()
-    out = []
-    for k, a, b, nb in zip(ranks, lo, hi, counts, strict=True):
-        bracket = values.filter((values >= a) & (values <= b))
-        i = k - nb - 1
-        if not 0 <= i < bracket.len():  # the quantile sketch missed: take the whole column
-            every = pl.from_arrow(df.select(column).toArrow())
-            assert isinstance(every, pl.DataFrame)
-            return [float(every.to_series().sort()[k - 1]) for k in ranks]
-        out.append(float(bracket[i]))
+    out: dict[str, list[float]] = {}
+    for j, c in enumerate(cols):
+        values = got.get_column(c).sort()
+        found = []
+        for i, k in enumerate(ranks):
+            a, b = lo[c][i], hi[c][i]
+            bracket = values.filter((values >= a) & (values <= b))
+            at = k - int(below[f"b{j}_{i}"] or 0) - 1
+            if not 0 <= at < bracket.len():  # the sketch missed: take the whole column
+                every = pl.from_arrow(df.select(c).toArrow())
+                assert isinstance(every, pl.DataFrame)
+                column = every.to_series().sort()
+                found = [float(column[r - 1]) for r in ranks]
+                break
+            found.append(float(bracket[at]))
+        out[c] = found
     return out
 
 
@@ -118,8 +137,9 @@ def rfm(
     # exact integer ceil (k·n/bins): math.ceil on a float could round a whole number up
     ranks = [-((-k * n) // bins) for k in range(1, bins)]
     scored = customers.drop(*[c for c in RFM_COLUMNS if c in customers.columns])
+    cuts_of = order_statistics(values, list(measures), ranks, n)
     for name, expr in measures.items():
-        cuts = order_statistics(values, name, ranks, n)
+        cuts = cuts_of[name]
         score: Column = F.lit(1)
         for cut in cuts:
             score = score + (expr > F.lit(cut)).cast("int")
@@ -171,9 +191,8 @@ def clv_tiers(
         cuts.append(c)
     inner = [c for c in cuts if 1 <= c <= n]
     values = customers.select(F.col(column).cast("double").alias("v"))
-    stats = dict(
-        zip(inner, order_statistics(values, "v", [n - c + 1 for c in inner], n), strict=True)
-    )
+    picked = order_statistics(values, "v", [n - c + 1 for c in inner], n)["v"]
+    stats = dict(zip(inner, picked, strict=True))
     v = F.col(column).cast("double")
     expr: Any = None
     for name, c in zip(names, cuts, strict=False):
