@@ -311,7 +311,30 @@ def _clv(crule: Any, sp: dict[str, DataFrame], given: Any) -> tuple[dict[str, Da
         return m
 
     model = fitted(opts.model, "purchase", opts.model_path)
-    spend = fitted(opts.spend, "spend", opts.spend_model_path) if opts.spend else None
+    spend = None
+    if opts.spend:
+        # as the local rule: repeat customers with non-positive mean spend are left out of the
+        # spend fit (``patterns`` drops them) and said so
+        from pyspark.sql import functions as F
+
+        counts = summaries.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum(((F.col("frequency") > 0) & (F.col("monetary_value") <= 0)).cast("long")),
+        ).first()
+        assert counts is not None
+        n_all, n_bad = int(counts[0]), int(counts[1] or 0)
+        if n_bad:
+            row = _finding(
+                crule,
+                str(opts.spend),
+                f"{n_bad} repeat customer(s) with non-positive mean spend (refunds, free "
+                "orders) left out of the Gamma-Gamma fit; their expected_spend is the "
+                "fitted model's for a mean spend of 0",
+                "info",
+                json.dumps({"customers": n_all, "excluded": n_bad}, sort_keys=True),
+            )
+            rows.append({**row, "value": float(n_bad)})
+        spend = fitted(opts.spend, "spend", opts.spend_model_path)
     horizon, unit = _horizon(opts.horizon, opts.horizon_unit)
     scored = models.score(
         summaries,
