@@ -138,7 +138,8 @@ def _run_packs(
     packs_meta: list[dict[str, Any]] = []
     for engine in engines:
         data: dict[str, Any] = {}
-        for role, p in data_paths.items():
+        on_spark = getattr(args, "engine", "local") == "spark"  # Spark reads --data itself
+        for role, p in {} if on_spark else data_paths.items():
             ds = engine.pack.datasets.get(role)
             if ds is None and role not in engine.pack.external:
                 continue
@@ -150,8 +151,21 @@ def _run_packs(
             data[role] = (
                 apply_columns(lf, ds.spec.columns, role=role, source=str(path)) if ds else lf
             )
-        with _progress(engine, quiet=args.quiet) as progress:
-            result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
+        spark_run = None
+        if on_spark:
+            # per-customer rules in Spark, the rest local (docs/guides/spark.md)
+            try:
+                from .spark.pack import run as spark_pack_run
+            except ImportError as exc:  # the extra is not installed
+                raise UsageError(f"--engine spark: {exc}") from None
+
+            spark_run = spark_pack_run(
+                engine, data=dict(data_paths), params=_parse_assignments(args.set, "--set")
+            )
+            result = spark_run.result
+        else:
+            with _progress(engine, quiet=args.quiet) as progress:
+                result = engine.run(data=data, fail_fast=args.fail_fast, progress=progress)
         result.fail_on = args.fail_on
         if getattr(args, "debug", False):
             for rr in result.errors:
@@ -175,6 +189,10 @@ def _run_packs(
                 raise OutputError(
                     f"--out {out_set.target}: {exc.strerror or exc}; nothing was published"
                 ) from None
+        if spark_run is not None and out_dir is not None:
+            from .spark.pack import write_tables
+
+            write_tables(spark_run, out_dir)
         for fmt in formats:
             reporter = reg.reporters[fmt]
             target = None
@@ -501,6 +519,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first rule that errors")
     add_run_options(p)
+    p.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="spark: per-customer rules run in Apache Spark (truenorth[spark]); --data paths "
+        "are read by Spark; Spark tables are written as Parquet folders under --out",
+    )
     p.add_argument(
         "--explain", metavar="RULE_ID", help="show the compiled rule and counts per step"
     )

@@ -17,7 +17,9 @@ and sample data under ``rules/``), its code blocks in page order:
 * ```` ```csv title="PATH" ```` — a data file written to PATH (``toml`` blocks must parse);
 * ```` ```sh ```` — install commands: each line must be one of the README's set-up commands,
   which CI runs as written;
-* ```` ```text ```` — sample output, not run.
+* ```` ```text ```` — sample output, not run;
+* a ``python`` or ``console`` block after a ``<!-- needs spark -->`` line only parses here:
+  it needs a JVM, and tests/spark runs the same calls against a local Spark session.
 
 Generated pages (docs/reference/...) hold the kinds' own YAML examples: those are validated by
 ``test_generated_kind_examples_validate``. ``docs/reference/conditions.md`` comes from the
@@ -59,6 +61,8 @@ def blocks(text: str) -> list[tuple[str, str, str]]:
         before = text[: m.start()].rstrip().rsplit("\n", 1)[-1].strip()
         if before == "<!-- invalid -->":
             lang += "!"
+        elif before == "<!-- needs spark -->":  # checked by tests/spark, one JVM per run
+            lang += "@spark"
         t = TITLE.search(info)
         out.append((lang, t.group(1) if t else "", body))
     return out
@@ -182,6 +186,10 @@ def test_page_examples_run(page: Path, template: Path, tmp_path: Path, monkeypat
             plugins.append(module)  # packs later on the page may use its kinds
         elif lang == "python":
             exec(compile(body, where, "exec"), namespace)  # our own documentation
+        elif lang == "python@spark":
+            compile(body, where, "exec")  # must parse; runs against Spark in tests/spark
+        elif lang == "console@spark":
+            assert "$ truenorth" in body, f"{where}: a Spark console block without a command"
         elif lang == "yaml!":  # shown for its error: written, and it must fail to load
             target = work / (title or f".snippets/invalid{n + 1}.yaml")
             target.parent.mkdir(parents=True, exist_ok=True)
