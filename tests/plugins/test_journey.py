@@ -547,7 +547,14 @@ def test_tables_written_match_declared_schemas():
     assert (
         set(tables)
         == set(declared)
-        == {"j_funnel", "j_transitions", "j_touchpoints", "j_paths", "j_attribution"}
+        == {
+            "j_funnel",
+            "j_time_to_convert",
+            "j_transitions",
+            "j_touchpoints",
+            "j_paths",
+            "j_attribution",
+        }
     )
     for name, frame in tables.items():
         assert dict(frame.schema) == dict(declared[name]), name

@@ -14,6 +14,7 @@ needs no knowledge of the step names.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -78,8 +79,10 @@ def prepare(
     *,
     by: str = "customer",
     step_column: str = "auto",
+    extra: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Validate an event log; return ``unit, ts, step, row`` (+ touchpoint/channel/satisfaction).
+    """Validate an event log; return ``unit, ts, step, row`` (+ touchpoint/channel/satisfaction,
+    + the ``extra`` columns, e.g. a breakdown property, as strings).
 
     ``ts`` is a Datetime (dates become midnight; strings are parsed); ``row`` is the 1-based row
     number of the event in the input. Errors name the column, the row and the value.
@@ -96,12 +99,20 @@ def prepare(
             f"{by}, timestamp and {step_column} (found: {', '.join(names)})"
         )
     optional = [c for c in ("touchpoint", "channel", "satisfaction") if c in names]
+    missing = [c for c in extra if c not in names]
+    if missing:
+        raise DataError(
+            f"event log lacks column(s) {', '.join(repr(c) for c in missing)} named by the "
+            f"journey options (found: {', '.join(names)})"
+        )
+    kept = [c for c in dict.fromkeys(extra) if c not in optional and c not in required]
     df = (
         lazy.select(
             pl.col(by).alias(UNIT),
             pl.col("timestamp"),
             pl.col(step_column).alias(STEP),
             *optional,
+            *[pl.col(c).cast(pl.String) for c in kept],
         )
         .with_row_index(ROW, offset=1)
         .collect()
@@ -151,7 +162,7 @@ def prepare(
                 "number; expected a satisfaction score"
             )
         out = out.with_columns(sat.cast(pl.Float64).alias("satisfaction"))
-    return out.select(UNIT, TS, STEP, ROW, *[c for c in optional])
+    return out.select(UNIT, TS, STEP, ROW, *optional, *kept)
 
 
 def after(ts: str, row: str, ref_ts: str, ref_row: str) -> pl.Expr:

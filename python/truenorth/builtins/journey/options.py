@@ -1,0 +1,183 @@
+"""The options model of the ``journey`` rule kind (its ``with:`` mapping)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from truenorth import Options
+
+from . import events as events_mod
+
+
+class Exclusion(BaseModel):
+    """An exclusion step: an attempt with ``event`` between steps ``after`` and ``before`` is
+    discarded (a unit without an attempt left drops out of the funnel)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: str = Field(description="Event (or stage) name that excludes.")
+    after: str | None = Field(None, description="Funnel step it must follow (default: the first).")
+    before: str | None = Field(None, description="Funnel step it must precede (default: the last).")
+
+
+class Compare(BaseModel):
+    """Two groups (or periods) to compare step by step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(description="Event-log column holding the group or period of a unit.")
+    baseline: str = Field(description="Value of the baseline group (or earlier period).")
+    current: str = Field(description="Value of the group (or period) compared with it.")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Test level; intervals are at 1 − alpha.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Compare:
+        if self.baseline == self.current:
+            raise ValueError("compare: baseline and current must be different values")
+        return self
+
+
+class JourneyOptions(Options):
+    """Options of a ``journey`` rule (its ``with:`` mapping)."""
+
+    source: str = Field("events", description="Dataset role (or table) holding the event log.")
+    steps: list[str] = Field(
+        ..., min_length=1, description="Ordered funnel steps (event or stage names)."
+    )
+    mode: Literal["sequential", "strict", "any", "unordered"] = Field(
+        "sequential",
+        description="sequential: later step after earlier, anything in between; strict: the "
+        "very next event; any: steps 2..k in any order after entering step 1; unordered: "
+        "PostHog's unordered funnel (any k of the steps, in any order, from any of them).",
+    )
+    attempt: Literal["auto", "first", "best"] = Field(
+        "auto",
+        description="Re-entry: first: a unit's first entry only; best: every entry is an "
+        "attempt and the one reaching furthest counts; auto: best for unordered, else first.",
+    )
+    exclusions: list[Exclusion] = Field(
+        default_factory=list,
+        description="Exclusion steps: attempts with the event between two steps are discarded.",
+    )
+    window: str | None = Field(
+        None, description="Conversion window from entering step 1, e.g. '14d', '36h', '30m'."
+    )
+    by: Literal["customer", "session"] = Field(
+        "customer", description="Journey unit: the `customer` or the `session` column."
+    )
+    step_column: Literal["auto", "event", "stage"] = Field(
+        "auto", description="Column holding step names; auto: `stage` if present, else `event`."
+    )
+    breakdown: str | None = Field(
+        None,
+        description="Event-log column: a `funnel_breakdown` table per value (a unit's first "
+        "non-null value).",
+    )
+    breakdown_limit: int = Field(
+        25, ge=1, description="Breakdown values kept (most units first); the rest: (other)."
+    )
+    compare: Compare | None = Field(
+        None, description="Compare two groups or periods step by step (`funnel_comparison`)."
+    )
+    convert_from: str | None = Field(
+        None, description="Time-to-convert histogram from this step (default: the first)."
+    )
+    convert_to: str | None = Field(
+        None, description="Time-to-convert histogram to this step (default: the last)."
+    )
+    time_bins: int = Field(10, ge=1, le=1000, description="Bins of the time-to-convert histogram.")
+    conversion: str | None = Field(
+        None, description="Conversion step for attribution (default: the last step)."
+    )
+    attribute: Literal["auto", "touchpoint", "channel"] = Field(
+        "auto",
+        description="Column attributed; auto: `touchpoint` if present, else `channel`.",
+    )
+    transitions: Literal["all", "steps"] = Field(
+        "all", description="Transition matrix over all step names, or only the funnel steps."
+    )
+    satisfaction_min: float = Field(
+        3.0, description="Touchpoints whose mean satisfaction is below this are flagged."
+    )
+    value: Literal[
+        "conversion_from_previous", "conversion_from_start", "drop_off_rate", "reached"
+    ] = Field("conversion_from_previous", description="Funnel column reported as warn/fail value.")
+    top_paths: int = Field(20, ge=1, description="Rows of the `paths` table (most common first).")
+    prefix: str = Field("", description="Prefix of the table names written.")
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        dup = sorted({s for s in value if value.count(s) > 1})
+        if dup:
+            raise ValueError(f"steps must be distinct; repeated: {', '.join(dup)}")
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            events_mod.parse_window(value)
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> JourneyOptions:
+        if self.conversion is not None and not self.conversion.strip():
+            raise ValueError("conversion must be a step name")
+        for name in ("convert_from", "convert_to"):
+            step = getattr(self, name)
+            if step is not None and step not in self.steps:
+                raise ValueError(f"{name}: {step!r} is not one of the steps")
+        i, j = self.convert_range
+        if len(self.steps) > 1 and not i < j:
+            raise ValueError("convert_from must come before convert_to in the steps")
+        self.exclusion_ranges  # noqa: B018 - validates the exclusions
+        return self
+
+    @property
+    def convert_range(self) -> tuple[int, int]:
+        """0-based (from, to) steps of the time-to-convert histogram."""
+        i = 0 if self.convert_from is None else self.steps.index(self.convert_from)
+        j = len(self.steps) - 1 if self.convert_to is None else self.steps.index(self.convert_to)
+        return i, j
+
+    @property
+    def exclusion_ranges(self) -> list[tuple[str, int, int]]:
+        """Exclusions as ``(event, from, to)`` 0-based step ranges."""
+        out = []
+        last = len(self.steps) - 1
+        for x in self.exclusions:
+            if x.event in self.steps:
+                raise ValueError(f"exclusions: {x.event!r} is a funnel step, not an exclusion")
+            for step in (x.after, x.before):
+                if step is not None and step not in self.steps:
+                    raise ValueError(f"exclusions: {step!r} is not one of the steps")
+            i = 0 if x.after is None else self.steps.index(x.after)
+            j = last if x.before is None else self.steps.index(x.before)
+            if not i < j:
+                raise ValueError(
+                    f"exclusions: {x.event!r} needs 'after' to be an earlier step than 'before'"
+                )
+            if self.mode == "unordered" and (i, j) != (0, last):
+                raise ValueError(
+                    f"exclusions: {x.event!r}: an unordered funnel has no step order, so an "
+                    "exclusion spans all steps (leave out after/before), as in PostHog"
+                )
+            out.append((x.event, i, j))
+        return out
+
+    @property
+    def attempt_rule(self) -> str:
+        if self.attempt == "auto":
+            return "best" if self.mode == "unordered" else "first"
+        return self.attempt
+
+    @property
+    def window_delta(self) -> timedelta | None:
+        return None if self.window is None else events_mod.parse_window(self.window)
+
+    def name(self, table: str) -> str:
+        return f"{self.prefix}{table}"
