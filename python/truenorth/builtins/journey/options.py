@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from truenorth import Options
 
@@ -123,18 +130,29 @@ class JourneyOptions(Options):
             events_mod.parse_window(value)
         return value
 
+    @field_validator("convert_from", "convert_to")
+    @classmethod
+    def _a_step(cls, value: str | None, info: ValidationInfo) -> str | None:
+        steps = info.data.get("steps")
+        if value is not None and steps is not None and value not in steps:
+            raise ValueError(f"{value!r} is not one of the steps ({', '.join(steps)})")
+        return value
+
+    @field_validator("exclusions")
+    @classmethod
+    def _exclusions(cls, value: list[Exclusion], info: ValidationInfo) -> list[Exclusion]:
+        steps, mode = info.data.get("steps"), info.data.get("mode")
+        if steps is not None and mode is not None:
+            exclusion_ranges(value, steps, mode)
+        return value
+
     @model_validator(mode="after")
     def _references(self) -> JourneyOptions:
         if self.conversion is not None and not self.conversion.strip():
             raise ValueError("conversion must be a step name")
-        for name in ("convert_from", "convert_to"):
-            step = getattr(self, name)
-            if step is not None and step not in self.steps:
-                raise ValueError(f"{name}: {step!r} is not one of the steps")
         i, j = self.convert_range
         if len(self.steps) > 1 and not i < j:
             raise ValueError("convert_from must come before convert_to in the steps")
-        self.exclusion_ranges  # noqa: B018 - validates the exclusions
         return self
 
     @property
@@ -147,27 +165,7 @@ class JourneyOptions(Options):
     @property
     def exclusion_ranges(self) -> list[tuple[str, int, int]]:
         """Exclusions as ``(event, from, to)`` 0-based step ranges."""
-        out = []
-        last = len(self.steps) - 1
-        for x in self.exclusions:
-            if x.event in self.steps:
-                raise ValueError(f"exclusions: {x.event!r} is a funnel step, not an exclusion")
-            for step in (x.after, x.before):
-                if step is not None and step not in self.steps:
-                    raise ValueError(f"exclusions: {step!r} is not one of the steps")
-            i = 0 if x.after is None else self.steps.index(x.after)
-            j = last if x.before is None else self.steps.index(x.before)
-            if not i < j:
-                raise ValueError(
-                    f"exclusions: {x.event!r} needs 'after' to be an earlier step than 'before'"
-                )
-            if self.mode == "unordered" and (i, j) != (0, last):
-                raise ValueError(
-                    f"exclusions: {x.event!r}: an unordered funnel has no step order, so an "
-                    "exclusion spans all steps (leave out after/before), as in PostHog"
-                )
-            out.append((x.event, i, j))
-        return out
+        return exclusion_ranges(self.exclusions, self.steps, self.mode)
 
     @property
     def attempt_rule(self) -> str:
@@ -181,3 +179,28 @@ class JourneyOptions(Options):
 
     def name(self, table: str) -> str:
         return f"{self.prefix}{table}"
+
+
+def exclusion_ranges(
+    exclusions: list[Exclusion], steps: list[str], mode: str
+) -> list[tuple[str, int, int]]:
+    """Exclusions as ``(event, from, to)`` 0-based step ranges; ValueError when invalid."""
+    out = []
+    last = len(steps) - 1
+    for x in exclusions:
+        if x.event in steps:
+            raise ValueError(f"{x.event!r} is a funnel step, not an exclusion")
+        for step in (x.after, x.before):
+            if step is not None and step not in steps:
+                raise ValueError(f"{step!r} is not one of the steps ({', '.join(steps)})")
+        i = 0 if x.after is None else steps.index(x.after)
+        j = last if x.before is None else steps.index(x.before)
+        if not i < j:
+            raise ValueError(f"{x.event!r} needs 'after' to be an earlier step than 'before'")
+        if mode == "unordered" and (i, j) != (0, last):
+            raise ValueError(
+                f"{x.event!r}: an unordered funnel has no step order, so an exclusion spans "
+                "all steps (leave out after/before), as in PostHog"
+            )
+        out.append((x.event, i, j))
+    return out
