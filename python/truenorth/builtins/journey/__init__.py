@@ -17,6 +17,7 @@ from . import attribution as attribution_mod
 from . import compare as compare_mod
 from . import events as events_mod
 from . import funnel as funnel_mod
+from . import pathdata
 from . import transitions as transitions_mod
 from . import views as views_mod
 from .options import Compare, Exclusion, JourneyOptions
@@ -25,10 +26,19 @@ __all__ = ["KIND", "Compare", "Exclusion", "JourneyOptions", "analyse", "finding
 
 
 def reads(options: JourneyOptions, rule: Rule) -> Sequence[str]:
-    return (options.source,)
+    if options.path_data is None:
+        return (options.source,)
+    if not options.steps:
+        return (options.path_data.source,)
+    return (options.source, options.path_data.source)
 
 
 def writes(options: JourneyOptions, rule: Rule) -> dict:
+    attribution = {options.name("attribution"): attribution_mod.ATTRIBUTION_SCHEMA}
+    if options.order == "auto":
+        attribution[options.name("attribution_orders")] = attribution_mod.ORDERS_SCHEMA
+    if not options.steps:
+        return attribution
     optional = {}
     if options.breakdown is not None:
         optional[options.name("funnel_breakdown")] = views_mod.BREAKDOWN_SCHEMA
@@ -41,14 +51,33 @@ def writes(options: JourneyOptions, rule: Rule) -> dict:
         options.name("transitions"): transitions_mod.TRANSITIONS_SCHEMA,
         options.name("touchpoints"): transitions_mod.TOUCHPOINTS_SCHEMA,
         options.name("paths"): transitions_mod.PATHS_SCHEMA,
-        options.name("attribution"): attribution_mod.ATTRIBUTION_SCHEMA,
+        **attribution,
     }
 
 
 def analyse(
-    frame: pl.DataFrame | pl.LazyFrame, options: JourneyOptions
+    frame: pl.DataFrame | pl.LazyFrame | None,
+    options: JourneyOptions,
+    path_frame: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    """All tables of a journey rule (no engine), and the steps without a touchpoint."""
+    """All tables of a journey rule (no engine), and the steps without a touchpoint.
+
+    ``frame``: the event log (None when the rule only attributes ``path_data``);
+    ``path_frame``: the pre-aggregated paths of ``path_data``.
+    """
+    if options.path_data is not None:
+        if path_frame is None:
+            raise ValueError("analyse: options.path_data needs path_frame")
+        pd = options.path_data
+        paths_frame = pathdata.from_table(
+            path_frame, path=pd.path, conversions=pd.conversions, nulls=pd.nulls,
+            value=pd.value, separator=pd.separator,
+        )  # fmt: skip
+        attributed = _attribute(paths_frame, options)
+        if not options.steps:
+            return attributed, []
+    if frame is None:
+        raise ValueError("analyse: the rule's steps need the event log (frame)")
     if options.by == "session":
         names = frame.lazy().collect_schema().names()
         if "session" not in names:
@@ -56,7 +85,10 @@ def analyse(
                 f"journey option by: session needs a 'session' column (found: {', '.join(names)})"
             )
     extra = [c for c in (options.breakdown, options.compare and options.compare.column) if c]
-    ev = events_mod.prepare(frame, by=options.by, step_column=options.step_column, extra=extra)
+    numbers = [c for c in (options.weight, options.value_column) if c]
+    ev = events_mod.prepare(
+        frame, by=options.by, step_column=options.step_column, extra=extra, numbers=numbers
+    )
     tables = funnel_tables(ev, options)
     tables |= {
         options.name("transitions"): transitions_mod.transitions(
@@ -70,10 +102,17 @@ def analyse(
     column = options.attribute
     if column == "auto":
         column = "touchpoint" if "touchpoint" in ev.columns else "channel"
-    if column in ev.columns:
-        tables[options.name("attribution")] = attribution_mod.attribution(
-            ev, column, options.conversion or options.steps[-1]
-        )
+    if options.path_data is not None:
+        tables |= attributed
+    elif column in ev.columns:
+        conversion = options.conversion or options.steps[-1]
+        touches, outcomes = attribution_mod.paths(ev, column, conversion)
+        weights = None
+        if options.weight or options.value_column:
+            weights = attribution_mod.unit_weights(
+                ev, conversion, options.weight, options.value_column
+            )
+        tables |= _attribute(pathdata.from_touches(touches, outcomes, weights), options)
     elif options.attribute != "auto":
         raise DataError(
             f"journey option attribute: {column} needs a '{column}' column in the event log"
@@ -82,7 +121,26 @@ def analyse(
         tables[options.name("attribution")] = pl.DataFrame(
             schema=attribution_mod.ATTRIBUTION_SCHEMA
         )
+        if options.order == "auto":
+            tables[options.name("attribution_orders")] = pl.DataFrame(
+                schema=attribution_mod.ORDERS_SCHEMA
+            )
     return tables, transitions_mod.stages_without_touchpoint(ev, options.steps)
+
+
+def _attribute(paths_frame: pl.DataFrame, options: JourneyOptions) -> dict[str, pl.DataFrame]:
+    table, orders = attribution_mod.attribution_of_paths(
+        paths_frame,
+        order=options.order,
+        max_order=options.max_order,
+        bootstrap=options.bootstrap,
+        confidence=options.confidence,
+        seed=options.seed,
+    )
+    out = {options.name("attribution"): table}
+    if orders is not None:
+        out[options.name("attribution_orders")] = orders
+    return out
 
 
 def funnel_tables(ev: pl.DataFrame, options: JourneyOptions) -> dict[str, pl.DataFrame]:
@@ -132,7 +190,9 @@ def findings(
     options: JourneyOptions,
 ) -> list:
     """Largest drop-off (info), warn/fail on funnel rows, poor touchpoints, uncovered stages."""
-    out = []
+    out: list = []
+    if not options.steps:  # attribution of path data only: no funnel to check
+        return out
     funnel = tables[options.name("funnel")]
     unit = "customers" if options.by == "customer" else "sessions"
     drops = funnel.filter(pl.col("drop_off") > 0).sort(
@@ -216,7 +276,9 @@ def comparison_findings(ctx: RuleContext, table: pl.DataFrame, options: JourneyO
 
 def evaluate(ctx: RuleContext[JourneyOptions]) -> RuleOutput:
     options = ctx.rule.options
-    tables, uncovered = analyse(ctx.table(options.source), options)
+    frame = ctx.table(options.source) if options.steps else None
+    paths = ctx.table(options.path_data.source) if options.path_data else None
+    tables, uncovered = analyse(frame, options, paths)
     return RuleOutput(tables=dict(tables), findings=findings(ctx, tables, uncovered, options))
 
 

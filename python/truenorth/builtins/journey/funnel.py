@@ -175,7 +175,11 @@ def exclude(
             levels.lazy().filter(pl.col("k") == i).select(UNIT, "a", "t0", pl.col("key").alias("f"))
         )
         to = levels.lazy().filter(pl.col("k") == j).select(UNIT, "a", pl.col("key").alias("to"))
-        end = pl.lit(_NO_LIMIT, pl.Int128) if w is None else (pl.col("t0") + w + 1) * SHIFT
+        end = (
+            pl.lit(_NO_LIMIT, pl.Int128)
+            if w is None
+            else (pl.col("t0").cast(pl.Int128) + w + 1) * SHIFT
+        )
         hits = ev.lazy().filter(pl.col("k") == -1 - x).select(UNIT, pl.col("key").alias("x"))
         bad.append(
             frm.join(to, on=[UNIT, "a"], how="left")

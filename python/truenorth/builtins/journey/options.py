@@ -47,12 +47,30 @@ class Compare(BaseModel):
         return self
 
 
+class PathData(BaseModel):
+    """Pre-aggregated paths (ChannelAttribution's format) to attribute instead of the event
+    log's paths: one row per path with its conversions, nulls and conversion value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(description="Dataset role (or table) holding the paths.")
+    path: str = Field("path", description="Column of paths, e.g. 'a > b > c'.")
+    conversions: str = Field("total_conversions", description="Column of conversions per path.")
+    nulls: str | None = Field(
+        "total_null", description="Column of journeys without conversion (null: none)."
+    )
+    value: str | None = Field(None, description="Column of total conversion value per path.")
+    separator: str = Field(">", min_length=1, description="Separator between channels.")
+
+
 class JourneyOptions(Options):
     """Options of a ``journey`` rule (its ``with:`` mapping)."""
 
     source: str = Field("events", description="Dataset role (or table) holding the event log.")
     steps: list[str] = Field(
-        ..., min_length=1, description="Ordered funnel steps (event or stage names)."
+        default_factory=list,
+        description="Ordered funnel steps (event or stage names); required unless the rule "
+        "only attributes `path_data`.",
     )
     mode: Literal["sequential", "strict", "any", "unordered"] = Field(
         "sequential",
@@ -103,6 +121,30 @@ class JourneyOptions(Options):
         "auto",
         description="Column attributed; auto: `touchpoint` if present, else `channel`.",
     )
+    path_data: PathData | None = Field(
+        None, description="Attribute pre-aggregated paths instead of the event log's."
+    )
+    weight: str | None = Field(
+        None,
+        description="Event-log column: the number of journeys a unit stands for (its value on "
+        "the unit's first event); weights attribution.",
+    )
+    value_column: str | None = Field(
+        None,
+        description="Event-log column: conversion value on the conversion event; adds "
+        "value-weighted Markov attribution (`markov_value`).",
+    )
+    order: int | Literal["auto"] = Field(
+        1,
+        description="Markov order k (states: k consecutive touches), or auto: "
+        "ChannelAttribution's penalised-AUC choice (table `attribution_orders`).",
+    )
+    max_order: int = Field(5, ge=1, le=20, description="Largest order tried by order: auto.")
+    bootstrap: int = Field(
+        0, ge=0, le=10_000, description="Bootstrap resamples for Markov share intervals (0: none)."
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="Level of the bootstrap intervals.")
+    seed: int = Field(0, description="Seed of the bootstrap resamples.")
     transitions: Literal["all", "steps"] = Field(
         "all", description="Transition matrix over all step names, or only the funnel steps."
     )
@@ -114,6 +156,13 @@ class JourneyOptions(Options):
     ] = Field("conversion_from_previous", description="Funnel column reported as warn/fail value.")
     top_paths: int = Field(20, ge=1, description="Rows of the `paths` table (most common first).")
     prefix: str = Field("", description="Prefix of the table names written.")
+
+    @field_validator("order")
+    @classmethod
+    def _order(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 20:
+            raise ValueError(f"order must be between 1 and 20 (or auto), not {value}")
+        return value
 
     @field_validator("steps")
     @classmethod
@@ -150,6 +199,8 @@ class JourneyOptions(Options):
     def _references(self) -> JourneyOptions:
         if self.conversion is not None and not self.conversion.strip():
             raise ValueError("conversion must be a step name")
+        if not self.steps and self.path_data is None:
+            raise ValueError("steps: give at least one funnel step (or only path_data)")
         i, j = self.convert_range
         if len(self.steps) > 1 and not i < j:
             raise ValueError("convert_from must come before convert_to in the steps")
