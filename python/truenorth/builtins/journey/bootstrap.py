@@ -57,7 +57,8 @@ def share_intervals(
     paths = frame.select("path").with_row_index("pid")
     draws: dict[str, list[float]] = {}
     for b in range(resamples):
-        sample = rows.sample(n=rows.height, with_replacement=True, seed=seed + b)
+        # seeds of different runs never overlap (resamples < 1,000,003)
+        sample = rows.sample(n=rows.height, with_replacement=True, seed=seed * 1_000_003 + b)
         again = (
             sample.group_by("pid")
             .agg(

@@ -26,8 +26,8 @@ conversions among the journeys ending there, ``conv(s) / (conv(s) + null(s))``; 
 that prediction (journeys weighted by their counts, ``roc_npt`` = 100 thresholds spread evenly
 from the smallest to the largest prediction, trapezoids) has an area AUC, penalised for the
 number of possible states ``nnodes = C(n + k − 1, k)`` (n channels) over the ``np`` journeys:
-``pauc = 1 − (1 − AUC)(np − 1)/(np − nnodes − 1)`` (0 when outside [0, 1]; orders with nnodes >=
-np are not fitted). The suggested order maximises pauc (the smallest such k on a tie).
+``pauc = 1 − (1 − AUC)(np − 1)/(np − nnodes − 1)`` (0 when outside [0, 1] or when np − nnodes − 1 <= 0;
+orders with nnodes >= np are not fitted). The suggested order maximises pauc (the smallest such k on a tie).
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def choose_order(paths: pl.DataFrame, max_order: int = 10, roc_npt: int = 100) -
         )
         scored = ends.join(rate, on="state").select("pred", "conversions", "nulls")
         auc = _roc_auc(scored, roc_npt)
-        pauc = 1 - (1 - auc) * ((n_paths - 1) / (n_paths - nnodes - 1))
+        room = n_paths - nnodes - 1
+        pauc = 1 - (1 - auc) * ((n_paths - 1) / room) if room > 0 else 0.0
         if not 0 <= pauc <= 1:
             pauc = 0.0
         rows.append((k, st["state"].n_unique(), auc, pauc))

@@ -29,7 +29,8 @@ PATHS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 def from_touches(
     touches: pl.DataFrame, outcomes: pl.DataFrame, weights: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """Paths frame from :func:`.attribution.paths` (``weights``: ``unit, weight, value``)."""
+    """Paths frame from :func:`.attribution.paths` (``weights``: ``unit, weight, value`` — a
+    unit stands for ``weight`` journeys, each converting with ``value``)."""
     per_unit = touches.sort(UNIT, "pos").group_by(UNIT).agg(pl.col("channel").alias("path"))
     per_unit = per_unit.join(outcomes.select(UNIT, "converted"), on=UNIT)
     if weights is None:
@@ -43,7 +44,7 @@ def from_touches(
         .agg(
             pl.col("weight").filter(pl.col("converted")).sum().alias("conversions"),
             pl.col("weight").filter(~pl.col("converted")).sum().alias("nulls"),
-            pl.col("value").filter(pl.col("converted")).sum().alias("value"),
+            (pl.col("weight") * pl.col("value")).filter(pl.col("converted")).sum().alias("value"),
         )
         .select(
             pl.col("path"),
