@@ -47,49 +47,67 @@ TOL = 1e-12
 MAX_ITER = 20_000
 
 
+def _same(col: str, by: int) -> pl.Expr:
+    """The row ``by`` rows back (forward if negative) belongs to the same ``col`` group; rows
+    are grouped contiguously, so a plain shift replaces a slower window function."""
+    return (pl.col(col).shift(by) == pl.col(col)).fill_null(False)
+
+
 def states(paths: pl.DataFrame, order: int) -> pl.DataFrame:
     """``pid, pos, state``: each path's order-``order`` states, consecutive repeats collapsed."""
+    return (
+        _state_rows(paths, order)
+        .with_columns(pos=pl.col("pid").cum_count().over("pid").cast(pl.UInt32) - 1)
+        .select("pid", "pos", "state")
+        .collect()
+    )
+
+
+def _state_rows(paths: pl.DataFrame, order: int, carry: Sequence[str] = ()) -> pl.LazyFrame:
+    """``pid, state, *carry`` in path order (rows of a path contiguous, no window functions)."""
     if order < 1:
         raise ValueError(f"Markov order must be at least 1, not {order}")
     long = (
         paths.lazy()
-        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid"), "path")
-        .with_columns(pl.col("path").list.len().alias("m"))
-        .explode("path")
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("pid").alias("pos"))
+        .select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid"),
+            "path",
+            pl.col("path").list.len().alias("m"),
+            pl.int_ranges(0, pl.col("path").list.len(), dtype=pl.UInt32).alias("pos"),
+            *carry,
+        )
+        .explode("path", "pos")
     )
     if order == 1:
         named = long.with_columns(pl.col("path").alias("state"))
     else:
-        window = [pl.col("path").shift(order - 1 - j).over("pid") for j in range(order)]
+        window = [
+            pl.when(_same("pid", order - 1 - j)).then(pl.col("path").shift(order - 1 - j))
+            for j in range(order - 1)
+        ]
         named = long.with_columns(
-            pl.concat_str(window, separator=SEP, ignore_nulls=True).alias("state")
+            pl.concat_str([*window, pl.col("path")], separator=SEP, ignore_nulls=True).alias(
+                "state"
+            )
         ).filter((pl.col("pos") >= order - 1) | (pl.col("pos") == pl.col("m") - 1))
-    return (
-        named.filter((pl.col("state") != pl.col("state").shift(1).over("pid")).fill_null(True))
-        .select("pid", pl.int_range(pl.len(), dtype=pl.UInt32).over("pid").alias("pos"), "state")
-        .collect()
-    )
+    kept = named.filter(~(_same("pid", 1) & (pl.col("state") == pl.col("state").shift(1))))
+    return kept.select("pid", "state", *carry)
 
 
 def chain(paths: pl.DataFrame, order: int = 1) -> pl.DataFrame:
     """Transition weights ``from, to, weight, value`` of the order-``order`` chain (``value``:
     the conversion value carried by ``→ (conversion)`` edges, 0 elsewhere)."""
-    st = states(paths, order)
-    w = paths.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("pid"),
-        (pl.col("conversions") + pl.col("nulls")).alias("n"),
-        "conversions",
-        "nulls",
-        "value",
+    tagged = _state_rows(paths, order, ("conversions", "nulls", "value")).with_columns(
+        n=pl.col("conversions") + pl.col("nulls")
     )
-    moves = st.join(w, on="pid").select(
-        pl.col("state").shift(1).over("pid").fill_null(START).alias("from"),
+    moves = tagged.select(
+        pl.when(_same("pid", 1)).then(pl.col("state").shift(1)).otherwise(pl.lit(START))
+        .alias("from"),
         pl.col("state").alias("to"),
         pl.col("n").alias("weight"),
         pl.lit(0.0).alias("value"),
-    )
-    last = st.group_by("pid").agg(pl.col("state").last()).join(w, on="pid")
+    )  # fmt: skip
+    last = tagged.filter(~_same("pid", -1))
     ends = pl.concat(
         [
             last.select(
@@ -112,6 +130,7 @@ def chain(paths: pl.DataFrame, order: int = 1) -> pl.DataFrame:
         .group_by("from", "to")
         .agg(pl.col("weight").sum(), pl.col("value").sum())
         .sort("from", "to")
+        .collect()
     )
 
 
@@ -198,22 +217,26 @@ def choose_order(paths: pl.DataFrame, max_order: int = 10, roc_npt: int = 100) -
         nnodes = math.comb(n_channels + k - 1, k)
         if nnodes >= n_paths:
             break
-        st = states(paths, k)
-        last = st.group_by("pid").agg(pl.col("state").last())
-        tagged = paths.with_row_index("pid").with_columns(pl.col("pid").cast(pl.UInt32))
-        ends = last.join(tagged, on="pid")
-        rate = ends.group_by("state").agg(
-            (pl.col("conversions").sum() / (pl.col("conversions") + pl.col("nulls")).sum())
-            .fill_nan(0.0)
-            .alias("pred")
+        # journeys ending in the same state share its prediction: score per last state
+        scored = (
+            _state_rows(paths, k, ("conversions", "nulls"))
+            .filter(~_same("pid", -1))
+            .group_by("state")
+            .agg(pl.col("conversions", "nulls").sum())
+            .with_columns(
+                pred=(pl.col("conversions") / (pl.col("conversions") + pl.col("nulls"))).fill_nan(
+                    0.0
+                )
+            )
+            .collect()
         )
-        scored = ends.join(rate, on="state").select("pred", "conversions", "nulls")
         auc = _roc_auc(scored, roc_npt)
         room = n_paths - nnodes - 1
         pauc = 1 - (1 - auc) * ((n_paths - 1) / room) if room > 0 else 0.0
         if not 0 <= pauc <= 1:
             pauc = 0.0
-        rows.append((k, st["state"].n_unique(), auc, pauc))
+        n_states = _state_rows(paths, k).select(pl.col("state").n_unique()).collect().item()
+        rows.append((k, n_states, auc, pauc))
     if not rows:
         raise DataError(
             f"too few journeys ({n_paths:g}) for a Markov chain over {n_channels} channels"
