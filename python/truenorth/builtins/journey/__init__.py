@@ -51,6 +51,7 @@ def writes(options: JourneyOptions, rule: Rule) -> dict:
         options.name("transitions"): transitions_mod.TRANSITIONS_SCHEMA,
         options.name("touchpoints"): transitions_mod.TOUCHPOINTS_SCHEMA,
         options.name("paths"): transitions_mod.PATHS_SCHEMA,
+        options.name("step_matrix"): transitions_mod.STEP_MATRIX_SCHEMA,
         **attribution,
     }
 
@@ -95,6 +96,7 @@ def analyse(
             ev, options.steps if options.transitions == "steps" else None
         ),
         options.name("touchpoints"): transitions_mod.touchpoints(ev),
+        options.name("step_matrix"): transitions_mod.step_matrix(ev, options.step_matrix),
         options.name("paths"): transitions_mod.paths(
             ev, options.steps, options.conversion or options.steps[-1], options.top_paths
         ),

@@ -155,6 +155,9 @@ class JourneyOptions(Options):
         "conversion_from_previous", "conversion_from_start", "drop_off_rate", "reached"
     ] = Field("conversion_from_previous", description="Funnel column reported as warn/fail value.")
     top_paths: int = Field(20, ge=1, description="Rows of the `paths` table (most common first).")
+    step_matrix: int = Field(
+        10, ge=1, le=200, description="Event positions (columns) of the `step_matrix` table."
+    )
     prefix: str = Field("", description="Prefix of the table names written.")
 
     @field_validator("order")
