@@ -205,3 +205,9 @@ def test_attribution_option_errors():
         JourneyOptions()
     with pytest.raises(ValidationError, match="Extra inputs"):
         JourneyOptions(path_data={"source": "p", "nul": "x"})
+
+
+def test_auto_order_with_fewer_journeys_than_channels_falls_back_to_order_one():
+    o = markov.choose_order(frame([("A > B > C", 1, 1, 0)]), max_order=3)
+    assert o["order"].to_list() == [1] and o["pauc"].to_list() == [None]
+    assert o["chosen"].to_list() == [True]

@@ -26,8 +26,10 @@ conversions among the journeys ending there, ``conv(s) / (conv(s) + null(s))``; 
 that prediction (journeys weighted by their counts, ``roc_npt`` = 100 thresholds spread evenly
 from the smallest to the largest prediction, trapezoids) has an area AUC, penalised for the
 number of possible states ``nnodes = C(n + k − 1, k)`` (n channels) over the ``np`` journeys:
-``pauc = 1 − (1 − AUC)(np − 1)/(np − nnodes − 1)`` (0 when outside [0, 1] or when np − nnodes − 1 <= 0;
-orders with nnodes >= np are not fitted). The suggested order maximises pauc (the smallest such k on a tie).
+``pauc = 1 − (1 − AUC)(np − 1)/(np − nnodes − 1)`` (0 when outside [0, 1] or when
+np − nnodes − 1 <= 0). Orders k > 1 with nnodes >= np are not fitted; with fewer journeys than
+channels, order 1 is still reported (pauc null) and used. The suggested order maximises pauc
+(the smallest such k on a tie).
 """
 
 from __future__ import annotations
@@ -212,10 +214,10 @@ def choose_order(paths: pl.DataFrame, max_order: int = 10, roc_npt: int = 100) -
     """``order, states, auc, pauc, chosen`` per order fitted (see the module docstring)."""
     n_channels = paths.select(pl.col("path").explode().n_unique()).item()
     n_paths = float(paths.select((pl.col("conversions") + pl.col("nulls")).sum()).item())
-    rows = []
+    rows: list[tuple[int, int, float, float | None]] = []
     for k in range(1, max_order + 1):
         nnodes = math.comb(n_channels + k - 1, k)
-        if nnodes >= n_paths:
+        if nnodes >= n_paths and k > 1:
             break
         # journeys ending in the same state share its prediction: score per last state
         scored = (
@@ -232,16 +234,14 @@ def choose_order(paths: pl.DataFrame, max_order: int = 10, roc_npt: int = 100) -
         )
         auc = _roc_auc(scored, roc_npt)
         room = n_paths - nnodes - 1
-        pauc = 1 - (1 - auc) * ((n_paths - 1) / room) if room > 0 else 0.0
-        if not 0 <= pauc <= 1:
+        pauc: float | None = 1 - (1 - auc) * ((n_paths - 1) / room) if room > 0 else 0.0
+        if nnodes >= n_paths:
+            pauc = None  # order 1 with too few journeys: kept as the fallback, not scored
+        elif pauc is not None and not 0 <= pauc <= 1:
             pauc = 0.0
         n_states = _state_rows(paths, k).select(pl.col("state").n_unique()).collect().item()
         rows.append((k, n_states, auc, pauc))
-    if not rows:
-        raise DataError(
-            f"too few journeys ({n_paths:g}) for a Markov chain over {n_channels} channels"
-        )
-    best = max(rows, key=lambda r: (r[3], -r[0]))[0]
+    best = max(rows, key=lambda r: (r[3] or 0.0, -r[0]))[0]
     return pl.DataFrame(
         [(*r, r[0] == best) for r in rows],
         schema={
