@@ -313,9 +313,19 @@ alpha}`: per step from the second, the conversion from the previous step in both
 difference with a Wald interval and a pooled two-proportion z-test), `transitions`
 (from_stage, to_stage, count, probability; with (start) and (end) states), `paths` (the most
 common stage paths, repeats collapsed, with their conversion), `touchpoints` (events, units,
-stages, satisfaction), `attribution` (per touchpoint or channel: first touch, last touch,
-linear, Markov removal effect and share, computed exactly from the absorbing chain). Names take
-`prefix`.
+stages, satisfaction), `step_matrix` (retentioneering's step matrix: the share of units whose
+n-th event is each event, n = 1..`step_matrix`, with `(ended)`), `attribution` (per touchpoint
+or channel: first touch, last touch, linear, Markov removal effect and share, the baseline
+`p_conversion` and `p_conversion_without` the channel; `share_low`/`share_high` with
+`bootstrap` resamples; `value_removal_effect` and `markov_value` with `value_column` or path
+values; `order`), `attribution_orders` (with `order: auto`: ChannelAttribution's penalised AUC
+per order and the chosen one). Names take `prefix`.
+
+Attribution: `order: k` builds the Markov chain on k consecutive touches (ChannelAttribution's
+states); first-order chains up to 60 channels are solved exactly (fundamental matrix), larger
+or higher-order ones by a sparse iteration to 1e-12. `weight` (a column: journeys a unit stands
+for) and `path_data` (pre-aggregated paths: path, conversions, nulls, value — ChannelAttribution's
+format; with no `steps` the rule only attributes them) avoid replicating rows.
 
 Findings: the largest drop-off (info), warn/fail conditions on funnel rows (subject: the step,
 value: `value`), steps converting significantly worse in the `compare` group (p < alpha),
