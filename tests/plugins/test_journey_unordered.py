@@ -322,3 +322,16 @@ def test_every_mode_attempt_and_exclusion_match_the_oracle(
         got.setdefault(unit, []).append((at - t0) / 1e6)
     assert {u: len(d) for u, d in got.items()} == {u: len(d) for u, d in want.items()}
     assert got == want
+
+
+def test_exclusion_at_the_window_end_real_timestamps():
+    # a real epoch timestamp × 2³² overflows Int64: the window end must be computed in Int128
+    df = log([("u", 0, "A"), ("u", 0, "X"), ("u", 5, "X")])
+    p = ev.prepare(df)
+    got = fn.funnel(p, ["A", "B"], window=timedelta(0), exclusions=[("X", 0, 1)])
+    assert got["reached"].to_list() == [0, 0]  # X in the same second, a later row
+    df2 = log([("u", 0, "A"), ("u", 5, "X")])
+    got2 = fn.funnel(
+        ev.prepare(df2), ["A", "B"], window=timedelta(seconds=4), exclusions=[("X", 0, 1)]
+    )
+    assert got2["reached"].to_list() == [1, 0]  # X after the window's end does not count
