@@ -183,22 +183,36 @@ def solve_all(
     if start.len() == 0:
         return 0.0, dict.fromkeys(channels, 0.0)
     src, dst, p = q["src"], q["dst"], q["p"]
-    names_c = [f"c{i}" for i in range(len(cols))]
-    for _ in range(MAX_ITER):
-        flow = x.select(pl.all().gather(dst) * p).with_columns(src=src)
-        summed = flow.group_by("src").agg(pl.all().sum())
-        incoming = (
-            pl.DataFrame({"src": pl.int_range(n, dtype=pl.UInt32, eager=True)})
-            .join(summed, on="src", how="left")
-            .sort("src")
-            .drop("src")
-            .fill_null(0.0)
+    # q is sorted by src: the group sums come out in that order; ``pos`` sends each state to
+    # its group's row, or to an appended row of zeros when it has no transient successor
+    senders = src.unique(maintain_order=True)
+    pos = (
+        pl.DataFrame({"i": pl.int_range(n, dtype=pl.UInt32, eager=True)})
+        .join(
+            pl.DataFrame(
+                {"i": senders, "g": pl.int_range(senders.len(), dtype=pl.UInt32, eager=True)}
+            ),
+            on="i",
+            how="left",
         )
+        .sort("i")["g"]
+        .fill_null(senders.len())
+    )
+    zero = pl.DataFrame({c: [0.0] for c in x.columns})
+    for _ in range(MAX_ITER):
+        summed = (
+            x.select(pl.all().gather(dst) * p)
+            .with_columns(src=src)
+            .group_by("src", maintain_order=True)
+            .agg(pl.all().sum())
+            .drop("src")
+        )
+        incoming = pl.concat([summed, zero]).select(pl.all().gather(pos))
         new = reward_cols + incoming * mask
-        change = (new - x).select(pl.all().abs().max()).row(0)
+        change = max((new - x).select(pl.all().abs().max()).row(0))
         scale = max(1e-300, *new.select(pl.all().abs().max()).row(0))
         x = new
-        if max(change) <= TOL * scale:
+        if change <= TOL * scale:
             break
     else:
         raise DataError(
@@ -206,7 +220,7 @@ def solve_all(
             "the paths loop between channels too much — lower the order or group channels"
         )
     s = int(start[0])
-    values = [float(x[c][s]) for c in names_c]
+    values = [float(v) for v in x.row(s)]
     return values[0], dict(zip(channels, values[1:], strict=True))
 
 
