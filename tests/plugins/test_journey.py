@@ -553,6 +553,7 @@ def test_tables_written_match_declared_schemas():
             "j_transitions",
             "j_touchpoints",
             "j_paths",
+            "j_step_matrix",
             "j_attribution",
         }
     )
