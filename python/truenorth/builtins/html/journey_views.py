@@ -139,7 +139,7 @@ def sankey(paths: Sequence[str], units: Sequence[int], *, width: int = 760) -> s
     place: dict[tuple[int, str], tuple[float, float]] = {}
     body = [_text(8, 16, "Top paths (Sankey)", font_weight="600")]
     for c in range(columns):
-        y = top
+        y = float(top)
         col_nodes = sorted(((s, v) for (i, s), v in nodes.items() if i == c), key=lambda t: -t[1])
         for k, (stage, v) in enumerate(col_nodes):
             h = v * scale
