@@ -21,6 +21,7 @@ import pytest
 from truenorth.builtins.journey import attribution as attr
 from truenorth.builtins.journey import events as ev
 from truenorth.builtins.journey import funnel as fn
+from truenorth.builtins.journey import markov
 from truenorth.builtins.journey import views
 
 N_CUSTOMERS = 1_000_000
@@ -251,3 +252,36 @@ def test_truenorth_markov_order3(benchmark, path_frame):
 @pytest.mark.benchmark(group="journey-markov-order3-1M")
 def test_polars_markov_order3_jacobi(benchmark, path_frame):
     benchmark.pedantic(polars_markov, args=(path_frame, ORDER), rounds=1)
+
+
+@pytest.fixture(scope="module")
+def wide_path_frame() -> pl.DataFrame:
+    """10⁶ journeys of 1-6 touches over 20 channels: at order 4, ~10⁵ Markov states."""
+    idx = pl.int_range(N_PATHS, eager=True)
+    long = (
+        pl.DataFrame({"pid": idx, "len": (idx.hash(seed=5) % 6 + 1).cast(pl.Int64)})
+        .with_columns(pos=pl.int_ranges(0, pl.col("len")))
+        .explode("pos")
+        .with_columns(ch="c" + (pl.struct("pid", "pos").hash(seed=9) % 20).cast(pl.String))
+    )
+    journeys = long.group_by("pid").agg(pl.col("ch").sort_by("pos").alias("path"))
+    conv = (journeys["pid"].hash(seed=3) % 10 < 3).cast(pl.Float64)
+    return (
+        journeys.with_columns(conversions=conv, nulls=1 - conv, value=10 * conv)
+        .group_by("path")
+        .agg(pl.col("conversions", "nulls", "value").sum())
+    )
+
+
+@pytest.mark.benchmark(group="journey-markov-1e5-states")
+def test_truenorth_markov_order4_sparse_solve(benchmark, wide_path_frame):
+    """The sparse solve at ~10⁵ states (no peer: the per-channel Polars Jacobi baseline
+    above would take hours here)."""
+    edges = markov.chain(wide_path_frame, 4)
+    states = edges.filter(pl.col("from") != markov.START)["from"].n_unique()
+    assert states > 90_000
+    channels = sorted(wide_path_frame["path"].explode().unique().to_list())
+    base, without = benchmark.pedantic(
+        markov.solve_all, args=(edges, channels), rounds=1, iterations=1
+    )
+    assert 0 < base < 1 and all(0 <= w <= base + 1e-12 for w in without.values())
