@@ -21,8 +21,7 @@ import pytest
 from truenorth.builtins.journey import attribution as attr
 from truenorth.builtins.journey import events as ev
 from truenorth.builtins.journey import funnel as fn
-from truenorth.builtins.journey import markov
-from truenorth.builtins.journey import views
+from truenorth.builtins.journey import markov, views
 
 N_CUSTOMERS = 1_000_000
 PER_CUSTOMER = 10
