@@ -89,9 +89,9 @@ def test_naive_self_join_baseline(benchmark, events):
 @pytest.fixture(scope="module")
 def events_with_channel(events) -> pl.DataFrame:
     """The 10M events with a channel on every event (6 values, from a hash of the row)."""
-    channels = pl.Series(["ads", "email", "seo", "social", "direct", "referral"])
+    channels = dict(enumerate(["ads", "email", "seo", "social", "direct", "referral"]))
     return events.with_columns(
-        channel=channels.gather((pl.col("row").hash(seed=5) % 6).cast(pl.UInt32)).cast(pl.String)
+        channel=(pl.col("row").hash(seed=5) % 6).replace_strict(channels, return_dtype=pl.String)
     )
 
 
