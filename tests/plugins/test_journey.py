@@ -168,7 +168,7 @@ def test_timestamps_before_1970():
             "event": ["A", "B", "C", "A", "B"],
         }
     )
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         f = fn.funnel(prepared(df), ["A", "B", "C"], mode=mode)
         assert f["reached"].to_list() == [2, 2, 1], mode
         assert f["median_seconds_from_start"].to_list() == [0.0, 1.0, 86400.0], mode
@@ -251,7 +251,7 @@ def test_funnel_matches_reference_and_invariants(rows, steps, window):
     df = log(rows)
     win = None if window is None else timedelta(seconds=window)
     counts = {}
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         f = fn.funnel(prepared(df), steps, mode=mode, window=win)
         want = reference_depths(df, steps, mode, win)
         expected = [sum(1 for d in want.values() if len(d) > k) for k in range(len(steps))]
@@ -276,7 +276,7 @@ def test_strict_subset_of_sequential_subset_of_any_per_unit(rows, steps):
             (u, k)
             for u, k in fn.reached_events(p, steps, mode=mode).select("unit", "k").iter_rows()
         }
-        for mode in fn.MODES
+        for mode in fn.ORDERED_MODES
     }
     assert units["strict"] <= units["sequential"] <= units["any"]
 
@@ -285,7 +285,7 @@ def test_strict_subset_of_sequential_subset_of_any_per_unit(rows, steps):
 @given(rows=event_logs, small=st.integers(0, 10), extra=st.integers(0, 10))
 def test_wider_window_never_lowers_counts(rows, small, extra):
     p = prepared(log(rows))
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         narrow = fn.funnel(p, ["A", "B", "C"], mode=mode, window=timedelta(seconds=small))
         wide = fn.funnel(p, ["A", "B", "C"], mode=mode, window=timedelta(seconds=small + extra))
         unlimited = fn.funnel(p, ["A", "B", "C"], mode=mode)
@@ -547,7 +547,15 @@ def test_tables_written_match_declared_schemas():
     assert (
         set(tables)
         == set(declared)
-        == {"j_funnel", "j_transitions", "j_touchpoints", "j_paths", "j_attribution"}
+        == {
+            "j_funnel",
+            "j_time_to_convert",
+            "j_transitions",
+            "j_touchpoints",
+            "j_paths",
+            "j_step_matrix",
+            "j_attribution",
+        }
     )
     for name, frame in tables.items():
         assert dict(frame.schema) == dict(declared[name]), name
@@ -622,7 +630,7 @@ def ecom() -> pl.DataFrame:
 
 def test_retentioneering_funnel_modes(ecom):
     counts = {}
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         f = run(ecom, steps=STEPS, mode=mode).tables["funnel"]
         counts[mode] = f["reached"].to_list()
         assert counts[mode] == sorted(counts[mode], reverse=True)
@@ -636,7 +644,7 @@ def test_retentioneering_funnel_modes(ecom):
     assert counts["any"][-1] <= ecom.filter(pl.col("event") == "purchase")["customer"].n_unique()
     # the row-by-row oracle agrees on every mode (customers, no window)
     users = ecom.select("customer", pl.col("timestamp").str.to_datetime(), "event")
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         want = reference_depths(users, STEPS, mode)
         assert counts[mode] == [sum(1 for d in want.values() if len(d) > k) for k in range(5)]
 
@@ -648,7 +656,7 @@ def test_retentioneering_reference_on_sessions(ecom):
         pl.col("timestamp").str.to_datetime(),
         "event",
     )
-    for mode in fn.MODES:
+    for mode in fn.ORDERED_MODES:
         f = fn.funnel(prepared(sessions), STEPS, mode=mode, window=timedelta(hours=1))
         want = reference_depths(sessions, STEPS, mode, timedelta(hours=1))
         assert f["reached"].to_list() == [

@@ -17,6 +17,7 @@ from .common import (
     floats,
     numeric_col,
 )
+from .journey_views import journey_views
 
 KANO_COLOURS = {
     "attractive": "#4a9a5b", "A": "#4a9a5b",
@@ -133,7 +134,7 @@ def _funnel_section(tables: Mapping[str, pl.DataFrame]) -> list[str]:
                 )
             )
         )
-    return out
+    return out + journey_views(tables)
 
 
 ATTRIBUTION_MODELS = ("first_touch", "last_touch", "linear", "markov")

@@ -28,11 +28,14 @@ most); the path and transition counting is done in Polars.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 
 from truenorth.errors import DataError
 
+from . import bootstrap as boot
+from . import markov, pathdata
 from .events import ROW, STEP, TS, UNIT, after
 
 ATTRIBUTION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -43,12 +46,30 @@ ATTRIBUTION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "removal_effect": pl.Float64,
     "markov_share": pl.Float64,
     "markov": pl.Float64,
+    "p_conversion": pl.Float64,
+    "p_conversion_without": pl.Float64,
+    "share_low": pl.Float64,
+    "share_high": pl.Float64,
+    "value_removal_effect": pl.Float64,
+    "markov_value": pl.Float64,
+    "order": pl.Int32,
+}
+
+ORDERS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "order": pl.Int32,
+    "states": pl.UInt32,
+    "auc": pl.Float64,
+    "pauc": pl.Float64,
+    "chosen": pl.Boolean,
 }
 
 START = "(start)"
 CONVERSION = "(conversion)"
 NULL = "(null)"
 MAX_STATES = 400  # pure-Python O(n³) inverse: ~2 s at 200 states, ~20 s at 400
+# Above this many channels (or at order > 1) attribution uses the sparse iterative solve of
+# :mod:`.markov` instead of the dense inverse: both agree to ~1e-12, the sparse one scales.
+DENSE_STATES = 60
 
 
 def paths(
@@ -133,10 +154,14 @@ def _inverse(matrix: list[list[float]]) -> list[list[float]]:
     return [r[n:] for r in a]
 
 
-def removal_effects(counts: Mapping[tuple[str, str], float]) -> tuple[float, dict[str, float]]:
+def removal_effects(
+    counts: Mapping[tuple[str, str], float], rewards: Mapping[str, float] | None = None
+) -> tuple[float, dict[str, float]]:
     """``(P(conv), {channel: RE})`` of the chain given by transition counts ``(from, to) → n``.
 
-    States other than ``START``, ``CONVERSION`` and ``NULL`` are channels.
+    States other than ``START``, ``CONVERSION`` and ``NULL`` are channels. With ``rewards``
+    (state → total conversion value of its ``→ conversion`` edge), the expected value replaces
+    the probability: ``(E[value], {channel: value RE})``.
     """
     channels = sorted({s for pair in counts for s in pair} - {START, CONVERSION, NULL})
     if len(channels) > MAX_STATES:
@@ -158,7 +183,7 @@ def removal_effects(counts: Mapping[tuple[str, str], float]) -> tuple[float, dic
             continue
         p = c / out_total[index[src]]
         if dst == CONVERSION:
-            r[index[src]] += p
+            r[index[src]] += p if rewards is None else rewards.get(src, 0.0) / out_total[index[src]]
         elif dst in index:
             q[index[src]][index[dst]] += p
     i_minus_q = [[(1.0 if i == j else 0.0) - q[i][j] for j in range(n)] for i in range(n)]
@@ -169,7 +194,7 @@ def removal_effects(counts: Mapping[tuple[str, str], float]) -> tuple[float, dic
     for channel in channels:
         j = index[channel]
         without = x[0] - fundamental[0][j] / fundamental[j][j] * x[j]
-        effects[channel] = 1.0 - without / p_conv if p_conv > 0 else float("nan")
+        effects[channel] = 1.0 - without / p_conv if p_conv > 0 else 0.0
     return p_conv, effects
 
 
@@ -210,51 +235,158 @@ def attribution(
     events: pl.DataFrame | pl.LazyFrame,
     column: str,
     conversion: str,
+    *,
+    weight: str | None = None,
+    value: str | None = None,
+    **options: Any,
 ) -> pl.DataFrame:
-    """Attribution table: per touchpoint/channel, conversions credited by first touch, last
-    touch, linear and Markov (``markov`` = share × conversions), with ``removal_effect`` and
-    ``markov_share``. The key column is named ``touchpoint`` whichever column was used.
+    """Attribution table of an event log (see :func:`attribution_of_paths` for the columns and
+    ``options``). ``weight``: a column whose value on a unit's first touch is the number of
+    journeys the unit stands for; ``value``: a column holding the conversion value on the
+    conversion event.
     """
     touches, outcomes = paths(events, column, conversion)
-    conversions = int(outcomes["converted"].sum()) if outcomes.height else 0
-    counts_frame = transition_counts(touches, outcomes)
-    counts = {
-        (f, t): float(c)
-        for f, t, c in counts_frame.select("from", "to", "count").iter_rows()  # edges, not rows
-    }
-    channels = sorted(touches["channel"].unique().to_list())
-    effects: dict[str, float | None]
-    if conversions > 0:
-        effects = dict(removal_effects(counts)[1])
+    weights = None
+    if weight is not None or value is not None:
+        weights = unit_weights(events, conversion, weight, value)
+    frame = pathdata.from_touches(touches, outcomes, weights)
+    return attribution_of_paths(frame, **options)[0]
+
+
+def unit_weights(
+    events: pl.DataFrame | pl.LazyFrame, conversion: str, weight: str | None, value: str | None
+) -> pl.DataFrame:
+    """``unit, weight, value``: the weight on a unit's first event, the value on its first
+    conversion event (1 and 0 when not given)."""
+    lazy = events.lazy().sort(UNIT, TS, ROW)
+    w = pl.col(weight).first() if weight else pl.lit(1.0)
+    v = pl.col(value).filter(pl.col(STEP) == conversion).first() if value else pl.lit(0.0)
+    return (
+        lazy.group_by(UNIT)
+        .agg(w.cast(pl.Float64).alias("weight"), v.cast(pl.Float64).alias("value"))
+        .collect()
+    )
+
+
+def attribution_of_paths(
+    frame: pl.DataFrame,
+    *,
+    order: int | str = 1,
+    max_order: int = 10,
+    bootstrap: int = 0,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """(attribution table, order-choice table or None) of a paths frame (:mod:`.pathdata`).
+
+    ``order``: the Markov order, or ``"auto"`` (:func:`.markov.choose_order`). ``bootstrap``
+    resamples (0: none) give percentile intervals of the Markov shares at ``confidence``.
+    """
+    orders = None
+    if order == "auto":
+        orders = markov.choose_order(frame, max_order)
+        k = int(orders.filter(pl.col("chosen"))["order"][0])
     else:
-        effects = dict.fromkeys(channels)
-    total_effect = sum(v for v in effects.values() if v is not None and v > 0)
-    markov = (
-        pl.DataFrame(
-            {
-                "channel": channels,
-                "removal_effect": [effects[c] for c in channels],
-            },
-            schema={"channel": pl.String, "removal_effect": pl.Float64},
+        k = int(order)
+    table = _table(frame, k)
+    if bootstrap:
+        low, high = boot.share_intervals(
+            frame, lambda f: _shares(f, k), bootstrap, confidence, seed
+        )
+        table = table.with_columns(
+            pl.col("touchpoint").replace_strict(low, default=None).alias("share_low"),
+            pl.col("touchpoint").replace_strict(high, default=None).alias("share_high"),
+        )
+    return table.select(list(ATTRIBUTION_SCHEMA)), orders
+
+
+def _heuristics(frame: pl.DataFrame) -> pl.DataFrame:
+    conv = frame.filter(pl.col("conversions") > 0).with_columns(m=pl.col("path").list.len())
+    first = conv.group_by(pl.col("path").list.first().alias("channel")).agg(
+        pl.col("conversions").sum().alias("first_touch")
+    )
+    last = conv.group_by(pl.col("path").list.last().alias("channel")).agg(
+        pl.col("conversions").sum().alias("last_touch")
+    )
+    linear = (
+        conv.explode("path")
+        .group_by(pl.col("path").alias("channel"))
+        .agg((pl.col("conversions") / pl.col("m")).sum().alias("linear"))
+    )
+    return first.join(last, on="channel", how="full", coalesce=True).join(
+        linear, on="channel", how="full", coalesce=True
+    )
+
+
+def _markov(frame: pl.DataFrame, k: int, reward: str) -> tuple[float, dict[str, float]]:
+    """(baseline, {channel: value with the channel removed}) of the order-k chain."""
+    channels = sorted(frame["path"].explode().unique().to_list())
+    edges = markov.chain(frame, k)
+    if k == 1 and len(channels) <= DENSE_STATES:
+        counts = {(f, t): w for f, t, w in edges.select("from", "to", "weight").iter_rows()}
+        rewards = None
+        if reward == "value":
+            rewards = {
+                f: v
+                for f, v in edges.filter(pl.col("to") == CONVERSION)
+                .select("from", "value")
+                .iter_rows()
+            }
+        base, effects = removal_effects(counts, rewards)
+        return base, {c: base * (1 - effects.get(c, 0.0)) for c in channels}
+    return markov.solve_all(edges, channels, reward=reward)
+
+
+def _shares(frame: pl.DataFrame, k: int) -> dict[str, float]:
+    base, without = _markov(frame, k, "conversion")
+    effects = {c: (1 - w / base if base > 0 else 0.0) for c, w in without.items()}
+    total = sum(max(v, 0.0) for v in effects.values())
+    return {c: (max(v, 0.0) / total if total > 0 else 0.0) for c, v in effects.items()}
+
+
+def _table(frame: pl.DataFrame, k: int) -> pl.DataFrame:
+    channels = sorted(frame["path"].explode().unique().to_list())
+    conversions = float(frame["conversions"].sum())
+    total_value = float(frame["value"].sum())
+    rows = {c: {"touchpoint": c} for c in channels}
+    if conversions > 0:
+        base, without = _markov(frame, k, "conversion")
+        effects = {c: 1 - without[c] / base for c in channels}
+        total = sum(max(v, 0.0) for v in effects.values())
+        for c in channels:
+            share = max(effects[c], 0.0) / total if total > 0 else None
+            rows[c] |= {
+                "removal_effect": effects[c],
+                "markov_share": share,
+                "markov": None if share is None else share * conversions,
+                "p_conversion": base,
+                "p_conversion_without": without[c],
+            }
+    if total_value > 0:
+        vbase, vwithout = _markov(frame, k, "value")
+        veffects = {c: 1 - vwithout[c] / vbase for c in channels}
+        vtotal = sum(max(v, 0.0) for v in veffects.values())
+        for c in channels:
+            vshare = max(veffects[c], 0.0) / vtotal if vtotal > 0 else None
+            rows[c] |= {
+                "value_removal_effect": veffects[c],
+                "markov_value": None if vshare is None else vshare * total_value,
+            }
+    base_table = pl.DataFrame(
+        [
+            {name: r.get(name) for name in ATTRIBUTION_SCHEMA if name != "first_touch"}
+            for r in rows.values()
+        ],
+        schema={n: t for n, t in ATTRIBUTION_SCHEMA.items() if n != "first_touch"},
+    ).drop("last_touch", "linear")
+    return (
+        base_table.join(
+            _heuristics(frame).rename({"channel": "touchpoint"}), on="touchpoint", how="left"
         )
         .with_columns(
-            markov_share=pl.when(pl.lit(total_effect) > 0).then(
-                pl.col("removal_effect").clip(lower_bound=0.0) / total_effect
-            )
+            pl.col("first_touch", "last_touch", "linear").fill_null(0.0),
+            pl.lit(k, dtype=pl.Int32).alias("order"),
         )
-        .with_columns(markov=pl.col("markov_share") * conversions)
-    )
-    return (
-        markov.join(heuristics(touches, outcomes), on="channel", how="left")
-        .with_columns(pl.col("first_touch", "last_touch", "linear").fill_null(0.0))
-        .select(
-            pl.col("channel").alias("touchpoint"),
-            "first_touch",
-            "last_touch",
-            "linear",
-            "removal_effect",
-            "markov_share",
-            "markov",
-        )
+        .select(list(ATTRIBUTION_SCHEMA))
         .sort("touchpoint")
     )

@@ -14,6 +14,7 @@ needs no knowledge of the step names.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -78,8 +79,12 @@ def prepare(
     *,
     by: str = "customer",
     step_column: str = "auto",
+    extra: Sequence[str] = (),
+    numbers: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Validate an event log; return ``unit, ts, step, row`` (+ touchpoint/channel/satisfaction).
+    """Validate an event log; return ``unit, ts, step, row`` (+ touchpoint/channel/satisfaction,
+    + the ``extra`` columns, e.g. a breakdown property, as strings, + the ``numbers`` columns,
+    e.g. a weight, as non-negative Float64).
 
     ``ts`` is a Datetime (dates become midnight; strings are parsed); ``row`` is the 1-based row
     number of the event in the input. Errors name the column, the row and the value.
@@ -96,12 +101,22 @@ def prepare(
             f"{by}, timestamp and {step_column} (found: {', '.join(names)})"
         )
     optional = [c for c in ("touchpoint", "channel", "satisfaction") if c in names]
+    missing = [c for c in (*extra, *numbers) if c not in names]
+    if missing:
+        raise DataError(
+            f"event log lacks column(s) {', '.join(repr(c) for c in missing)} named by the "
+            f"journey options (found: {', '.join(names)})"
+        )
+    kept = [c for c in dict.fromkeys(extra) if c not in optional and c not in required]
+    kept_numbers = [c for c in dict.fromkeys(numbers) if c not in (*optional, *required, *kept)]
     df = (
         lazy.select(
             pl.col(by).alias(UNIT),
             pl.col("timestamp"),
             pl.col(step_column).alias(STEP),
             *optional,
+            *[pl.col(c).cast(pl.String) for c in kept],
+            *kept_numbers,
         )
         .with_row_index(ROW, offset=1)
         .collect()
@@ -132,26 +147,47 @@ def prepare(
     for col in ("touchpoint", "channel"):
         if col in out.columns:
             out = out.with_columns(pl.col(col).cast(pl.String))
-    if "satisfaction" in out.columns:
-        sat = out["satisfaction"]
-        if sat.dtype == pl.String:
-            num = sat.str.strip_chars().cast(pl.Float64, strict=False)
-            bad = sat.is_not_null() & (sat.str.strip_chars() != "") & num.is_null()
-            if bad.any():
-                row, value = _first_bad(out, bad, "satisfaction")
-                raise DataError(
-                    f"column 'satisfaction', row {row}: value {value!r} is not a number; "
-                    "expected a satisfaction score"
-                )
-            sat = num
-        elif not sat.dtype.is_numeric() and sat.dtype != pl.Null:
-            row, value = _first_bad(out, sat.is_not_null(), "satisfaction")
+    for col in [c for c in ("satisfaction",) if c in out.columns] + kept_numbers:
+        out = out.with_columns(
+            _number(out, col, "a satisfaction score" if col == "satisfaction" else "a number")
+        )
+    if kept_numbers:
+        negative = pl.any_horizontal(pl.col(c) < 0 for c in kept_numbers)
+        bad = out.filter(negative).head(1)
+        if bad.height:
+            col = next(c for c in kept_numbers if (bad[c] < 0).any())
             raise DataError(
-                f"column 'satisfaction', row {row}: value {value!r} ({sat.dtype}) is not a "
-                "number; expected a satisfaction score"
+                f"column '{col}', row {bad[ROW][0]}: value {bad[col][0]!r} is negative; "
+                "expected a count or value >= 0"
             )
-        out = out.with_columns(sat.cast(pl.Float64).alias("satisfaction"))
-    return out.select(UNIT, TS, STEP, ROW, *[c for c in optional])
+    return out.select(UNIT, TS, STEP, ROW, *optional, *kept, *kept_numbers)
+
+
+def _number(out: pl.DataFrame, col: str, expected: str) -> pl.Series:
+    """Column ``col`` as Float64; strings are parsed; errors name the row and the value."""
+    values = out[col]
+    if values.dtype == pl.String:
+        num = values.str.strip_chars().cast(pl.Float64, strict=False)
+        bad = values.is_not_null() & (values.str.strip_chars() != "") & num.is_null()
+        if bad.any():
+            row, value = _first_bad(out, bad, col)
+            raise DataError(
+                f"column '{col}', row {row}: value {value!r} is not a number; expected {expected}"
+            )
+        values = num
+    elif not values.dtype.is_numeric() and values.dtype != pl.Null:
+        row, value = _first_bad(out, values.is_not_null(), col)
+        raise DataError(
+            f"column '{col}', row {row}: value {value!r} ({values.dtype}) is not a number; "
+            f"expected {expected}"
+        )
+    values = values.cast(pl.Float64)
+    if values.is_nan().any() or values.is_infinite().any():
+        row, value = _first_bad(out, values.is_nan() | values.is_infinite(), col)
+        raise DataError(
+            f"column '{col}', row {row}: value {value!r} is not finite; expected {expected}"
+        )
+    return values.alias(col)
 
 
 def after(ts: str, row: str, ref_ts: str, ref_row: str) -> pl.Expr:

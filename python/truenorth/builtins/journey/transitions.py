@@ -145,3 +145,44 @@ def stages_without_touchpoint(
         .to_list()
     )
     return [s for s in steps if s not in covered]
+
+
+STEP_MATRIX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "position": pl.Int32,
+    "event": pl.String,
+    "units": pl.UInt32,
+    "share": pl.Float64,
+}
+
+ENDED = "(ended)"
+
+
+def step_matrix(events: pl.DataFrame | pl.LazyFrame, positions: int = 10) -> pl.DataFrame:
+    """Retentioneering's step matrix, long: the share of units whose ``position``-th event (in
+    the ordering rule, all events, repeats kept) is ``event``; ``(ended)`` counts the units
+    whose journey had already ended. Each position's shares sum to 1."""
+    lazy = events.lazy().select(UNIT, TS, ROW, STEP).sort(UNIT, TS, ROW)
+    ranked = lazy.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int32).over(UNIT) + 1).alias("position")
+    ).filter(pl.col("position") <= positions)
+    n_units = lazy.select(pl.col(UNIT).n_unique()).collect().item()
+    counts = ranked.group_by("position", pl.col(STEP).alias("event")).agg(
+        pl.len().cast(pl.UInt32).alias("units")
+    )
+    per_pos = counts.group_by("position").agg(pl.col("units").sum().alias("seen"))
+    ended = (
+        pl.LazyFrame({"position": pl.int_range(1, positions + 1, dtype=pl.Int32, eager=True)})
+        .join(per_pos, on="position", how="left")
+        .select(
+            "position",
+            pl.lit(ENDED).alias("event"),
+            (n_units - pl.col("seen").fill_null(0)).cast(pl.UInt32).alias("units"),
+        )
+        .filter(pl.col("units") > 0)
+    )
+    return (
+        pl.concat([counts, ended])
+        .with_columns(share=pl.col("units") / n_units)
+        .sort(["position", "units", "event"], descending=[False, True, False])
+        .collect()
+    )
