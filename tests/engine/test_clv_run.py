@@ -181,3 +181,22 @@ def test_concurrent_scoring_with_a_loaded_model(transactions):
     assert [r["p_alive"] for r in rows] == pytest.approx(
         together.sort("customer")["p_alive"].to_list(), rel=1e-12
     )
+
+
+def test_a_spend_model_with_q_at_most_one_is_a_data_error(transactions):
+    """Gamma-Gamma's population mean spend p·v/(q−1) does not exist for q <= 1: the rule
+    says so as a data error (exit 2), not a crash inside the model."""
+    _, bg, _ = direct(transactions)
+    heavy = clv.GammaGamma.from_params({"p": 2.0, "q": 0.8, "v": 10.0}, time_unit="1w")
+    pack = {
+        "truenorth": 1,
+        "pack": "value",
+        "rules": [{"id": "value", "kind": "clv", "with": OPTIONS}],
+    }
+    result = truenorth.Engine.load(pack).run(
+        data={"transactions": transactions}, resources={"value": {"purchase": bg, "spend": heavy}}
+    )
+    (rule,) = result.rules
+    assert rule.status == "error" and rule.data_error
+    assert "q = 0.8 <= 1" in rule.error and "heavy-tailed" in rule.error
+    assert result.exit_code() == 2

@@ -140,6 +140,16 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         # a negative mean (refunds) is predicted as a mean of 0: the model's population
         # prior, pulled down the more repeat purchases brought nothing
         spend_input = summary.select("frequency", pl.col("monetary_value").clip(lower_bound=0.0))
+        q = (getattr(spend, "params", None) or {}).get("q")
+        if q is not None and q <= 1:
+            # Gamma-Gamma's population mean spend p·v/(q−1) does not exist for q <= 1: a
+            # property of these spends (a very heavy tail), which the user can act on
+            raise truenorth.DataError(
+                f"the {opts.spend} spend model fitted q = {q:.3g} <= 1 on the repeat customers' "
+                "mean spends: their spread is too heavy-tailed for a finite expected spend "
+                "(expected q > 1); check the amount column for outliers or unit mix-ups "
+                "(cents vs units), or cap extreme amounts"
+            )
         expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
         columns.append(expected_spend)
         common: dict[str, Any] = {
