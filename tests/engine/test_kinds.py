@@ -124,8 +124,16 @@ def test_decision_table_first_hit_policy():
     assert out["tier"].to_list() == [None, "silver", "gold", "silver", "rescue"]
     assert out["discount"].to_list() == [None, 10, 20, 10, None]
     assert out["rule_row"].to_list() == [None, 2, 1, 2, 3]
-    # unmatched rows are reported (no default given)
-    assert_findings(result, [{"subject": "a", "severity": "warn", "threshold": "no row matched"}])
+    # unmatched rows are reported (no default given), and the static check names the gap
+    assert_findings(
+        result,
+        [
+            {"subject": "a", "severity": "warn", "threshold": "no row matched"},
+            {"subject": "table", "severity": "info", "threshold": "a row for every input"},
+        ],
+    )
+    (gap,) = result.findings.filter(pl.col("subject") == "table")["message"].to_list()
+    assert gap == "inputs no row matches, e.g. clv < 200 AND p_alive >= 0.5"
 
 
 def test_decision_table_default_means_no_unmatched_findings():
@@ -168,7 +176,10 @@ def test_decision_table_collect_policy():
         ["lapsing"],
     ]
     assert out["rule_row"].to_list() == [[3], [1, 2], [1, 2], [1], [2]]
-    assert result.findings.height == 0
+    # every customer matched a row; the static check still names the inputs no row covers
+    assert result.findings["message"].to_list() == [
+        "inputs no row matches, e.g. clv < 200 AND p_alive >= 0.3 AND segment <> 'new'"
+    ]
 
 
 def test_decision_table_row_condition_errors_are_located(tmp_path):
