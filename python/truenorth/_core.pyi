@@ -120,6 +120,72 @@ def predict(
 ) -> F64Column:
     """One value per row; ``horizon`` is the future window of expected_purchases."""
 
+_CovariateKind: TypeAlias = Literal["pareto_nbd", "bg_nbd", "ggom_nbd"]
+"""Models with static covariates (``truenorth.clv.covariates``)."""
+_RowPrediction: TypeAlias = Literal[
+    "p_alive", "expected_purchases", "log_likelihood", "dert", "conditional_p_purchases"
+]
+"""Per-row predictions with parameters per row."""
+
+def cov_fit(
+    model: _CovariateKind,
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans: list[_ArrowStreamExportable],
+    life: list[_ArrowStreamExportable],
+    trans_index: list[int],
+    life_index: list[int],
+    l2: list[float],
+    weights: _ArrowStreamExportable | None = None,
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> FitResult:
+    """Maximum likelihood of a static-covariate model on patterns of equal (frequency,
+    second, t, covariates): ``params`` are the base parameters (natural scale) then one
+    coefficient per index of ``trans_index``/``life_index``; ``l2`` one penalty per
+    coefficient; ``start`` the same layout (default: the no-covariate fit, zero coefficients)."""
+
+def cov_log_likelihood(
+    model: _CovariateKind,
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans: list[_ArrowStreamExportable],
+    life: list[_ArrowStreamExportable],
+    trans_index: list[int],
+    life_index: list[int],
+    weights: _ArrowStreamExportable | None = None,
+) -> tuple[float, list[float]]:
+    """Log-likelihood and its gradient in (log base parameters, coefficients)."""
+
+def predict_rows(
+    model: _PurchaseModelKind,
+    what: _RowPrediction,
+    params: list[_ArrowStreamExportable],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    horizon: float = 0.0,
+    n: int = 0,
+) -> F64Column:
+    """``predict`` (and conditional_p_purchases of ``n``) with one parameter column per model
+    parameter, computed once per distinct parameter vector."""
+
+def clv_rows(
+    model: _PurchaseModelKind,
+    params: list[_ArrowStreamExportable],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    spend: _ArrowStreamExportable,
+    steps: int,
+    step_length: float,
+    discount_rate: float,
+) -> F64Column:
+    """``clv`` with one parameter column per model parameter."""
+
 def predict_new(
     model: _PurchaseModelKind,
     what: _NewCustomerPrediction,
