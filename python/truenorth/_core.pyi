@@ -4,6 +4,7 @@ Checked against the built module by ``python -m mypy.stubtest truenorth._core`` 
 ``.ci/run``): names, parameters and defaults must match the extension.
 """
 
+from collections.abc import Sequence
 from typing import Literal, Protocol, TypeAlias, TypedDict, final, type_check_only
 
 __all__ = [
@@ -13,7 +14,10 @@ __all__ = [
     "__version__",
     "bootstrap_params",
     "clv",
+    "clv_rows",
     "conditional_p_purchases",
+    "cov_fit",
+    "cov_log_likelihood",
     "customer_summary",
     "fit",
     "group_sums",
@@ -22,6 +26,7 @@ __all__ = [
     "param_draws",
     "predict",
     "predict_new",
+    "predict_rows",
     "simulate_spend",
     "simulate_summary",
     "simulate_transactions",
@@ -123,7 +128,12 @@ def predict(
 _CovariateKind: TypeAlias = Literal["pareto_nbd", "bg_nbd", "ggom_nbd"]
 """Models with static covariates (``truenorth.clv.covariates``)."""
 _RowPrediction: TypeAlias = Literal[
-    "p_alive", "expected_purchases", "log_likelihood", "dert", "conditional_p_purchases"
+    "p_alive",
+    "expected_purchases",
+    "log_likelihood",
+    "expected_spend",
+    "dert",
+    "conditional_p_purchases",
 ]
 """Per-row predictions with parameters per row."""
 
@@ -132,8 +142,8 @@ def cov_fit(
     frequency: _ArrowStreamExportable,
     second: _ArrowStreamExportable,
     t: _ArrowStreamExportable,
-    trans: list[_ArrowStreamExportable],
-    life: list[_ArrowStreamExportable],
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
     trans_index: list[int],
     life_index: list[int],
     l2: list[float],
@@ -152,8 +162,8 @@ def cov_log_likelihood(
     frequency: _ArrowStreamExportable,
     second: _ArrowStreamExportable,
     t: _ArrowStreamExportable,
-    trans: list[_ArrowStreamExportable],
-    life: list[_ArrowStreamExportable],
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
     trans_index: list[int],
     life_index: list[int],
     weights: _ArrowStreamExportable | None = None,
@@ -163,7 +173,7 @@ def cov_log_likelihood(
 def predict_rows(
     model: _PurchaseModelKind,
     what: _RowPrediction,
-    params: list[_ArrowStreamExportable],
+    params: Sequence[_ArrowStreamExportable],
     frequency: _ArrowStreamExportable,
     second: _ArrowStreamExportable,
     t: _ArrowStreamExportable,
@@ -175,7 +185,7 @@ def predict_rows(
 
 def clv_rows(
     model: _PurchaseModelKind,
-    params: list[_ArrowStreamExportable],
+    params: Sequence[_ArrowStreamExportable],
     frequency: _ArrowStreamExportable,
     recency: _ArrowStreamExportable,
     t: _ArrowStreamExportable,

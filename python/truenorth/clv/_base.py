@@ -132,13 +132,6 @@ class _Model:
         time_unit: str | None = None,
         start: dict[str, float] | None = None,
         max_iter: int = 500,
-        covariates: Any = None,
-        transaction: Sequence[str] = (),
-        lifetime: Sequence[str] = (),
-        constrain: Sequence[str] = (),
-        l2: dict[str, float] | None = None,
-        reference: dict[str, str] | None = None,
-        id: str | None = None,
     ):
         """Maximum-likelihood fit on a customer summary; returns self.
 
@@ -146,16 +139,19 @@ class _Model:
         customers. time_unit: the unit of recency and T (overrides the constructor's). A
         summary made by ``summarize`` brings its own unit: the model takes it, and a different
         unit given here or to the constructor is an error.
-
-        Covariates (models with the ``covariates`` capability; see
-        ``truenorth.clv.covariates`` for the link functions and coding): ``transaction`` and
-        ``lifetime`` name the columns of each process, found in ``covariates`` (a customer
-        attribute table joined on ``id``) or, without it, in the summary itself;
-        ``constrain`` columns share one coefficient in both processes; ``l2`` penalises
-        ``{"transaction": λ, "lifetime": λ}``; ``reference`` picks the reference level of
-        categorical columns; ``start`` may also give coefficients by name
-        (``"trans.age"``). Predictions then read the covariate columns from their data.
         """
+        return self._fit(summary, weights, time_unit, start, max_iter, None)
+
+    def _fit(
+        self,
+        summary: Any,
+        weights: str | pl.Series | Sequence[float] | None,
+        time_unit: str | None,
+        start: dict[str, float] | None,
+        max_iter: int,
+        cov: dict[str, Any] | None,
+    ):
+        """``fit``, with the covariate options of ``_PurchaseModel.fit`` (None: none)."""
         self.time_unit = _agreed_unit(summary, time_unit or self.time_unit, self.label)
         x, second, t = self._fit_columns(summary)
         w = weights_column(summary, weights, x.len())
@@ -173,7 +169,7 @@ class _Model:
         if not (isinstance(max_iter, int) and max_iter >= 1):
             raise ModelInputError(f"max_iter must be a positive integer, got {max_iter!r}")
         start_list = None
-        with_cov = covariates is not None or bool(transaction) or bool(lifetime)
+        with_cov = cov is not None
         if start is not None:
             # a covariate fit's start may name coefficients too, and may omit the base part
             base = {k: v for k, v in start.items() if k in self.param_names} if with_cov else start
@@ -191,19 +187,13 @@ class _Model:
                 start_list,
                 start or {},
                 max_iter,
-                covariates=covariates,
-                transaction=list(transaction),
-                lifetime=list(lifetime),
-                constrain=list(constrain),
-                l2=l2 or {},
-                reference=reference or {},
-                id=id,
+                **(cov or {}),
             )
             k = len(self.param_names)
             self._coef = tuple(res["params"][k:])
             res["params"] = res["params"][:k]
         else:
-            res = _core.fit(self._native, x, second, t, w, start_list, max_iter)
+            res = dict(_core.fit(self._native, x, second, t, w, start_list, max_iter))
         # kept (not persisted) for method="bootstrap" intervals, which refit on resamples
         self._fit_data = (x, second, t, w, max_iter)
         if not math.isfinite(res["log_likelihood"]):
@@ -374,13 +364,58 @@ class _PurchaseModel(_Model):
     def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
         return rfm_columns(data, discrete=self.capabilities.discrete)
 
+    def fit(
+        self,
+        summary: Any,
+        weights: str | pl.Series | Sequence[float] | None = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+        covariates: Any = None,
+        transaction: Sequence[str] = (),
+        lifetime: Sequence[str] = (),
+        constrain: Sequence[str] = (),
+        l2: dict[str, float] | None = None,
+        reference: dict[str, str] | None = None,
+        id: str | None = None,
+    ):
+        """Maximum-likelihood fit on a customer summary; returns self.
+
+        weights: a column name or a sequence (one per row): each row counts that many
+        customers. time_unit: the unit of recency and T (overrides the constructor's). A
+        summary made by ``summarize`` brings its own unit: the model takes it, and a different
+        unit given here or to the constructor is an error.
+
+        Covariates (models with the ``covariates`` capability; see
+        ``truenorth.clv.covariates`` for the link functions and coding): ``transaction`` and
+        ``lifetime`` name the columns of each process, found in ``covariates`` (a customer
+        attribute table joined on ``id``) or, without it, in the summary itself;
+        ``constrain`` columns share one coefficient in both processes; ``l2`` penalises
+        ``{"transaction": λ, "lifetime": λ}``; ``reference`` picks the reference level of
+        categorical columns; ``start`` may also give coefficients by name
+        (``"trans.age"``). Predictions then read the covariate columns from their data.
+        """
+        cov = None
+        if covariates is not None or transaction or lifetime:
+            cov = {
+                "covariates": covariates,
+                "transaction": list(transaction),
+                "lifetime": list(lifetime),
+                "constrain": list(constrain),
+                "l2": l2 or {},
+                "reference": reference or {},
+                "id": id,
+            }
+        return self._fit(summary, weights, time_unit, start, max_iter, cov)
+
     def _predict(
         self, what: _Prediction, data: Any, horizon: float = 0.0, name: str | None = None
     ) -> pl.Series:
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
         if self.covariates is not None:
             col = _core.predict_rows(
-                self._native, what, self._row_params(data), x, tx, t, float(horizon)
+                self._native, what, list(self._row_params(data)), x, tx, t, float(horizon)
             )
         else:
             col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))
@@ -389,7 +424,7 @@ class _PurchaseModel(_Model):
     def _row_params(self, data: Any) -> list[pl.Series]:
         """Each row's parameters under the covariates (columns of ``data``)."""
         assert self.covariates is not None
-        return self.covariates.row_params(self.kind, self._p(), list(self._coef), as_frame(data))
+        return self.covariates.row_params(self._native, self._p(), list(self._coef), as_frame(data))
 
     def _new_params(self, covariates: dict[str, Any] | None, what: str) -> list[float]:
         """Parameters of a new customer: with covariates, those of the profile given."""

@@ -154,7 +154,7 @@ def _coding(frame: pl.DataFrame, name: str, reference: dict[str, str]) -> Coding
     v = s.cast(pl.Float64)
     coding = Coding(name, "numeric")
     coding.expand(frame)  # non-finite values, named by row
-    if float(v.max()) == float(v.min()):  # type: ignore[arg-type]
+    if float(v.max()) == float(v.min()):
         raise ModelInputError(
             f"covariates: column {name!r} is constant ({v[0]} for every customer): its "
             "coefficient is not identified next to the model's scale parameters; drop it"
@@ -416,7 +416,7 @@ def fit_covariates(
             "may separate the customers perfectly or be on very different scales: rescale "
             "numeric columns or regularise with l2"
         )
-    return res, spec
+    return dict(res), spec
 
 
 #: base parameter names per kind (start values of a covariate fit name these or coefficients)

@@ -6,7 +6,7 @@ parameters its covariates imply.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -66,7 +66,9 @@ def simulate_with_covariates(
     parts = []
     for g, part in enumerate(rows.partition_by([f"p{k}" for k in range(len(cols))])):
         p = [float(part[f"p{k}"][0]) for k in range(len(cols))]
-        x, r = _core.simulate_summary(kind, p, part["T"], (int(seed) * 7919 + g) & (2**64 - 1))
+        x, r = _core.simulate_summary(
+            cast(Any, kind), p, part["T"], (int(seed) * 7919 + g) & (2**64 - 1)
+        )
         parts.append(
             part.select("_row", "T").with_columns(
                 pl.Series(x).alias("frequency"), pl.Series(r).alias("recency")

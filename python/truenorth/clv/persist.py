@@ -49,13 +49,14 @@ def to_json(model: Model, path: str | os.PathLike[str] | None = None) -> str:
             "n_patterns": model.n_patterns,
             "message": model.message,
         }
-    if model.covariates is not None:
+    spec = getattr(model, "covariates", None)
+    if spec is not None:
         # names, coding (levels, reference) and penalties: enough to rebuild each customer's
         # parameters at scoring time; the covariance above then includes the coefficients
         doc["covariates"] = {
-            "spec": model.covariates.to_dict(),
+            "spec": spec.to_dict(),
             "coefficients": dict(
-                zip(model.covariates.coefficient_names(), model._coef, strict=True)
+                zip(spec.coefficient_names(), getattr(model, "_coef", ()), strict=True)
             ),
         }
     if model.persisted:
@@ -110,8 +111,8 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Model:
         missing = [n for n in spec.coefficient_names() if n not in coefs]
         if missing:
             raise ModelInputError(f"model document: covariates lack coefficients {missing}")
-        model.covariates = spec
-        model._coef = tuple(float(coefs[n]) for n in spec.coefficient_names())
+        setattr(model, "covariates", spec)  # noqa: B010 - purchase models only
+        setattr(model, "_coef", tuple(float(coefs[n]) for n in spec.coefficient_names()))  # noqa: B010
     extra = doc.get("extra") or {}
     for name in cls.persisted:
         setattr(model, name, extra.get(name))
