@@ -44,6 +44,8 @@ from pydantic_core import PydanticCustomError
 
 import truenorth
 
+from . import clv_covariates
+
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w|mo|q|y)\s*$")
@@ -178,6 +180,11 @@ class ClvOptions(truenorth.Options):
     draws: int = Field(200, ge=2, le=100_000, description="parameter draws of the intervals")
     seed: int = Field(0, ge=0, description="seed of the parameter draws")
     into: str = Field("customers", description="table to write")
+    covariates: clv_covariates.CovariateOptions | None = Field(
+        None,
+        description="customer attributes scaling the purchase model per customer "
+        "(pareto_nbd, bg_nbd, ggom_nbd; see truenorth.clv.covariates)",
+    )
 
     @field_validator("model", "spend", mode="before")
     @classmethod
@@ -241,7 +248,7 @@ def source_of(options: ClvOptions, rule: truenorth.Rule) -> str:
 
 
 def _reads(options: ClvOptions, rule: truenorth.Rule) -> list[str]:
-    return [source_of(options, rule)]
+    return [source_of(options, rule), *clv_covariates.reads(options.covariates)]
 
 
 def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
@@ -276,6 +283,9 @@ def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
                     at=("with", key),
                     expected=f"one of: {', '.join(schema)}",
                 )
+    clv_covariates.validate(
+        options.covariates, options.customer, ctx, interval=options.interval is not None
+    )
     if options.spend and options.amount is None:
         ctx.error(
             "a spend model needs an amount column",
@@ -366,6 +376,13 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
         raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
     findings: list[truenorth.Finding] = []
+    # the model reads covariates from `data`; the output table keeps the summary's columns
+    data = (
+        clv_covariates.attach(ctx, opts.covariates, summary, opts.customer)
+        if opts.covariates is not None
+        else summary
+    )
+    cov_fit = clv_covariates.fit_options(opts.covariates) if opts.covariates else {}
     given = _given_models(ctx)
     if given.get("purchase") is not None:
         model = given["purchase"]
@@ -373,7 +390,7 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         model = _load_model(ctx, opts.model_path)
     else:
         model = _fit(
-            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(summary),
+            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(data, **cov_fit),
             ctx,
             opts.model,
             findings,
@@ -393,11 +410,11 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         else None
     )
     columns: list[pl.Series] = (
-        [model.p_alive(summary).alias("p_alive")]
+        [model.p_alive(data).alias("p_alive")]
         if band is None
-        else model.p_alive(summary, **band).get_columns()
+        else model.p_alive(data, **band).get_columns()
     )
-    columns.append(model.expected_purchases(summary, t_units).alias("expected_purchases"))
+    columns.append(model.expected_purchases(data, t_units).alias("expected_purchases"))
     if opts.spend:
         # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
         # sum to zero or less (refunds, free orders) are left out of the fit, and said so
@@ -442,9 +459,9 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         }
         # the spend per row is computed once (lifetime_value accepts it as a Series)
         value: pl.Series | pl.DataFrame = (
-            clv.lifetime_value(model, expected_spend, summary, **common)
+            clv.lifetime_value(model, expected_spend, data, **common)
             if band is None
-            else clv.lifetime_value(model, expected_spend, summary, **common, **band)
+            else clv.lifetime_value(model, expected_spend, data, **common, **band)
         )
         columns.extend(value.get_columns() if isinstance(value, pl.DataFrame) else [value])
     out = summary.with_columns(columns).sort(opts.customer)
@@ -453,6 +470,18 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         params = getattr(model, "params", None)
         if params:
             ctx.note("purchase model", None, model=opts.model, params=dict(params))
+        if getattr(model, "covariates", None) is not None:
+            coef = model.coefficients()
+            ctx.note(
+                "covariate coefficients",
+                None,
+                **{
+                    name: {"estimate": est, "std_error": se, "p_value": p}
+                    for name, est, se, p in coef.select(
+                        "coefficient", "estimate", "std_error", "p_value"
+                    ).iter_rows()
+                },
+            )
     return truenorth.RuleOutput(tables={opts.into: out}, findings=findings)
 
 
