@@ -83,7 +83,7 @@ def main(sizes: list[int]) -> None:
             best = None
             for _ in range(rounds):
                 w, c, m = timed(
-                    lambda trans=trans, life=life: clv.ParetoNBD().fit(
+                    lambda s=s, trans=trans, life=life: clv.ParetoNBD().fit(
                         s, transaction=trans, lifetime=life
                     )
                 )
