@@ -253,3 +253,8 @@ def test_persisted_model_keeps_names_coding_and_predictions(tmp_path):
     assert back.p_alive(s).equals(m.p_alive(s))
     assert back.expected_purchases(s, 10).equals(m.expected_purchases(s, 10))
     assert back.coefficients().equals(m.coefficients())
+    v = back.vcov()
+    assert v["parameter"].to_list() == back._all_names()
+    assert v["trans.vip"][v["parameter"].to_list().index("trans.vip")] == pytest.approx(
+        m.coefficients()["std_error"][0] ** 2
+    )

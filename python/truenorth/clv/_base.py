@@ -305,7 +305,7 @@ class _Model:
         """
         self._require("intervals", "a parameter covariance (vcov)")
         cov = self._covariance()
-        names = list(self.param_names)
+        names = self._all_names()  # a covariate fit's coefficients follow the parameters
         return pl.DataFrame(
             {"parameter": names, **{n: [r[j] for r in cov] for j, n in enumerate(names)}}
         )
