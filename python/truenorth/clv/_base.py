@@ -240,7 +240,7 @@ class _Model:
         >>> import polars as pl
         >>> s = clv.simulate_bg_nbd(400, r=0.5, alpha=5, a=0.7, b=2.5, T=40, seed=1)
         >>> s = s.with_columns(pl.Series("g", [i % 2 for i in range(400)]))
-        >>> clv.ParetoNBD().fit(s, transaction=["g"]).coefficients()["coefficient"].to_list()
+        >>> clv.BetaGeo().fit(s, transaction=["g"]).coefficients()["coefficient"].to_list()
         ['trans.g']
         """
         if self.covariates is None:
