@@ -4,6 +4,7 @@ Checked against the built module by ``python -m mypy.stubtest truenorth._core`` 
 ``.ci/run``): names, parameters and defaults must match the extension.
 """
 
+from collections.abc import Sequence
 from typing import Literal, Protocol, TypeAlias, TypedDict, final, type_check_only
 
 __all__ = [
@@ -14,7 +15,10 @@ __all__ = [
     "bootstrap_counts",
     "bootstrap_params",
     "clv",
+    "clv_rows",
     "conditional_p_purchases",
+    "cov_fit",
+    "cov_log_likelihood",
     "customer_summary",
     "fit",
     "group_sums",
@@ -23,6 +27,7 @@ __all__ = [
     "param_draws",
     "predict",
     "predict_new",
+    "predict_rows",
     "simulate_spend",
     "simulate_summary",
     "simulate_transactions",
@@ -120,6 +125,77 @@ def predict(
     horizon: float = 0.0,
 ) -> F64Column:
     """One value per row; ``horizon`` is the future window of expected_purchases."""
+
+_CovariateKind: TypeAlias = Literal["pareto_nbd", "bg_nbd", "ggom_nbd"]
+"""Models with static covariates (``truenorth.clv.covariates``)."""
+_RowPrediction: TypeAlias = Literal[
+    "p_alive",
+    "expected_purchases",
+    "log_likelihood",
+    "expected_spend",
+    "dert",
+    "conditional_p_purchases",
+]
+"""Per-row predictions with parameters per row."""
+
+def cov_fit(
+    model: _CovariateKind,
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    trans_index: list[int],
+    life_index: list[int],
+    l2: list[float],
+    weights: _ArrowStreamExportable | None = None,
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> FitResult:
+    """Maximum likelihood of a static-covariate model on patterns of equal (frequency,
+    second, t, covariates): ``params`` are the base parameters (natural scale) then one
+    coefficient per index of ``trans_index``/``life_index``; ``l2`` one penalty per
+    coefficient; ``start`` the same layout (default: the no-covariate fit, zero coefficients)."""
+
+def cov_log_likelihood(
+    model: _CovariateKind,
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    trans_index: list[int],
+    life_index: list[int],
+    weights: _ArrowStreamExportable | None = None,
+) -> tuple[float, list[float]]:
+    """Log-likelihood and its gradient in (log base parameters, coefficients)."""
+
+def predict_rows(
+    model: _PurchaseModelKind,
+    what: _RowPrediction,
+    params: Sequence[_ArrowStreamExportable],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    horizon: float = 0.0,
+    n: int = 0,
+) -> F64Column:
+    """``predict`` (and conditional_p_purchases of ``n``) with one parameter column per model
+    parameter, computed once per distinct parameter vector."""
+
+def clv_rows(
+    model: _PurchaseModelKind,
+    params: Sequence[_ArrowStreamExportable],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    spend: _ArrowStreamExportable,
+    steps: int,
+    step_length: float,
+    discount_rate: float,
+) -> F64Column:
+    """``clv`` with one parameter column per model parameter."""
 
 def predict_new(
     model: _PurchaseModelKind,

@@ -10,6 +10,7 @@ pub mod bgbb;
 pub mod bgnbd;
 pub mod compress;
 pub mod conditional;
+pub mod covariates;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
@@ -51,10 +52,12 @@ pub fn model_for(kind: &str) -> PyResult<&'static dyn Kernels> {
         .ok_or_else(|| core_err(format!("unknown model kind '{kind}'")))
 }
 
-/// Adds the models' Python functions to the module: the point kernels (`py`) and the
-/// interval kernels (`py_intervals`), which build on `py`'s column helpers.
+/// Adds the models' Python functions to the module: the point kernels (`py`), the covariate
+/// models (`covariates::py`) and the interval kernels (`py_intervals`), which build on `py`'s
+/// column helpers.
 pub fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     py::register(m)?;
+    covariates::py::register(m)?;
     py_intervals::register(m)
 }
 

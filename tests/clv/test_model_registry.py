@@ -56,7 +56,7 @@ def test_the_registry_lists_the_built_in_models_with_their_capabilities():
     assert models["bg_bb"].capabilities.discrete and not models["bg_nbd"].capabilities.discrete
     assert list(clv.models_registry(process="spend")) == ["gamma_gamma"]
     assert list(clv.models_registry(conditional_pmf=True)) == list(models)[:5]
-    assert clv.models_registry(covariates=True) == {}
+    assert list(clv.models_registry(covariates=True)) == ["bg_nbd", "pareto_nbd", "ggom_nbd"]
     with pytest.raises(ValueError, match="unknown capability pmf"):
         clv.models_registry(pmf=True)
 

@@ -14,6 +14,8 @@ any fitted model through ``expected_cumulative_transactions``, ``frequency_table
 from ._input import ModelInputError, time_unit_days
 from ._lrtest import LRTest, lrtest
 from .backtest import Backtest, backtest, default_models
+from .covariates import with_covariates
+from .covariates_simulate import simulate_with_covariates
 from .diagnostics import (
     conditional_expectations,
     expected_cumulative_transactions,
@@ -77,6 +79,8 @@ __all__ = [
     "simulate_mbg_nbd",
     "simulate_model",
     "simulate_pareto_nbd",
+    "simulate_with_covariates",
     "summarize",
     "time_unit_days",
+    "with_covariates",
 ]

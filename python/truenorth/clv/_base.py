@@ -26,6 +26,7 @@ from ._input import (
 )
 from ._uncertainty import Method, check_interval, param_draws, z_value
 from ._units import summary_unit
+from .covariates import CovariateSpec, fit_covariates
 from .persist import to_json
 from .registry import Capabilities, models_registry
 
@@ -67,6 +68,9 @@ class _Model:
         self.n_observations: float | None = None
         self.n_patterns: int | None = None
         self.message: str | None = None
+        #: the covariates of a covariate fit (``truenorth.clv.covariates``), else None
+        self.covariates: CovariateSpec | None = None
+        self._coef: tuple[float, ...] = ()
 
     # -- parameters -------------------------------------------------------------------
     @property
@@ -136,6 +140,18 @@ class _Model:
         summary made by ``summarize`` brings its own unit: the model takes it, and a different
         unit given here or to the constructor is an error.
         """
+        return self._fit(summary, weights, time_unit, start, max_iter, None)
+
+    def _fit(
+        self,
+        summary: Any,
+        weights: str | pl.Series | Sequence[float] | None,
+        time_unit: str | None,
+        start: dict[str, float] | None,
+        max_iter: int,
+        cov: dict[str, Any] | None,
+    ):
+        """``fit``, with the covariate options of ``_PurchaseModel.fit`` (None: none)."""
         self.time_unit = _agreed_unit(summary, time_unit or self.time_unit, self.label)
         x, second, t = self._fit_columns(summary)
         w = weights_column(summary, weights, x.len())
@@ -153,11 +169,31 @@ class _Model:
         if not (isinstance(max_iter, int) and max_iter >= 1):
             raise ModelInputError(f"max_iter must be a positive integer, got {max_iter!r}")
         start_list = None
+        with_cov = cov is not None
         if start is not None:
-            probe = type(self)(time_unit=self.time_unit)
-            probe._set_params(start)
-            start_list = list(probe._params or ())
-        res = _core.fit(self._native, x, second, t, w, start_list, max_iter)
+            # a covariate fit's start may name coefficients too, and may omit the base part
+            base = {k: v for k, v in start.items() if k in self.param_names} if with_cov else start
+            if base or not with_cov:
+                probe = type(self)(time_unit=self.time_unit)
+                probe._set_params(base)
+                start_list = list(probe._params or ())
+        self.covariates, self._coef = None, ()
+        if with_cov:
+            self._require("covariates", "covariates (transaction=, lifetime=)")
+            res, self.covariates = fit_covariates(
+                self._native,
+                summary,
+                (x, second, t, w),
+                start_list,
+                start or {},
+                max_iter,
+                **(cov or {}),
+            )
+            k = len(self.param_names)
+            self._coef = tuple(res["params"][k:])
+            res["params"] = res["params"][:k]
+        else:
+            res = dict(_core.fit(self._native, x, second, t, w, start_list, max_iter))
         # kept (not persisted) for method="bootstrap" intervals, which refit on resamples
         self._fit_data = (x, second, t, w, max_iter)
         if not math.isfinite(res["log_likelihood"]):
@@ -173,7 +209,7 @@ class _Model:
         self._params = tuple(res["params"])
         se = res["standard_errors"]
         self.standard_errors = (
-            dict(zip(self.param_names, se, strict=True)) if se is not None else None
+            dict(zip(self._all_names(), se, strict=True)) if se is not None else None
         )
         self.covariance = res["covariance"]
         self.log_likelihood = res["log_likelihood"]
@@ -190,6 +226,56 @@ class _Model:
                 stacklevel=2,
             )
         return self
+
+    def _all_names(self) -> list[str]:
+        """Base parameters, then the coefficients of a covariate fit."""
+        names = list(self.param_names)
+        return names + (self.covariates.coefficient_names() if self.covariates else [])
+
+    def coefficients(self) -> pl.DataFrame:
+        """The covariate coefficients of a covariate fit: estimate, standard error, Wald z and
+        two-sided p-value (NaN without a positive-definite Hessian).
+
+        >>> from truenorth import clv
+        >>> import polars as pl
+        >>> s = clv.simulate_bg_nbd(400, r=0.5, alpha=5, a=0.7, b=2.5, T=40, seed=1)
+        >>> s = s.with_columns(pl.Series("g", [i % 2 for i in range(400)]))
+        >>> clv.BetaGeo().fit(s, transaction=["g"]).coefficients()["coefficient"].to_list()
+        ['trans.g']
+        """
+        if self.covariates is None:
+            raise ModelInputError(f"{self.label} was fitted without covariates")
+        se = self.standard_errors or {}
+        rows = []
+        for name, v in zip(self.covariates.coefficient_names(), self._coef, strict=True):
+            s_ = se.get(name, math.nan)
+            z = v / s_ if s_ and s_ == s_ else math.nan
+            p = math.erfc(abs(z) / math.sqrt(2)) if z == z else math.nan
+            rows.append((name, v, s_, z, p))
+        return pl.DataFrame(
+            rows,
+            schema=["coefficient", "estimate", "std_error", "z", "p_value"],
+            orient="row",
+        )
+
+    @property
+    def n_estimated(self) -> int:
+        """Number of estimated parameters (base parameters and coefficients)."""
+        return len(self.param_names) + len(self._coef)
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion, 2k − 2 LL."""
+        if self.log_likelihood is None:
+            raise NotFittedError(f"{type(self).__name__} has no log-likelihood: fit it first")
+        return 2 * self.n_estimated - 2 * self.log_likelihood
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's criterion, k ln n − 2 LL (n: customers)."""
+        if self.log_likelihood is None or not self.n_observations:
+            raise NotFittedError(f"{type(self).__name__} has no log-likelihood: fit it first")
+        return self.n_estimated * math.log(self.n_observations) - 2 * self.log_likelihood
 
     def summary(self) -> pl.DataFrame:
         """Parameter table: estimate, standard error and a 95% Wald interval on the log scale
@@ -219,7 +305,7 @@ class _Model:
         """
         self._require("intervals", "a parameter covariance (vcov)")
         cov = self._covariance()
-        names = list(self.param_names)
+        names = self._all_names()  # a covariate fit's coefficients follow the parameters
         return pl.DataFrame(
             {"parameter": names, **{n: [r[j] for r in cov] for j, n in enumerate(names)}}
         )
@@ -278,12 +364,81 @@ class _PurchaseModel(_Model):
     def _fit_columns(self, data: Any) -> tuple[pl.Series, pl.Series, pl.Series]:
         return rfm_columns(data, discrete=self.capabilities.discrete)
 
+    def fit(
+        self,
+        summary: Any,
+        weights: str | pl.Series | Sequence[float] | None = None,
+        *,
+        time_unit: str | None = None,
+        start: dict[str, float] | None = None,
+        max_iter: int = 500,
+        covariates: Any = None,
+        transaction: Sequence[str] = (),
+        lifetime: Sequence[str] = (),
+        constrain: Sequence[str] = (),
+        l2: dict[str, float] | None = None,
+        reference: dict[str, str] | None = None,
+        id: str | None = None,
+    ):
+        """Maximum-likelihood fit on a customer summary; returns self.
+
+        weights: a column name or a sequence (one per row): each row counts that many
+        customers. time_unit: the unit of recency and T (overrides the constructor's). A
+        summary made by ``summarize`` brings its own unit: the model takes it, and a different
+        unit given here or to the constructor is an error.
+
+        Covariates (models with the ``covariates`` capability; see
+        ``truenorth.clv.covariates`` for the link functions and coding): ``transaction`` and
+        ``lifetime`` name the columns of each process, found in ``covariates`` (a customer
+        attribute table joined on ``id``) or, without it, in the summary itself;
+        ``constrain`` columns share one coefficient in both processes; ``l2`` penalises
+        ``{"transaction": λ, "lifetime": λ}``; ``reference`` picks the reference level of
+        categorical columns; ``start`` may also give coefficients by name
+        (``"trans.age"``). Predictions then read the covariate columns from their data.
+        """
+        cov = None
+        if covariates is not None or transaction or lifetime:
+            cov = {
+                "covariates": covariates,
+                "transaction": list(transaction),
+                "lifetime": list(lifetime),
+                "constrain": list(constrain),
+                "l2": l2 or {},
+                "reference": reference or {},
+                "id": id,
+            }
+        return self._fit(summary, weights, time_unit, start, max_iter, cov)
+
     def _predict(
         self, what: _Prediction, data: Any, horizon: float = 0.0, name: str | None = None
     ) -> pl.Series:
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
-        col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))
+        if self.covariates is not None:
+            col = _core.predict_rows(
+                self._native, what, list(self._row_params(data)), x, tx, t, float(horizon)
+            )
+        else:
+            col = _core.predict(self._native, what, self._p(), x, tx, t, float(horizon))
         return _finite(pl.Series(col).alias(name or what), self.label)
+
+    def _row_params(self, data: Any) -> list[pl.Series]:
+        """Each row's parameters under the covariates (columns of ``data``)."""
+        assert self.covariates is not None
+        return self.covariates.row_params(self._native, self._p(), list(self._coef), as_frame(data))
+
+    def _new_params(self, covariates: dict[str, Any] | None, what: str) -> list[float]:
+        """Parameters of a new customer: with covariates, those of the profile given."""
+        if self.covariates is None:
+            if covariates is not None:
+                raise ModelInputError(f"{what}: {self.label} was fitted without covariates")
+            return self._p()
+        if covariates is None:
+            raise ModelInputError(
+                f"{what}: {self.label} has covariates; pass the new customer's as "
+                "covariates={column: value, ...}"
+            )
+        frame = pl.DataFrame({k: [v] for k, v in covariates.items()})
+        return [float(c[0]) for c in self._row_params(frame)]
 
     @overload
     def p_alive(self, data: Any) -> pl.Series: ...
@@ -385,6 +540,7 @@ class _PurchaseModel(_Model):
     ) -> pl.DataFrame:
         """The point column with its ``_lower`` and ``_upper`` bounds over parameter draws."""
         self._require("intervals", "prediction intervals (interval=)")
+        _no_covariate_intervals(self)
         level = check_interval(interval, draws, seed, method)
         ps = param_draws(self, method, draws, seed)
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
@@ -402,20 +558,28 @@ class _PurchaseModel(_Model):
         """Per-row log-likelihood at the current parameters."""
         return self._predict("log_likelihood", data)
 
-    def expected_purchases_new(self, t: float | Sequence[float]) -> float | pl.Series:
-        """E[X(t)]: expected purchases of a new customer in the first ``t`` after their first."""
+    def expected_purchases_new(
+        self, t: float | Sequence[float], *, covariates: dict[str, Any] | None = None
+    ) -> float | pl.Series:
+        """E[X(t)]: expected purchases of a new customer in the first ``t`` after their first
+        (a covariate model needs the customer's ``covariates={column: value}``)."""
         self._require("new_customer", "expected_purchases_new (a new-customer prediction)")
         ts = _horizons(t)
-        out = _core.predict_new(self._native, "expected_purchases", self._p(), ts)
+        p = self._new_params(covariates, "expected_purchases_new")
+        out = _core.predict_new(self._native, "expected_purchases", p, ts)
         return out[0] if isinstance(t, int | float) else pl.Series("expected_purchases", out)
 
-    def p_purchases(self, n: int, t: float | Sequence[float]) -> float | pl.Series:
-        """P(X(t) = n): probability that a new customer makes n repeat purchases in (0, t]."""
+    def p_purchases(
+        self, n: int, t: float | Sequence[float], *, covariates: dict[str, Any] | None = None
+    ) -> float | pl.Series:
+        """P(X(t) = n): probability that a new customer makes n repeat purchases in (0, t]
+        (a covariate model needs the customer's ``covariates={column: value}``)."""
         self._require("new_customer", "p_purchases (a new-customer prediction)")
         if not (isinstance(n, int) and n >= 0):
             raise ModelInputError(f"n must be a non-negative integer, got {n!r}")
         ts = _horizons(t)
-        out = _core.predict_new(self._native, "p_purchases", self._p(), ts, n)
+        p = self._new_params(covariates, "p_purchases")
+        out = _core.predict_new(self._native, "p_purchases", p, ts, n)
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
 
     @overload
@@ -469,7 +633,19 @@ class _PurchaseModel(_Model):
         if discrete:
             _check_opportunities(t, self.label)
         x, tx, tt = rfm_columns(data, discrete=discrete)
-        col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
+        if self.covariates is not None:
+            col = _core.predict_rows(
+                self._native,
+                "conditional_p_purchases",
+                self._row_params(data),
+                x,
+                tx,
+                tt,
+                float(t),
+                n,
+            )
+        else:
+            col = _core.conditional_p_purchases(self._native, self._p(), x, tx, tt, n, float(t))
         point = _finite(pl.Series(col).alias("conditional_p_purchases"), self.label)
         if interval is None:
             return point
@@ -505,6 +681,14 @@ def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl
         for part in rows.partition_by("_h", maintain_order=False)
     ]
     return pl.concat(parts).sort("_row")["expected_purchases"]
+
+
+def _no_covariate_intervals(model: _Model) -> None:
+    if model.covariates is not None:
+        raise ModelInputError(
+            f"{model.label} with covariates: prediction intervals (interval=) are not "
+            "available yet; the coefficients' standard errors are in coefficients()"
+        )
 
 
 def _agreed_unit(summary: Any, given: str | None, label: str) -> str | None:

@@ -53,7 +53,9 @@ def lrtest(restricted: Any, full: Any) -> LRTest:
     that nests it, on the same customers.
 
     Valid pairs are listed in ``NESTED`` (kinds; at present Pareto/NBD inside GGom/NBD when
-    that model is registered); any other pair is refused, because the χ² reference
+    that model is registered), plus two fits of one kind whose covariates nest (the full fit
+    has every coefficient of the restricted one, or frees a constrained one, and more: df is
+    the difference in estimated parameters); any other pair is refused, because the χ² reference
     distribution holds only for nested models (compare non-nested ones such as BG/NBD and
     MBG/NBD by AIC/BIC or on a holdout instead). Both models must be fitted on the same data:
     the number of observations must agree.
@@ -66,7 +68,10 @@ def lrtest(restricted: Any, full: Any) -> LRTest:
     for name, m in (("restricted", restricted), ("full", full)):
         if not isinstance(m, _Model) or m.log_likelihood is None:
             raise ModelInputError(f"lrtest: {name} must be a fitted truenorth.clv model")
-    nest = NESTED.get((restricted.kind, full.kind))
+    if restricted.kind == full.kind and (restricted.covariates or full.covariates):
+        nest = _covariate_nesting(restricted, full)
+    else:
+        nest = NESTED.get((restricted.kind, full.kind))
     if nest is None:
         valid = ", ".join(f"{a} in {b}" for a, b in NESTED) or "none"
         raise ModelInputError(
@@ -84,6 +89,29 @@ def lrtest(restricted: Any, full: Any) -> LRTest:
     if nest.boundary:
         p = 0.5 * p if stat > 0 else 1.0
     return LRTest(restricted.kind, full.kind, stat, nest.df, p, nest.boundary)
+
+
+def _covariate_nesting(restricted: Any, full: Any) -> Nesting | None:
+    """Covariate models of one kind nest when the full model has every coefficient of the
+    restricted one (a constrained ``constr.X`` counts as nested in ``trans.X`` and ``life.X``:
+    the constraint is one linear restriction) and more; penalised fits do not give a χ²."""
+    for m in (restricted, full):
+        if m.covariates is not None and any(v > 0 for v in m.covariates.l2.values()):
+            raise ModelInputError(
+                f"lrtest: {m.label} was fitted with an L2 penalty; the likelihood ratio of "
+                "penalised fits has no chi-square reference"
+            )
+    have = set(full.covariates.coefficient_names()) if full.covariates else set()
+    for name in restricted.covariates.coefficient_names() if restricted.covariates else []:
+        col = name.split(".", 1)[1]
+        if name not in have and not (
+            name.startswith("constr.") and {f"trans.{col}", f"life.{col}"} <= have
+        ):
+            return None
+    df = full.n_estimated - restricted.n_estimated
+    if df <= 0:
+        return None
+    return Nesting(df=df, boundary=False, why="the restricted model's coefficients are zero")
 
 
 def chi2_sf(x: float, df: int) -> float:

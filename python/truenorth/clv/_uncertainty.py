@@ -55,6 +55,11 @@ def param_draws(model: Any, method: Method, draws: int, seed: int) -> list[list[
     """``draws`` parameter vectors of a fitted ``_base._Model`` (natural scale), cached on
     the model so that several predictions of one run share the same draws (and a bootstrap
     runs once)."""
+    if getattr(model, "covariates", None) is not None:
+        raise ModelInputError(
+            f"{model.label} with covariates: prediction intervals (interval=) are not "
+            "available yet; the coefficients' standard errors are in coefficients()"
+        )
     key = (method, draws, seed, model._params)
     cache: dict[Any, list[list[float]]] = model.__dict__.setdefault("_draw_cache", {})
     if key in cache:

@@ -85,6 +85,8 @@ def _pearson(df: pl.DataFrame, weighted: bool) -> float | None:
 _CONTINUOUS = Capabilities(
     process="purchase", conditional_pmf=True, new_customer=True, simulation=True
 )
+#: BG/NBD, Pareto/NBD and GGom/NBD take static covariates (``truenorth.clv.covariates``)
+_WITH_COVARIATES = replace(_CONTINUOUS, covariates=True)
 
 
 @register_model
@@ -94,7 +96,7 @@ class BetaGeo(_PurchaseModel):
     kind = "bg_nbd"
     label = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
-    capabilities = _CONTINUOUS
+    capabilities = _WITH_COVARIATES
 
 
 @register_model
@@ -150,7 +152,7 @@ class ParetoNBD(_ResidualValue):
     kind = "pareto_nbd"
     label = "Pareto/NBD"
     param_names = ("r", "alpha", "s", "beta")
-    capabilities = _CONTINUOUS
+    capabilities = _WITH_COVARIATES
 
 
 @register_model
@@ -207,7 +209,7 @@ class GammaGompertzNBD(_ResidualValue):
     kind = "ggom_nbd"
     label = "GGom/NBD"
     param_names = ("r", "alpha", "b", "s", "beta")
-    capabilities = _CONTINUOUS
+    capabilities = _WITH_COVARIATES
 
 
 @register_model

@@ -49,6 +49,16 @@ def to_json(model: Model, path: str | os.PathLike[str] | None = None) -> str:
             "n_patterns": model.n_patterns,
             "message": model.message,
         }
+    spec = getattr(model, "covariates", None)
+    if spec is not None:
+        # names, coding (levels, reference) and penalties: enough to rebuild each customer's
+        # parameters at scoring time; the covariance above then includes the coefficients
+        doc["covariates"] = {
+            "spec": spec.to_dict(),
+            "coefficients": dict(
+                zip(spec.coefficient_names(), getattr(model, "_coef", ()), strict=True)
+            ),
+        }
     if model.persisted:
         doc["extra"] = {name: getattr(model, name) for name in model.persisted}
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -92,6 +102,17 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Model:
         model.message = fit.get("message")
         if not math.isfinite(model.log_likelihood):
             raise ModelInputError("model document: log_likelihood is not finite")
+    cov = doc.get("covariates")
+    if cov:
+        from .covariates import CovariateSpec
+
+        spec = CovariateSpec.from_dict(cov["spec"])
+        coefs = cov.get("coefficients") or {}
+        missing = [n for n in spec.coefficient_names() if n not in coefs]
+        if missing:
+            raise ModelInputError(f"model document: covariates lack coefficients {missing}")
+        setattr(model, "covariates", spec)  # noqa: B010 - purchase models only
+        setattr(model, "_coef", tuple(float(coefs[n]) for n in spec.coefficient_names()))  # noqa: B010
     extra = doc.get("extra") or {}
     for name in cls.persisted:
         setattr(model, name, extra.get(name))

@@ -176,6 +176,20 @@ def lifetime_value(
         )
 
     def clv(steps: int) -> pl.Series:
+        if purchase_model.covariates is not None:
+            return pl.Series(
+                _core.clv_rows(
+                    purchase_model._native,
+                    purchase_model._row_params(df),
+                    x,
+                    tx,
+                    t,
+                    spend.cast(pl.Float64),
+                    steps,
+                    float(step),
+                    float(discount_rate),
+                )
+            )
         col = _core.clv(
             purchase_model._native,
             purchase_model._p(),

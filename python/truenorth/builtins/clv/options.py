@@ -13,6 +13,8 @@ from pydantic_core import PydanticCustomError
 
 import truenorth
 
+from . import covariates as clv_covariates
+
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w|mo|q|y)\s*$")
@@ -192,6 +194,11 @@ class ClvOptions(truenorth.Options):
     draws: int = Field(200, ge=2, le=100_000, description="parameter draws of the intervals")
     seed: int = Field(0, ge=0, description="seed of the parameter draws")
     into: str = Field("customers", description="table to write")
+    covariates: clv_covariates.CovariateOptions | None = Field(
+        None,
+        description="customer attributes scaling the purchase model per customer "
+        "(pareto_nbd, bg_nbd, ggom_nbd; see truenorth.clv.covariates)",
+    )
 
     @field_validator("model", "spend", mode="before")
     @classmethod
@@ -273,7 +280,7 @@ def source_of(options: ClvOptions, rule: truenorth.Rule) -> str:
 
 
 def _reads(options: ClvOptions, rule: truenorth.Rule) -> list[str]:
-    return [source_of(options, rule)]
+    return [source_of(options, rule), *clv_covariates.reads(options.covariates)]
 
 
 def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
@@ -312,6 +319,15 @@ def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
                     at=("with", key),
                     expected=f"one of: {', '.join(schema)}",
                 )
+    clv_covariates.validate(
+        options.covariates, options.customer, ctx, interval=options.interval is not None
+    )
+    if options.covariates is not None and options.model == AUTO:
+        ctx.error(
+            "covariates need a named purchase model (model: auto compares models without them)",
+            at=("with", "covariates"),
+            expected="model: pareto_nbd, bg_nbd or ggom_nbd",
+        )
     if options.spend and options.amount is None:
         ctx.error(
             "a spend model needs an amount column",

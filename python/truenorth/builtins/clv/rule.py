@@ -10,6 +10,7 @@ import polars as pl
 import truenorth
 
 from . import outputs
+from . import covariates as clv_covariates
 from .fitting import convergence, fit_model, same_unit
 from .options import AUTO, UNIT_DAYS, ClvOptions, duration_days, parse_horizon, source_of
 from .selection import choose
@@ -63,6 +64,13 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
         raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
     findings: list[truenorth.Finding] = []
+    # the model reads covariates from `data`; the output table keeps the summary's columns
+    data = (
+        clv_covariates.attach(ctx, opts.covariates, summary, opts.customer)
+        if opts.covariates is not None
+        else summary
+    )
+    cov_fit = clv_covariates.fit_options(opts.covariates) if opts.covariates else {}
     given = _given_models(ctx)
     auto_tables: dict[str, pl.DataFrame] = {}
     if opts.model == AUTO:
@@ -79,7 +87,7 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         model = _load_model(ctx, opts.model_path)
     else:
         model = fit_model(
-            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(summary),
+            lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(data, **cov_fit),
             ctx,
             opts.model,
             findings,
@@ -100,11 +108,11 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         else None
     )
     columns: list[pl.Series] = (
-        [model.p_alive(summary).alias("p_alive")]
+        [model.p_alive(data).alias("p_alive")]
         if band is None
-        else model.p_alive(summary, **band).get_columns()
+        else model.p_alive(data, **band).get_columns()
     )
-    columns.append(model.expected_purchases(summary, t_units).alias("expected_purchases"))
+    columns.append(model.expected_purchases(data, t_units).alias("expected_purchases"))
     if opts.spend:
         # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
         # sum to zero or less (refunds, free orders) are left out of the fit, and said so
@@ -159,9 +167,9 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         }
         # the spend per row is computed once (lifetime_value accepts it as a Series)
         value: pl.Series | pl.DataFrame = (
-            clv.lifetime_value(model, expected_spend, summary, **common)
+            clv.lifetime_value(model, expected_spend, data, **common)
             if band is None
-            else clv.lifetime_value(model, expected_spend, summary, **common, **band)
+            else clv.lifetime_value(model, expected_spend, data, **common, **band)
         )
         columns.extend(value.get_columns() if isinstance(value, pl.DataFrame) else [value])
     out = summary.with_columns(columns).sort(opts.customer)
@@ -171,6 +179,18 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         if params:
             kind = getattr(model, "kind", opts.model)
             ctx.note("purchase model", None, model=kind, params=dict(params))
+        if getattr(model, "covariates", None) is not None:
+            coef = model.coefficients()
+            ctx.note(
+                "covariate coefficients",
+                None,
+                **{
+                    name: {"estimate": est, "std_error": se, "p_value": p}
+                    for name, est, se, p in coef.select(
+                        "coefficient", "estimate", "std_error", "p_value"
+                    ).iter_rows()
+                },
+            )
     return truenorth.RuleOutput(tables={opts.into: out, **auto_tables}, findings=findings)
 
 

@@ -1,0 +1,106 @@
+"""Pareto/NBD with static covariates: fit time against the no-covariate fit, and how it grows
+with customers and covariates.
+
+Usage: ``python benches/bench_covariates.py [N_CUSTOMERS ...]`` (default 25000 50000 100000).
+Customers are simulated (seeded) from a covariate Pareto/NBD with four covariates: two
+continuous (standard normal ``age``, ``tenure``), one binary (``vip``) and one categorical with
+three levels (``channel``, two dummies) -- five coefficients in the transaction process, and
+``vip`` and ``age`` in the lifetime process. Continuous covariates make nearly every customer
+a pattern of their own, the worst case for compression; the no-covariate fit compresses the
+same customers to their distinct (x, t_x, T). Times are wall and process CPU seconds of
+``ParetoNBD().fit`` (best of ``ROUNDS``, default 1), printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import polars as pl
+
+from truenorth import clv
+
+TRUTH = {
+    "trans.age": 0.3,
+    "trans.tenure": -0.2,
+    "trans.vip": 0.5,
+    "trans.channel[shop]": -0.3,
+    "life.vip": -0.6,
+    "life.age": 0.2,
+}
+BASE = {"r": 0.8, "alpha": 6.0, "s": 0.6, "beta": 10.0}
+SETS = {
+    0: ([], []),
+    1: (["vip"], []),
+    2: (["vip", "age"], ["vip"]),
+    4: (["age", "tenure", "vip", "channel"], ["vip", "age"]),
+}
+
+
+def data(n: int, seed: int = 1) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    attrs = pl.DataFrame(
+        {
+            "customer": range(n),
+            # rounded to 0.01 so the simulator draws in groups; still ~all distinct patterns
+            "age": np.round(rng.standard_normal(n), 2),
+            "tenure": np.round(rng.standard_normal(n), 2),
+            "vip": rng.integers(0, 2, n),
+            "channel": rng.choice(["shop", "web", "app"], n),
+        }
+    )
+    return clv.simulate_with_covariates(
+        "pareto_nbd",
+        attrs,
+        BASE,
+        TRUTH,
+        transaction=SETS[4][0],
+        lifetime=SETS[4][1],
+        T=52,
+        seed=seed,
+    )
+
+
+def timed(fn) -> tuple[float, float, object]:
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def main(sizes: list[int]) -> None:
+    rounds = 1
+    print(
+        "| customers | covariates | coefficients | patterns | wall s | CPU s | LL | x no-cov wall |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        s = data(n)
+        base_wall = None
+        for k, (trans, life) in SETS.items():
+            if n != max(sizes) and k not in (0, 4):
+                continue
+            best = None
+            for _ in range(rounds):
+                w, c, m = timed(
+                    lambda s=s, trans=trans, life=life: clv.ParetoNBD().fit(
+                        s, transaction=trans, lifetime=life
+                    )
+                )
+                if best is None or w < best[0]:
+                    best = (w, c, m)
+            assert best is not None
+            w, c, m = best
+            if k == 0:
+                base_wall = w
+            ncoef = len(m._coef)
+            ratio = w / base_wall if base_wall else float("nan")
+            print(
+                f"| {n:,} | {k} | {ncoef} | {m.n_patterns:,} | {w:.2f} | {c:.2f} | "
+                f"{m.log_likelihood:.1f} | {ratio:.0f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [25_000, 50_000, 100_000])
