@@ -9,8 +9,8 @@ import polars as pl
 
 import truenorth
 
-from . import outputs
 from . import covariates as clv_covariates
+from . import outputs
 from .fitting import convergence, fit_model, same_unit
 from .options import AUTO, UNIT_DAYS, ClvOptions, duration_days, parse_horizon, source_of
 from .selection import choose
