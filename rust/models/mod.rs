@@ -10,6 +10,7 @@ pub mod bgbb;
 pub mod bgnbd;
 pub mod compress;
 pub mod conditional;
+pub mod delta;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
