@@ -16,7 +16,9 @@ units, day periods.
   first ``N_LIFETIMES`` customers' transactions (one round); the headline ratio compares
   both on that same sample, and the 1M truenorth time is reported beside it.
 
-Ratios and the load average are printed at the end.
+Ratios and the load average are printed at the end; ``test_backtest_truenorth_like_lifetimes``
+times truenorth doing lifetimes' share only (no GGom/NBD, no Gamma-Gamma), the like-for-like
+ratio.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ import truenorth.clv as clv
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import to_pandas
 
-N_CUSTOMERS = 1_000_000
-N_LIFETIMES = 20_000
+#: sizes (overridable: TN_BACKTEST_CUSTOMERS, TN_BACKTEST_LIFETIMES)
+N_CUSTOMERS = int(os.environ.get("TN_BACKTEST_CUSTOMERS", 1_000_000))
+N_LIFETIMES = int(os.environ.get("TN_BACKTEST_LIFETIMES", 20_000))
 BG = {"r": 0.75, "alpha": 10.0, "a": 0.8, "b": 6.0}
 CAL_END = date(2024, 9, 30)
 OBS_END = date(2024, 12, 31)
@@ -59,28 +62,38 @@ def logs():
     return log, log.filter(pl.col("customer") < N_LIFETIMES)
 
 
-def _truenorth(log: pl.DataFrame):
+def _truenorth(log: pl.DataFrame, like_lifetimes: bool = False):
+    """The default backtest (four models and Gamma-Gamma), or with ``like_lifetimes`` the
+    work lifetimes does: BG/NBD, MBG/NBD and Pareto/NBD, no spend model."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return clv.backtest(
             log,
             customer="customer",
             time="time",
-            amount="amount",
+            amount=None if like_lifetimes else "amount",
             calibration_end=CAL_END,
             observation_end=OBS_END,
             period="1d",
             unit="1w",
+            models=("bg_nbd", "mbg_nbd", "pareto_nbd") if like_lifetimes else None,
         )
 
 
-@pytest.mark.parametrize("size", ["1M", "sample"])
+@pytest.mark.parametrize("size", ["full", "sample"])
 def test_backtest_truenorth(benchmark, logs, size):
-    log = logs[0] if size == "1M" else logs[1]
+    log = logs[0] if size == "full" else logs[1]
     benchmark.group = f"backtest_{size}"
-    bt = benchmark.pedantic(lambda: _truenorth(log), rounds=1 if size == "1M" else 3)
+    bt = benchmark.pedantic(lambda: _truenorth(log), rounds=1 if size == "full" else 3)
     assert bt.comparison.height == 4
     TIMES[f"truenorth/{size}"] = benchmark.stats.stats.median
+
+
+def test_backtest_truenorth_like_lifetimes(benchmark, logs):
+    benchmark.group = "backtest_sample"
+    bt = benchmark.pedantic(lambda: _truenorth(logs[1], like_lifetimes=True), rounds=3)
+    assert bt.comparison.height == 3
+    TIMES["truenorth3/sample"] = benchmark.stats.stats.median
 
 
 def _lifetimes_backtest(log: pl.DataFrame):
@@ -121,15 +134,21 @@ def test_backtest_lifetimes(benchmark, logs):
 
 def teardown_module() -> None:
     print(f"\nload average at the end: {os.getloadavg()}")
-    lt, ts, t1 = (TIMES.get(k) for k in ("lifetimes/sample", "truenorth/sample", "truenorth/1M"))
+    lt, ts, t1 = (TIMES.get(k) for k in ("lifetimes/sample", "truenorth/sample", "truenorth/full"))
     if lt and ts:
         print(
             f"backtest, {N_LIFETIMES} customers: lifetimes {lt:.1f}s / truenorth {ts:.3f}s "
             f"= {lt / ts:.0f}x (truenorth also fits GGom/NBD and Gamma-Gamma)"
         )
+    t3 = TIMES.get("truenorth3/sample")
+    if lt and t3:
+        print(
+            f"backtest, {N_LIFETIMES} customers, lifetimes' three models, no spend: "
+            f"lifetimes {lt:.1f}s / truenorth {t3:.3f}s = {lt / t3:.0f}x"
+        )
     if lt and t1:
         scaled = lt * N_CUSTOMERS / N_LIFETIMES
         print(
-            f"backtest, 1M customers: truenorth {t1:.2f}s; lifetimes scaled linearly from "
+            f"backtest, {N_CUSTOMERS} customers: truenorth {t1:.2f}s; lifetimes scaled linearly from "
             f"{N_LIFETIMES}: ~{scaled:.0f}s = ~{scaled / t1:.0f}x"
         )
