@@ -20,6 +20,8 @@ __all__ = [
     "cov_fit",
     "cov_log_likelihood",
     "customer_summary",
+    "delta_interval",
+    "expected_purchases_rows",
     "fit",
     "group_sums",
     "interval",
@@ -206,6 +208,17 @@ def predict_new(
 ) -> list[float]:
     """A new customer's E[X(t)] or P(X(t) = n), one per horizon in t."""
 
+def expected_purchases_rows(
+    model: _PurchaseModelKind,
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    horizon: _ArrowStreamExportable,
+) -> F64Column:
+    """Expected purchases per row over the row's own horizon (``horizon[i]``), the bracket
+    once per distinct (frequency, T, horizon)."""
+
 def conditional_p_purchases(
     model: _PurchaseModelKind,
     params: list[float],
@@ -289,9 +302,38 @@ def interval(
     step_length: float = 0.0,
     discount_rate: float = 0.0,
     spend: _ArrowStreamExportable | None = None,
+    monetary: _ArrowStreamExportable | None = None,
+    spend_draws: list[list[float]] | None = None,
 ) -> tuple[F64Column, F64Column]:
     """Per-row (lower, upper) quantiles (type 7) of the central ``level`` interval of a
-    prediction over parameter draws, evaluated once per distinct (frequency, recency, T)."""
+    prediction over parameter draws, evaluated once per distinct (frequency, recency, T).
+    For ``clv`` with ``monetary`` and ``spend_draws`` (Gamma-Gamma parameter draws, one per
+    purchase draw) each draw's value is multiplied by that draw's expected spend per row."""
+
+def delta_interval(
+    model: _PurchaseModelKind,
+    what: _IntervalOf,
+    params: list[float],
+    covariance: list[list[float]],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    level: float,
+    horizon: float = 0.0,
+    n: int = 0,
+    steps: int = 0,
+    step_length: float = 0.0,
+    discount_rate: float = 0.0,
+    spend: _ArrowStreamExportable | None = None,
+    monetary: _ArrowStreamExportable | None = None,
+    spend_params: list[float] | None = None,
+    spend_covariance: list[list[float]] | None = None,
+) -> tuple[F64Column, F64Column]:
+    """Per-row (lower, upper) bounds of the central ``level`` interval of a prediction by
+    the delta method on the log-parameters (normal on the log scale for expected purchases
+    and CLV, on the logit scale for probabilities), from the estimates and their
+    natural-scale covariance; with ``monetary``, ``spend_params`` and ``spend_covariance``
+    the CLV interval adds Gamma-Gamma's parameter uncertainty."""
 
 # ---- END models section ---------------------------------------------------------------------
 

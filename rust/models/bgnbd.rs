@@ -138,12 +138,15 @@ pub fn ll_grad(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4]) {
         if mbg || xf > 0.0 {
             let (l_tx, i_tx) = get(&sh_tx, &d.tx_levels, &d.tx, i);
             let u = lr + rx * (l_t - l_tx);
-            // softplus(u) and σ(u) from one exponential of −|u|.
+            // softplus(u) and σ(u) from one exponential of −|u|. ln(1 + e) rather than
+            // ln_1p(e): its absolute error (≤ 1.2e-16, what the sum needs) is the same and
+            // glibc's log is several times faster than its log1p (the fit's hottest call).
             let e = (-u.abs()).exp();
+            let l1e = (1.0 + e).ln();
             let (sp, sig) = if u > 0.0 {
-                (u + e.ln_1p(), 1.0 / (1.0 + e))
+                (u + l1e, 1.0 / (1.0 + e))
             } else {
-                (e.ln_1p(), e / (1.0 + e))
+                (l1e, e / (1.0 + e))
             };
             ll += sp;
             g[0] += sig * (l_t - l_tx);

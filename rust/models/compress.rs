@@ -277,6 +277,40 @@ impl PairIndex {
     }
 }
 
+/// Distinct (a, b, c) rows in (a, b, c) order and each row's index into them: a parallel
+/// dedupe (as `compress`), then a parallel lookup of every row in a table of the distinct
+/// rows (the rows are many, the distinct rows few).
+pub fn row_patterns(a: &[f64], b: &[f64], c: &[f64]) -> (Vec<(f64, f64, f64)>, Vec<u32>) {
+    let key = |i: usize| {
+        [
+            (a[i] + 0.0).to_bits(),
+            (b[i] + 0.0).to_bits(),
+            (c[i] + 0.0).to_bits(),
+        ]
+    };
+    let pats = dedupe(a.len(), key, None);
+    let mut table = hashbrown::HashTable::with_capacity(pats.len());
+    let mut uniq = Vec::with_capacity(pats.len());
+    for (j, (k, _)) in pats.into_iter().enumerate() {
+        uniq.push((
+            f64::from_bits(k[0]),
+            f64::from_bits(k[1]),
+            f64::from_bits(k[2]),
+        ));
+        table.insert_unique(k.hash(), (k, j as u32), |e| e.0.hash());
+    }
+    let idx = (0..a.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .map(|i| {
+            let k = key(i);
+            // Every row's key is in the table: it was built from these rows.
+            table.find(k.hash(), |e| e.0 == k).map_or(0, |e| e.1)
+        })
+        .collect();
+    (uniq, idx)
+}
+
 /// Distinct keys of rows 0..n with summed weights (rows of weight 0 dropped), sorted by key.
 fn dedupe<K: PatternKey>(
     n: usize,

@@ -27,6 +27,43 @@ fn objective<M: Likelihood>(m: &M, d: &Data, wsum: f64, theta: &[f64]) -> (f64, 
     (-ll / wsum, g.iter().map(|gi| -gi / wsum).collect())
 }
 
+/// Patterns above which the fit starts from the optimum of a subsample.
+const WARM_MIN: usize = 200_000;
+/// Patterns in that subsample.
+const WARM_SUB: usize = 50_000;
+
+/// On poorly compressible data (every customer its own pattern) each likelihood evaluation
+/// costs a pass over up to millions of rows, and most of a fit's ~35 evaluations are spent
+/// walking from the moment-based start to the optimum. A systematic subsample of the
+/// patterns (every k-th in (x, t_x, T) order: stratified by frequency) has nearly the same
+/// optimum (within sampling error, ~1% here) at a tenth of the cost or less per evaluation,
+/// so the full fit starts next to its optimum and needs a few L-BFGS and Newton steps. The
+/// optimum reached does not depend on the start (the full data decide it); a subsample fit
+/// that fails leaves the moment start in place.
+fn warm_start<M: Likelihood>(m: &M, d: &Data, start: Vec<f64>, max_iter: usize) -> Vec<f64> {
+    if d.len() < WARM_MIN {
+        return start;
+    }
+    let step = d.len() / WARM_SUB;
+    let mut s = Data::default();
+    for i in (0..d.len()).step_by(step) {
+        s.x.push(d.x[i]);
+        s.tx.push(d.tx[i]);
+        s.t.push(d.t[i]);
+        s.w.push(d.w[i]);
+    }
+    s.index_columns();
+    let wsum = s.total_weight();
+    let obj = |th: &[f64]| objective(m, &s, wsum, th);
+    let th0: Vec<f64> = start.iter().map(|v| v.max(1e-8).ln()).collect();
+    let res = optim::minimize(&obj, &th0, 1e-6, max_iter);
+    if res.f.is_finite() && res.x.iter().all(|t| t.is_finite()) {
+        res.x.iter().map(|t| t.exp()).collect()
+    } else {
+        start
+    }
+}
+
 pub fn fit_data<M: Likelihood>(
     m: &M,
     d: &Data,
@@ -36,7 +73,10 @@ pub fn fit_data<M: Likelihood>(
     let wsum = d.total_weight();
     let obj = |th: &[f64]| objective(m, d, wsum, th);
     let gtol = 1e-9;
-    let first = start.unwrap_or_else(|| m.start_values(d));
+    let first = match start {
+        Some(s) => s,
+        None => warm_start(m, d, m.start_values(d), max_iter),
+    };
     // A second, lifetimes-like start (all parameters e^0.1 times the data scale) if needed.
     let second = m.second_start(&first);
     let mut best: Option<optim::OptResult> = None;

@@ -6,15 +6,13 @@
 //! row, and the per-pattern quantiles are then copied to the rows: the cost is
 //! patterns × draws model evaluations plus one pass over the rows.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use pyo3::PyResult;
 use rayon::prelude::*;
 
-use super::compress::{Cols, Data, FxHasher};
+use super::compress::{row_patterns, Cols, Data};
 use super::conditional::{combine, posterior};
 use super::fit::fit_data;
+use super::gamma_gamma::expected_spend;
 use super::model::{params, BtydModel, ConditionalPmf, Likelihood};
 use super::simulate::Rng;
 use crate::error::core_err;
@@ -140,24 +138,11 @@ pub fn bootstrap<M: Likelihood>(
         .collect()
 }
 
-/// Distinct (x, t_x, T) rows and each row's index into them.
-fn patterns(c: Cols<'_>) -> (Vec<(f64, f64, f64)>, Vec<u32>) {
-    let mut map: HashMap<[u64; 3], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
-    let mut uniq = Vec::new();
-    let idx = (0..c.x.len())
-        .map(|i| {
-            let k = [
-                (c.x[i] + 0.0).to_bits(),
-                (c.tx[i] + 0.0).to_bits(),
-                (c.t[i] + 0.0).to_bits(),
-            ];
-            *map.entry(k).or_insert_with(|| {
-                uniq.push((c.x[i], c.tx[i], c.t[i]));
-                (uniq.len() - 1) as u32
-            })
-        })
-        .collect();
-    (uniq, idx)
+/// Distinct (x, t_x, T) rows in (x, T, t_x) order (patterns sharing (x, T) adjacent) and
+/// each row's index into them.
+pub fn patterns(c: Cols<'_>) -> (Vec<(f64, f64, f64)>, Vec<u32>) {
+    let (u, idx) = row_patterns(c.x, c.t, c.tx);
+    (u.into_iter().map(|(x, t, tx)| (x, tx, t)).collect(), idx)
 }
 
 /// Quantile q of the values (linear interpolation between order statistics, type 7, the
@@ -177,7 +162,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 
 /// The part of a prediction that depends on (x, T) only, at parameters p: the discounted
 /// bracket sum, or the restarted process's PMF (evaluated once per distinct pair and draw).
-fn pair_part<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, t: f64) -> f64 {
+pub fn pair_part<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, t: f64) -> f64 {
     match q {
         Quantity::PAlive => 1.0,
         Quantity::Discounted { times, disc } => {
@@ -198,7 +183,7 @@ fn pair_part<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, t: f64)
 }
 
 /// The prediction of one pattern from its pair part.
-fn finish<M: BtydModel>(
+pub fn finish<M: BtydModel>(
     m: &M,
     p: M::Params,
     q: Quantity<'_>,
@@ -224,26 +209,8 @@ fn value<M: BtydModel>(m: &M, p: M::Params, q: Quantity<'_>, x: f64, tx: f64, t:
     finish(m, p, q, pair_part(m, p, q, x, t), x, tx, t)
 }
 
-/// Per-row (lower, upper) quantiles `probs` of the prediction over the parameter draws.
-/// Patterns are grouped by (x, T): the pair part is evaluated once per pair and draw, the
-/// rest once per pattern and draw. Draws whose prediction is not finite (a draw far in the
-/// tail, where a series does not converge) are left out of that pattern's quantiles; a
-/// pattern with fewer than half of the draws finite gets NaN, which Python reports with
-/// the row.
-pub fn quantile_rows<M: BtydModel>(
-    m: &M,
-    draws: &[Vec<f64>],
-    q: Quantity<'_>,
-    c: Cols<'_>,
-    probs: [f64; 2],
-) -> PyResult<(Vec<f64>, Vec<f64>)> {
-    if draws.is_empty() {
-        return Err(core_err("no parameter draws"));
-    }
-    let ps: Vec<M::Params> = draws
-        .iter()
-        .map(|d| params(m, d))
-        .collect::<PyResult<_>>()?;
+/// Refuses a conditional PMF the model does not have, or a horizon it cannot take.
+pub fn check_quantity<M: BtydModel>(m: &M, q: Quantity<'_>) -> PyResult<()> {
     if let (Quantity::Conditional { horizon, .. }, kind) = (q, M::CONDITIONAL) {
         if kind == ConditionalPmf::Unavailable {
             return Err(core_err(format!(
@@ -259,13 +226,22 @@ pub fn quantile_rows<M: BtydModel>(
             )));
         }
     }
-    let (uniq, idx) = patterns(c);
-    // Patterns in (x, T) order, cut into runs of one pair each.
-    let mut order: Vec<u32> = (0..uniq.len() as u32).collect();
-    order.par_sort_unstable_by(|&i, &j| {
-        let (a, b) = (uniq[i as usize], uniq[j as usize]);
-        a.0.total_cmp(&b.0).then(a.2.total_cmp(&b.2))
-    });
+    Ok(())
+}
+
+/// `f(j, values)` for every distinct pattern j of `uniq` (from [`patterns`]), where `values[k]` is the
+/// prediction of pattern j at `ps[k]` (non-finite values included). Patterns are grouped by
+/// (x, T): the pair part is evaluated once per pair and parameter vector, the rest once per
+/// pattern and parameter vector.
+pub fn per_pattern<M: BtydModel, R: Send>(
+    m: &M,
+    ps: &[M::Params],
+    q: Quantity<'_>,
+    uniq: &[(f64, f64, f64)],
+    f: impl Fn(usize, &mut Vec<f64>) -> R + Sync,
+) -> Vec<R> {
+    // Runs of patterns sharing one (x, T) pair (`patterns` puts them next to each other).
+    let order: Vec<u32> = (0..uniq.len() as u32).collect();
     let mut runs: Vec<&[u32]> = Vec::new();
     let mut rest: &[u32] = &order;
     while let Some(&first) = rest.first() {
@@ -281,10 +257,8 @@ pub fn quantile_rows<M: BtydModel>(
         runs.push(run);
         rest = tail;
     }
-    let half = ps.len().div_ceil(2);
-    let per_run: Vec<Vec<(u32, (f64, f64))>> = runs
-        .par_iter()
-        .map(|run| {
+    runs.par_iter()
+        .flat_map_iter(|run| {
             let (x, _, t) = uniq[run[0] as usize];
             let pair: Vec<f64> = ps.iter().map(|&p| pair_part(m, p, q, x, t)).collect();
             let mut buf = Vec::with_capacity(ps.len());
@@ -295,28 +269,119 @@ pub fn quantile_rows<M: BtydModel>(
                     buf.extend(
                         ps.iter()
                             .zip(&pair)
-                            .map(|(&p, &k)| finish(m, p, q, k, x, tx, t))
-                            .filter(|v| v.is_finite()),
+                            .map(|(&p, &k)| finish(m, p, q, k, x, tx, t)),
                     );
-                    let b = if buf.len() < half {
-                        (f64::NAN, f64::NAN)
-                    } else {
-                        (quantile(&mut buf, probs[0]), quantile(&mut buf, probs[1]))
-                    };
-                    (j, b)
+                    f(j as usize, &mut buf)
                 })
-                .collect()
+                .collect::<Vec<_>>()
         })
-        .collect();
-    let mut bounds = vec![(f64::NAN, f64::NAN); uniq.len()];
-    for (j, b) in per_run.into_iter().flatten() {
-        bounds[j as usize] = b;
+        .collect()
+}
+
+/// Gamma-Gamma spend per purchase drawn jointly with the purchase model's draws: draw k of
+/// the purchase parameters is paired with draw k of (p, q, v), and row i's value at draw k
+/// is the purchase quantity times E[spend | frequency_i, monetary_i] at that draw.
+pub struct SpendDraws<'a> {
+    pub monetary: &'a [f64],
+    pub draws: &'a [[f64; 3]],
+}
+
+/// (lower, upper) quantiles `probs` of the finite values (reordered); NaN unless at least
+/// half of `n` values are finite.
+fn finite_quantiles(v: &mut Vec<f64>, n: usize, probs: [f64; 2]) -> (f64, f64) {
+    v.retain(|x| x.is_finite());
+    if v.len() < n.div_ceil(2) {
+        (f64::NAN, f64::NAN)
+    } else {
+        (quantile(v, probs[0]), quantile(v, probs[1]))
     }
-    Ok(idx
-        .par_iter()
-        .with_min_len(4096)
-        .map(|&j| bounds[j as usize])
-        .unzip())
+}
+
+/// Per-row (lower, upper) quantiles `probs` of the prediction over the parameter draws
+/// (times the Gamma-Gamma spend at the same draw, with `spend`). Draws whose prediction is
+/// not finite (a draw far in the tail, where a series does not converge) are left out of
+/// that pattern's quantiles; a pattern with fewer than half of the draws finite gets NaN,
+/// which Python reports with the row.
+pub fn quantile_rows<M: BtydModel>(
+    m: &M,
+    draws: &[Vec<f64>],
+    q: Quantity<'_>,
+    c: Cols<'_>,
+    probs: [f64; 2],
+    spend: Option<SpendDraws<'_>>,
+) -> PyResult<(Vec<f64>, Vec<f64>)> {
+    if draws.is_empty() {
+        return Err(core_err("no parameter draws"));
+    }
+    let ps: Vec<M::Params> = draws
+        .iter()
+        .map(|d| params(m, d))
+        .collect::<PyResult<_>>()?;
+    check_quantity(m, q)?;
+    let (uniq, idx) = patterns(c);
+    let n = ps.len();
+    let Some(sp) = spend else {
+        let bounds = per_pattern(m, &ps, q, &uniq, |_, v| finite_quantiles(v, n, probs));
+        return Ok(idx
+            .par_iter()
+            .with_min_len(4096)
+            .map(|&j| bounds[j as usize])
+            .unzip());
+    };
+    if sp.draws.len() != n || sp.monetary.len() != c.x.len() {
+        return Err(core_err(
+            "spend draws must match the purchase draws, and monetary values the rows",
+        ));
+    }
+    // Rows of each pattern (counting sort), so a pattern's draws meet its rows' spends.
+    let mut start = vec![0usize; uniq.len() + 1];
+    for &j in &idx {
+        start[j as usize + 1] += 1;
+    }
+    for j in 0..uniq.len() {
+        start[j + 1] += start[j];
+    }
+    let mut fill = start.clone();
+    let mut rows_of = vec![0u32; idx.len()];
+    for (i, &j) in idx.iter().enumerate() {
+        rows_of[fill[j as usize]] = i as u32;
+        fill[j as usize] += 1;
+    }
+    let per = per_pattern(m, &ps, q, &uniq, |j, v| {
+        let x = uniq[j].0;
+        let mut buf = Vec::with_capacity(n);
+        let mut at_zero: Option<(f64, f64)> = None;
+        rows_of[start[j]..start[j + 1]]
+            .iter()
+            .map(|&i| {
+                // Without repeat purchases the spend does not depend on the monetary value.
+                if x == 0.0 {
+                    if let Some(b) = at_zero {
+                        return (i, b);
+                    }
+                }
+                let mv = sp.monetary[i as usize];
+                buf.clear();
+                buf.extend(
+                    v.iter()
+                        .zip(sp.draws)
+                        .map(|(e, g)| e * expected_spend(*g, x, mv)),
+                );
+                let b = finite_quantiles(&mut buf, n, probs);
+                if x == 0.0 {
+                    at_zero = Some(b);
+                }
+                (i, b)
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut lo = vec![f64::NAN; idx.len()];
+    let mut hi = vec![f64::NAN; idx.len()];
+    for (i, (a, b)) in per.into_iter().flatten() {
+        lo[i as usize] = a;
+        hi[i as usize] = b;
+    }
+    Ok((lo, hi))
 }
 
 #[cfg(test)]
@@ -384,7 +449,7 @@ mod tests {
             times: &[39.0],
             disc: &[1.0],
         };
-        let (lo, hi) = quantile_rows(&m, &draws, q, c, [0.05, 0.95]).unwrap();
+        let (lo, hi) = quantile_rows(&m, &draws, q, c, [0.05, 0.95], None).unwrap();
         for i in 0..4 {
             let point = value(&m, p, q, x[i], tx[i], t[i]);
             assert!(
@@ -395,7 +460,7 @@ mod tests {
             );
         }
         assert_eq!((lo[0], hi[0]), (lo[2], hi[2]));
-        let (pl, ph) = quantile_rows(&m, &draws, Quantity::PAlive, c, [0.05, 0.95]).unwrap();
+        let (pl, ph) = quantile_rows(&m, &draws, Quantity::PAlive, c, [0.05, 0.95], None).unwrap();
         assert!(pl[3] < ph[3] && ph[3] <= 1.0);
     }
 

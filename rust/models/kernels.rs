@@ -2,14 +2,18 @@
 //! the code goes from a run-time kind to compiled, model-specific loops. Implemented once for
 //! all purchase models (`Purchase<M>`, generic over [`BtydModel`]) and once for Gamma-Gamma.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use pyo3::PyResult;
 use rayon::prelude::*;
 
 pub use super::compress::Cols;
-use super::compress::{self, Data};
+use super::compress::{self, Data, FxHasher};
 use super::conditional;
+use super::delta::{self, SpendDelta};
 use super::fit::{fit_data, FitOut};
-use super::intervals::{self, Quantity};
+use super::intervals::{self, Quantity, SpendDraws};
 use super::model::{params, BtydModel, ConditionalPmf};
 use super::simulate;
 use crate::error::core_err;
@@ -27,6 +31,13 @@ pub trait Kernels: Sync {
     /// New-customer predictions per horizon: expected_purchases, p_purchases (of n).
     fn predict_new(&self, what: &str, p: &[f64], t: &[f64], n: u64) -> PyResult<Vec<f64>>;
     fn conditional_pmf(&self) -> ConditionalPmf;
+    /// E[Y(h_i) | x_i, t_x_i, T_i] per row, each row with its own horizon h_i.
+    fn expected_purchases_rows(&self, _p: &[f64], _c: Cols<'_>, _h: &[f64]) -> PyResult<Vec<f64>> {
+        Err(core_err(format!(
+            "expected purchases are not available for {}",
+            self.kind()
+        )))
+    }
     /// P(X(T, T+horizon] = n | x, t_x, T) per row.
     fn conditional_p_purchases(
         &self,
@@ -61,6 +72,23 @@ pub trait Kernels: Sync {
         _draws: &[Vec<f64>],
         _c: Cols<'_>,
         _probs: [f64; 2],
+        _spend: Option<SpendDraws<'_>>,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        Err(core_err(format!(
+            "prediction intervals are not available for {}",
+            self.kind()
+        )))
+    }
+    /// Per-row (lower, upper) bounds of a prediction by the delta method (`delta.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn delta_interval(
+        &self,
+        _q: Quantity<'_>,
+        _theta: &[f64],
+        _cov_log: &[Vec<f64>],
+        _z: f64,
+        _c: Cols<'_>,
+        _spend: Option<SpendDelta<'_>>,
     ) -> PyResult<(Vec<f64>, Vec<f64>)> {
         Err(core_err(format!(
             "prediction intervals are not available for {}",
@@ -136,6 +164,19 @@ impl<M: BtydModel> Kernels for Purchase<M> {
     fn conditional_pmf(&self) -> ConditionalPmf {
         M::CONDITIONAL
     }
+    fn expected_purchases_rows(&self, p: &[f64], c: Cols<'_>, h: &[f64]) -> PyResult<Vec<f64>> {
+        if h.len() != c.x.len() {
+            return Err(core_err("horizon column has a different length"));
+        }
+        if let Some(i) = h.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err(core_err(format!(
+                "t: row {}: expected a non-negative finite horizon, got {}",
+                i + 1,
+                h[i]
+            )));
+        }
+        Ok(per_row_horizon(&self.0, params(&self.0, p)?, c, h))
+    }
     fn conditional_p_purchases(
         &self,
         p: &[f64],
@@ -186,8 +227,20 @@ impl<M: BtydModel> Kernels for Purchase<M> {
         draws: &[Vec<f64>],
         c: Cols<'_>,
         probs: [f64; 2],
+        spend: Option<SpendDraws<'_>>,
     ) -> PyResult<(Vec<f64>, Vec<f64>)> {
-        intervals::quantile_rows(&self.0, draws, q, c, probs)
+        intervals::quantile_rows(&self.0, draws, q, c, probs, spend)
+    }
+    fn delta_interval(
+        &self,
+        q: Quantity<'_>,
+        theta: &[f64],
+        cov_log: &[Vec<f64>],
+        z: f64,
+        c: Cols<'_>,
+        spend: Option<SpendDelta<'_>>,
+    ) -> PyResult<(Vec<f64>, Vec<f64>)> {
+        delta::delta_rows(&self.0, theta, cov_log, z, q, c, spend)
     }
     fn bootstrap(
         &self,
@@ -231,6 +284,33 @@ fn dert<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, delta: f64) -> PyResult<
             .unwrap_or(f64::NAN);
         factor(i) * b
     }))
+}
+
+/// E[Y(h_i) | x_i, t_x_i, T_i] per row: the bracket once per distinct (x, T, h), the row
+/// factor once per row (a horizon per row costs one hash pass more than one horizon).
+fn per_row_horizon<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, h: &[f64]) -> Vec<f64> {
+    let Cols { x, tx, t } = c;
+    let mut map: HashMap<[u64; 3], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut uniq: Vec<(f64, f64, f64)> = Vec::new();
+    let idx: Vec<u32> = (0..x.len())
+        .map(|i| {
+            let k = [
+                (x[i] + 0.0).to_bits(),
+                (t[i] + 0.0).to_bits(),
+                (h[i] + 0.0).to_bits(),
+            ];
+            *map.entry(k).or_insert_with(|| {
+                uniq.push((x[i], t[i], h[i]));
+                (uniq.len() - 1) as u32
+            })
+        })
+        .collect();
+    let k: Vec<f64> = uniq
+        .par_iter()
+        .map(|&(xi, ti, hi)| m.bracket(p, xi, ti, hi))
+        .collect();
+    let factor = m.row_factors(p, x, tx, t);
+    rows(x.len(), |i| factor(i) * k[idx[i] as usize])
 }
 
 /// Σ_i disc_i · [bracket(t_i) − bracket(t_{i−1})] per row, times the row factor.

@@ -11,6 +11,7 @@ pub mod bgnbd;
 pub mod compress;
 pub mod conditional;
 pub mod covariates;
+pub mod delta;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;

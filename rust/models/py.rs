@@ -184,6 +184,26 @@ fn predict(
     Ok(F64Column::new(out))
 }
 
+/// Expected purchases per row over the row's own horizon (`horizon[i]` time units, whole
+/// opportunities for BG/BB): the bracket once per distinct (frequency, T, horizon).
+#[pyfunction]
+fn expected_purchases_rows(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    frequency: &Bound<'_, PyAny>,
+    recency: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    horizon: &Bound<'_, PyAny>,
+) -> PyResult<F64Column> {
+    let m = model_for(model)?;
+    let c = load(m, frequency, recency, t)?;
+    check_params(m, &params)?;
+    let h = f64_values(horizon, "t")?;
+    let out = py.detach(|| m.expected_purchases_rows(&params, cols(&c), &h))?;
+    Ok(F64Column::new(out))
+}
+
 /// P(X(T, T+t] = n | frequency, recency, T) per row (BG/NBD, MBG/NBD, Pareto/NBD: the
 /// posterior PMF depends on (x, T) only and is computed once per distinct pair; BG/BB: `t` is
 /// a whole number of future opportunities, once per distinct (x, t_x, n)).
@@ -339,6 +359,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(log_likelihood, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
+    m.add_function(wrap_pyfunction!(expected_purchases_rows, m)?)?;
     m.add_function(wrap_pyfunction!(predict_new, m)?)?;
     m.add_function(wrap_pyfunction!(conditional_p_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(clv, m)?)?;

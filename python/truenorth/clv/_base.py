@@ -325,6 +325,16 @@ class _Model:
             rows.append((name, v, v / k, v * k))
         return pl.DataFrame(rows, schema=["parameter", "estimate", "lower", "upper"], orient="row")
 
+    def _interval_covariance(self) -> list[list[float]]:
+        """The covariance behind delta-method intervals, or an error saying what to do."""
+        if self.covariance is None:
+            raise ModelInputError(
+                f"{self.label} has no parameter covariance (built from parameters, or its "
+                "Hessian was not positive definite at the optimum): fit it on data, or use "
+                "method='bootstrap'"
+            )
+        return self.covariance
+
     def _covariance(self) -> list[list[float]]:
         self.params  # noqa: B018 - raises NotFittedError first
         if self.covariance is None:
@@ -450,7 +460,7 @@ class _PurchaseModel(_Model):
         interval: float,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.DataFrame: ...
     def p_alive(
         self,
@@ -459,14 +469,15 @@ class _PurchaseModel(_Model):
         interval: float | None = None,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.Series | pl.DataFrame:
         """P(the customer is still active at T | frequency, recency, T), per row.
 
         With ``interval`` (e.g. 0.9) a DataFrame ``p_alive``, ``p_alive_lower``,
-        ``p_alive_upper``: the estimate and the central interval over ``draws`` parameter draws
-        (``method`` ``"normal"`` or ``"bootstrap"``, seeded by ``seed``; see
-        ``truenorth.clv._uncertainty``).
+        ``p_alive_upper``: the estimate and the central interval of its parameter uncertainty,
+        by the delta method (``method="delta"``, the default) or over ``draws`` parameter
+        draws (``"normal"`` or ``"bootstrap"``, seeded by ``seed``); see
+        ``truenorth.clv._uncertainty`` for the methods and their trade-off.
         """
         point = self._predict("p_alive", data)
         if interval is None:
@@ -484,7 +495,7 @@ class _PurchaseModel(_Model):
         interval: float,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.DataFrame: ...
     def expected_purchases(
         self,
@@ -494,13 +505,13 @@ class _PurchaseModel(_Model):
         interval: float | None = None,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.Series | pl.DataFrame:
         """Expected purchases in the next ``t`` time units (opportunities for a discrete-time
         model), conditional on each row's history. ``t`` is one horizon for every row, or a
         horizon per row: a column of ``data`` (e.g. ``"duration_holdout"``) or a Series.
-        Rows are predicted once per distinct horizon, so a per-row horizon costs about one
-        scalar call per distinct value.
+        A per-row horizon runs in one native pass (the horizon-dependent part once per
+        distinct (frequency, T, horizon)).
 
         With ``interval`` (one horizon for every row only): a DataFrame ``expected_purchases``, ``expected_purchases_lower``,
         ``expected_purchases_upper`` (see ``p_alive``).
@@ -542,9 +553,13 @@ class _PurchaseModel(_Model):
         self._require("intervals", "prediction intervals (interval=)")
         _no_covariate_intervals(self)
         level = check_interval(interval, draws, seed, method)
-        ps = param_draws(self, method, draws, seed)
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
-        lo, hi = _core.interval(self._native, what, ps, x, tx, t, level, **kw)
+        if method == "delta":
+            cov = self._interval_covariance()
+            lo, hi = _core.delta_interval(self._native, what, self._p(), cov, x, tx, t, level, **kw)
+        else:
+            ps = param_draws(self, method, draws, seed)
+            lo, hi = _core.interval(self._native, what, ps, x, tx, t, level, **kw)
         name = point.name
         return pl.DataFrame(
             [
@@ -594,7 +609,7 @@ class _PurchaseModel(_Model):
         interval: float,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.DataFrame: ...
     def conditional_p_purchases(
         self,
@@ -605,7 +620,7 @@ class _PurchaseModel(_Model):
         interval: float | None = None,
         draws: int = 200,
         seed: int = 0,
-        method: Method = "normal",
+        method: Method = "delta",
     ) -> pl.Series | pl.DataFrame:
         """P(n purchases in (T, T+t] | frequency, recency, T), per row (models with the
         ``conditional_pmf`` capability).
@@ -663,9 +678,10 @@ class _PurchaseModel(_Model):
 
 
 def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl.Series:
-    """expected_purchases with a horizon per row, one kernel call per distinct horizon."""
+    """expected_purchases with a horizon per row, in one native pass (the bracket once per
+    distinct (frequency, T, horizon))."""
     df = as_frame(data)
-    rfm_columns(df, discrete=model.capabilities.discrete)  # row numbers of the whole frame
+    x, tx, tt = rfm_columns(df, discrete=model.capabilities.discrete)
     if isinstance(t, str):
         h = numeric_column(df, t)
     else:
@@ -675,12 +691,8 @@ def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl
             raise ModelInputError(f"t: expected {df.height} horizons (one per row), got {h.len()}")
     if model.capabilities.discrete:
         whole_numbers(h, what="t")
-    rows = df.with_columns(h.alias("_h"), pl.int_range(pl.len()).alias("_row"))
-    parts = [
-        part.select("_row", model._predict("expected_purchases", part, float(part["_h"][0])))
-        for part in rows.partition_by("_h", maintain_order=False)
-    ]
-    return pl.concat(parts).sort("_row")["expected_purchases"]
+    col = _core.expected_purchases_rows(model._native, model._p(), x, tx, tt, h.cast(pl.Float64))
+    return _finite(pl.Series(col).alias("expected_purchases"), model.label)
 
 
 def _no_covariate_intervals(model: _Model) -> None:

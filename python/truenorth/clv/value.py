@@ -47,7 +47,7 @@ def lifetime_value(
     interval: float,
     draws: int = 200,
     seed: int = 0,
-    method: Method = "normal",
+    method: Method = "delta",
 ) -> pl.DataFrame: ...
 def lifetime_value(
     purchase_model: _PurchaseModel,
@@ -63,7 +63,7 @@ def lifetime_value(
     interval: float | None = None,
     draws: int = 200,
     seed: int = 0,
-    method: Method = "normal",
+    method: Method = "delta",
 ) -> pl.Series | pl.DataFrame:
     """Discounted CLV per customer (row of ``data``):
 
@@ -89,10 +89,13 @@ def lifetime_value(
     4.345 weeks (30.415 days) or 30 days per month; pass ``days_per_month`` to reproduce it.
 
     With ``interval`` (e.g. 0.9) the result is a DataFrame ``clv``, ``clv_lower``,
-    ``clv_upper``: the central interval over ``draws`` draws of the purchase model's
-    parameters (``method`` ``"normal"`` or ``"bootstrap"``, seeded by ``seed``; see
-    ``truenorth.clv._uncertainty``). The spend per purchase is held at its estimate: the
-    bounds carry the purchase model's parameter uncertainty, not the spend model's.
+    ``clv_upper``: the central interval of the parameter uncertainty, by the delta method
+    (``method="delta"``, the default) or over ``draws`` parameter draws (``"normal"`` or
+    ``"bootstrap"``, seeded by ``seed``; see ``truenorth.clv._uncertainty``). With a fitted
+    ``GammaGamma`` as the spend model (it reads ``monetary_value`` of ``data``), its parameter
+    uncertainty is in the bounds too, independent of the purchase model's (separate
+    likelihoods); with spend given as a column, Series or constant, spend is held fixed and the
+    bounds carry the purchase model's uncertainty only.
 
     Example::
 
@@ -209,19 +212,32 @@ def lifetime_value(
     point = _finite(value.alias("clv"), purchase_model.label)
     if level is None:
         return point
-    lo, hi = _core.interval(
-        purchase_model._native,
-        "clv",
-        param_draws(purchase_model, method, draws, seed),
-        x,
-        tx,
-        t,
-        level,
-        steps=horizon,
-        step_length=float(step),
-        discount_rate=float(discount_rate),
-        spend=spend.cast(pl.Float64),
-    )
+    kw: dict[str, Any] = {
+        "steps": horizon,
+        "step_length": float(step),
+        "discount_rate": float(discount_rate),
+    }
+    gg = spend_model if isinstance(spend_model, _SpendModel) else None
+    if gg is not None and gg.kind == "gamma_gamma":
+        gg_cov = gg._interval_covariance()
+        kw["monetary"] = numeric_column(df, "monetary_value").cast(pl.Float64)
+    else:
+        kw["spend"] = spend.cast(pl.Float64)
+        gg = None
+    native = purchase_model._native
+    if method == "delta":
+        cov = purchase_model._interval_covariance()
+        if gg is not None:
+            kw |= {"spend_params": gg._p(), "spend_covariance": gg_cov}
+        lo, hi = _core.delta_interval(
+            native, "clv", purchase_model._p(), cov, x, tx, t, level, **kw
+        )
+    else:
+        ps = param_draws(purchase_model, method, draws, seed)
+        if gg is not None:
+            # The spend model's own stream of draws, paired with the purchase draws.
+            kw["spend_draws"] = _core.param_draws(gg._p(), gg_cov, len(ps), _spend_seed(seed))
+        lo, hi = _core.interval(native, "clv", ps, x, tx, t, level, **kw)
     label = purchase_model.label
     return pl.DataFrame(
         [
@@ -230,6 +246,11 @@ def lifetime_value(
             _finite(pl.Series(hi).alias("clv_upper"), label),
         ]
     )
+
+
+def _spend_seed(seed: int) -> int:
+    """A seed for the spend model's draws that differs from the purchase model's."""
+    return (seed + 0x9E3779B97F4A7C15) % 2**64
 
 
 def _names(process: str) -> str:

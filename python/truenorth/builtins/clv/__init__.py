@@ -20,10 +20,11 @@ Example::
 T, monetary_value, n_transactions, revenue, first_purchase, last_purchase) plus ``p_alive``,
 ``expected_purchases`` (over the horizon), and with a spend model ``expected_spend`` and
 ``clv``. With ``interval: 0.9`` also ``p_alive_lower``/``p_alive_upper`` and (with a spend
-model) ``clv_lower``/``clv_upper``: the central 90% interval over ``draws`` (200) draws of the
-purchase model's parameters from their asymptotic normal on the log scale
-(``interval_method: bootstrap`` refits on resampled customers instead), seeded by ``seed``;
-the spend per purchase is held at its estimate. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
+model) ``clv_lower``/``clv_upper``: the central 90% interval from the purchase model's
+parameter uncertainty — by the delta method on the log-parameters (``interval_method: delta``,
+the default), over ``draws`` (200) draws from their asymptotic normal (``normal``, seeded by
+``seed``), or refits on resampled customers (``bootstrap``); the spend per purchase is held at
+its estimate. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
 correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
 reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and
