@@ -291,7 +291,7 @@ class _Parser:
             hi = self.take("lit")
             if not all(isinstance(v, float) for v in (lo, hi)):
                 raise Undecidable("BETWEEN on non-numbers")
-            inside = {col: Interval(lo, hi, True, True)}
+            inside: Box = {col: Interval(lo, hi, True, True)}
             if not negate:
                 return [inside] if not inside[col].empty() else []
             return [{col: c} for c in inside[col].complement()]

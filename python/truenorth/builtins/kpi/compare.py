@@ -149,6 +149,7 @@ def _test_row(
     v0: float | None,
     x0: float | None,
     scale: float | None,
+    *,
     confidence: float,
 ) -> tuple[float | None, float | None, float | None]:
     none = (None, None, None)
@@ -187,7 +188,7 @@ def add_tests(rows: pl.DataFrame, *, confidence: float) -> pl.DataFrame:
     Python runs once per KPI row (a handful per segment and period), never per input row."""
     cols = [TEST, "value", "n", VAR, X, "benchmark", "_n0", "_v0", "_x0", SCALE, "_tested"]
     out = [
-        _test_row(*r[:-1], confidence) if r[-1] else (None, None, None)
+        _test_row(*r[:-1], confidence=confidence) if r[-1] else (None, None, None)
         for r in rows.select(cols).iter_rows()
     ]
     lo, hi, p = (list(c) for c in zip(*out, strict=True)) if out else ([], [], [])
