@@ -34,6 +34,18 @@
 //! Input sorted by customer (detected in one cheap pass) skips hashing entirely: customer runs
 //! are contiguous, the rows are split at run boundaries and processed in parallel, and the output
 //! is already in key order.
+//!
+//! Keys: integers are themselves; strings are read in place from the Arrow buffers (no `String`
+//! per row). Polars hands strings over as string *views* (16 bytes a row); when every id is at
+//! most 12 bytes (ids such as "C1234567", order numbers, short codes) the view holds the whole
+//! string, and [`super::keys::InlineViews`] turns it into one `u128` whose integer order is the
+//! bytewise string order, so the kernel runs exactly as on integers (a 16-byte key instead of
+//! 8 in the scatter). Measured on 10M rows / ~1M customers ("C<id>" keys, unsorted, CPU
+//! seconds of the kernel, 2-core box at load ~20): 2.75 s with a `&[u8]` slice per row (hash
+//! bytes, compare and sort through pointers into the views) vs 0.77 s inline; the summary as a
+//! whole went from ~1.7x to ~5x less CPU than the best Polars (two-level group-by) and DuckDB
+//! formulations. Longer ids (UUIDs, hex digests) still take the slice path: hashing 36 bytes
+//! and comparing through pointers; a prefix-plus-hash key for them is the next step.
 
 use hashbrown::HashTable;
 use rayon::prelude::*;
