@@ -105,7 +105,7 @@ def test_scale(benchmark, log_file: Path, who: str) -> None:
             check=False,
         )
         assert res.returncode == 0, res.stderr
-        return json.loads(res.stdout)
+        return json.loads(res.stdout.strip().splitlines()[-1])  # DuckDB may print before it
 
     info = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update(

@@ -121,7 +121,24 @@ def memory_limit(
     progress: bool | None = None,
 ) -> Iterator[None]:
     """Within the block, summaries of lazy inputs default to this budget, spill folder and
-    progress setting (``truenorth run --memory`` wraps the run in it)."""
+    progress setting (``truenorth run --memory`` wraps the run in it).
+
+    Args:
+        memory: bytes or a size such as ``"2GB"``, ``"512MiB"``, ``"50%"`` (of the memory
+            available); ``None`` keeps the default (``TRUENORTH_MEMORY``, else half the
+            available memory).
+        spill_dir: folder for temporary partitions (default ``TRUENORTH_SPILL_DIR``, else the
+            system's temp folder).
+        progress: report the long phases of a spill on stderr (default: when stderr is a
+            terminal).
+
+    Example:
+        A pack run whose transaction summaries stay within 2 GB::
+
+            >>> import truenorth
+            >>> with truenorth.clv.memory_limit("2GB", progress=False):
+            ...     pass  # engine.run(...), clv.summarize(pl.scan_parquet(...), ...)
+    """
     if memory is not None:
         parse_memory(memory)  # refuse a bad size at the start, not inside a rule
     token = _SCOPE.set(_Scope(memory, spill_dir, progress))

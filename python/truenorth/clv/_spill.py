@@ -93,7 +93,7 @@ def summarize_lazy(
     stream = lf.collect_batches(chunk_size=_BATCH_ROWS)
     for batch in stream:
         batches.append(batch)
-        size += batch.estimated_size()
+        size += int(batch.estimated_size())
         if not fits(size, limits.memory) and level < _MAX_LEVEL:
             spill = True
             break
@@ -186,7 +186,9 @@ def _spilled(
                 _say(limits, f"partition {i}/{len(dirs)} ({_time.perf_counter() - t0:.1f} s)")
         if not outs:
             return None
-        return pl.concat(outs, rechunk=True).sort(customer)
+        # one copy, by the sort: the summaries (~70 bytes a customer) are the output, outside
+        # the budget; a rechunk before the sort would make it two
+        return pl.concat(outs, rechunk=False).sort(customer)
     finally:
         if level == 0:
             # Polars reports Ctrl-C inside sink_ipc and Python's own handler may raise it again
