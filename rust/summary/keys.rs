@@ -30,6 +30,13 @@ pub trait KeyAccess: Sync {
     fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
         None
     }
+    /// Whether [`KeyAccess::val_prefix`] helps sorting (keys compared through pointers).
+    const PREFIXED: bool = false;
+    /// A `u64` whose order agrees with the key order (`a < b` implies `prefix(a) <=
+    /// prefix(b)`): sorting by (prefix, key) settles most comparisons without dereferencing.
+    fn val_prefix(_v: Self::Val<'_>) -> u64 {
+        0
+    }
     /// The permutation that sorts `rows` by their keys (ties: input order).
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut idx: Vec<u32> = (0..rows.len() as u32).collect();
@@ -155,6 +162,16 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
         = &'a [u8]
     where
         Self: 'a;
+    const PREFIXED: bool = true;
+    /// The first 8 bytes, big-endian, zero-padded (zero is the least byte, so a shorter
+    /// string never gets a larger prefix than one it is a prefix of).
+    #[inline]
+    fn val_prefix(v: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        let n = v.len().min(8);
+        buf[..n].copy_from_slice(&v[..n]);
+        u64::from_be_bytes(buf)
+    }
     #[inline]
     fn val(&self, i: usize) -> &[u8] {
         self.0.at(i)
@@ -179,13 +196,16 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
         self.0.at(i).cmp(self.0.at(j))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
-        let mut v: Vec<(&[u8], u32)> = rows
+        let mut v: Vec<(u64, &[u8], u32)> = rows
             .iter()
             .enumerate()
-            .map(|(i, &r)| (self.0.at(r as usize), i as u32))
+            .map(|(i, &r)| {
+                let s = self.0.at(r as usize);
+                (Self::val_prefix(s), s, i as u32)
+            })
             .collect();
         v.par_sort_unstable();
-        v.into_iter().map(|x| x.1).collect()
+        v.into_iter().map(|x| x.2).collect()
     }
 }
 
@@ -448,6 +468,31 @@ mod tests {
         let sliced = arr.slice(6, 3);
         let ks = InlineViews(sliced.views().as_ref());
         assert_eq!(ks.val(0), k.val(6));
+    }
+
+    #[test]
+    fn string_prefixes_agree_with_bytewise_order() {
+        let vals: [&[u8]; 8] = [
+            b"",
+            b"ab",
+            b"ab\0",
+            b"ab\0x",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghz",
+            b"b",
+        ];
+        for a in vals {
+            for b in vals {
+                if a < b {
+                    let (pa, pb) = (
+                        StrKeys::<StringArray>::val_prefix(a),
+                        StrKeys::<StringArray>::val_prefix(b),
+                    );
+                    assert!(pa <= pb, "{a:?} {b:?}");
+                }
+            }
+        }
     }
 
     #[test]
