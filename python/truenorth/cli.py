@@ -112,10 +112,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"document, and {len(engines)} packs ({names}) would give one each; give --out "
                 "DIR (a folder per pack) or run one pack at a time"
             )
+    from .clv._budget import memory_limit, parse_memory
+
+    if args.memory is not None:
+        try:
+            parse_memory(args.memory, "--memory")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     history = RunHistory(args, engines)  # a wrong --store/--baseline fails before any rule runs
     out_set = _open_out(out_root) if out_root is not None else None
     try:
-        return _run_packs(args, engines, reg, formats, data_paths, out_set, history)
+        # summaries of large transaction logs spill to disk within this budget (clv/_spill.py)
+        with memory_limit(args.memory, spill_dir=args.spill_dir, progress=not args.quiet):
+            return _run_packs(args, engines, reg, formats, data_paths, out_set, history)
     finally:
         if out_set is not None:
             out_set.close()  # an unpublished set (an error, Ctrl-C) is removed; the lock freed
@@ -528,6 +537,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--explain", metavar="RULE_ID", help="show the compiled rule and counts per step"
+    )
+    p.add_argument(
+        "--memory",
+        metavar="SIZE",
+        help="memory budget of customer summaries, e.g. 2GB, 512MiB, 50%% (default: "
+        "TRUENORTH_MEMORY, else half the available memory); larger transaction logs are "
+        "partitioned on disk",
+    )
+    p.add_argument(
+        "--spill-dir",
+        metavar="DIR",
+        help="folder for those temporary partitions (default: TRUENORTH_SPILL_DIR, else the "
+        "system temp folder); removed when the run ends",
     )
     common(p)
     p.set_defaults(func=cmd_run)

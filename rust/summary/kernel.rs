@@ -34,6 +34,21 @@
 //! Input sorted by customer (detected in one cheap pass) skips hashing entirely: customer runs
 //! are contiguous, the rows are split at run boundaries and processed in parallel, and the output
 //! is already in key order.
+//!
+//! Keys: integers are themselves; strings are read in place from the Arrow buffers (no `String`
+//! per row). Polars hands strings over as string *views* (16 bytes a row); when every id is at
+//! most 12 bytes (ids such as "C1234567", order numbers, short codes) the view holds the whole
+//! string, and [`super::keys::InlineViews`] turns it into one `u128` whose integer order is the
+//! bytewise string order, so the kernel runs exactly as on integers (a 16-byte key instead of
+//! 8 in the scatter). Measured on 10M rows / ~1M customers ("C<id>" keys, unsorted, CPU
+//! seconds of the kernel, 2-core box at load ~20): 2.75 s with a `&[u8]` slice per row (hash
+//! bytes, compare and sort through pointers into the views) vs 0.77 s inline; the summary as a
+//! whole went from ~1.7x to ~5x less CPU than the best Polars (two-level group-by) and DuckDB
+//! formulations. Longer ids (UUIDs, hex digests) take the slice path, hashing the bytes and
+//! comparing through pointers; the key sort compares an 8-byte big-endian prefix first
+//! (`memcmp` was a fifth of the samples): 10M rows of ~30-byte ids, kernel CPU 4.27 -> 3.27 s,
+//! ~2.4x less CPU than the two-level Polars group-by. A prefix-plus-hash key in the scatter
+//! and the per-partition tables is the next step for them.
 
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -626,6 +641,24 @@ fn sort_by_key<V: Ord + Copy + Send + Sync>(
     (sorted, v.into_iter().map(|x| x.0).collect())
 }
 
+/// [`sort_by_key`] for keys compared through pointers (byte slices): sorting by (8-byte
+/// prefix, key) settles most comparisons on the inline prefix (at 10M rows / 1M long string
+/// ids, `memcmp` through the pointers was a fifth of the kernel's samples).
+fn sort_by_prefixed_key<V: Ord + Copy + Send + Sync>(
+    customers: Vec<Customer>,
+    keys: Vec<V>,
+    prefix: impl Fn(V) -> u64 + Sync,
+) -> (Vec<Customer>, Vec<V>) {
+    let mut v: Vec<(u64, V, u32)> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| (prefix(k), k, i as u32))
+        .collect();
+    v.par_sort_unstable();
+    let sorted = v.par_iter().map(|x| customers[x.2 as usize]).collect();
+    (sorted, v.into_iter().map(|x| x.1).collect())
+}
+
 /// Summary of a transaction log: sorted fast path when keys are sorted, hash-partitioned
 /// otherwise. Output sorted by key when `sort_output` (sorted input always is).
 pub fn summarize<K: KeyAccess, T: TimeAccess>(
@@ -667,7 +700,9 @@ fn summarize_keyed_with_budget<'k, K: KeyAccess, T: TimeAccess>(
         return summarize_sorted(log, cfg);
     }
     let (customers, keys) = summarize_partitions(log, cfg, scratch_bytes);
-    if sort_output {
+    if sort_output && K::PREFIXED {
+        sort_by_prefixed_key(customers, keys, |v| K::val_prefix(v))
+    } else if sort_output {
         sort_by_key(customers, keys)
     } else {
         (customers, keys)

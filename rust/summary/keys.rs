@@ -30,6 +30,13 @@ pub trait KeyAccess: Sync {
     fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
         None
     }
+    /// Whether [`KeyAccess::val_prefix`] helps sorting (keys compared through pointers).
+    const PREFIXED: bool = false;
+    /// A `u64` whose order agrees with the key order (`a < b` implies `prefix(a) <=
+    /// prefix(b)`): sorting by (prefix, key) settles most comparisons without dereferencing.
+    fn val_prefix(_v: Self::Val<'_>) -> u64 {
+        0
+    }
     /// The permutation that sorts `rows` by their keys (ties: input order).
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut idx: Vec<u32> = (0..rows.len() as u32).collect();
@@ -155,6 +162,16 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
         = &'a [u8]
     where
         Self: 'a;
+    const PREFIXED: bool = true;
+    /// The first 8 bytes, big-endian, zero-padded (zero is the least byte, so a shorter
+    /// string never gets a larger prefix than one it is a prefix of).
+    #[inline]
+    fn val_prefix(v: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        let n = v.len().min(8);
+        buf[..n].copy_from_slice(&v[..n]);
+        u64::from_be_bytes(buf)
+    }
     #[inline]
     fn val(&self, i: usize) -> &[u8] {
         self.0.at(i)
@@ -179,10 +196,88 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
         self.0.at(i).cmp(self.0.at(j))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
-        let mut v: Vec<(&[u8], u32)> = rows
+        let mut v: Vec<(u64, &[u8], u32)> = rows
             .iter()
             .enumerate()
-            .map(|(i, &r)| (self.0.at(r as usize), i as u32))
+            .map(|(i, &r)| {
+                let s = self.0.at(r as usize);
+                (Self::val_prefix(s), s, i as u32)
+            })
+            .collect();
+        v.par_sort_unstable();
+        v.into_iter().map(|x| x.2).collect()
+    }
+}
+
+/// String-view keys that are all inline (at most 12 bytes: "C123456", short codes, most
+/// numeric-looking ids): the 16-byte view *is* the string, so a key is one `u128` built from
+/// it ([`inline_key`]) and the kernel runs as on integers — no slice per row, no pointer
+/// chasing into the views when hashing, comparing or sorting. Measured on 10M rows / 1M
+/// customers ("C<id>" keys): see kernel.rs's opening comment.
+pub struct InlineViews<'a>(pub &'a [u128]);
+
+/// Longest string stored inline in an Arrow string view.
+pub const INLINE_MAX: u32 = 12;
+
+/// An inline view (`len` in the low 32 bits, then the bytes, little-endian) as a `u128` whose
+/// integer order is the strings' bytewise order: the bytes big-endian in the top 96 bits
+/// (unused bytes masked to zero), the length in the low bits. Equal keys <=> equal strings; a
+/// prefix sorts first because zero padding ties and the shorter length wins.
+#[inline]
+pub fn inline_key(view: u128) -> u128 {
+    let len = view as u32;
+    debug_assert!(len <= INLINE_MAX);
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX >> (128 - 8 * len)
+    };
+    ((view >> 32) & mask).swap_bytes() | len as u128
+}
+
+/// Whether every value of a string-view array is inline (nulls count as empty).
+pub fn all_inline(arr: &StringViewArray) -> bool {
+    arr.views().iter().all(|&v| v as u32 <= INLINE_MAX)
+}
+
+#[inline]
+fn hash_u128(v: u128) -> u64 {
+    fmix64(v as u64 ^ fmix64((v >> 64) as u64))
+}
+
+impl KeyAccess for InlineViews<'_> {
+    type Val<'a>
+        = u128
+    where
+        Self: 'a;
+    #[inline]
+    fn val(&self, i: usize) -> u128 {
+        inline_key(self.0[i])
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn key_hash(&self, i: usize) -> u64 {
+        hash_u128(self.val(i))
+    }
+    #[inline]
+    fn val_hash(v: u128) -> u64 {
+        hash_u128(v)
+    }
+    #[inline]
+    fn key_eq(&self, i: usize, j: usize) -> bool {
+        self.0[i] == self.0[j]
+    }
+    #[inline]
+    fn key_cmp(&self, i: usize, j: usize) -> Ordering {
+        self.val(i).cmp(&self.val(j))
+    }
+    fn order(&self, rows: &[u32]) -> Vec<u32> {
+        let mut v: Vec<(u128, u32)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (self.val(r as usize), i as u32))
             .collect();
         v.par_sort_unstable();
         v.into_iter().map(|x| x.1).collect()
@@ -287,16 +382,23 @@ macro_rules! with_key_chunks {
                 }
             }
             Some(arrow_schema::DataType::Utf8View) => {
-                let views: Option<Vec<_>> = chunks
+                let arrs: Option<Vec<&arrow_array::StringViewArray>> = chunks
                     .iter()
-                    .map(|a| {
-                        a.as_any()
-                            .downcast_ref::<arrow_array::StringViewArray>()
-                            .map(StrKeys)
-                    })
+                    .map(|a| a.as_any().downcast_ref::<arrow_array::StringViewArray>())
                     .collect();
-                match views {
-                    Some($k) => $body,
+                match arrs {
+                    // short ids: one u128 per key, the integer kernel's speed
+                    Some(arrs) if arrs.iter().all(|a| $crate::summary::keys::all_inline(a)) => {
+                        let $k: Vec<$crate::summary::keys::InlineViews> = arrs
+                            .iter()
+                            .map(|a| $crate::summary::keys::InlineViews(a.views().as_ref()))
+                            .collect();
+                        $body
+                    }
+                    Some(arrs) => {
+                        let $k: Vec<_> = arrs.into_iter().map(StrKeys).collect();
+                        $body
+                    }
                     None => $err,
                 }
             }
@@ -330,6 +432,65 @@ mod tests {
             for j in 0..vals.len() {
                 assert_eq!(ks.key_eq(i, j), vals[i] == vals[j]);
                 assert_eq!(kv.key_cmp(i, j), vals[i].cmp(vals[j]));
+            }
+        }
+    }
+
+    #[test]
+    fn inline_keys_order_and_equal_as_strings() {
+        let vals = [
+            "",
+            "a",
+            "a\0",
+            "a\0b",
+            "ab",
+            "b",
+            "C123",
+            "C1234",
+            "C124",
+            "zzzzzzzzzzzz",
+            "\u{e9}",
+        ];
+        let arr = StringViewArray::from(vals.to_vec());
+        assert!(all_inline(&arr));
+        let k = InlineViews(arr.views().as_ref());
+        for i in 0..vals.len() {
+            for j in 0..vals.len() {
+                let (a, b) = (vals[i].as_bytes(), vals[j].as_bytes());
+                assert_eq!(k.key_cmp(i, j), a.cmp(b), "{:?} vs {:?}", vals[i], vals[j]);
+                assert_eq!(k.key_eq(i, j), a == b);
+                assert_eq!(k.val(i) == k.val(j), a == b);
+            }
+        }
+        let long = StringViewArray::from(vec!["short", "thirteen char"]);
+        assert!(!all_inline(&long));
+        // a slice of an array reads its own views
+        let sliced = arr.slice(6, 3);
+        let ks = InlineViews(sliced.views().as_ref());
+        assert_eq!(ks.val(0), k.val(6));
+    }
+
+    #[test]
+    fn string_prefixes_agree_with_bytewise_order() {
+        let vals: [&[u8]; 8] = [
+            b"",
+            b"ab",
+            b"ab\0",
+            b"ab\0x",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghz",
+            b"b",
+        ];
+        for a in vals {
+            for b in vals {
+                if a < b {
+                    let (pa, pb) = (
+                        StrKeys::<StringArray>::val_prefix(a),
+                        StrKeys::<StringArray>::val_prefix(b),
+                    );
+                    assert!(pa <= pb, "{a:?} {b:?}");
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ any fitted model through ``expected_cumulative_transactions``, ``frequency_table
 ``conditional_expectations`` and ``holdout_accuracy``.
 """
 
+from ._budget import memory_limit
 from ._input import ModelInputError, time_unit_days
 from ._lrtest import LRTest, lrtest
 from .backtest import Backtest, backtest, default_models
@@ -70,6 +71,7 @@ __all__ = [
     "lifetime_value",
     "load",
     "lrtest",
+    "memory_limit",
     "models_registry",
     "register_model",
     "simulate_bg_bb",

@@ -61,11 +61,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from .. import _core
+from . import _budget, _spill
 from ._time import Span, instant_to_wall, month_index, parse_span, resolve_unit, tick_ns, wall_clock
 from ._units import tag_unit
 
@@ -244,6 +246,8 @@ def summarize(
     unit: str | None = None,
     observation_end: Any = None,
     calibration_end: Any = None,
+    memory: int | str | None = None,
+    spill_dir: str | Path | None = None,
 ) -> pl.DataFrame:
     """One row per customer: ``frequency``, ``recency``, ``T``, ``monetary_value`` and more.
 
@@ -266,6 +270,14 @@ def summarize(
             purchase time. Rows after its period are ignored.
         calibration_end: if given, the summary covers the calibration window up to this instant
             and holdout columns describe the rest (see module docs).
+        memory: memory budget for a LazyFrame input (bytes, or a size such as ``"2GB"``,
+            ``"512MiB"``, ``"50%"``); default: :func:`truenorth.clv.memory_limit`'s scope, else
+            ``TRUENORTH_MEMORY``, else half the memory available. An input that would not fit
+            is partitioned by customer on disk and summarised partition by partition, with the
+            same result (see the guide "Large data"). Eager inputs are already in memory and
+            are summarised as they are.
+        spill_dir: folder for the temporary partitions (default: ``TRUENORTH_SPILL_DIR``, else
+            the system's temp folder); they are removed when the call ends, however it ends.
 
     Returns:
         A DataFrame sorted by customer: the customer column (original name and dtype),
@@ -295,7 +307,75 @@ def summarize(
     cols = [customer, time] + ([amount] if amount is not None else [])
     if len(set(cols)) != len(cols):
         raise ValueError(f"customer, time and amount must be distinct columns, got {cols}")
-    df = _collect(data, cols)
+    spec = _Spec(customer, time, amount, period_span, unit_span, calibration_end)
+    if isinstance(data, pl.LazyFrame):
+        limits = _budget.current(memory, spill_dir)
+        schema = data.collect_schema()
+        _check_columns(schema.names(), cols)
+        _check_dtypes(schema, spec)  # before a spill: a wrong dtype fails in seconds
+        lf = data.select(cols)
+        try:
+            out = _spill.summarize_lazy(
+                lf,
+                customer=customer,
+                time=time,
+                limits=limits,
+                run=lambda df, end: _summarize_frame(df, spec, end),
+                observation_end=observation_end,
+            )
+        except ValueError as exc:
+            # a partition numbers its rows from 1: say where the bad row is in the input
+            where = _spill.locate_bad_row(lf, customer, time, amount)
+            if where is None or where in str(exc):
+                raise
+            raise ValueError(where) from None
+    else:
+        out = _summarize_frame(_collect(data, cols), spec, observation_end)
+    if out is None:
+        raise ValueError(
+            "no purchases on or before the observation end"
+            + (" / calibration end" if calibration_end is not None else "")
+            + f" (column '{time}')"
+        )
+    tag_unit(out, unit_span.text)
+    return out
+
+
+def _check_dtypes(schema: pl.Schema, spec: _Spec) -> None:
+    """The dtype checks of :func:`_summarize_frame`, on a schema (same messages)."""
+    key = schema[spec.customer]
+    if not (
+        key in _INT_DTYPES
+        or key in (pl.String, pl.Int128, pl.UInt128)
+        or isinstance(key, (pl.Categorical, pl.Enum, pl.Decimal))
+    ):
+        _key_column(pl.Series(spec.customer, [], dtype=key))  # raises its message
+    t = schema[spec.time]
+    if not (t == pl.Date or isinstance(t, pl.Datetime)):
+        raise ValueError(
+            f"column '{spec.time}': expected Date or Datetime purchase times, got {t}"
+            + (" (parse strings first, e.g. pl.col(...).str.to_date())" if t == pl.String else "")
+        )
+    if spec.amount is not None and not schema[spec.amount].is_numeric():
+        raise ValueError(
+            f"column '{spec.amount}': expected numeric amounts, got {schema[spec.amount]}"
+        )
+
+
+@dataclass(frozen=True)
+class _Spec:
+    customer: str
+    time: str
+    amount: str | None
+    period: Span
+    unit: Span
+    calibration_end: Any
+
+
+def _summarize_frame(df: pl.DataFrame, spec: _Spec, observation_end: Any) -> pl.DataFrame | None:
+    """The summary of an in-memory log; ``None`` when no purchase falls in the window."""
+    customer, time, amount = spec.customer, spec.time, spec.amount
+    period_span, unit_span, calibration_end = spec.period, spec.unit, spec.calibration_end
     if df.height == 0:
         raise ValueError("the transaction log is empty: no rows to summarise")
 
@@ -348,11 +428,7 @@ def summarize(
     )
     raw = pl.DataFrame(stream)
     if raw.height == 0:
-        raise ValueError(
-            "no purchases on or before the observation end"
-            + (" / calibration end" if calibration_end is not None else "")
-            + f" (column '{time}')"
-        )
+        return None
     # the key and the first/last times come from the kernel when it returns them as the
     # columns' own values (a gather by row is slow on a chunked frame); else gather by row
     first_row, last_row = raw.get_column("first_row"), raw.get_column("last_row")
@@ -387,5 +463,4 @@ def summarize(
     out = out.select(order)
     if resort:
         out = out.sort(customer, maintain_order=True)
-    tag_unit(out, unit_span.text)
     return out
