@@ -7,6 +7,7 @@
 pub mod arrow_io;
 pub mod error;
 pub mod models;
+pub mod retention;
 pub mod segment;
 pub mod summary;
 
@@ -20,5 +21,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     summary::register(m)?;
     models::register(m)?;
     segment::register(m)?;
+    retention::register(m)?;
     Ok(())
 }
