@@ -267,3 +267,54 @@ def group_sums(
     sum_i (Float64) and valid_i (Int64, non-null count). Sorted by key."""
 
 # ---- end of core-summary section -----------------------------------------------------------
+
+# ---- retention (rust/retention/; sBG and BdW) -----------------------------------------------
+# Cohorts cross as lists: lost[i][t-1] customers of cohort i with lifetime t, censored[i][t]
+# customers still active after t renewals when observation ended. Models: "sbg", "bdw".
+
+@type_check_only
+class RetentionFitResult(TypedDict):
+    model: str
+    param_names: list[str]
+    params: list[float]
+    standard_errors: list[float] | None
+    covariance: list[list[float]] | None
+    log_likelihood: float
+    converged: bool
+    identified: bool
+    n_iterations: int
+    message: str
+    n_customers: float
+    gradient_max_abs: float
+
+def retention_fit(
+    model: str,
+    lost: list[list[float]],
+    censored: list[list[float]],
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> RetentionFitResult:
+    """One parameter set for the pooled cohorts (GIL released)."""
+
+def retention_fit_each(
+    model: str, lost: list[list[float]], censored: list[list[float]], max_iter: int = 500
+) -> list[RetentionFitResult]:
+    """Each cohort fitted on its own, in parallel."""
+
+def retention_log_likelihood(
+    model: str, params: list[float], lost: list[list[float]], censored: list[list[float]]
+) -> float: ...
+def retention_survival(model: str, params: list[float], t: list[float]) -> list[float]: ...
+def retention_rate(model: str, params: list[float], t: list[float]) -> list[float]: ...
+def retention_derl(
+    model: str,
+    params: list[float],
+    renewals: list[float],
+    discount_rate: float,
+    closed_form: bool = True,
+) -> list[float]:
+    """DERL(d | k renewals) per k; sBG's closed form unless closed_form=False (the sum)."""
+
+def retention_elasticity(
+    model: str, params: list[float], renewals: list[float], discount_rate: float
+) -> list[float]: ...
