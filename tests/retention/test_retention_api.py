@@ -41,7 +41,11 @@ def test_records_give_the_same_fit_as_survivor_counts():
     assert by_records.params == pytest.approx(by_counts.params, rel=1e-9)
     assert by_records.log_likelihood == pytest.approx(by_counts.log_likelihood, rel=1e-12)
     (c,) = retention.cohort_counts(recs, observation_end=10)
-    assert c.label == "3" and c.at_risk()[0] == 1000 and c.observed_survival()[7] == pytest.approx(0.241)
+    assert (
+        c.label == "3"
+        and c.at_risk()[0] == 1000
+        and c.observed_survival()[7] == pytest.approx(0.241)
+    )
 
 
 def test_pooled_cohorts_with_unequal_observation():
