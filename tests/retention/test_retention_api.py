@@ -166,3 +166,12 @@ def test_no_nan_anywhere_on_extreme_but_valid_data():
     m = retention.fit([100000, 1000, 990, 985, 983, 982])
     values = [*m.params.values(), m.log_likelihood, *m.survival(range(50)), m.derl(0.01, 3)]
     assert all(math.isfinite(v) for v in values)
+
+
+def test_extreme_periods_are_refused_not_overflowed():
+    with pytest.raises(
+        RetentionInputError, match=r"column 'start': period -9223372036854775808 at row 1"
+    ):
+        retention.fit_records(frame([(1, -(2**63), 0)]))
+    with pytest.raises(RetentionInputError, match=r"at most 10000 renewal periods"):
+        retention.fit_records(frame([(1, 0, None), (2, 20_000, 20_001)]))

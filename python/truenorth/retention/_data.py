@@ -15,6 +15,12 @@ from typing import Any
 import polars as pl
 
 
+#: Period numbers beyond this magnitude are refused (their differences must not overflow).
+MAX_PERIOD_NUMBER = 10**9
+#: The longest observation of one customer, in renewal periods (a likelihood term per period).
+MAX_PERIODS = 10_000
+
+
 class RetentionInputError(ValueError):
     """Data the retention models cannot use; the message names the column and row (or the
     cohort and period) and what was expected."""
@@ -165,8 +171,21 @@ def from_records(
         raise RetentionInputError("no records: expected one row per customer")
     s = _int_column(records, start, "start period", nulls=False)
     e = _int_column(records, end, "end period", nulls=True)
+    for col, series in ((start, s), (end, e)):
+        far = series.is_not_null() & ((series > MAX_PERIOD_NUMBER) | (series < -MAX_PERIOD_NUMBER))
+        if far.any():
+            row = _first_row(far)
+            raise RetentionInputError(
+                f"column '{col}': period {series[row - 1]} at row {row} is out of range; "
+                f"expected period numbers within ±{MAX_PERIOD_NUMBER:g}"
+            )
     if observation_end is None:
         observation_end = int(max(s.max(), e.max() if e.null_count() < e.len() else s.max()))  # type: ignore[type-var, arg-type]
+    if abs(observation_end) > MAX_PERIOD_NUMBER:
+        raise RetentionInputError(
+            f"observation end {observation_end} is out of range; expected a period number "
+            f"within ±{MAX_PERIOD_NUMBER:g}"
+        )
     before = e.is_not_null() & (e < s)
     if before.any():
         row = _first_row(before)
@@ -187,6 +206,15 @@ def from_records(
         raise RetentionInputError(
             f"column '{start}': row {row} starts in period {s[row - 1]}, after the observation "
             f"end {observation_end}"
+        )
+    long = (observation_end - s) > MAX_PERIODS
+    if long.any():
+        row = _first_row(long)
+        raise RetentionInputError(
+            f"column '{start}': row {row} starts in period {s[row - 1]}, "
+            f"{observation_end - s[row - 1]} periods before the observation end "
+            f"{observation_end}; at most {MAX_PERIODS} renewal periods are supported (is the "
+            "period too short for these dates?)"
         )
     churned = e.is_not_null() & (e <= observation_end)
     frame = pl.DataFrame(
