@@ -14,7 +14,6 @@ from typing import Any
 
 import polars as pl
 
-
 #: Period numbers beyond this magnitude are refused (their differences must not overflow).
 MAX_PERIOD_NUMBER = 10**9
 #: The longest observation of one customer, in renewal periods (a likelihood term per period).
