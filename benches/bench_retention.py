@@ -56,19 +56,22 @@ def scipy_fit(model: str, c: retention.CohortCounts) -> tuple[np.ndarray, float]
     def neg(th):
         p = np.exp(th)
         a, b = p[0], p[1]
-        tc = t if model == "sbg" else t ** p[2]
+        with np.errstate(all="ignore"):
+            tc = t if model == "sbg" else t ** p[2]
         prev = np.concatenate([[0.0], tc[:-1]])
         lb = betaln(a, b)
         ls = betaln(a, b + tc) - lb
         lp = betaln(a, b + prev) - lb
         pmf = np.exp(lp) - np.exp(ls)
-        with np.errstate(divide="ignore"):
+        with np.errstate(all="ignore"):
             v = lost @ np.log(pmf) + last * ls[-1]
-        return -v if np.isfinite(v) else 1e300
+        # per customer, as truenorth's objective: O(1) gradients keep the first steps sane
+        return -v / n if np.isfinite(v) else 1e10
 
+    n = c.size
     x0 = np.zeros(2 if model == "sbg" else 3)
     res = minimize(neg, x0, method="L-BFGS-B", bounds=[(-20, 20)] * len(x0))
-    return np.exp(res.x), -res.fun
+    return np.exp(res.x), -res.fun * n
 
 
 def run_truenorth(model: str, data: list[retention.CohortCounts]) -> list[float]:

@@ -299,12 +299,12 @@ def retention_fit(
     lost: list[list[float]],
     censored: list[list[float]],
     start: list[float] | None = None,
-    max_iter: int = 500,
+    max_iter: int = 200,
 ) -> RetentionFitResult:
     """One parameter set for the pooled cohorts (GIL released)."""
 
 def retention_fit_each(
-    model: str, lost: list[list[float]], censored: list[list[float]], max_iter: int = 500
+    model: str, lost: list[list[float]], censored: list[list[float]], max_iter: int = 200
 ) -> list[RetentionFitResult]:
     """Each cohort fitted on its own, in parallel."""
 

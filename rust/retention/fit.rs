@@ -13,8 +13,12 @@ use crate::models::optim;
 /// at a fixed ratio is the homogeneous geometric (no heterogeneity), α → 0 or β → ∞ a cohort
 /// with (almost) no churn. The estimate is then not identified.
 const BOUNDARY_LOG: f64 = 16.0;
+/// A standard error of a log-parameter beyond this (a factor e^5 ≈ 150 either way) means the
+/// likelihood is flat along that direction: the optimiser stopped somewhere on a ridge (for
+/// sBG typically α, β → ∞ at a fixed ratio, where the loss of precision hides the slope).
+const MAX_SE_LOG: f64 = 5.0;
 /// The optimiser's wall: the objective is undefined beyond it, so line searches back off.
-const WALL_LOG: f64 = 30.0;
+const WALL_LOG: f64 = 20.0;
 
 #[derive(Clone, Debug)]
 pub struct FitOut {
@@ -58,20 +62,19 @@ fn objective(kind: Kind, d: &[Cohort], n: f64, th: &[f64]) -> (f64, Vec<f64>) {
     (-v / n, g.iter().map(|x| -x / n).collect())
 }
 
-/// Start values: (1, 1) for sBG as Fader & Hardie's spreadsheet; BdW starts from the sBG
-/// estimate with c = 1 (its nested model), then from (1, 1, 1).
-fn starts(kind: Kind, d: &[Cohort], max_iter: usize) -> Vec<Vec<f64>> {
-    match kind {
-        Kind::Sbg => vec![vec![1.0, 1.0], vec![0.5, 3.0]],
-        Kind::Bdw => {
+/// Start values, tried in order until one converges to an interior optimum: (1, 1) for sBG
+/// (Fader & Hardie's spreadsheet), then (0.5, 3); BdW (1, 1, 1), then the sBG estimate with
+/// c = 1 (its nested model), fitted only when needed.
+fn next_start(kind: Kind, d: &[Cohort], i: usize, max_iter: usize) -> Option<Vec<f64>> {
+    match (kind, i) {
+        (Kind::Sbg, 0) => Some(vec![1.0, 1.0]),
+        (Kind::Sbg, 1) => Some(vec![0.5, 3.0]),
+        (Kind::Bdw, 0) => Some(vec![1.0, 1.0, 1.0]),
+        (Kind::Bdw, 1) => {
             let s = fit(Kind::Sbg, d, None, max_iter);
-            let mut out = Vec::new();
-            if s.params.iter().all(|v| v.ln().abs() < BOUNDARY_LOG) {
-                out.push(vec![s.params[0], s.params[1], 1.0]);
-            }
-            out.push(vec![1.0, 1.0, 1.0]);
-            out
+            s.identified.then(|| vec![s.params[0], s.params[1], 1.0])
         }
+        _ => None,
     }
 }
 
@@ -79,20 +82,30 @@ fn starts(kind: Kind, d: &[Cohort], max_iter: usize) -> Vec<Vec<f64>> {
 pub fn fit(kind: Kind, d: &[Cohort], start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
     let n: f64 = d.iter().map(|c| c.size()).sum();
     let obj = |th: &[f64]| objective(kind, d, n, th);
-    let list = match start {
-        Some(s) => vec![s],
-        None => starts(kind, d, max_iter),
-    };
+    let given = start.is_some();
     let mut best: Option<optim::OptResult> = None;
-    for s in list {
+    for i in 0.. {
+        let s = match (i, &start) {
+            (0, Some(s)) => s.clone(),
+            _ if given => break,
+            _ => match next_start(kind, d, i, max_iter) {
+                Some(s) => s,
+                None => break,
+            },
+        };
         let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
         let res = optim::minimize_hybrid(&obj, &th0, 1e-10, max_iter);
+        // an interior optimum ends the search; a start that ran off to a boundary tries the next
+        let done = res.converged && res.x.iter().all(|t| t.abs() <= BOUNDARY_LOG);
         let better = match &best {
             None => true,
             Some(b) => res.f.is_finite() && (!b.f.is_finite() || res.f < b.f - 1e-12),
         };
         if better {
             best = Some(res);
+        }
+        if done {
+            break;
         }
     }
     let res = best.expect("at least one start");
@@ -103,7 +116,16 @@ pub fn fit(kind: Kind, d: &[Cohort], start: Option<Vec<f64>>, max_iter: usize) -
         .iter()
         .map(|r| r.iter().map(|v| v * n).collect())
         .collect();
-    let (se, cov) = match optim::spd_inverse(&htot).filter(|_| !boundary) {
+    let cov_log = optim::spd_inverse(&htot).filter(|_| !boundary);
+    let flat: Vec<usize> = cov_log
+        .as_ref()
+        .map(|c| {
+            (0..c.len())
+                .filter(|&i| !(c[i][i].sqrt() <= MAX_SE_LOG))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (se, cov) = match cov_log.filter(|_| flat.is_empty()) {
         Some(c) => {
             let k = params.len();
             let cov: Vec<Vec<f64>> = (0..k)
@@ -133,6 +155,14 @@ pub fn fit(kind: Kind, d: &[Cohort], start: Option<Vec<f64>>, max_iter: usize) -
         format!(
             "parameters not identified: the likelihood keeps rising towards {} (too few \
              periods, no churn, or no sign of heterogeneity)",
+            which.join(", ")
+        )
+    } else if !flat.is_empty() {
+        let names = kind.param_names();
+        let which: Vec<&str> = flat.iter().map(|&i| names[i]).collect();
+        format!(
+            "parameters not identified: the likelihood is flat in {} (standard error of the \
+             log beyond {MAX_SE_LOG}; no sign of heterogeneity, or too few periods)",
             which.join(", ")
         )
     } else if se.is_none() {

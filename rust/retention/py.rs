@@ -101,7 +101,7 @@ fn to_dict<'py>(py: Python<'py>, k: Kind, out: FitOut) -> PyResult<Bound<'py, Py
 /// Fit one parameter set to the pooled cohorts. lost[i][t-1]: customers of cohort i with
 /// lifetime t; censored[i][t]: customers still active after t renewals at the end of data.
 #[pyfunction]
-#[pyo3(signature = (model, lost, censored, start=None, max_iter=500))]
+#[pyo3(signature = (model, lost, censored, start=None, max_iter=200))]
 fn retention_fit<'py>(
     py: Python<'py>,
     model: &str,
@@ -124,7 +124,7 @@ fn retention_fit<'py>(
 
 /// Fit each cohort separately (in parallel); one result dict per cohort.
 #[pyfunction]
-#[pyo3(signature = (model, lost, censored, max_iter=500))]
+#[pyo3(signature = (model, lost, censored, max_iter=200))]
 fn retention_fit_each<'py>(
     py: Python<'py>,
     model: &str,
