@@ -121,7 +121,7 @@ pub fn fit(kind: Kind, d: &[Cohort], start: Option<Vec<f64>>, max_iter: usize) -
         .as_ref()
         .map(|c| {
             (0..c.len())
-                .filter(|&i| !(c[i][i].sqrt() <= MAX_SE_LOG))
+                .filter(|&i| c[i][i].is_nan() || c[i][i].sqrt() > MAX_SE_LOG)
                 .collect()
         })
         .unwrap_or_default();
