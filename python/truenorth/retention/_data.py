@@ -163,8 +163,10 @@ def from_records(
 
     >>> import polars as pl
     >>> recs = pl.DataFrame({"start": [0, 0, 0, 1], "end": [1, 3, None, 2]})
-    >>> [(c.label, c.lost, c.censored) for c in from_records(recs, observation_end=3)]
-    [('0', [1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 1.0]), ('1', [1.0], [0.0, 0.0])]
+    >>> for c in from_records(recs, observation_end=3):
+    ...     print(c.label, tuple(c.lost), tuple(c.censored))
+    0 (1.0, 0.0, 1.0) (0.0, 0.0, 0.0, 1.0)
+    1 (1.0,) (0.0, 0.0)
     """
     if records.height == 0:
         raise RetentionInputError("no records: expected one row per customer")

@@ -39,8 +39,8 @@ class RetentionModel:
         >>> m = retention.fit([1000, 631, 468, 382, 326, 289, 262, 241])
         >>> {k: round(v, 3) for k, v in m.params.items()}
         {'alpha': 0.704, 'beta': 1.182}
-        >>> [round(s, 3) for s in m.survival([1, 7, 12])]
-        [0.627, 0.239, 0.17]
+        >>> tuple(round(s, 3) for s in m.survival([1, 7, 12]))
+        (0.627, 0.239, 0.17)
         >>> round(m.derl(0.1, renewals=7), 3)
         6.842
     """
