@@ -8,6 +8,7 @@ pub mod arrow_io;
 pub mod error;
 pub mod models;
 pub mod resample;
+pub mod retention;
 pub mod segment;
 pub mod summary;
 
@@ -22,5 +23,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     models::register(m)?;
     segment::register(m)?;
     resample::register(m)?;
+    retention::register(m)?;
     Ok(())
 }

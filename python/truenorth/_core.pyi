@@ -30,6 +30,13 @@ __all__ = [
     "predict",
     "predict_new",
     "predict_rows",
+    "retention_derl",
+    "retention_elasticity",
+    "retention_fit",
+    "retention_fit_each",
+    "retention_log_likelihood",
+    "retention_rate",
+    "retention_survival",
     "simulate_spend",
     "simulate_summary",
     "simulate_transactions",
@@ -402,3 +409,54 @@ def bootstrap_counts(
     resample-major. ``cluster`` (< clusters) and ``group`` (< groups) are UInt32 columns of
     equal length, one row per answer; each resample draws ``clusters`` clusters with
     replacement and counts their answers per group."""
+
+# ---- retention (rust/retention/; sBG and BdW) -----------------------------------------------
+# Cohorts cross as lists: lost[i][t-1] customers of cohort i with lifetime t, censored[i][t]
+# customers still active after t renewals when observation ended. Models: "sbg", "bdw".
+
+@type_check_only
+class RetentionFitResult(TypedDict):
+    model: str
+    param_names: list[str]
+    params: list[float]
+    standard_errors: list[float] | None
+    covariance: list[list[float]] | None
+    log_likelihood: float
+    converged: bool
+    identified: bool
+    n_iterations: int
+    message: str
+    n_customers: float
+    gradient_max_abs: float
+
+def retention_fit(
+    model: str,
+    lost: list[list[float]],
+    censored: list[list[float]],
+    start: list[float] | None = None,
+    max_iter: int = 200,
+) -> RetentionFitResult:
+    """One parameter set for the pooled cohorts (GIL released)."""
+
+def retention_fit_each(
+    model: str, lost: list[list[float]], censored: list[list[float]], max_iter: int = 200
+) -> list[RetentionFitResult]:
+    """Each cohort fitted on its own, in parallel."""
+
+def retention_log_likelihood(
+    model: str, params: list[float], lost: list[list[float]], censored: list[list[float]]
+) -> float: ...
+def retention_survival(model: str, params: list[float], t: list[float]) -> list[float]: ...
+def retention_rate(model: str, params: list[float], t: list[float]) -> list[float]: ...
+def retention_derl(
+    model: str,
+    params: list[float],
+    renewals: list[float],
+    discount_rate: float,
+    closed_form: bool = True,
+) -> list[float]:
+    """DERL(d | k renewals) per k; sBG's closed form unless closed_form=False (the sum)."""
+
+def retention_elasticity(
+    model: str, params: list[float], renewals: list[float], discount_rate: float
+) -> list[float]: ...

@@ -153,6 +153,24 @@ CASES: dict[str, Case] = {
             }
         },
     ),
+    "retention": (
+        "retention",
+        {"source": "subs", "period": "1mo", "horizon": 6, "margin": 5.0},
+        {"warn": "survival_at_horizon < 0.5", "fail": "churn_rate > 0.9"},
+        {
+            "subs": {
+                "customer": ("str", ["a", "b", "c", "d"]),
+                "start": ("date", None),
+                "end": ("date", None),
+            }
+        },
+    ),
+    "retention_periods": (
+        "retention",
+        {"source": "subs", "model": "bdw", "fit": "pooled", "observation_end": 12},
+        {"warn": "survival_at_horizon < 0.5"},
+        {"subs": {"customer": ("int", None), "start": ("int", None), "end": ("int", None)}},
+    ),
     "kpi_cac": (
         "kpi",
         {"metric": "cac", "source": "acquisition"},

@@ -25,6 +25,7 @@ from .common import SEVERITY_ORDER, cell, figure, html_table
 from .experience import _attribution_section, _funnel_section, _kano_section, _touchpoints_section
 from .kpis import _kpi_section, kpi_tables
 from .models import _models_section
+from .retention import retention_section, retention_tables
 from .strategy import _canvas_section, _maturity_section
 from .svg import esc, fmt
 from .value import _customers_section, _segments_section
@@ -95,6 +96,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], Callable[..., list[str]]], ...] = (
     ("KPIs", ("kpis",), lambda t, r: _kpi_section(t, r)),
     ("Business Model Canvas", ("canvas", "canvas_coverage"), lambda t, r: _canvas_section(t)),
     ("Maturity", ("maturity",), lambda t, r: _maturity_section(t)),
+    ("Retention", (), lambda t, r: retention_section(t)),
 )
 
 
@@ -106,7 +108,11 @@ def _charts(result: Any) -> str:
     }
     parts = []
     for title, needs, build in SECTIONS:
-        if not any(n in tables for n in needs) and not (title == "KPIs" and kpi_tables(tables)):
+        if (
+            not any(n in tables for n in needs)
+            and not (title == "KPIs" and kpi_tables(tables))
+            and not (title == "Retention" and retention_tables(tables))
+        ):
             continue
         try:
             figs = build(tables, result)
