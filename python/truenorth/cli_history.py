@@ -9,6 +9,9 @@ import json
 import sys
 from typing import Any
 
+from .builtins.diff_markdown import caveats as _caveats
+from .builtins.diff_markdown import diff_markdown
+from .builtins.diff_markdown import num as _num
 from .cli_support import EXIT_FINDINGS, EXIT_OK
 
 MAX_LINES = 20
@@ -97,25 +100,6 @@ def write_diff(diff: Any, fmt: str, stream: Any) -> None:
         stream.write(console(diff))
 
 
-def _caveats(diff: Any) -> list[str]:
-    out = []
-    if diff.pack_changed:
-        out.append(
-            f"the pack changed (hash {str(diff.a.get('pack_hash'))[:12]} → "
-            f"{str(diff.b.get('pack_hash'))[:12]}): differences may come from the rules, "
-            "not the business"
-        )
-    for k, (old, new) in diff.changed_params().items():
-        out.append(f"param {k}: {old} → {new}")
-    return out + list(diff.notes)
-
-
-def _num(v: Any) -> str:
-    if v is None:
-        return "–"
-    return f"{v:,.4g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
-
-
 def _metric_line(m: dict[str, Any]) -> str:
     key = ", ".join(f"{k}={v}" for k, v in m["key"].items())
     rel = "" if m["relative"] is None else f", {m['relative'] * 100:+.1f} %"
@@ -158,51 +142,7 @@ def console(diff: Any) -> str:
 
 def markdown(diff: Any) -> str:
     a, b = diff.a, diff.b
-    out = [
-        f"## {b.get('pack')}: changes since `{a.get('run_id')}`",
-        "",
-        f"Run `{b.get('run_id')}` ({b.get('created')}) against `{a.get('run_id')}` "
-        f"({a.get('created')}): **{len(diff.new)} new**, {len(diff.resolved)} resolved, "
-        f"{len(diff.unchanged)} unchanged findings.",
-        "",
-    ]
-    caveats = _caveats(diff)
-    if caveats:
-        out += [f"> **Note:** {c}" for c in caveats] + [""]
-
-    def cell(v: Any) -> str:
-        return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
-
-    for title, rows in (("New findings", diff.new), ("Resolved findings", diff.resolved)):
-        if rows:
-            out += [
-                f"### {title}",
-                "",
-                "| severity | rule | subject | message |",
-                "|---|---|---|---|",
-            ]
-            out += [
-                f"| {cell(r.get('severity'))} | `{cell(r['rule_id'])}` | {cell(r.get('subject'))} "
-                f"| {cell(r.get('message'))} |"
-                for r in rows
-            ]
-            out.append("")
-    if diff.flipped:
-        out += ["### Rules that changed outcome", "", "| rule | baseline | now |", "|---|---|---|"]
-        out += [f"| `{f['rule_id']}` | {f['baseline']} | {f['now']} |" for f in diff.flipped]
-        out.append("")
-    if diff.metrics:
-        out += ["### Metric deltas", "", "| table | row | column | baseline | now | Δ | Δ % |"]
-        out.append("|---|---|---|---:|---:|---:|---:|")
-        for m in diff.metrics:
-            key = ", ".join(f"{k}={v}" for k, v in m["key"].items())
-            rel = "" if m["relative"] is None else f"{m['relative'] * 100:+.1f} %"
-            out.append(
-                f"| `{m['table']}` | {cell(key)} | {m['column']} | {_num(m['baseline'])} "
-                f"| {_num(m['now'])} | {_num(m['delta'])} | {rel} |"
-            )
-        out.append("")
-    return "\n".join(out)
+    return diff_markdown(diff, f"## {b.get('pack')}: changes since `{a.get('run_id')}`")
 
 
 # ------------------------------------------------------------------------------ run

@@ -158,6 +158,32 @@ def test_html_report_shows_the_deltas(tn: Any, shop: Path) -> None:
     assert report["baseline"]["summary"]["new"] == 1
 
 
+def test_markdown_report_shows_the_deltas(tn: Any, shop: Path) -> None:
+    assert run(tn, shop, "--data", "customers=day1.csv").returncode == 0
+    base = stored(shop)[0].name
+    proc = run(
+        tn, shop, "--data", "customers=day2.csv", "--baseline", "latest", "--format", "markdown"
+    )
+    assert proc.returncode == 0, proc.stderr
+    md = proc.stdout
+    since, rules = md.index("\n## Since the baseline\n"), md.index("\n## Rules\n")
+    assert md.index("# truenorth report: shop") < since < rules
+    section = md[since:rules]
+    assert f"against `{base}`" in section
+    assert "**1 new**, 2 resolved, 1 unchanged findings" in section
+    assert "| warn | `big-spenders` | b | b spent 190 |" in section  # new
+    assert "| warn | `big-spenders` | c | c spent 120 |" in section  # resolved
+    assert "| `effort` | warn | clean |" in section and "+42.9 %" in section
+    assert "Not like for like" not in section and "> **Note:**" not in section
+    plain = tn("run", "shop.yaml", "-q", "--format", "markdown", cwd=shop).stdout
+    assert "Since the baseline" not in plain and "\n## Rules\n" in plain
+    changed = run(
+        tn, shop, "--data", "customers=day2.csv", "--set", "big=50", "--baseline", "latest",
+        "--format", "markdown",
+    )  # fmt: skip
+    assert "> **Note:** param big: 100 → 50" in changed.stdout
+
+
 # ------------------------------------------------------------------------------ bad input
 def test_a_missing_baseline_run_is_exit_2_and_nothing_is_written(tn: Any, shop: Path) -> None:
     assert run(tn, shop).returncode == 0

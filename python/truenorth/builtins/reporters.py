@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import truenorth
 from truenorth.io import atomic_path, atomic_write_text
 
+from .diff_markdown import diff_markdown
+
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
@@ -165,6 +167,11 @@ def markdown(result: truenorth.Result) -> str:
     lines += [
         "Findings: " + ", ".join(f"{s} {n}" for s, n in counts.items()),
         "",
+    ]
+    diff = getattr(result, "baseline", None)  # run --baseline: what changed leads the report
+    if diff is not None:
+        lines += [diff_markdown(diff, "## Since the baseline").rstrip(), ""]
+    lines += [
         "## Rules",
         "",
         "| rule | kind | status | findings | tables | time (ms) |",

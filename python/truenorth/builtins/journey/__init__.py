@@ -20,6 +20,7 @@ from . import funnel as funnel_mod
 from . import pathdata
 from . import transitions as transitions_mod
 from . import views as views_mod
+from . import weights as weights_mod
 from .options import Compare, Exclusion, JourneyOptions
 
 __all__ = ["KIND", "Compare", "Exclusion", "JourneyOptions", "analyse", "findings"]
@@ -42,6 +43,8 @@ def writes(options: JourneyOptions, rule: Rule) -> dict:
     optional = {}
     if options.breakdown is not None:
         optional[options.name("funnel_breakdown")] = views_mod.BREAKDOWN_SCHEMA
+    if options.step_range is not None:
+        optional[options.name("funnel_range")] = views_mod.RANGE_SCHEMA
     if options.compare is not None:
         optional[options.name("funnel_comparison")] = compare_mod.COMPARISON_SCHEMA
     return {
@@ -155,12 +158,18 @@ def funnel_tables(ev: pl.DataFrame, options: JourneyOptions) -> dict[str, pl.Dat
         attempt=options.attempt_rule,
         exclusions=options.exclusion_ranges,
     )
+    if options.weight is not None:
+        reached = weights_mod.weigh(reached, weights_mod.unit_weights(ev, options.weight))
     labels = funnel_mod.step_labels(options.steps, options.mode)
     out = {options.name("funnel"): funnel_mod.funnel_table(reached, labels)}
     if options.breakdown is not None:
         values = views_mod.unit_values(ev, options.breakdown)
         out[options.name("funnel_breakdown")] = views_mod.breakdown(
             reached, values, labels, options.breakdown_limit
+        )
+    if options.step_range is not None:
+        out[options.name("funnel_range")] = views_mod.step_range(
+            reached, labels, *options.step_range
         )
     if options.compare is not None:
         cmp = options.compare
@@ -308,7 +317,10 @@ Tables: `funnel` (step, reached, conversion from start and previous, drop-off, m
 seconds from entry), `time_to_convert` (histogram of the seconds from `convert_from` to
 `convert_to`, default first → last step, `time_bins` bins), `funnel_breakdown` (with
 `breakdown: column`: the funnel per value, a unit's first non-null value, `breakdown_limit`
-values then `(other)`), `funnel_comparison` (with `compare: {column, baseline, current,
+values then `(other)`), `funnel_range` (with `from_step`/`to_step`, names or 1-based
+indexes, PostHog's funnel_from_step/funnel_to_step: units that reached the first step, those
+of them that reached the second, the conversion rate, drop-off and median/mean seconds between
+the two), `funnel_comparison` (with `compare: {column, baseline, current,
 alpha}`: per step from the second, the conversion from the previous step in both groups, the
 difference with a Wald interval and a pooled two-proportion z-test), `transitions`
 (from_stage, to_stage, count, probability; with (start) and (end) states), `paths` (the most
@@ -324,7 +336,8 @@ per order and the chosen one). Names take `prefix`.
 Attribution: `order: k` builds the Markov chain on k consecutive touches (ChannelAttribution's
 states); first-order chains up to 60 channels are solved exactly (fundamental matrix), larger
 or higher-order ones by a sparse iteration to 1e-12. `weight` (a column: journeys a unit stands
-for) and `path_data` (pre-aggregated paths: path, conversions, nulls, value — ChannelAttribution's
+for, a whole number the same on all its rows; it weights every funnel count, rate and time
+too, as if the unit's rows were replicated) and `path_data` (pre-aggregated paths: path, conversions, nulls, value — ChannelAttribution's
 format; with no `steps` the rule only attributes them) avoid replicating rows.
 
 Findings: the largest drop-off (info), warn/fail conditions on funnel rows (subject: the step,

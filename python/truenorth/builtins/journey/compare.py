@@ -22,6 +22,7 @@ from statistics import NormalDist
 
 import polars as pl
 
+from . import weights as weights_mod
 from .events import UNIT
 
 COMPARISON_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -79,7 +80,7 @@ def compare(
         (v, k): n
         for v, k, n in tagged.filter(pl.col("value").is_in([baseline, current]))
         .group_by("value", "k")
-        .agg(pl.len())
+        .agg(weights_mod.count(tagged))
         .iter_rows()
     }
     rows = []

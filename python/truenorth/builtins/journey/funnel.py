@@ -39,6 +39,7 @@ from datetime import timedelta
 import polars as pl
 
 from . import unordered as unordered_mod
+from . import weights as weights_mod
 from .events import UNIT
 from .keys import SHIFT, keyed, us, window_us, within
 
@@ -268,12 +269,14 @@ def check_exclusions(steps: Sequence[str], exclusions: Sequence[Exclusion], mode
 
 
 def funnel_table(reached: pl.DataFrame, steps: Sequence[str]) -> pl.DataFrame:
-    """The funnel table (see :data:`FUNNEL_SCHEMA`) from :func:`reached_events`."""
+    """The funnel table (see :data:`FUNNEL_SCHEMA`) from :func:`reached_events`; with a ``w``
+    column (:mod:`.weights`) each unit counts that many times."""
     seconds = (pl.col("at") - pl.col("t0")).cast(pl.Float64) / 1e6
+    mean, median = weights_mod.mean_median(reached, seconds)
     per_step = reached.group_by("k").agg(
-        pl.len().alias("reached"),
-        seconds.median().alias("median_seconds_from_start"),
-        seconds.mean().alias("mean_seconds_from_start"),
+        weights_mod.count(reached).alias("reached"),
+        median.alias("median_seconds_from_start"),
+        mean.alias("mean_seconds_from_start"),
     )
     base = pl.DataFrame(
         {"k": list(range(len(steps))), "step": list(steps)},

@@ -113,6 +113,14 @@ class JourneyOptions(Options):
     convert_to: str | None = Field(
         None, description="Time-to-convert histogram to this step (default: the last)."
     )
+    from_step: int | str | None = Field(
+        None,
+        description="Funnel step range (PostHog's funnel_from_step): a `funnel_range` table of "
+        "the conversion from this step (name or 1-based index; default: the first) ...",
+    )
+    to_step: int | str | None = Field(
+        None, description="... to this step (name or 1-based index; default: the last)."
+    )
     time_bins: int = Field(10, ge=1, le=1000, description="Bins of the time-to-convert histogram.")
     conversion: str | None = Field(
         None, description="Conversion step for attribution (default: the last step)."
@@ -126,8 +134,9 @@ class JourneyOptions(Options):
     )
     weight: str | None = Field(
         None,
-        description="Event-log column: the number of journeys a unit stands for (its value on "
-        "the unit's first event); weights attribution.",
+        description="Event-log column: the number of journeys a unit stands for (a whole "
+        "number, the same on all its rows); weights funnel counts, rates, breakdowns, "
+        "comparisons, times and attribution as if the unit's rows were replicated.",
     )
     value_column: str | None = Field(
         None,
@@ -190,6 +199,22 @@ class JourneyOptions(Options):
             raise ValueError(f"{value!r} is not one of the steps ({', '.join(steps)})")
         return value
 
+    @field_validator("from_step", "to_step")
+    @classmethod
+    def _range_step(cls, value: int | str | None, info: ValidationInfo) -> int | str | None:
+        steps, mode = info.data.get("steps"), info.data.get("mode")
+        if value is None or steps is None:
+            return value
+        step_position(value, steps, mode or "sequential")
+        if info.field_name == "to_step":
+            start = info.data.get("from_step")
+            i = 0 if start is None else step_position(start, steps, mode or "sequential")
+            if not i < step_position(value, steps, mode or "sequential"):
+                raise ValueError(
+                    f"to_step {value!r} must come after from_step {start or 1!r} in the steps"
+                )
+        return value
+
     @field_validator("exclusions")
     @classmethod
     def _exclusions(cls, value: list[Exclusion], info: ValidationInfo) -> list[Exclusion]:
@@ -214,6 +239,16 @@ class JourneyOptions(Options):
         """0-based (from, to) steps of the time-to-convert histogram."""
         i = 0 if self.convert_from is None else self.steps.index(self.convert_from)
         j = len(self.steps) - 1 if self.convert_to is None else self.steps.index(self.convert_to)
+        return i, j
+
+    @property
+    def step_range(self) -> tuple[int, int] | None:
+        """0-based (from, to) steps of the `funnel_range` table; None when not asked for."""
+        if self.from_step is None and self.to_step is None:
+            return None
+        last = len(self.steps) - 1
+        i = 0 if self.from_step is None else step_position(self.from_step, self.steps, self.mode)
+        j = last if self.to_step is None else step_position(self.to_step, self.steps, self.mode)
         return i, j
 
     @property
@@ -258,3 +293,19 @@ def exclusion_ranges(
             )
         out.append((x.event, i, j))
     return out
+
+
+def step_position(step: int | str, steps: list[str], mode: str) -> int:
+    """0-based position of a step given by name or 1-based index; ValueError when none."""
+    if isinstance(step, int):
+        if not 1 <= step <= len(steps):
+            raise ValueError(f"step index {step} is not between 1 and {len(steps)} (the steps)")
+        return step - 1
+    if mode == "unordered":
+        raise ValueError(
+            f"step {step!r}: an unordered funnel's rows are '1 step', '2 steps', …, not step "
+            "names; give a 1-based index"
+        )
+    if step not in steps:
+        raise ValueError(f"{step!r} is not one of the steps ({', '.join(steps)})")
+    return steps.index(step)

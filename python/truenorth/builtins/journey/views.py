@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from . import weights as weights_mod
 from .events import ROW, TS, UNIT
 from .funnel import FUNNEL_SCHEMA, funnel_table
 
@@ -39,6 +40,20 @@ TIME_TO_CONVERT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "units": pl.UInt32,
     "share": pl.Float64,
     "cumulative_share": pl.Float64,
+}
+
+
+RANGE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "from_step_index": pl.Int32,
+    "from_step": pl.String,
+    "to_step_index": pl.Int32,
+    "to_step": pl.String,
+    "entered": pl.UInt32,
+    "converted": pl.UInt32,
+    "conversion_rate": pl.Float64,
+    "drop_off": pl.Int64,
+    "median_seconds": pl.Float64,
+    "mean_seconds": pl.Float64,
 }
 
 
@@ -67,7 +82,7 @@ def breakdown(
     sizes = (
         tagged.filter(pl.col("k") == 0)
         .group_by("value")
-        .agg(pl.len().alias("n"))
+        .agg(weights_mod.count(tagged).alias("n"))
         .sort(["n", "value"], descending=[True, False])
     )
     top = sizes["value"].head(limit).to_list()
@@ -86,6 +101,26 @@ def breakdown(
     return pl.concat(parts)
 
 
+def step_pairs(reached: pl.DataFrame, i: int, j: int) -> pl.DataFrame:
+    """``unit, seconds`` (+ ``w``) from step ``i`` to step ``j`` of the units that reached both."""
+    names = reached.columns
+    return (
+        reached.filter(pl.col("k").is_in([i, j]))
+        .group_by(UNIT)
+        .agg(
+            pl.col("at").filter(pl.col("k") == i).first().alias("a"),
+            pl.col("at").filter(pl.col("k") == j).first().alias("b"),
+            *([pl.col(weights_mod.W).first()] if weights_mod.W in names else []),
+        )
+        .drop_nulls()
+        .select(
+            UNIT,
+            ((pl.col("b") - pl.col("a")).cast(pl.Float64) / 1e6).alias("seconds"),
+            pl.exclude(UNIT, "a", "b"),
+        )
+    )
+
+
 def time_to_convert(
     reached: pl.DataFrame, steps: Sequence[str], i: int, j: int, bins: int = 10
 ) -> pl.DataFrame:
@@ -94,25 +129,17 @@ def time_to_convert(
         raise ValueError(f"time to convert needs two steps in funnel order, not {i + 1}, {j + 1}")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, not {bins}")
-    wide = (
-        reached.filter(pl.col("k").is_in([i, j]))
-        .group_by(UNIT)
-        .agg(
-            pl.col("at").filter(pl.col("k") == i).first().alias("a"),
-            pl.col("at").filter(pl.col("k") == j).first().alias("b"),
-        )
-        .drop_nulls()
-    )
-    secs = ((wide["b"] - wide["a"]).cast(pl.Float64) / 1e6).sort()
+    wide = step_pairs(reached, i, j)
+    secs = wide["seconds"]
     if secs.len() == 0:
         return pl.DataFrame(schema=TIME_TO_CONVERT_SCHEMA)
-    lo, hi = float(secs[0]), float(secs[-1])
+    lo, hi = float(secs.min()), float(secs.max())  # type: ignore[arg-type]
     n_bins = 1 if hi == lo else bins
     width = (hi - lo) / n_bins if hi > lo else 1.0
-    idx = ((secs - lo) / width).floor().clip(0, n_bins - 1).cast(pl.Int32)
-    counts = idx.value_counts().rename({idx.name: "b", "count": "units"})
+    idx = ((pl.col("seconds") - lo) / width).floor().clip(0, n_bins - 1).cast(pl.Int32)
+    counts = wide.group_by(idx.alias("b")).agg(weights_mod.count(wide).alias("units"))
     edges = pl.DataFrame({"b": pl.int_range(n_bins, eager=True, dtype=pl.Int32)})
-    total = secs.len()
+    total = counts["units"].sum()
     return (
         edges.join(counts, on="b", how="left")
         .sort("b")
@@ -132,4 +159,26 @@ def time_to_convert(
             share=pl.col("units") / total,
             cumulative_share=pl.col("units").cum_sum() / total,
         )
+    )
+
+
+def step_range(reached: pl.DataFrame, steps: Sequence[str], i: int, j: int) -> pl.DataFrame:
+    """The conversion from step ``i`` to step ``j`` (0-based, i < j; :data:`RANGE_SCHEMA`).
+
+    ``entered``: units that reached step i; ``converted``: those that also reached step j;
+    the seconds are between the events that reached the two steps, over the converted units.
+    """
+    if not 0 <= i < j < len(steps):
+        raise ValueError(f"a step range needs two steps in funnel order, not {i + 1}, {j + 1}")
+    entered = reached.filter(pl.col("k") == i)
+    n = int(entered.select(weights_mod.count(entered)).item())
+    pairs = step_pairs(reached, i, j)
+    mean, median = weights_mod.mean_median(pairs, pl.col("seconds"))
+    x, mid, avg = pairs.select(
+        weights_mod.count(pairs).alias("n"), median.alias("m"), mean.alias("a")
+    ).row(0)
+    return pl.DataFrame(
+        [(i + 1, steps[i], j + 1, steps[j], n, x, x / n if n else None, n - x, mid, avg)],
+        schema=RANGE_SCHEMA,
+        orient="row",
     )
