@@ -131,7 +131,9 @@ def test_pack_run_on_spark_equals_local_run(spark, tmp_path):
     outs = {}
     for engine in ("local", "spark"):
         out = tmp_path / engine
+        # model: auto (the bundled default) runs locally only: name the model on both sides
         args = ["--engine", engine, "--data", f"transactions={small}", "--out", str(out)]
+        args += ["--set", "purchase_model=bg_nbd"]
         code = main(["run", str(PACK), *args, "--format", "json,tables", "-q"])
         assert code == 0
         outs[engine] = out / "customer-value-review"

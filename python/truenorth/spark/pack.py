@@ -310,6 +310,14 @@ def _clv(crule: Any, sp: dict[str, DataFrame], given: Any) -> tuple[dict[str, Da
             )
         return m
 
+    if opts.model == "auto":
+        # the backtest splits the transaction log and refits four models: not built on Spark
+        from truenorth.errors import UsageError
+
+        raise UsageError(
+            f"rule {crule.id!r}: model: auto is not supported with --engine spark; name the "
+            "purchase model (e.g. --set purchase_model=bg_nbd with the bundled packs)"
+        )
     model = fitted(opts.model, "purchase", opts.model_path)
     spend = None
     if opts.spend:
