@@ -297,7 +297,7 @@ def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
             schema["clv_lower"] = pl.Float64()
             schema["clv_upper"] = pl.Float64()
     if options.model == AUTO:
-        from .selection import TABLES
+        from .tables import TABLES
 
         return {options.into: schema, **TABLES}
     return {options.into: schema}

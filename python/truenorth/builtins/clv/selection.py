@@ -22,35 +22,12 @@ import polars as pl
 import truenorth
 
 from .options import ClvOptions, duration_days, is_calendar, source_of
+from .tables import TABLES
 
 __all__ = ["TABLES", "Choice", "choose", "rank", "split_end"]
 
-_F = pl.Float64()
-_S = pl.String()
 #: what ``model: auto`` writes, with the declared column types (the backtest's tables in long
 #: form: one row per model and bin or period, so the columns never depend on the candidates)
-TABLES: dict[str, dict[str, Any]] = {
-    "clv_models": {
-        "model": _S, "label": _S, "fit": _S, "selected": pl.Boolean(), "rank": pl.Int64(),
-        "error": _S, "converged": pl.Boolean(), "message": _S, "n_params": pl.Int64(),
-        "customers": pl.Int64(), "log_likelihood": _F, "aic": _F, "bic": _F, "parameters": _S,
-        "actual_holdout": _F, "expected_holdout": _F, "relative_bias": _F, "mae": _F,
-        "rmse": _F, "bias": _F, "top_decile_share": _F, "top_decile_lift": _F, "gini": _F,
-        "gini_ratio": _F, "chi_square": _F, "chi_square_dof": pl.Int64(), "chi_square_p": _F,
-    },
-    "clv_parameters": {"model": _S, "fit": _S, "parameter": _S, "estimate": _F, "std_error": _F},
-    "clv_tracking": {
-        "model": _S, "period": pl.Int64(), "start": None, "end": None, "phase": _S,
-        "actual": _F, "expected": _F, "actual_cumulative": _F, "expected_cumulative": _F,
-    },
-    "clv_conditional": {
-        "model": _S, "bin": _S, "customers": pl.Int64(), "actual": _F, "expected": _F,
-    },
-    "clv_frequency": {
-        "model": _S, "bin": _S, "customers": pl.Int64(), "expected": _F, "pooled_bin": _S,
-        "chi_square": _F, "chi_square_dof": pl.Int64(), "chi_square_p": _F,
-    },
-}  # fmt: skip
 
 #: the figure each ``select`` ranks by (lowest first), and how a message names it
 METRICS = {
