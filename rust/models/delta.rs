@@ -19,9 +19,9 @@ use pyo3::PyResult;
 use rayon::prelude::*;
 
 use super::compress::Cols;
-use super::gamma_gamma::expected_spend;
 use super::intervals::{check_quantity, patterns, per_pattern, Quantity};
 use super::model::{params, BtydModel};
+use super::spend::expected_spend;
 use crate::error::core_err;
 
 /// Step of the central differences on the log-parameters: small against the parameters'

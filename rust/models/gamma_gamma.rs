@@ -27,10 +27,7 @@ pub fn ll_sum<R: Real>(p: [R; 3], d: &Data) -> R {
     })
 }
 
-pub fn expected_spend(p: [f64; 3], x: f64, m: f64) -> f64 {
-    let [pp, q, v] = p;
-    pp * (v + m * x) / (pp * x + q - 1.0)
-}
+pub use super::spend::expected_spend;
 
 /// Gamma-Gamma as a model of the kernels. Not a [`BtydModel`]: a spend model shares the
 /// fitter with the purchase models and nothing else, so it implements [`Kernels`] directly

@@ -12,9 +12,9 @@ use rayon::prelude::*;
 use super::compress::{row_patterns, Cols, Data};
 use super::conditional::{combine, posterior};
 use super::fit::fit_data;
-use super::gamma_gamma::expected_spend;
 use super::model::{params, BtydModel, ConditionalPmf, Likelihood};
 use super::simulate::Rng;
+use super::spend::expected_spend;
 use crate::error::core_err;
 
 /// What is predicted per draw.

@@ -28,6 +28,7 @@ pub mod quad;
 pub mod rng;
 pub mod simulate;
 pub mod special;
+pub mod spend;
 
 use pyo3::PyResult;
 
