@@ -6,6 +6,7 @@
 
 pub mod arrow_io;
 pub mod error;
+pub mod markov;
 pub mod models;
 pub mod resample;
 pub mod segment;
@@ -22,5 +23,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     models::register(m)?;
     segment::register(m)?;
     resample::register(m)?;
+    markov::register(m)?;
     Ok(())
 }
