@@ -10,7 +10,7 @@
 //! (a reverse topological order of the condensation) and, inside a component, deepest-first.
 //! The edges are then stored as CSR rows in that order (`u32` column + `f64` probability,
 //! 12 bytes an edge, self-loops moved to a per-state diagonal), so every sweep reads the rows
-//! front to back and each row's successors were, almost always, written just before it.
+//! front to back and most successors of a row were written earlier in the same sweep.
 //! A scenario needs one `f64` and one `bool` per state (9 bytes; 21 scenarios of 168k states
 //! are 32 MB) on top of the shared chain.
 //!
@@ -24,14 +24,21 @@
 //! when states die, so the scenarios share it. A component that does not settle within
 //! `max_sweeps` (or whose values overflow) is an error naming its size, never a silent value.
 //!
-//! Trade-offs measured on the order-4 benchmark chain (168,110 states, 881,065 edges, 20
-//! channels, 2 loaded cores; see the report in the branch history): the Polars Jacobi iteration
-//! this replaces needed ~97 s, all 21 scenarios in lock-step; here almost all states are
-//! singleton components (a state of order k rarely recurs), so most of the chain is solved
-//! exactly in one pass and only the few loops iterate. Solving the scenarios together
-//! (x as states × scenarios, the CSR read once per sweep) would save memory bandwidth, but would
-//! make every scenario sweep as often as the slowest; per-scenario solves are simpler and
-//! parallel over the rayon pool.
+//! The full chain is solved first; each scenario then starts its sweeps from the full chain's
+//! values (a removal moves values by its removal effect, so fewer sweeps remain than from 0).
+//!
+//! Trade-offs, measured on the order-4 benchmark chain (`benches/bench_journey.py -k
+//! sparse_solve`: 168,111 states, 625,175 transient edges, 20 channels, 2 cores at load ~14).
+//! Windows of 4 channels chain into each other across paths (a de Bruijn-like graph), so
+//! 145,147 states form one loop and 22,963 are singletons: the kernel's time is the
+//! Gauss–Seidel sweeps over that component, 5.1 s for all 21 scenarios when they started from
+//! 0, against ~60 s for the Polars Jacobi iteration this replaces (the rest of `solve_all`,
+//! naming the states and building the edge list in Polars, took ~6 s). Solving the scenarios
+//! together (x as states × scenarios, the CSR read once per sweep) would save memory
+//! bandwidth, but would make every scenario sweep as often as the slowest; per-scenario solves
+//! are simpler and spread over the rayon pool. SOR could cut sweeps further, but its best
+//! factor depends on the chain and a wrong one slows or breaks convergence; Gauss–Seidel on
+//! `I − Q` (an M-matrix) always converges when the loop leaks.
 
 use rayon::prelude::*;
 
@@ -243,9 +250,27 @@ impl Chain {
     /// The start's absorption value with the states at positions where `dead` is true made
     /// absorbing-null (`dead` is indexed by position; empty means none).
     pub fn solve(&self, dead: &[bool], tol: f64, max_sweeps: usize) -> Result<f64, String> {
+        self.values(dead, None, tol, max_sweeps)
+            .map(|x| x[x.len() - 1])
+    }
+
+    /// Every position's value (see [`Chain::solve`]); the loops' sweeps start from `warm` (the
+    /// full chain's values, close to a scenario's) when given, else from 0.
+    fn values(
+        &self,
+        dead: &[bool],
+        warm: Option<&[f64]>,
+        tol: f64,
+        max_sweeps: usize,
+    ) -> Result<Vec<f64>, String> {
         let m = self.len();
         let alive = |s: usize| dead.is_empty() || !dead[s];
-        let mut x = vec![0.0f64; m];
+        let mut x = warm.map_or_else(|| vec![0.0f64; m], <[f64]>::to_vec);
+        for (s, v) in x.iter_mut().enumerate() {
+            if !alive(s) {
+                *v = 0.0;
+            }
+        }
         let mut largest = 0.0f64;
         for c in 0..self.bounds.len() - 1 {
             let (a, b) = (self.bounds[c], self.bounds[c + 1]);
@@ -307,7 +332,7 @@ impl Chain {
         if !v.is_finite() {
             return Err(format!("the value from the start overflowed ({v})"));
         }
-        Ok(v)
+        Ok(x)
     }
 
     /// The full chain's value, then each scenario's (positions to kill per scenario, as
@@ -319,25 +344,28 @@ impl Chain {
         max_sweeps: usize,
     ) -> Result<Vec<f64>, String> {
         let m = self.len();
-        (0..=scenarios.len())
-            .into_par_iter()
-            .map(|k| {
-                let mut dead = Vec::new();
-                if k > 0 {
-                    dead = vec![false; m];
-                    for &s in &scenarios[k - 1] {
-                        let p = self.pos[s as usize];
-                        if p != u32::MAX {
-                            dead[p as usize] = true;
-                        }
+        let full = self
+            .values(&[], None, tol, max_sweeps)
+            .map_err(|e| format!("full chain: {e}"))?;
+        let mut out = vec![full[m - 1]];
+        let rest: Result<Vec<f64>, String> = scenarios
+            .par_iter()
+            .enumerate()
+            .map(|(k, kill)| {
+                let mut dead = vec![false; m];
+                for &s in kill {
+                    let p = self.pos[s as usize];
+                    if p != u32::MAX {
+                        dead[p as usize] = true;
                     }
                 }
-                self.solve(&dead, tol, max_sweeps).map_err(|e| match k {
-                    0 => format!("full chain: {e}"),
-                    _ => format!("scenario {}: {e}", k - 1),
-                })
+                self.values(&dead, Some(&full), tol, max_sweeps)
+                    .map(|x| x[m - 1])
+                    .map_err(|e| format!("scenario {k}: {e}"))
             })
-            .collect()
+            .collect();
+        out.extend(rest?);
+        Ok(out)
     }
 }
 
@@ -426,6 +454,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // elimination reads clearer with indices
     fn matches_a_dense_solve_on_a_random_chain() {
         // 40 states, random sparse rows with loops; dense Gaussian elimination of (I − Q) x = r
         let n = 40usize;
