@@ -25,20 +25,21 @@
 //! `max_sweeps` (or whose values overflow) is an error naming its size, never a silent value.
 //!
 //! The full chain is solved first; each scenario then starts its sweeps from the full chain's
-//! values (a removal moves values by its removal effect, so fewer sweeps remain than from 0).
+//! values (a removal moves values by its removal effect, so fewer sweeps should remain than
+//! from 0; measured: 4.8 s against 5.1 s, within the noise of this machine).
 //!
 //! Trade-offs, measured on the order-4 benchmark chain (`benches/bench_journey.py -k
-//! sparse_solve`: 168,111 states, 625,175 transient edges, 20 channels, 2 cores at load ~14).
+//! sparse_solve`: 168,111 states, 625,175 transient edges, 20 channels, 2 cores at load 9-17).
 //! Windows of 4 channels chain into each other across paths (a de Bruijn-like graph), so
 //! 145,147 states form one loop and 22,963 are singletons: the kernel's time is the
-//! Gauss–Seidel sweeps over that component, 5.1 s for all 21 scenarios when they started from
-//! 0, against ~60 s for the Polars Jacobi iteration this replaces (the rest of `solve_all`,
-//! naming the states and building the edge list in Polars, took ~6 s). Solving the scenarios
-//! together (x as states × scenarios, the CSR read once per sweep) would save memory
-//! bandwidth, but would make every scenario sweep as often as the slowest; per-scenario solves
-//! are simpler and spread over the rayon pool. SOR could cut sweeps further, but its best
-//! factor depends on the chain and a wrong one slows or breaks convergence; Gauss–Seidel on
-//! `I − Q` (an M-matrix) always converges when the loop leaks.
+//! Gauss–Seidel sweeps over that component, ~5 s for all 21 scenarios. The whole `solve_all`
+//! took 9.9 s (load ~9) against 60.5 s (load ~17) for the Polars Jacobi iteration this
+//! replaces; the other ~5 s are Polars naming the states and building the edge list.
+//! Solving the scenarios together (x as states × scenarios, the CSR read once per sweep) would
+//! save memory bandwidth, but would make every scenario sweep as often as the slowest;
+//! per-scenario solves are simpler and spread over the rayon pool. SOR could cut sweeps
+//! further, but its best factor depends on the chain and a wrong one slows or breaks
+//! convergence; Gauss–Seidel on `I − Q` (an M-matrix) always converges when the loop leaks.
 
 use rayon::prelude::*;
 
