@@ -6,6 +6,7 @@
 
 pub mod arrow_io;
 pub mod error;
+pub mod markov;
 pub mod models;
 pub mod resample;
 pub mod retention;
@@ -24,5 +25,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     segment::register(m)?;
     resample::register(m)?;
     retention::register(m)?;
+    markov::register(m)?;
     Ok(())
 }

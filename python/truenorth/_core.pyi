@@ -12,6 +12,7 @@ __all__ = [
     "CoreError",
     "F64Column",
     "__version__",
+    "absorption_values",
     "bootstrap_counts",
     "bootstrap_params",
     "clv",
@@ -460,3 +461,28 @@ def retention_derl(
 def retention_elasticity(
     model: str, params: list[float], renewals: list[float], discount_rate: float
 ) -> list[float]: ...
+
+# ---- core-markov section -------------------------------------------------------------------
+
+def absorption_values(
+    src: _ArrowStreamExportable,
+    dst: _ArrowStreamExportable,
+    prob: _ArrowStreamExportable,
+    reward: _ArrowStreamExportable,
+    *,
+    start: int,
+    dead_scenario: _ArrowStreamExportable,
+    dead_state: _ArrowStreamExportable,
+    scenarios: int,
+    tol: float = 1e-12,
+    max_sweeps: int = 20_000,
+) -> list[float]:
+    """Absorption values from ``start``: ``[full chain, scenario 0, scenario 1, ...]``.
+
+    States are ``0 .. len(reward) - 1``; ``src -> dst`` with probability ``prob`` (UInt32,
+    UInt32, Float64) are the transient-to-transient edges (absorption into null is each row's
+    missing mass), ``reward[s]`` (Float64) the value earned on absorption from ``s``. Scenario
+    ``k`` makes the states ``dead_state[i]`` with ``dead_scenario[i] == k`` absorbing-null.
+    Raises CoreError on invalid input or when a loop does not converge in ``max_sweeps``."""
+
+# ---- end of core-markov section ------------------------------------------------------------
