@@ -297,7 +297,11 @@ def test_truenorth_run_memory_spills_the_clv_rules_summary(tiny_floor, tmp_path,
     mem, disk = tables(tmp_path / "mem"), tables(tmp_path / "disk")
     assert mem.keys() == disk.keys() and any("customers" in k for k in mem)
     for name in mem:
-        assert_frame_equal(disk[name], mem[name], check_exact=True)
+        if name.startswith("clv_"):
+            # model: auto's backtest tables: fits whose parallel sums may add in another order
+            assert_frame_equal(disk[name], mem[name], check_exact=False, rel_tol=1e-9)
+        else:
+            assert_frame_equal(disk[name], mem[name], check_exact=True)
     assert main([*args, "--out", str(tmp_path / "q"), "-q", "--memory", "300KB"]) == 0
     assert "spilling" not in capsys.readouterr().err  # --quiet silences it
     assert main([*args, "--memory", "lots"]) != 0

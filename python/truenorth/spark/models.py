@@ -117,12 +117,14 @@ def score(
     interval: float | None = None,
     draws: int = 200,
     seed: int = 0,
+    method: str = "delta",
 ) -> DataFrame:
     """The summaries with ``p_alive``, ``expected_purchases`` (over ``horizon``) and, with a
     spend model, ``expected_spend`` and ``clv`` — the columns of the ``clv`` rule, computed as
     it does, per partition. ``interval`` adds ``p_alive_lower``/``_upper`` (and
-    ``clv_lower``/``_upper``) over ``draws`` normal parameter draws seeded by ``seed``: the
-    draws depend only on the model, so every partition uses the same ones.
+    ``clv_lower``/``_upper``) by ``method``: ``delta`` (the default, as locally) or ``normal``
+    (``draws`` parameter draws seeded by ``seed``: the draws depend only on the model, so every
+    partition uses the same ones). Bootstrap intervals need refits and are refused here.
 
     Example::
 
@@ -130,6 +132,8 @@ def score(
     """
     from truenorth import clv
 
+    if method not in ("delta", "normal"):
+        raise ValueError(f"method: expected delta or normal on Spark, not {method!r}")
     if model.time_unit is None:
         raise ValueError(
             "the purchase model has no time_unit: fit it with time_unit= (or on a summary "
@@ -141,7 +145,7 @@ def score(
     doc = model.to_json()
     spend_doc = spend.to_json() if spend is not None else None
     band: dict[str, Any] | None = (
-        {"interval": interval, "draws": draws, "seed": seed, "method": "normal"}
+        {"interval": interval, "draws": draws, "seed": seed, "method": method}
         if interval is not None
         else None
     )

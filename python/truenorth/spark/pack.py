@@ -263,7 +263,7 @@ def _clv(crule: Any, sp: dict[str, DataFrame], given: Any) -> tuple[dict[str, Da
     if opts.interval is not None and opts.interval_method == "bootstrap":
         raise ValueError(
             f"rule {rule.id!r}: interval_method bootstrap refits on resampled customers and is "
-            "not distributed; use interval_method: normal on Spark"
+            "not distributed; use interval_method: delta or normal on Spark"
         )
     src = rule.on or opts.source
     summaries = summarize(
@@ -354,6 +354,7 @@ def _clv(crule: Any, sp: dict[str, DataFrame], given: Any) -> tuple[dict[str, Da
         interval=opts.interval,
         draws=opts.draws,
         seed=opts.seed,
+        method=opts.interval_method,
     )
     fs = pl.DataFrame(rows, schema=truenorth.FINDINGS_SCHEMA) if rows else None
     return {opts.into: scored}, fs
