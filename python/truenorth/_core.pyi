@@ -80,7 +80,13 @@ _IntervalOf: TypeAlias = Literal["p_alive", "expected_purchases", "conditional_p
 """Per-row predictions that ``interval`` bounds (purchase models)."""
 
 @type_check_only
-class FitResult(TypedDict):
+class _FitBoundary(TypedDict, total=False):
+    #: why the fit stopped where parameters run away to a boundary (None: it did not); only
+    #: ``fit`` sets it, a covariate fit leaves it out
+    boundary: str | None
+
+@type_check_only
+class FitResult(_FitBoundary):
     """What ``fit`` returns: estimates on the natural scale, standard errors and covariance
     by the delta method from the Hessian of the log-parameters (None when it is not positive
     definite)."""

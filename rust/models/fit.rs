@@ -16,6 +16,8 @@ pub struct FitOut {
     pub n_patterns: usize,
     pub n_obs: f64,
     pub grad_norm: f64,
+    /// Why the fit stopped at a boundary of the parameter space (see `Likelihood::boundary`).
+    pub boundary: Option<String>,
 }
 
 /// Mean negative log-likelihood and its gradient with respect to the log-parameters.
@@ -25,6 +27,24 @@ fn objective<M: Likelihood>(m: &M, d: &Data, wsum: f64, theta: &[f64]) -> (f64, 
     }
     let (ll, g) = m.ll_grad_log(theta, d);
     (-ll / wsum, g.iter().map(|gi| -gi / wsum).collect())
+}
+
+/// The fit's objective; it stops the optimiser where the model says its parameters run
+/// away towards a boundary.
+struct Obj<'a, M> {
+    m: &'a M,
+    d: &'a Data,
+    wsum: f64,
+}
+
+impl<M: Likelihood> optim::Objective for Obj<'_, M> {
+    fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        objective(self.m, self.d, self.wsum, theta)
+    }
+    fn stop(&self, theta: &[f64]) -> Option<String> {
+        let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+        self.m.boundary(&p, self.d)
+    }
 }
 
 /// Patterns above which the fit starts from the optimum of a subsample.
@@ -54,7 +74,7 @@ fn warm_start<M: Likelihood>(m: &M, d: &Data, start: Vec<f64>, max_iter: usize) 
     }
     s.index_columns();
     let wsum = s.total_weight();
-    let obj = |th: &[f64]| objective(m, &s, wsum, th);
+    let obj = Obj { m, d: &s, wsum };
     let th0: Vec<f64> = start.iter().map(|v| v.max(1e-8).ln()).collect();
     let res = optim::minimize(&obj, &th0, 1e-6, max_iter);
     if res.f.is_finite() && res.x.iter().all(|t| t.is_finite()) {
@@ -71,7 +91,7 @@ pub fn fit_data<M: Likelihood>(
     max_iter: usize,
 ) -> FitOut {
     let wsum = d.total_weight();
-    let obj = |th: &[f64]| objective(m, d, wsum, th);
+    let obj = Obj { m, d, wsum };
     let gtol = 1e-9;
     let first = match start {
         Some(s) => s,
@@ -125,6 +145,7 @@ pub fn fit_data<M: Likelihood>(
         },
         iterations: res.iterations,
         grad_norm: res.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs())),
+        boundary: res.stopped.then(|| res.message.clone()),
         params,
         se,
         cov,

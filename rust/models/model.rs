@@ -98,6 +98,12 @@ pub trait Likelihood: Sync {
     fn second_start(&self, first: &[f64]) -> Vec<f64> {
         vec![1.1; first.len()]
     }
+    /// Some(diagnosis) when natural-scale parameters `p` have run so far towards a boundary
+    /// of the parameter space that the fit should stop there (the likelihood keeps rising
+    /// along a ridge to infinity); the text names the parameters and what the limit means.
+    fn boundary(&self, _p: &[f64], _d: &Data) -> Option<String> {
+        None
+    }
 }
 
 /// How P(X(T, T+t] = n | x, t_x, T) is computed, if at all.

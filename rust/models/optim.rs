@@ -7,6 +7,11 @@
 /// search backs off.
 pub trait Objective {
     fn eval(&self, x: &[f64]) -> (f64, Vec<f64>);
+    /// A reason to stop at an accepted point `x` (the optimum lies at a boundary the
+    /// parameters run towards): checked after every step, so a runaway ends early and says why.
+    fn stop(&self, _x: &[f64]) -> Option<String> {
+        None
+    }
 }
 
 impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Objective for F {
@@ -23,6 +28,8 @@ pub struct OptResult {
     pub iterations: usize,
     pub converged: bool,
     pub message: String,
+    /// Stopped by [`Objective::stop`]; `message` says why.
+    pub stopped: bool,
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -73,13 +80,19 @@ pub fn minimize<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -
 /// finish (Hessian not positive definite).
 pub fn minimize_hybrid<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptResult {
     let mut res = lbfgs(obj, x0, gtol.max(1e-6), max_iter);
-    if !res.f.is_finite() {
+    if !res.f.is_finite() || res.stopped {
         return res;
     }
     let budget = max_iter.saturating_sub(res.iterations).min(10);
     if budget > 0 {
         res.converged = false;
         newton_polish(obj, &mut res, gtol, budget);
+    }
+    if let Some(why) = obj.stop(&res.x) {
+        res.converged = false;
+        res.stopped = true;
+        res.message = why;
+        return res;
     }
     if !res.converged && res.iterations < max_iter {
         let more = lbfgs(obj, &res.x, gtol, max_iter - res.iterations);
@@ -104,6 +117,7 @@ fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptRe
             iterations: 0,
             converged: false,
             message: "log-likelihood is not finite at the start values".into(),
+            stopped: false,
         };
     }
     let m = 8;
@@ -112,6 +126,7 @@ fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptRe
     let mut iter = 0;
     let mut message = String::from("maximum number of iterations reached");
     let mut converged = false;
+    let mut stopped = false;
     while iter < max_iter {
         if max_abs(&g) <= gtol {
             converged = true;
@@ -175,6 +190,11 @@ fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptRe
         x = xn;
         f = fnew;
         g = gn;
+        if let Some(why) = obj.stop(&x) {
+            message = why;
+            stopped = true;
+            break;
+        }
         if df.abs() <= 1e-16 * f.abs().max(1.0) && max_abs(&g) <= gtol * 1e3 {
             converged = true;
             message = "no further decrease (gradient near tolerance)".into();
@@ -188,6 +208,7 @@ fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptRe
         iterations: iter,
         converged,
         message,
+        stopped,
     }
 }
 

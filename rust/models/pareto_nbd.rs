@@ -50,6 +50,57 @@ fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t: f64) -> R {
     }
 }
 
+/// 1 − z of the series at t below which it needs more terms (about 40/(1 − z)) than the
+/// quadrature of `ln_tail_rel` costs nodes: there the likelihood switches to the quadrature.
+/// This happens when α and β are far apart, above all at the boundary where β runs to
+/// infinity (1 − z → 0 and the series would need millions of terms per pattern).
+const SERIES_SLOW: f64 = 0.05;
+
+fn series_slow(alpha: f64, beta: f64, t: f64) -> bool {
+    let (lo, hi) = if alpha < beta {
+        (alpha, beta)
+    } else {
+        (beta, alpha)
+    };
+    lo + t < SERIES_SLOW * (hi + t)
+}
+
+/// ln[∫_{t_x}^T (α+u)^−(r+x) (β+u)^−(s+1) du / first term] (the integral is
+/// (F(t_x) − F(T))/(r+s+x)) by adaptive Gauss–Kronrod: the integrand is smooth and
+/// decreasing, its cost does not depend on how far apart α and β are. Written with ln_1p of
+/// ratios to the values at t_x: at the boundary s ln(β+u) is ~10⁵ and differences of such
+/// logarithms would leave rounding noise of ~10⁻¹¹ that no quadrature tolerance gets under.
+fn ln_tail_rel<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, tx: f64, t: f64) -> R {
+    let (ia, ib) = (R::cst(1.0) / (alpha + tx), R::cst(1.0) / (beta + tx));
+    let integrand =
+        |u: f64| (-(r + x) * (ia * (u - tx)).ln_1p() - (s + 1.0) * (ib * (u - tx)).ln_1p()).exp();
+    let i = super::quad::integrate(&integrand, tx, t, 1e-13);
+    (r + x) * (ia * (t - tx)).ln_1p() + s * (ib * (t - tx)).ln_1p() - (beta + tx).ln() + i.ln()
+}
+
+/// ln(second term / first term) of the likelihood for t_x < T, or None when the second term
+/// is 0. `f_t` and `f_tx` give ln F(T) and ln F(t_x) (cached by the caller); they are asked
+/// for only where the series is fast.
+#[allow(clippy::too_many_arguments)]
+fn log_odds<R: Real>(
+    p: [R; 4],
+    x: f64,
+    tx: f64,
+    t: f64,
+    lfirst: R,
+    f_t: impl FnOnce() -> R,
+    f_tx: impl FnOnce() -> R,
+) -> Option<R> {
+    let [r, alpha, s, beta] = p;
+    // 1 − z is smallest at the smaller time, t_x.
+    if series_slow(alpha.val(), beta.val(), tx) {
+        return Some(s.ln() + ln_tail_rel(r, alpha, s, beta, x, tx, t));
+    }
+    let f_tx = f_tx();
+    let diff = f_t() - f_tx;
+    (diff.val() < 0.0).then(|| s.ln() - (r + s + x).ln() + f_tx - lfirst + (-(diff.exp_m1())).ln())
+}
+
 /// ln of the second/first term ratio (the log-odds of having died before T), or None when
 /// t_x = T (no room to die unobserved).
 fn log_odds_dead<R: Real>(p: [R; 4], x: f64, tx: f64, t: f64) -> Option<(R, R)> {
@@ -58,19 +109,16 @@ fn log_odds_dead<R: Real>(p: [R; 4], x: f64, tx: f64, t: f64) -> Option<(R, R)> 
     if tx >= t {
         return None;
     }
-    let f_tx = ln_f(r, alpha, s, beta, x, tx);
-    let f_t = ln_f(r, alpha, s, beta, x, t);
-    let diff = f_t - f_tx;
-    let dv = diff.val();
-    let ln_one_minus = if dv < 0.0 {
-        (-(diff.exp_m1())).ln()
-    } else {
-        return Some((lfirst, R::cst(f64::NEG_INFINITY)));
-    };
-    Some((
+    let dd = log_odds(
+        p,
+        x,
+        tx,
+        t,
         lfirst,
-        s.ln() - (r + s + x).ln() + f_tx - lfirst + ln_one_minus,
-    ))
+        || ln_f(r, alpha, s, beta, x, t),
+        || ln_f(r, alpha, s, beta, x, tx),
+    );
+    Some((lfirst, dd.unwrap_or(R::cst(f64::NEG_INFINITY))))
 }
 
 pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
@@ -79,11 +127,21 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
     let xmax = d.max_x();
     let table: Option<Vec<R>> =
         (xmax <= 2 * d.len() + 1024).then(|| (0..=xmax).map(|x| (r + x as f64).lgamma()).collect());
+    // ln F(t) only where its series is fast (elsewhere `log_odds` integrates and never
+    // reads it: the series is slow at t_x whenever it is at T ≥ t_x).
+    let (av, bv) = (alpha.val(), beta.val());
+    let ln_f_fast = |x: f64, t: f64| -> R {
+        if series_slow(av, bv, t) {
+            R::cst(f64::NAN)
+        } else {
+            ln_f(r, alpha, s, beta, x, t)
+        }
+    };
     // Terms that depend on (x, T) only — the first likelihood term and ln F(T) — once per
     // distinct pair (day-grained summaries have few), then per row only ln F(t_x).
     let at_t = |x: f64, t: f64| -> (R, R) {
         let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
-        (lfirst, ln_f(r, alpha, s, beta, x, t))
+        (lfirst, ln_f_fast(x, t))
     };
     let pair_terms: Option<Vec<(R, R)>> = d
         .xt_pairs
@@ -91,11 +149,10 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
         .map(|(u, _)| u.iter().map(|&(x, t)| at_t(x, t)).collect());
     // ln F(t_x) depends on (x, t_x) only: day-grained summaries have ~10× fewer distinct
     // (x, t_x) pairs than patterns, and this series is the costly part of a row.
-    let tx_terms: Option<Vec<R>> = d.xtx_pairs.as_ref().map(|(u, _)| {
-        u.par_iter()
-            .map(|&(x, tx)| ln_f(r, alpha, s, beta, x, tx))
-            .collect()
-    });
+    let tx_terms: Option<Vec<R>> = d
+        .xtx_pairs
+        .as_ref()
+        .map(|(u, _)| u.par_iter().map(|&(x, tx)| ln_f_fast(x, tx)).collect());
     par_sum(d.len(), |i| {
         let (x, tx, t) = (d.x[i], d.tx[i], d.t[i]);
         let lg = match &table {
@@ -109,16 +166,13 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
         let ll = if tx >= t {
             lfirst
         } else {
-            let f_tx = match (&tx_terms, &d.xtx_pairs) {
+            let f_tx = || match (&tx_terms, &d.xtx_pairs) {
                 (Some(v), Some((_, idx))) => v[idx[i] as usize],
                 _ => ln_f(r, alpha, s, beta, x, tx),
             };
-            let diff = f_t - f_tx;
-            if diff.val() < 0.0 {
-                let dd = s.ln() - (r + s + x).ln() + f_tx - lfirst + (-(diff.exp_m1())).ln();
-                lfirst + dd.softplus()
-            } else {
-                lfirst
+            match log_odds(p, x, tx, t, lfirst, || f_t, f_tx) {
+                Some(dd) => lfirst + dd.softplus(),
+                None => lfirst,
             }
         };
         (base + lg + ll) * d.w[i]
@@ -259,6 +313,52 @@ impl Likelihood for ParetoNbd {
         let (mx, mt) = d.mean_x_t();
         vec![1.0, mt / mx, 1.0, mt]
     }
+    fn boundary(&self, p: &[f64], d: &Data) -> Option<String> {
+        boundary(p[2], p[3], d.t.iter().fold(0.0, |m, &t| m.max(t)))
+    }
+}
+
+/// β beyond this many times the longest T: the optimiser is running along the ridge
+/// s, β → ∞ (or β → ∞ with s/β → 0) to a limit Pareto/NBD only reaches at infinity; the
+/// heterogeneity of dropout is then invisible within the window, so β is no estimate.
+const BETA_RUNAWAY: f64 = 1e4;
+
+/// The diagnosis of a fit that runs away with β (see [`BETA_RUNAWAY`]), else None.
+fn boundary(s: f64, beta: f64, t_max: f64) -> Option<String> {
+    if !beta.is_finite() || beta <= BETA_RUNAWAY * t_max.max(f64::MIN_POSITIVE) {
+        return None;
+    }
+    let mu = s / beta;
+    let meaning = if mu * t_max < 0.01 {
+        "the data show no dropout over the window: Pareto/NBD reduces to the NBD (customers \
+         never drop out)"
+            .to_string()
+    } else {
+        format!(
+            "the data cannot tell customers' dropout rates apart: Pareto/NBD reduces to one \
+             dropout rate s/beta for every customer (mean lifetime {})",
+            sig4(1.0 / mu)
+        )
+    };
+    Some(format!(
+        "boundary: s and beta grow without bound (s = {}, beta = {}, {:.0}x the longest T) \
+         with s/beta -> {} per time unit: {meaning}; the parameters are not an optimum: \
+         consider BG/NBD or a longer window",
+        sig4(s),
+        sig4(beta),
+        beta / t_max,
+        sig4(mu),
+    ))
+}
+
+/// Four significant digits, as Python's `:.4g`.
+fn sig4(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        let d = (3 - v.abs().max(1e-300).log10().floor() as i32).max(0) as usize;
+        format!("{v:.d$}")
+    }
 }
 
 impl BtydModel for ParetoNbd {
@@ -339,6 +439,28 @@ mod tests {
         pre + (first + s * integral).ln()
     }
 
+    /// `ll_quadrature` with every power taken relative to the first term, so that s ln β
+    /// never appears alone (finite for s and β in the 10⁷s).
+    fn ll_simpson_relative(p: [f64; 4], x: f64, tx: f64, t: f64) -> f64 {
+        let [r, alpha, s, beta] = p;
+        let lg = crate::models::special::lgamma;
+        let pre = lg(r + x) - lg(r) + r * alpha.ln()
+            - (r + x) * (alpha + t).ln()
+            - s * (t / beta).ln_1p();
+        let h = |u: f64| {
+            ((r + x) * ((t - u) / (alpha + u)).ln_1p() + s * ((t - u) / (beta + u)).ln_1p()
+                - (beta + u).ln())
+            .exp()
+        };
+        let n = 200_000;
+        let step = (t - tx) / n as f64;
+        let mut acc = h(tx) + h(t);
+        for k in 1..n {
+            acc += h(tx + k as f64 * step) * if k % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        pre + (s * acc * step / 3.0).ln_1p()
+    }
+
     #[test]
     fn likelihood_matches_quadrature_in_both_branches() {
         for p in [P, [0.553, 15.0, 0.606, 3.0], [2.0, 1.0, 1.5, 1.0]] {
@@ -348,6 +470,73 @@ mod tests {
                 assert!((a - b).abs() < 1e-9, "{p:?} {x} {tx} {t}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn quadrature_matches_the_series_on_ordinary_values() {
+        // Both ways of computing ln(second/first term), forced on the same rows, in both
+        // branches of the series (α ≥ β and α < β), small and large frequencies.
+        for p in [
+            P,
+            [0.553, 15.0, 0.606, 3.0],
+            [2.0, 1.0, 1.5, 1.0],
+            [0.3, 4.0, 2.5, 60.0],
+        ] {
+            let [r, alpha, s, beta] = p;
+            for &(x, tx, t) in &[
+                (1.0, 0.5, 38.86),
+                (2.0, 30.43, 38.86),
+                (5.0, 1.0, 30.0),
+                (40.0, 10.0, 52.0),
+            ] {
+                let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
+                let (f_t, f_tx) = (
+                    ln_f(r, alpha, s, beta, x, t),
+                    ln_f(r, alpha, s, beta, x, tx),
+                );
+                let series =
+                    s.ln() - (r + s + x).ln() + f_tx - lfirst + (-(f_t - f_tx).exp_m1()).ln();
+                let quad = s.ln() + ln_tail_rel(r, alpha, s, beta, x, tx, t);
+                assert!(
+                    (series - quad).abs() < 1e-10,
+                    "{p:?} {x} {tx} {t}: {series} vs {quad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn far_apart_alpha_and_beta_use_the_quadrature_and_stay_exact() {
+        // β ≫ α + t: the series would need ~40 (β+t)/(α+t) terms; the quadrature's answer
+        // must still match a brute-force integral (Simpson, written relative to the first
+        // term with ln_1p: the naive (β+t)^−s of `ll_quadrature` underflows here).
+        for p in [
+            [0.47, 6.1, 4.6e4, 1.8e6],
+            [0.5, 8.0, 0.02, 3.0e7],
+            [0.5, 1e6, 0.7, 12.0],
+        ] {
+            assert!(series_slow(p[1], p[3], 40.0));
+            for &(x, tx, t) in &[(0.0, 0.0, 40.0), (3.0, 12.5, 40.0), (20.0, 39.0, 40.0)] {
+                let a = ll_row(p, x, tx, t);
+                let b = ll_simpson_relative(p, x, tx, t);
+                assert!((a - b).abs() < 1e-9, "{p:?} {x} {tx} {t}: {a} vs {b}");
+                let pa = p_alive(p, x, tx, t);
+                assert!((0.0..=1.0).contains(&pa), "{pa}");
+            }
+        }
+    }
+
+    #[test]
+    fn boundary_is_named_only_when_beta_runs_away() {
+        assert!(boundary(0.606, 11.669, 38.86).is_none());
+        assert!(boundary(50.0, 3000.0, 38.86).is_none());
+        let common = boundary(4.6e4, 1.8e6, 40.0).unwrap();
+        assert!(
+            common.contains("s/beta -> 0.02556") && common.contains("one dropout rate"),
+            "{common}"
+        );
+        let none = boundary(0.02, 3.0e7, 40.0).unwrap();
+        assert!(none.contains("no dropout"), "{none}");
     }
 
     #[test]

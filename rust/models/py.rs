@@ -101,6 +101,7 @@ fn fit<'py>(
     dict.set_item("n_patterns", out.n_patterns)?;
     dict.set_item("n_observations", out.n_obs)?;
     dict.set_item("gradient_max_abs", out.grad_norm)?;
+    dict.set_item("boundary", out.boundary)?;
     Ok(dict)
 }
 

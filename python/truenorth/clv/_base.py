@@ -68,6 +68,10 @@ class _Model:
         self.n_observations: float | None = None
         self.n_patterns: int | None = None
         self.message: str | None = None
+        #: why the fit stopped where its parameters run away to a boundary of the parameter
+        #: space (e.g. Pareto/NBD's s and beta growing without bound), naming the parameters and
+        #: what the limit means; None when it did not (``converged`` is False when it did)
+        self.boundary: str | None = None
         #: the covariates of a covariate fit (``truenorth.clv.covariates``), else None
         self.covariates: CovariateSpec | None = None
         self._coef: tuple[float, ...] = ()
@@ -218,6 +222,7 @@ class _Model:
         self.n_observations = float(res["n_observations"])
         self.n_patterns = int(res["n_patterns"])
         self.message = res["message"]
+        self.boundary = res.get("boundary")
         if not self.converged:
             warnings.warn(
                 f"{self.label} fit did not converge after {self.n_iterations} iterations: "

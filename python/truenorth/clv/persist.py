@@ -48,6 +48,7 @@ def to_json(model: Model, path: str | os.PathLike[str] | None = None) -> str:
             "n_observations": model.n_observations,
             "n_patterns": model.n_patterns,
             "message": model.message,
+            "boundary": model.boundary,
         }
     spec = getattr(model, "covariates", None)
     if spec is not None:
@@ -100,6 +101,7 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> Model:
         model.n_observations = fit.get("n_observations")
         model.n_patterns = fit.get("n_patterns")
         model.message = fit.get("message")
+        model.boundary = fit.get("boundary")
         if not math.isfinite(model.log_likelihood):
             raise ModelInputError("model document: log_likelihood is not finite")
     cov = doc.get("covariates")

@@ -100,6 +100,7 @@ class Model(Protocol):
     n_observations: float | None
     n_patterns: int | None
     message: str | None
+    boundary: str | None
 
     def __init__(self, *, time_unit: str | None = None) -> None: ...
 

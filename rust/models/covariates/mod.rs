@@ -295,6 +295,7 @@ pub fn fit_cov<M: Likelihood>(
         },
         iterations: res.iterations,
         grad_norm: res.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs())),
+        boundary: None,
         params,
         se,
         cov,

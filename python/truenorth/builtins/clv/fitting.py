@@ -57,11 +57,17 @@ def same_unit(model: Any, unit: str, what: str) -> None:
 
 def convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: list) -> None:
     if getattr(model, "converged", True) is False:
+        # a runaway to a boundary says which parameters ran and what that means for the data
+        boundary = getattr(model, "boundary", None)
+        why = f" ({boundary})" if boundary else ""
         findings.append(
             ctx.finding(
                 str(name),
-                f"{name} fit did not converge; predictions may be unreliable",
+                f"{name} fit did not converge{why}; predictions may be unreliable",
                 severity="warn",
-                evidence={"n_iterations": getattr(model, "n_iterations", None)},
+                evidence={
+                    "n_iterations": getattr(model, "n_iterations", None),
+                    "boundary": boundary,
+                },
             )
         )
