@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from .. import _core
@@ -77,22 +79,37 @@ def aggregate(
         (pl.col("count") / n).alias("customer_share"),
     ]
 
-    def mean(i: int) -> pl.Expr:
-        return pl.when(pl.col(f"valid_{i}") > 0).then(pl.col(f"sum_{i}") / pl.col(f"valid_{i}"))
+    cols += measure_columns(
+        list(measures),
+        sums=[f"sum_{i}" for i in range(len(measures))],
+        valids=[f"valid_{i}" for i in range(len(measures))],
+    )
+    out = raw.select(cols)
+    if resort:
+        out = out.sort(by, maintain_order=True)
+    return out
 
-    for i, role in enumerate(measures):
-        total = pl.col(f"sum_{i}")
+
+def measure_columns(
+    roles: Sequence[str], *, sums: Sequence[str], valids: Sequence[str]
+) -> list[pl.Expr]:
+    """The per-segment columns of each measure role, from a frame with its per-group sum
+    (column ``sums[i]``) and count of non-null values (``valids[i]``): ``revenue`` (the total),
+    ``clv_total``/``clv_mean``/``clv_share``, and ``<role>_mean`` for the others. The layout
+    of the segment aggregates, shared by the local kernel and the Spark path. A group with no
+    values has a total of 0 and a null mean."""
+    cols: list[pl.Expr] = []
+    for role, sum_col, valid_col in zip(roles, sums, valids, strict=True):
+        total = pl.col(sum_col).fill_null(0.0)
+        mean = pl.when(pl.col(valid_col) > 0).then(pl.col(sum_col) / pl.col(valid_col))
         if role == "revenue":
             cols.append(total.alias("revenue"))
         elif role == "clv":
             cols += [
                 total.alias("clv_total"),
-                mean(i).alias("clv_mean"),
+                mean.alias("clv_mean"),
                 (total / total.sum()).alias("clv_share"),
             ]
         else:
-            cols.append(mean(i).alias(f"{role}_mean"))
-    out = raw.select(cols)
-    if resort:
-        out = out.sort(by, maintain_order=True)
-    return out
+            cols.append(mean.alias(f"{role}_mean"))
+    return cols

@@ -19,6 +19,8 @@ import polars as pl
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from truenorth.segment.aggregate import measure_columns
+
 #: rank error of the bracketing quantiles; the result is exact whatever it is, it only sets
 #: how many rows reach the driver (4·eps·n per order statistic: 40,000 at n = 10⁸)
 EPS = 1e-4
@@ -241,26 +243,14 @@ def aggregate(
     assert isinstance(raw, pl.DataFrame)
     n = raw["customers"].sum()
 
-    def mean(role: str) -> pl.Expr:
-        return pl.when(pl.col(f"valid_{role}") > 0).then(
-            pl.col(f"sum_{role}") / pl.col(f"valid_{role}")
-        )
-
     cols: list[pl.Expr] = [
         pl.col(by),
         pl.col("customers").cast(pl.Int64),
         (pl.col("customers") / n).alias("customer_share"),
+        *measure_columns(
+            list(measures),
+            sums=[f"sum_{role}" for role in measures],
+            valids=[f"valid_{role}" for role in measures],
+        ),
     ]
-    for role in measures:
-        total = pl.col(f"sum_{role}").fill_null(0.0)
-        if role == "revenue":
-            cols.append(total.alias("revenue"))
-        elif role == "clv":
-            cols += [
-                total.alias("clv_total"),
-                mean(role).alias("clv_mean"),
-                (total / total.sum()).alias("clv_share"),
-            ]
-        else:
-            cols.append(mean(role).alias(f"{role}_mean"))
     return raw.select(cols).sort(by)
