@@ -29,7 +29,7 @@ from truenorth.builtins.maturity import (
     load_ratings,
     load_ratings_text,
 )
-from truenorth.builtins.maturity.assess import DEFAULT_TABLES
+from truenorth.builtins.maturity.evidence import DEFAULT_TABLES
 from truenorth.errors import DataError, PackError
 from truenorth.testing import make_pack, rule_context
 

@@ -1,6 +1,8 @@
 """The ``maturity`` rule kind: staged customer-value maturity from ratings and run evidence.
 
-The assessment is in :mod:`.assess` (pure); the default criteria in ``catalogue.yaml``.
+The catalogue and ratings load in :mod:`.catalogue`, the run's evidence is rated in
+:mod:`.evidence`, the staged levels are computed in :mod:`.assess` (all pure); the default
+criteria ship in ``catalogue.yaml``.
 """
 
 from __future__ import annotations
@@ -14,22 +16,18 @@ from pydantic import Field
 
 from truenorth import Options, Rule, RuleContext, RuleKind, RuleOutput, hookimpl
 
-from .assess import (
-    DEFAULT_TABLES,
-    EVIDENCE_SCHEMA,
-    MATURITY_SCHEMA,
+from .assess import EVIDENCE_SCHEMA, MATURITY_SCHEMA, assess
+from .catalogue import (
     PROBES,
     RATINGS,
     Catalogue,
     Rating,
-    Run,
-    assess,
-    derive_evidence,
     load_catalogue,
     load_catalogue_text,
     load_ratings,
     load_ratings_text,
 )
+from .evidence import DEFAULT_TABLES, Run, derive_evidence
 
 __all__ = [
     "DOC",
