@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import DataError, PackError, Problem, RuleError, UsageError
-from ..io.datasets import apply_columns, diagnose_csv, read_dataset, to_lazy
+from ..io.datasets import apply_columns, read_dataset, to_lazy
 from .compiler import (
     CompiledPack,
     CompiledRule,
@@ -45,10 +45,11 @@ from .compiler import (
     resolve_path,
 )
 from .context import RunContext, RunState, render_message
+from .failures import describe, error_finding, out_of_range, unreadable_input
 from .findings import empty_findings
 from .packtests import TestOutcome, run_pack_tests
 from .plugins import Registry, load_registry
-from .records import Finding, Rule, RuleOutput
+from .records import Finding, RuleOutput
 from .result import (
     Result,
     RuleRun,
@@ -405,7 +406,7 @@ class Engine:
         if blocked:
             why = ", ".join(f"{t!r} (rule {failed_tables[t]!r} failed)" for t in blocked)
             msg = f"skipped: input table {why}"
-            f = _error_finding(rule, msg)
+            f = error_finding(rule, msg)
             return RuleRun(
                 rule.id,
                 rule.kind,
@@ -456,8 +457,8 @@ class Engine:
         except Exception as exc:
             seconds = time.perf_counter() - t0
             if not isinstance(exc, DataError):
-                exc = _unreadable_input(run, crule, exc) or _out_of_range(exc) or exc
-            msg = _describe(exc)
+                exc = unreadable_input(run, crule, exc) or out_of_range(exc) or exc
+            msg = describe(exc)
             rr = RuleRun(
                 rule.id,
                 rule.kind,
@@ -473,7 +474,7 @@ class Engine:
             )
             rr.traceback = traceback.format_exc()
             rr.data_error = isinstance(exc, DataError)
-            return rr, findings_frame([_error_finding(rule, msg)])
+            return rr, findings_frame([error_finding(rule, msg)])
         run.produced.update(produced)
         seconds = time.perf_counter() - t0
         return (
@@ -524,68 +525,6 @@ def _data_root(root: str | Path | None) -> Path | None:
     if not p.is_dir():
         raise UsageError(f"data_root {str(root)!r}: not a folder (expected an existing folder)")
     return p
-
-
-def _out_of_range(exc: BaseException) -> DataError | None:
-    """A DataError when Polars refused a value in a strict cast (``conversion from `f64` to
-    `i64` failed``): a count of 9.2e18 customers or a text where a number belongs is a property
-    of the data, which the user can fix, not a defect of the rule (exit 2, not 3)."""
-    if isinstance(exc, pl.exceptions.InvalidOperationError) and "conversion from" in str(exc):
-        first = str(exc).strip().splitlines()[0]
-        return DataError(f"a value is out of range for its column: {first}")
-    return None
-
-
-def _unreadable_input(run: RunState, crule: CompiledRule, exc: BaseException) -> DataError | None:
-    """A DataError when a Polars error came from an input dataset that cannot be read/parsed.
-
-    Datasets are scanned lazily, so a malformed file (ragged rows, invalid UTF-8, ...) only fails
-    inside the first rule that reads it. On that error path, re-read each input the rule reads;
-    if one fails on its own, the data is at fault: name the dataset, file and line.
-    """
-    if not isinstance(exc, pl.exceptions.PolarsError):
-        return None
-    for role in crule.reads:
-        lf = run.inputs.get(role)
-        if lf is None or role in run.produced:
-            continue
-        try:
-            lf.collect()
-        except Exception as read_exc:
-            where = ""
-            detail = ""
-            if role in run.sources:
-                path, options = run.sources[role]
-                where = f" ({path})"
-                if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-                    sep = options.get("separator") or (
-                        "\t" if path.suffix.lower() == ".tsv" else ","
-                    )
-                    found = diagnose_csv(path, separator=sep)
-                    detail = f"; {found}" if found else ""
-            first = str(read_exc).strip().splitlines()[0] if str(read_exc).strip() else ""
-            return DataError(f"dataset {role!r}{where}: cannot read: {first}{detail}")
-    return None
-
-
-def _describe(exc: BaseException) -> str:
-    """One line: the exception type and the first line of its message."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    text = text.strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def _error_finding(rule: Rule, message: str) -> Finding:
-    return Finding(
-        rule_id=rule.id,
-        kind=rule.kind,
-        severity="error",
-        subject=rule.id,
-        message=message,
-        action=None,
-        location=str(rule.location) if rule.location else None,
-    )
 
 
 def _as_list(sources: Any) -> list[Any]:
