@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, overload
 
+import numpy as np
 import polars as pl
 
 from .. import _core
@@ -281,8 +282,6 @@ def _covariate_clv_interval(
     _delta_only(model, method)
     extra = None
     if gg is not None:
-        import numpy as np
-
         theta = np.asarray(gg._p(), dtype=float)
         sigma = np.asarray(gg._interval_covariance(), dtype=float) / np.outer(theta, theta)
         p, q, v = theta
