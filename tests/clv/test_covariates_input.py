@@ -101,8 +101,8 @@ def test_unseen_category_and_missing_column_at_prediction(s):
         m.expected_purchases(s.drop("channel"), 10)
     with pytest.raises(Err, match="pass the new customer's"):
         m.expected_purchases_new(5)
-    with pytest.raises(Err, match="not available yet"):
-        m.p_alive(s, interval=0.9)
+    with pytest.raises(Err, match="method='delta' only"):
+        m.p_alive(s, interval=0.9, method="bootstrap")
 
 
 def test_options_are_checked(s):

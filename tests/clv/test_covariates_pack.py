@@ -97,11 +97,15 @@ def test_rule_fits_the_covariate_model_and_scores_each_profile(data):
 def test_undeclared_columns_are_pack_errors_with_locations():
     with pytest.raises(truenorth.PackError) as err:
         truenorth.Engine.load(
-            pack({"attributes": "attributes", "transaction": ["plan", "region"]}, interval=0.9)
+            pack(
+                {"attributes": "attributes", "transaction": ["plan", "region"]},
+                interval=0.9,
+                interval_method="bootstrap",
+            )
         )
     text = str(err.value)
     assert "no column 'region' in table 'attributes'" in text
-    assert "prediction intervals are not available with covariates" in text
+    assert "prediction intervals with covariates use the delta method only" in text
     with pytest.raises(truenorth.PackError, match="constrain names 'plan'"):
         truenorth.Engine.load(
             pack({"attributes": "attributes", "transaction": ["plan"], "constrain": ["plan"]})
@@ -117,3 +121,28 @@ def test_customer_without_attributes_is_a_data_error(data):
     run = result.rule("value")
     assert run.data_error
     assert "customer 'c7'" in (run.error or "") and "has no row" in (run.error or "")
+
+
+def test_rule_intervals_with_covariates_are_the_api_delta_intervals(data):
+    tx, attrs = data
+    cov = {"attributes": "attributes", "transaction": ["plan"], "lifetime": ["plan"]}
+    result = truenorth.Engine.load(pack(cov, interval=0.9)).run(
+        data={"transactions": tx, "attributes": attrs}
+    )
+    out = result.tables["customers"].sort("customer")
+    summary = clv.summarize(
+        tx,
+        customer="customer",
+        time="time",
+        amount="amount",
+        unit="1d",
+        observation_end="2024-10-27",
+    )
+    direct = clv.ParetoNBD(time_unit="1d").fit(
+        summary, covariates=attrs, transaction=["plan"], lifetime=["plan"]
+    )
+    band = direct.p_alive(clv.with_covariates(summary, attrs).sort("customer"), interval=0.9)
+    for col in ("p_alive_lower", "p_alive_upper"):
+        assert out[col].to_list() == pytest.approx(band[col].to_list(), rel=1e-9)
+    assert (out["p_alive_lower"] <= out["p_alive"]).all()
+    assert (out["p_alive_lower"] < out["p_alive_upper"]).any()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 import polars as pl
 
 from .. import _core
+from ._cov_intervals import Link, delta_bounds
 from ._input import (
     ModelInputError,
     as_frame,
@@ -556,10 +557,14 @@ class _PurchaseModel(_Model):
     ) -> pl.DataFrame:
         """The point column with its ``_lower`` and ``_upper`` bounds over parameter draws."""
         self._require("intervals", "prediction intervals (interval=)")
-        _no_covariate_intervals(self)
         level = check_interval(interval, draws, seed, method)
         x, tx, t = rfm_columns(data, discrete=self.capabilities.discrete)
-        if method == "delta":
+        lo: Any
+        hi: Any
+        if self.covariates is not None:
+            _delta_only(self, method)
+            lo, hi = self._covariate_interval(data, what, z_value(level), x, tx, t, kw)
+        elif method == "delta":
             cov = self._interval_covariance()
             lo, hi = _core.delta_interval(self._native, what, self._p(), cov, x, tx, t, level, **kw)
         else:
@@ -573,6 +578,19 @@ class _PurchaseModel(_Model):
                 _finite(pl.Series(hi).alias(f"{name}_upper"), self.label),
             ]
         )
+
+    def _covariate_interval(
+        self, data: Any, what: str, z: float, x: Any, tx: Any, t: Any, kw: dict[str, Any]
+    ) -> tuple[Any, Any]:
+        """Delta-method bounds of a covariate model (see ``_cov_intervals``)."""
+        horizon, n = float(kw.get("horizon", 0.0)), int(kw.get("n", 0))
+        row_what: Any = what
+
+        def predict(rows: list[pl.Series]) -> Any:
+            return _core.predict_rows(self._native, row_what, rows, x, tx, t, horizon, n)
+
+        link: Link = "logit" if what in ("p_alive", "conditional_p_purchases") else "log"
+        return delta_bounds(self, as_frame(data), predict, z, link)
 
     def log_likelihood_rows(self, data: Any) -> pl.Series:
         """Per-row log-likelihood at the current parameters."""
@@ -700,11 +718,11 @@ def _per_row_horizon(model: _PurchaseModel, data: Any, t: str | pl.Series) -> pl
     return _finite(pl.Series(col).alias("expected_purchases"), model.label)
 
 
-def _no_covariate_intervals(model: _Model) -> None:
-    if model.covariates is not None:
+def _delta_only(model: _Model, method: str) -> None:
+    if method != "delta":
         raise ModelInputError(
-            f"{model.label} with covariates: prediction intervals (interval=) are not "
-            "available yet; the coefficients' standard errors are in coefficients()"
+            f"{model.label} with covariates: prediction intervals use method='delta' only "
+            f"(got method={method!r}); the coefficients' standard errors are in coefficients()"
         )
 
 

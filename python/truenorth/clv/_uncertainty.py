@@ -80,8 +80,8 @@ def param_draws(model: Any, method: Method, draws: int, seed: int) -> list[list[
     runs once)."""
     if getattr(model, "covariates", None) is not None:
         raise ModelInputError(
-            f"{model.label} with covariates: prediction intervals (interval=) are not "
-            "available yet; the coefficients' standard errors are in coefficients()"
+            f"{model.label} with covariates: prediction intervals use method='delta' only; "
+            "the coefficients' standard errors are in coefficients()"
         )
     key = (method, draws, seed, model._params)
     cache: dict[Any, list[list[float]]] = model.__dict__.setdefault("_draw_cache", {})

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any, overload
 
+import numpy as np
 import polars as pl
 
 from .. import _core
-from ._base import _finite, _PurchaseModel, _SpendModel
+from ._base import _delta_only, _finite, _PurchaseModel, _SpendModel
+from ._cov_intervals import delta_bounds
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
-from ._uncertainty import Method, check_interval, param_draws
+from ._uncertainty import Method, check_interval, param_draws, z_value
 from .registry import models_registry
 
 #: Mean Gregorian month in days (365.25 / 12), the default length of a CLV "month".
@@ -225,7 +227,9 @@ def lifetime_value(
         kw["spend"] = spend.cast(pl.Float64)
         gg = None
     native = purchase_model._native
-    if method == "delta":
+    if purchase_model.covariates is not None:
+        lo, hi = _covariate_clv_interval(purchase_model, gg, df, x, tx, t, spend, level, method, kw)
+    elif method == "delta":
         cov = purchase_model._interval_covariance()
         if gg is not None:
             kw |= {"spend_params": gg._p(), "spend_covariance": gg_cov}
@@ -257,3 +261,47 @@ def _names(process: str) -> str:
     """The registered models of a process, for messages: "A, B or C"."""
     names = [c.__name__ for c in models_registry(process=process).values()]
     return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else "model"
+
+
+def _covariate_clv_interval(
+    model: _PurchaseModel,
+    gg: _SpendModel | None,
+    df: pl.DataFrame,
+    x: pl.Series,
+    tx: pl.Series,
+    t: pl.Series,
+    spend: pl.Series,
+    level: float,
+    method: Any,
+    kw: dict[str, Any],
+) -> tuple[Any, Any]:
+    """Delta-method CLV bounds of a covariate purchase model; a Gamma-Gamma spend model's
+    uncertainty adds its log-scale variance per row, as without covariates (independent
+    parameter blocks): with s = p(v + x m)/(p x + q − 1), ∂ln s/∂(ln p, ln q, ln v) =
+    (1 − p x/(p x + q − 1), −q/(p x + q − 1), v/(v + x m))."""
+    _delta_only(model, method)
+    extra = None
+    if gg is not None:
+        theta = np.asarray(gg._p(), dtype=float)
+        sigma = np.asarray(gg._interval_covariance(), dtype=float) / np.outer(theta, theta)
+        p, q, v = theta
+        xf = x.cast(pl.Float64).to_numpy()
+        m = kw["monetary"].to_numpy()
+        den = p * xf + q - 1.0
+        g = np.stack([1.0 - p * xf / den, -q / den, v / (v + xf * m)])
+        extra = np.einsum("ir,ij,jr->r", g, sigma, g)
+
+    def predict(rows: list[pl.Series]) -> Any:
+        return _core.clv_rows(
+            model._native,
+            rows,
+            x,
+            tx,
+            t,
+            spend.cast(pl.Float64),
+            kw["steps"],
+            kw["step_length"],
+            kw["discount_rate"],
+        )
+
+    return delta_bounds(model, df, predict, z_value(level), "log", extra)

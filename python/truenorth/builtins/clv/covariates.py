@@ -42,8 +42,11 @@ def reads(cov: CovariateOptions | None) -> list[str]:
     return [cov.attributes] if cov is not None else []
 
 
-def validate(cov: CovariateOptions | None, customer: str, ctx: Any, *, interval: bool) -> None:
-    """Load-time checks: the attribute table's declared columns, and options that combine."""
+def validate(
+    cov: CovariateOptions | None, customer: str, ctx: Any, *, interval_method: str | None
+) -> None:
+    """Load-time checks: the attribute table's declared columns, and options that combine
+    (``interval_method``: None without intervals)."""
     if cov is None:
         return
     at = ("with", "covariates")
@@ -51,11 +54,11 @@ def validate(cov: CovariateOptions | None, customer: str, ctx: Any, *, interval:
         ctx.error(
             "covariates: no columns", at=at, expected="transaction: [...] and/or lifetime: [...]"
         )
-    if interval:
+    if interval_method not in (None, "delta"):
         ctx.error(
-            "prediction intervals are not available with covariates",
-            at=("with", "interval"),
-            expected="interval: null, or no covariates",
+            "prediction intervals with covariates use the delta method only",
+            at=("with", "interval_method"),
+            expected="interval_method: delta",
         )
     for c in cov.constrain:
         if c not in cov.transaction or c not in cov.lifetime:

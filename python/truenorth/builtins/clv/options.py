@@ -322,7 +322,10 @@ def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
                     expected=f"one of: {', '.join(schema)}",
                 )
     clv_covariates.validate(
-        options.covariates, options.customer, ctx, interval=options.interval is not None
+        options.covariates,
+        options.customer,
+        ctx,
+        interval_method=options.interval_method if options.interval is not None else None,
     )
     if options.covariates is not None and options.model == AUTO:
         ctx.error(
