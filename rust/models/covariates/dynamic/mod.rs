@@ -106,6 +106,44 @@ impl DynData {
     pub fn n_params(&self) -> usize {
         4 + self.kt + self.kl
     }
+
+    /// Consecutive pieces of a customer with equal covariates merged into one (the
+    /// likelihood is unchanged; a covariate that rarely changes then costs few pieces).
+    pub fn merged(self) -> DynData {
+        let (kt, kl) = (self.kt, self.kl);
+        let row = |k: usize| {
+            (
+                &self.zt[k * kt..(k + 1) * kt],
+                &self.zl[k * kl..(k + 1) * kl],
+            )
+        };
+        let mut out = DynData {
+            off: vec![0],
+            ..Default::default()
+        };
+        for i in 0..self.off.len() - 1 {
+            let mut prev: Option<usize> = None;
+            for k in self.off[i]..self.off[i + 1] {
+                match prev {
+                    Some(p) if row(p) == row(k) => *out.dur.last_mut().unwrap() += self.dur[k],
+                    _ => {
+                        out.dur.push(self.dur[k]);
+                        out.zt.extend_from_slice(row(k).0);
+                        out.zl.extend_from_slice(row(k).1);
+                        prev = Some(k);
+                    }
+                }
+            }
+            out.off.push(out.dur.len());
+        }
+        DynData {
+            off: out.off,
+            dur: out.dur,
+            zt: out.zt,
+            zl: out.zl,
+            ..self
+        }
+    }
 }
 
 /// Running A(τ), B(τ) and their coefficient derivatives along a covariate path.

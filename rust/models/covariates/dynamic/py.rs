@@ -69,7 +69,7 @@ fn dyn_data(
     frequency: &Bound<'_, PyAny>,
     recency: &Bound<'_, PyAny>,
     t: &Bound<'_, PyAny>,
-    trans_sum: &[Bound<'_, PyAny>],
+    trans_sum: Option<&[Bound<'_, PyAny>]>,
     offsets: &Bound<'_, PyAny>,
     dur: &Bound<'_, PyAny>,
     trans: &[Bound<'_, PyAny>],
@@ -94,7 +94,7 @@ fn dyn_data(
             )));
         }
     }
-    if trans_sum.len() != trans.len() {
+    if trans_sum.is_some_and(|s| s.len() != trans.len()) {
         return Err(core_err(
             "one purchase-time sum per transaction covariate is needed",
         ));
@@ -112,7 +112,11 @@ fn dyn_data(
     }
     let p = dur.len();
     Ok(DynData {
-        st: matrix(trans_sum, n, "purchase-time covariate sum")?,
+        // predictions do not use the purchase-time sums
+        st: match trans_sum {
+            Some(s) => matrix(s, n, "purchase-time covariate sum")?,
+            None => vec![0.0; n * trans.len()],
+        },
         zt: matrix(trans, p, "transaction covariate")?,
         zl: matrix(life, p, "lifetime covariate")?,
         kt: trans.len(),
@@ -122,7 +126,8 @@ fn dyn_data(
         t: tv,
         off,
         dur,
-    })
+    }
+    .merged())
 }
 
 fn check_params(p: &[f64], d: &DynData) -> PyResult<()> {
@@ -160,7 +165,14 @@ fn dyncov_fit<'py>(
     max_iter: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = dyn_data(
-        frequency, recency, t, &trans_sum, offsets, dur, &trans, &life,
+        frequency,
+        recency,
+        t,
+        Some(&trans_sum),
+        offsets,
+        dur,
+        &trans,
+        &life,
     )?;
     if d.is_empty() {
         return Err(core_err("no customers to fit"));
@@ -199,7 +211,14 @@ fn dyncov_log_likelihood<'py>(
     life: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<(f64, Vec<f64>)> {
     let d = dyn_data(
-        frequency, recency, t, &trans_sum, offsets, dur, &trans, &life,
+        frequency,
+        recency,
+        t,
+        Some(&trans_sum),
+        offsets,
+        dur,
+        &trans,
+        &life,
     )?;
     check_params(&params, &d)?;
     Ok(py.detach(|| ll_grad(&to_free(&params), &d)))
@@ -224,13 +243,8 @@ fn dyncov_predict<'py>(
     f_trans: Vec<Bound<'py, PyAny>>,
     f_life: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<(Vec<f64>, Vec<f64>)> {
-    let n = f64_values(frequency, "frequency")?.len();
-    let zeros: Vec<Bound<'py, PyAny>> = Vec::new();
-    let mut d = dyn_data(frequency, recency, t, &zeros, offsets, dur, &zeros, &life)?;
-    // The purchase-time sums do not enter the predictions; the transaction path does.
-    d.kt = trans.len();
-    d.st = vec![0.0; n * d.kt];
-    d.zt = matrix(&trans, d.dur.len(), "transaction covariate")?;
+    let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
+    let n = d.len();
     check_params(&params, &d)?;
     if f_trans.len() != d.kt || f_life.len() != d.kl {
         return Err(core_err("the future path needs the same covariate columns"));
@@ -245,7 +259,8 @@ fn dyncov_predict<'py>(
         off,
         dur: fdur,
         ..Default::default()
-    };
+    }
+    .merged();
     Ok(py.detach(|| predict(&params, &d, &future)))
 }
 

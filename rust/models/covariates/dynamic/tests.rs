@@ -130,3 +130,26 @@ fn gauss_legendre_integrates_degree_19_exactly() {
     let s: f64 = gauss_legendre().iter().map(|(x, w)| w * x.powi(19)).sum();
     assert!((s - 1.0 / 20.0).abs() < 1e-15);
 }
+
+#[test]
+fn merging_equal_pieces_keeps_likelihood_and_gradient() {
+    // covariates change every third piece
+    let d = data(|i, k| varying(i, k / 3), 2, 1);
+    let m = d.clone().merged();
+    assert!(m.dur.len() * 2 < d.dur.len());
+    let th = [
+        0.8_f64.ln(),
+        6.0_f64.ln(),
+        0.9_f64.ln(),
+        11.0_f64.ln(),
+        0.3,
+        -0.5,
+        0.4,
+    ];
+    let (a, ga) = ll_grad(&th, &d);
+    let (b, gb) = ll_grad(&th, &m);
+    assert!((a - b).abs() < 1e-10 * a.abs(), "{a} vs {b}");
+    for (x, y) in ga.iter().zip(&gb) {
+        assert!((x - y).abs() < 1e-8 * (1.0 + x.abs()));
+    }
+}
