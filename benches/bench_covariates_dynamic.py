@@ -20,9 +20,9 @@ from truenorth.clv.covariates_dynamic import fit_dynamic_covariates
 from truenorth.clv.covariates_dynamic_simulate import simulate_dynamic
 
 
-def timed(f):
+def timed(f, *args, **kwargs):
     w, c = time.perf_counter(), time.process_time()
-    out = f()
+    out = f(*args, **kwargs)
     return out, time.perf_counter() - w, time.process_time() - c
 
 
@@ -60,13 +60,9 @@ def main(n: int) -> None:
     for tc, lc in ((["vip"], ["vip"]), (["promo", "season", "vip"], ["promo", "vip"])):
         table, origin = check_table(cov, Columns(), list(dict.fromkeys(tc + lc)), 7.0)
         spec = CovariateSpec.build(table, tc, lc, [], {}, {})
-        _, wp, cp = timed(
-            lambda: calibration(tr, table, spec, Columns(), Calendar(origin, 7.0, end))
-        )
+        _, wp, _ = timed(calibration, tr, table, spec, Columns(), Calendar(origin, 7.0, end))
         f, w, c = timed(
-            lambda: fit_dynamic_covariates(
-                tr, cov, transaction=tc, lifetime=lc, calibration_end=end
-            )
+            fit_dynamic_covariates, tr, cov, transaction=tc, lifetime=lc, calibration_end=end
         )
         print(
             f"| dynamic: {'+'.join(tc)} / {'+'.join(lc)} (paths {wp:.2f} s wall) | "
