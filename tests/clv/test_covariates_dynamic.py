@@ -172,6 +172,15 @@ def test_misaligned_and_duplicate_periods():
     _err(r"row \d+ repeats customer 0", tr, pl.concat([cov, cov.head(1)]))
 
 
+def test_customer_id_types_must_match():
+    tr, cov = _small()
+    _err(
+        r"'customer' is String but the covariate table's is Int64",
+        tr.with_columns(pl.col("customer").cast(pl.String)),
+        cov,
+    )
+
+
 def test_unknown_column_and_no_covariates():
     tr, cov = _small()
     _err(r"no column 'spend'", tr, cov, transaction=["spend"])

@@ -160,6 +160,11 @@ def calibration(
     if tr[cols.customer].null_count():
         i = int(tr[cols.customer].is_null().arg_true()[0])
         raise ModelInputError(f"transactions: column {cols.customer!r} is null at row {i + 1}")
+    if tr[cols.customer].dtype != table[cols.customer].dtype:
+        raise ModelInputError(
+            f"transactions: column {cols.customer!r} is {tr[cols.customer].dtype} but the "
+            f"covariate table's is {table[cols.customer].dtype}; use one type for the ids"
+        )
     when = _time_column(tr, cols.date, "transactions")
     end = cal.end_us()
     tr = (

@@ -15,7 +15,8 @@ where ``origin`` is the earliest period start in the covariate table; every star
 Time is measured in periods (the parameters ``alpha`` and ``beta`` are in periods). Each
 customer's clock starts at the first purchase; T runs to the calibration end. Rows of the
 same customer and timestamp are one purchase (pass dates to count same-day purchases once,
-as CLVTools does).
+as CLVTools does). Customers whose first purchase is after the calibration end are in neither
+the fit nor the predictions.
 
 What the covariate table needs: one row per customer and period, for every period from the
 customer's first purchase up to and including the period containing the calibration end;
@@ -152,6 +153,13 @@ class DynamicCovariateFit:
             [_series(z) for z in f_zt],
             [_series(z) for z in f_zl],
         )
+        bad = ~np.isfinite(np.asarray(ex, dtype=float))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ModelInputError(
+                f"covariates: customer {paths.customers[i]!r} has covariate values so large "
+                "that exp(coefficients · covariates) overflows; check their scale"
+            )
         return pl.DataFrame(
             {
                 self.columns.customer: paths.customers,

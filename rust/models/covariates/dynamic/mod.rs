@@ -209,6 +209,10 @@ fn customer(th: &[f64], d: &DynData, i: usize, grad: Option<&mut [f64]>) -> (f64
         let ztk = &d.zt[k * kt..(k + 1) * kt];
         let zlk = &d.zl[k * kl..(k + 1) * kl];
         let (ak, bk) = (dot(gt, ztk).exp(), dot(gl, zlk).exp());
+        if !(ak.is_finite() && bk.is_finite()) {
+            // exp(γ'z) overflowed: outside the domain (the optimiser backs off)
+            return (f64::NAN, f64::NAN, w);
+        }
         let e = if k + 1 == last {
             t
         } else {
@@ -413,6 +417,9 @@ pub fn predict(params: &[f64], d: &DynData, future: &DynData) -> (Vec<f64>, Vec<
                 let ztk = &future.zt[k * kt..(k + 1) * kt];
                 let zlk = &future.zl[k * kl..(k + 1) * kl];
                 let (ak, bk) = (dot(gt, ztk).exp(), dot(gl, zlk).exp());
+                if !(ak.is_finite() && bk.is_finite()) {
+                    return (pa, f64::NAN);
+                }
                 let b0 = bt + bf;
                 let reach = |u: f64| (b0 + bk * u) / (bk * (1.0 + s / 3.0));
                 quad(future.dur[k], reach, |u, wq| {
