@@ -104,12 +104,21 @@ fn constant_covariates_are_the_static_model() {
         ParetoNbd,
         &[Link::Fixed, Link::Trans(-1), Link::Fixed, Link::Life(-1)],
     );
-    let p = [0.8, 6.0, 0.9, 11.0, 0.3, -0.5, 0.4];
-    let (want, gw) = stat.ll_grad(&spec, &p, &sd);
-    let (got, gg) = ll_grad(&to_free(&p), &d);
-    assert!((got - want).abs() < 1e-10 * want.abs(), "{got} vs {want}");
-    for (a, b) in gg.iter().zip(&gw) {
-        assert!((a - b).abs() < 1e-8 * (1.0 + b.abs()), "{gg:?} vs {gw:?}");
+    // typical, steep (small alpha and beta: the integrand falls fast near t_x) and flat
+    for p in [
+        [0.8, 6.0, 0.9, 11.0, 0.3, -0.5, 0.4],
+        [2.5, 0.05, 0.3, 0.2, 1.2, -0.8, 0.6],
+        [0.2, 30.0, 3.0, 0.5, -0.4, 0.9, -1.1],
+    ] {
+        let (want, gw) = stat.ll_grad(&spec, &p, &sd);
+        let (got, gg) = ll_grad(&to_free(&p), &d);
+        assert!(
+            (got - want).abs() < 1e-10 * want.abs(),
+            "{p:?}: {got} vs {want}"
+        );
+        for (a, b) in gg.iter().zip(&gw) {
+            assert!((a - b).abs() < 1e-8 * (1.0 + b.abs()), "{gg:?} vs {gw:?}");
+        }
     }
 }
 
