@@ -22,6 +22,9 @@ __all__ = [
     "cov_log_likelihood",
     "customer_summary",
     "delta_interval",
+    "dyncov_fit",
+    "dyncov_log_likelihood",
+    "dyncov_predict",
     "expected_purchases_rows",
     "fit",
     "group_sums",
@@ -186,6 +189,69 @@ def cov_log_likelihood(
     weights: _ArrowStreamExportable | None = None,
 ) -> tuple[float, list[float]]:
     """Log-likelihood and its gradient in (log base parameters, coefficients)."""
+
+@type_check_only
+class DynCovFitResult(TypedDict):
+    """What ``dyncov_fit`` returns: (r, alpha, s, beta, coefficients) on the natural scale,
+    standard errors and covariance by the delta method (None when the Hessian is not positive
+    definite)."""
+
+    params: list[float]
+    standard_errors: list[float] | None
+    covariance: list[list[float]] | None
+    log_likelihood: float
+    converged: bool
+    n_iterations: int
+    message: str
+    n_observations: float
+    gradient_max_abs: float
+
+def dyncov_fit(
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans_sum: Sequence[_ArrowStreamExportable],
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> DynCovFitResult:
+    """Pareto/NBD with time-varying covariates (``truenorth.clv.covariates_dynamic``): per
+    customer frequency, recency, T (periods since the first purchase) and the sums of the
+    transaction covariates over the repeat purchases; customer i's covariate path is pieces
+    ``offsets[i]..offsets[i+1]`` of ``dur`` (lengths summing to T), ``trans``, ``life``."""
+
+def dyncov_log_likelihood(
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    trans_sum: Sequence[_ArrowStreamExportable],
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+) -> tuple[float, list[float]]:
+    """Log-likelihood and its gradient in (log r, log alpha, log s, log beta, coefficients)."""
+
+def dyncov_predict(
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    f_offsets: _ArrowStreamExportable,
+    f_dur: _ArrowStreamExportable,
+    f_trans: Sequence[_ArrowStreamExportable],
+    f_life: Sequence[_ArrowStreamExportable],
+) -> tuple[list[float], list[float]]:
+    """P(alive at T) and expected purchases over each customer's future path (pieces from T
+    on, laid out as the calibration path)."""
 
 def predict_rows(
     model: _PurchaseModelKind,

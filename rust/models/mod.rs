@@ -60,6 +60,7 @@ pub fn model_for(kind: &str) -> PyResult<&'static dyn Kernels> {
 pub fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     py::register(m)?;
     covariates::py::register(m)?;
+    covariates::dynamic::py::register(m)?;
     py_intervals::register(m)
 }
 

@@ -17,6 +17,7 @@
 //! Rows with equal (x, t_x, T, covariates) are merged first: categorical covariates keep the
 //! patterns few; every distinct continuous value is a pattern of its own.
 
+pub mod dynamic;
 pub mod py;
 
 use std::collections::HashMap;
