@@ -260,7 +260,9 @@ mod tests {
     fn population(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let mut s: u64 = 42;
         let mut next = |k: u64| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 33) % k
         };
         let (mut x, mut tx, mut t) = (vec![], vec![], vec![]);
@@ -284,7 +286,12 @@ mod tests {
         let (a, b): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 3 == 0);
         let part = |idx: &[usize]| {
             let pick = |v: &[f64]| idx.iter().map(|&i| v[i]).collect::<Vec<_>>();
-            compress(&pick(&all.x), &pick(&all.tx), &pick(&all.t), Some(&pick(&all.w)))
+            compress(
+                &pick(&all.x),
+                &pick(&all.tx),
+                &pick(&all.t),
+                Some(&pick(&all.w)),
+            )
         };
         let parts = [part(&a), part(&b)];
         let total = |thetas: &[Vec<f64>]| -> Vec<(f64, Vec<f64>)> {
@@ -299,10 +306,20 @@ mod tests {
         };
         let wsum = all.total_weight();
         let got = fit_external(&m, &total, &parts[1], wsum, all.len(), None, 500);
-        assert!(want.converged && got.converged, "{} / {}", want.message, got.message);
+        assert!(
+            want.converged && got.converged,
+            "{} / {}",
+            want.message,
+            got.message
+        );
         assert_eq!(got.n_patterns, want.n_patterns);
         for (g, w) in got.params.iter().zip(&want.params) {
-            assert!((g / w - 1.0).abs() < 1e-8, "{:?} vs {:?}", got.params, want.params);
+            assert!(
+                (g / w - 1.0).abs() < 1e-8,
+                "{:?} vs {:?}",
+                got.params,
+                want.params
+            );
         }
         assert!((got.ll - want.ll).abs() < 1e-9 * want.ll.abs());
     }
