@@ -11,12 +11,15 @@ memory bounded by the budget instead of by the stream. The folder goes on succes
 Ctrl-C.
 
 Eager Arrow producers (PyArrow tables, pandas frames) are already in memory and are not
-streams here.
+streams here. PyArrow (not a dependency of truenorth) reads the stream; without it a DuckDB
+relation is read whole, as before.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from ._budget import Limits
 from ._spill import fits
@@ -34,10 +36,18 @@ __all__ = ["is_stream", "stream_input"]
 
 def is_stream(data: Any) -> bool:
     """Whether ``data`` is a one-pass Arrow stream read within the budget."""
-    return isinstance(data, pa.RecordBatchReader) or type(data).__name__ == "DuckDBPyRelation"
+    pa = sys.modules.get("pyarrow")  # a RecordBatchReader means PyArrow is imported
+    if pa is not None and isinstance(data, pa.RecordBatchReader):
+        return True
+    return (
+        type(data).__name__ == "DuckDBPyRelation"
+        and importlib.util.find_spec("pyarrow") is not None
+    )
 
 
-def _reader(data: Any) -> pa.RecordBatchReader:
+def _reader(data: Any) -> Any:
+    import pyarrow as pa
+
     if isinstance(data, pa.RecordBatchReader):
         return data
     try:
@@ -52,12 +62,14 @@ def stream_input(
 ) -> Iterator[pl.DataFrame | pl.LazyFrame]:
     """The stream ``data`` narrowed to ``columns``: a DataFrame when it fits
     ``limits.memory``, else a scan of its copy on disk (valid inside the ``with`` block)."""
+    import pyarrow as pa
+
     reader = _reader(data)
     names = reader.schema.names
     for c in columns:
         if c not in names:
             raise ValueError(f"column '{c}' not found; the input has columns {names}")
-    kept: list[pa.RecordBatch] = []
+    kept: list[Any] = []
     size = 0
     for batch in reader:
         narrow = batch.select(columns)
