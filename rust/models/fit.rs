@@ -256,23 +256,13 @@ mod tests {
     use super::super::model::Likelihood;
     use super::*;
 
-    /// Summaries of a deterministic pseudo-random population (x, t_x <= T).
+    /// Summaries of a simulated BG/NBD population.
     fn population(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let mut s: u64 = 42;
-        let mut next = |k: u64| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) % k
-        };
-        let (mut x, mut tx, mut t) = (vec![], vec![], vec![]);
-        for _ in 0..n {
-            let tt = 20 + next(20);
-            let xx = next(3) * next(5);
-            x.push(xx as f64);
-            tx.push(if xx == 0 { 0.0 } else { (tt - next(tt)) as f64 });
-            t.push(tt as f64);
-        }
+        let t: Vec<f64> = (0..n).map(|i| 20.0 + (i % 20) as f64).collect();
+        let k = crate::models::model_for("bg_nbd").unwrap();
+        let (x, tx) = k
+            .simulate_summary(&[0.5, 5.0, 0.7, 2.5], &t, 7, Some(1.0))
+            .unwrap();
         (x, tx, t)
     }
 
