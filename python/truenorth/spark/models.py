@@ -79,7 +79,7 @@ def fit(
     ``max_patterns`` distinct patterns are collected and fitted on the driver (one Spark job
     for the patterns); beyond that the fit is distributed: the patterns stay cached in
     Spark and each log-likelihood evaluation of the driver's optimiser is one Spark job that
-XX
+    sums the partitions' log-likelihood and gradient (10-20 jobs). Both paths give
     the parameters of a local fit.
 
     Example::
