@@ -4,7 +4,7 @@ Checked against the built module by ``python -m mypy.stubtest truenorth._core`` 
 ``.ci/run``): names, parameters and defaults must match the extension.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, TypeAlias, TypedDict, final, type_check_only
 
 __all__ = [
@@ -27,8 +27,10 @@ __all__ = [
     "dyncov_predict",
     "expected_purchases_rows",
     "fit",
+    "fit_external",
     "group_sums",
     "interval",
+    "ll_grad",
     "log_likelihood",
     "param_draws",
     "predict",
@@ -134,6 +136,26 @@ def log_likelihood(
     t: _ArrowStreamExportable,
     weights: _ArrowStreamExportable | None = None,
 ) -> float: ...
+def ll_grad(
+    model: _ModelKind,
+    thetas: list[list[float]],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    weights: _ArrowStreamExportable | None = None,
+) -> list[tuple[float, list[float]]]: ...
+def fit_external(
+    model: _ModelKind,
+    objective: Callable[[list[list[float]]], list[tuple[float, list[float]]]],
+    frequency: _ArrowStreamExportable,
+    second: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    weights: _ArrowStreamExportable,
+    n_observations: float,
+    n_patterns: int,
+    start: list[float] | None = None,
+    max_iter: int = 500,
+) -> FitResult: ...
 def predict(
     model: _ModelKind,
     what: _Prediction,

@@ -73,8 +73,14 @@ fn warm_start<M: Likelihood>(m: &M, d: &Data, start: Vec<f64>, max_iter: usize) 
         s.w.push(d.w[i]);
     }
     s.index_columns();
+    sample_optimum(m, &s, start, max_iter)
+}
+
+/// The optimum on the sample `s` (a start for the fit on the full data), or `start` when
+/// that fit fails.
+fn sample_optimum<M: Likelihood>(m: &M, s: &Data, start: Vec<f64>, max_iter: usize) -> Vec<f64> {
     let wsum = s.total_weight();
-    let obj = Obj { m, d: &s, wsum };
+    let obj = Obj { m, d: s, wsum };
     let th0: Vec<f64> = start.iter().map(|v| v.max(1e-8).ln()).collect();
     let res = optim::minimize(&obj, &th0, 1e-6, max_iter);
     if res.f.is_finite() && res.x.iter().all(|t| t.is_finite()) {
@@ -91,18 +97,107 @@ pub fn fit_data<M: Likelihood>(
     max_iter: usize,
 ) -> FitOut {
     let wsum = d.total_weight();
-    let obj = Obj { m, d, wsum };
-    let gtol = 1e-9;
     let first = match start {
         Some(s) => s,
         None => warm_start(m, d, m.start_values(d), max_iter),
     };
+    optimise(m, &Obj { m, d, wsum }, first, wsum, d.len(), max_iter)
+}
+
+/// The log-likelihood of data held elsewhere (summed over Spark partitions) and its
+/// gradient in the log-parameters, evaluated by `total`, as the fit's objective; `sample`
+/// (some of the patterns, with the longest T) stands in for the data where the fit reads
+/// the data themselves: start values and boundary diagnoses.
+struct External<'a, M> {
+    m: &'a M,
+    total: Total<'a>,
+    sample: &'a Data,
+    wsum: f64,
+}
+
+/// The total log-likelihood and gradient at each of several log-parameter vectors.
+pub type Total<'a> = &'a dyn Fn(&[Vec<f64>]) -> Vec<(f64, Vec<f64>)>;
+
+impl<M: Likelihood> optim::Objective for External<'_, M> {
+    fn eval(&self, theta: &[f64]) -> (f64, Vec<f64>) {
+        self.eval_many(&[theta.to_vec()]).remove(0)
+    }
+    fn eval_many(&self, thetas: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
+        let ok = |th: &Vec<f64>| th.iter().all(|t| t.is_finite() && t.abs() <= 30.0);
+        let wanted: Vec<Vec<f64>> = thetas.iter().filter(|th| ok(th)).cloned().collect();
+        let mut got = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            (self.total)(&wanted)
+        }
+        .into_iter();
+        thetas
+            .iter()
+            .map(|th| {
+                // outside the domain: the line search backs off, as in a local fit
+                let nan = (f64::NAN, vec![f64::NAN; th.len()]);
+                if !ok(th) {
+                    return nan;
+                }
+                match got.next() {
+                    Some((ll, g)) if g.len() == th.len() => (
+                        -ll / self.wsum,
+                        g.iter().map(|gi| -gi / self.wsum).collect(),
+                    ),
+                    _ => nan,
+                }
+            })
+            .collect()
+    }
+    fn stop(&self, theta: &[f64]) -> Option<String> {
+        let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+        self.m.boundary(&p, self.sample)
+    }
+}
+
+/// [`fit_data`] on `n_patterns` patterns of total weight `wsum` that are not here: `total`
+/// returns their log-likelihood and its gradient in the log-parameters (the sum of
+/// [`Likelihood::ll_grad_log`] over the parts). Without `start`, the fit starts from the
+/// optimum on `sample`, as a local fit on many patterns starts from a subsample's.
+pub fn fit_external<M: Likelihood>(
+    m: &M,
+    total: Total<'_>,
+    sample: &Data,
+    wsum: f64,
+    n_patterns: usize,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> FitOut {
+    let first = match start {
+        Some(s) => s,
+        None => sample_optimum(m, sample, m.start_values(sample), max_iter),
+    };
+    let obj = External {
+        m,
+        total,
+        sample,
+        wsum,
+    };
+    optimise(m, &obj, first, wsum, n_patterns, max_iter)
+}
+
+/// The optimiser and standard errors of a fit from `first`, with the mean negative
+/// log-likelihood `obj`.
+fn optimise<M: Likelihood, O: optim::Objective>(
+    m: &M,
+    obj: &O,
+    first: Vec<f64>,
+    wsum: f64,
+    n_patterns: usize,
+    max_iter: usize,
+) -> FitOut {
+    let gtol = 1e-9;
     // A second, lifetimes-like start (all parameters e^0.1 times the data scale) if needed.
     let second = m.second_start(&first);
     let mut best: Option<optim::OptResult> = None;
     for s in [first, second] {
         let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
-        let res = optim::minimize_hybrid(&obj, &th0, gtol, max_iter);
+        let res = optim::minimize_hybrid(obj, &th0, gtol, max_iter);
         let better = match &best {
             None => true,
             Some(b) => res.f.is_finite() && (!b.f.is_finite() || res.f < b.f - 1e-12),
@@ -119,7 +214,7 @@ pub fn fit_data<M: Likelihood>(
     let params: Vec<f64> = res.x.iter().map(|t| t.exp()).collect();
     // Covariance of log-params: inverse Hessian of the total negative log-likelihood;
     // delta method: se(θ) = θ · se(log θ).
-    let h = optim::hessian(&obj, &res.x);
+    let h = optim::hessian(obj, &res.x);
     let htot: Vec<Vec<f64>> = h
         .iter()
         .map(|row| row.iter().map(|v| v * wsum).collect())
@@ -149,7 +244,73 @@ pub fn fit_data<M: Likelihood>(
         params,
         se,
         cov,
-        n_patterns: d.len(),
+        n_patterns,
         n_obs: wsum,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bgnbd::{BgNbd, Variant};
+    use super::super::compress::compress;
+    use super::super::model::Likelihood;
+    use super::*;
+
+    /// Summaries of a simulated BG/NBD population.
+    fn population(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let t: Vec<f64> = (0..n).map(|i| 20.0 + (i % 20) as f64).collect();
+        let k = crate::models::model_for("bg_nbd").unwrap();
+        let (x, tx) = k
+            .simulate_summary(&[0.5, 5.0, 0.7, 2.5], &t, 7, Some(1.0))
+            .unwrap();
+        (x, tx, t)
+    }
+
+    #[test]
+    fn external_fit_on_summed_parts_is_the_local_fit() {
+        let m = BgNbd(Variant::Bg);
+        let (x, tx, t) = population(3000);
+        let all = compress(&x, &tx, &t, None);
+        let want = fit_data(&m, &all, None, 500);
+        // two parts with no pattern in common, as Spark's hash partitions of the patterns
+        let (a, b): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 3 == 0);
+        let part = |idx: &[usize]| {
+            let pick = |v: &[f64]| idx.iter().map(|&i| v[i]).collect::<Vec<_>>();
+            compress(
+                &pick(&all.x),
+                &pick(&all.tx),
+                &pick(&all.t),
+                Some(&pick(&all.w)),
+            )
+        };
+        let parts = [part(&a), part(&b)];
+        let total = |thetas: &[Vec<f64>]| -> Vec<(f64, Vec<f64>)> {
+            thetas
+                .iter()
+                .map(|th| {
+                    let (l0, g0) = m.ll_grad_log(th, &parts[0]);
+                    let (l1, g1) = m.ll_grad_log(th, &parts[1]);
+                    (l0 + l1, g0.iter().zip(&g1).map(|(p, q)| p + q).collect())
+                })
+                .collect()
+        };
+        let wsum = all.total_weight();
+        let got = fit_external(&m, &total, &parts[1], wsum, all.len(), None, 500);
+        assert!(
+            want.converged && got.converged,
+            "{} / {}",
+            want.message,
+            got.message
+        );
+        assert_eq!(got.n_patterns, want.n_patterns);
+        for (g, w) in got.params.iter().zip(&want.params) {
+            assert!(
+                (g / w - 1.0).abs() < 1e-8,
+                "{:?} vs {:?}",
+                got.params,
+                want.params
+            );
+        }
+        assert!((got.ll - want.ll).abs() < 1e-9 * want.ll.abs());
     }
 }

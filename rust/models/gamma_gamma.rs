@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::compress::{par_sum, Data};
 use super::dual::{Dual, Real};
-use super::fit::{fit_data, FitOut};
+use super::fit::{fit_data, fit_external, FitOut, Total};
 use super::kernels::{Cols, Kernels};
 use super::model::{ConditionalPmf, Likelihood};
 use super::simulate::rng_for;
@@ -73,6 +73,20 @@ impl Kernels for GammaGamma {
     }
     fn log_likelihood(&self, p: &[f64], d: &Data) -> f64 {
         self.ll_sum(p, d)
+    }
+    fn ll_grad_log(&self, theta: &[f64], d: &Data) -> (f64, Vec<f64>) {
+        Likelihood::ll_grad_log(self, theta, d)
+    }
+    fn fit_external(
+        &self,
+        total: Total<'_>,
+        sample: &Data,
+        wsum: f64,
+        n_patterns: usize,
+        start: Option<Vec<f64>>,
+        max_iter: usize,
+    ) -> FitOut {
+        fit_external(self, total, sample, wsum, n_patterns, start, max_iter)
     }
     fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, _horizon: f64) -> PyResult<Vec<f64>> {
         let p: [f64; 3] = p

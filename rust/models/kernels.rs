@@ -12,7 +12,7 @@ pub use super::compress::Cols;
 use super::compress::{self, Data, FxHasher};
 use super::conditional;
 use super::delta::{self, SpendDelta};
-use super::fit::{fit_data, FitOut};
+use super::fit::{fit_data, fit_external, FitOut, Total};
 use super::intervals::{self, Quantity, SpendDraws};
 use super::model::{params, BtydModel, ConditionalPmf};
 use super::simulate;
@@ -25,6 +25,20 @@ pub trait Kernels: Sync {
     fn second_column(&self) -> &'static str;
     fn fit(&self, d: &Data, start: Option<Vec<f64>>, max_iter: usize) -> FitOut;
     fn log_likelihood(&self, p: &[f64], d: &Data) -> f64;
+    /// Log-likelihood of `d` and its gradient in the log-parameters `theta`: one part of a
+    /// likelihood summed elsewhere (a Spark partition's patterns).
+    fn ll_grad_log(&self, theta: &[f64], d: &Data) -> (f64, Vec<f64>);
+    /// `fit` on patterns held elsewhere (see [`fit::fit_external`](super::fit::fit_external)).
+    #[allow(clippy::too_many_arguments)]
+    fn fit_external(
+        &self,
+        total: Total<'_>,
+        sample: &Data,
+        wsum: f64,
+        n_patterns: usize,
+        start: Option<Vec<f64>>,
+        max_iter: usize,
+    ) -> FitOut;
     /// Per-row predictions: p_alive, expected_purchases (over `horizon`), log_likelihood,
     /// expected_spend.
     fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, horizon: f64) -> PyResult<Vec<f64>>;
@@ -133,6 +147,20 @@ impl<M: BtydModel> Kernels for Purchase<M> {
     }
     fn log_likelihood(&self, p: &[f64], d: &Data) -> f64 {
         self.0.ll_sum(p, d)
+    }
+    fn ll_grad_log(&self, theta: &[f64], d: &Data) -> (f64, Vec<f64>) {
+        self.0.ll_grad_log(theta, d)
+    }
+    fn fit_external(
+        &self,
+        total: Total<'_>,
+        sample: &Data,
+        wsum: f64,
+        n_patterns: usize,
+        start: Option<Vec<f64>>,
+        max_iter: usize,
+    ) -> FitOut {
+        fit_external(&self.0, total, sample, wsum, n_patterns, start, max_iter)
     }
     fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, horizon: f64) -> PyResult<Vec<f64>> {
         let m = &self.0;

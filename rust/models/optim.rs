@@ -12,6 +12,11 @@ pub trait Objective {
     fn stop(&self, _x: &[f64]) -> Option<String> {
         None
     }
+    /// `eval` at several points at once (the Hessian's): one pass where evaluations are
+    /// expensive to start (a Spark job each).
+    fn eval_many(&self, xs: &[Vec<f64>]) -> Vec<(f64, Vec<f64>)> {
+        xs.iter().map(|x| self.eval(x)).collect()
+    }
 }
 
 impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Objective for F {
@@ -216,16 +221,19 @@ fn lbfgs<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptRe
 pub fn hessian<O: Objective>(obj: &O, x: &[f64]) -> Vec<Vec<f64>> {
     let n = x.len();
     let mut h = vec![vec![0.0; n]; n];
+    let eps: Vec<f64> = x.iter().map(|v| 1e-5 * v.abs().max(1.0)).collect();
+    let points: Vec<Vec<f64>> = (0..2 * n)
+        .map(|k| {
+            let mut p = x.to_vec();
+            p[k / 2] += if k % 2 == 0 { eps[k / 2] } else { -eps[k / 2] };
+            p
+        })
+        .collect();
+    let evals = obj.eval_many(&points);
     for i in 0..n {
-        let eps = 1e-5 * x[i].abs().max(1.0);
-        let mut xp = x.to_vec();
-        let mut xm = x.to_vec();
-        xp[i] += eps;
-        xm[i] -= eps;
-        let (_, gp) = obj.eval(&xp);
-        let (_, gm) = obj.eval(&xm);
+        let (gp, gm) = (&evals[2 * i].1, &evals[2 * i + 1].1);
         for j in 0..n {
-            h[i][j] = (gp[j] - gm[j]) / (2.0 * eps);
+            h[i][j] = (gp[j] - gm[j]) / (2.0 * eps[i]);
         }
     }
     for i in 0..n {
@@ -243,13 +251,19 @@ pub fn hessian<O: Objective>(obj: &O, x: &[f64]) -> Vec<Vec<f64>> {
 pub fn hessian_forward<O: Objective>(obj: &O, x: &[f64], g: &[f64]) -> Vec<Vec<f64>> {
     let n = x.len();
     let mut h = vec![vec![0.0; n]; n];
+    let eps: Vec<f64> = x.iter().map(|v| 1e-6 * v.abs().max(1.0)).collect();
+    let points: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let mut p = x.to_vec();
+            p[i] += eps[i];
+            p
+        })
+        .collect();
+    let evals = obj.eval_many(&points);
     for i in 0..n {
-        let eps = 1e-6 * x[i].abs().max(1.0);
-        let mut xp = x.to_vec();
-        xp[i] += eps;
-        let (_, gp) = obj.eval(&xp);
+        let gp = &evals[i].1;
         for j in 0..n {
-            h[i][j] = (gp[j] - g[j]) / eps;
+            h[i][j] = (gp[j] - g[j]) / eps[i];
         }
     }
     for i in 0..n {

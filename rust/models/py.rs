@@ -1,6 +1,7 @@
 //! The Python-facing functions of the models: load the columns, look the kind up in
 //! `MODELS` (one dynamic call per Python call), release the GIL and run the model's kernels.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use arrow_array::{Array, Float64Array};
@@ -13,6 +14,7 @@ use rayon::prelude::*;
 
 use super::compress::compress;
 use super::conditional::check_counts;
+use super::fit::FitOut;
 use super::gamma_gamma;
 use super::kernels::{Cols, Kernels};
 use super::model::ConditionalPmf;
@@ -90,6 +92,11 @@ fn fit<'py>(
         Some(m.fit(&d, start, max_iter))
     });
     let out = out.ok_or_else(|| core_err("no rows with positive weight to fit"))?;
+    fit_dict(py, out)
+}
+
+/// The result of a fit as the dict Python reads.
+fn fit_dict(py: Python<'_>, out: FitOut) -> PyResult<Bound<'_, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("params", out.params)?;
     dict.set_item("standard_errors", out.se)?;
@@ -125,6 +132,115 @@ fn log_likelihood(
         let d = compress(&x, &tx, &tv, w.as_deref());
         m.log_likelihood(&params, &d)
     }))
+}
+
+/// Log-likelihood of weighted patterns and its gradient in the log-parameters, at each of
+/// `thetas`: one partition's share of a fit whose patterns do not fit on one machine
+/// (`fit_external`; the patterns are compressed once for all points).
+#[pyfunction]
+#[pyo3(signature = (model, thetas, frequency, second, t, weights=None))]
+fn ll_grad(
+    py: Python<'_>,
+    model: &str,
+    thetas: Vec<Vec<f64>>,
+    frequency: &Bound<'_, PyAny>,
+    second: &Bound<'_, PyAny>,
+    t: &Bound<'_, PyAny>,
+    weights: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<(f64, Vec<f64>)>> {
+    let m = model_for(model)?;
+    for th in &thetas {
+        check_params(m, th)?;
+    }
+    let (x, tx, tv) = load(m, frequency, second, t)?;
+    let w = weights.map(|w| f64_values(w, "weights")).transpose()?;
+    Ok(py.detach(|| {
+        let d = compress(&x, &tx, &tv, w.as_deref());
+        thetas
+            .iter()
+            .map(|th| {
+                if d.is_empty() {
+                    (0.0, vec![0.0; th.len()])
+                } else {
+                    m.ll_grad_log(th, &d)
+                }
+            })
+            .collect()
+    }))
+}
+
+/// `fit` on patterns held elsewhere: `objective(thetas)` returns, for each log-parameter
+/// vector of `thetas`, their total log-likelihood and its gradient in the log-parameters
+/// (the sum of `ll_grad` over the parts); the `sample` columns (some of the patterns, with
+/// the longest T) give the start values and boundary diagnoses; `n_observations` and
+/// `n_patterns` describe the whole data.
+#[pyfunction]
+#[pyo3(signature = (
+    model, objective, frequency, second, t, weights, n_observations, n_patterns,
+    start=None, max_iter=500
+))]
+#[allow(clippy::too_many_arguments)]
+fn fit_external<'py>(
+    py: Python<'py>,
+    model: &str,
+    objective: &Bound<'py, PyAny>,
+    frequency: &Bound<'py, PyAny>,
+    second: &Bound<'py, PyAny>,
+    t: &Bound<'py, PyAny>,
+    weights: &Bound<'py, PyAny>,
+    n_observations: f64,
+    n_patterns: usize,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m = model_for(model)?;
+    let (x, tx, tv) = load(m, frequency, second, t)?;
+    let w = f64_values(weights, "weights")?;
+    if let Some(s) = &start {
+        if s.len() != m.n_params() || s.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(core_err(
+                "start values must be positive and one per parameter",
+            ));
+        }
+    }
+    if !(n_observations.is_finite() && n_observations > 0.0) {
+        return Err(core_err("n_observations must be positive"));
+    }
+    let sample = compress(&x, &tx, &tv, Some(&w));
+    if sample.is_empty() {
+        return Err(core_err(
+            "no sample rows with positive weight to start from",
+        ));
+    }
+    // The first error of the objective ends the fit: later calls return NaN without calling
+    // it again (each call may be a cluster job), and the error is raised afterwards.
+    let failed: RefCell<Option<PyErr>> = RefCell::new(None);
+    let total = |thetas: &[Vec<f64>]| -> Vec<(f64, Vec<f64>)> {
+        if failed.borrow().is_some() {
+            return Vec::new();
+        }
+        let got = objective
+            .call1((thetas.to_vec(),))
+            .and_then(|r| r.extract::<Vec<(f64, Vec<f64>)>>());
+        match got {
+            Ok(v) if v.len() == thetas.len() => v,
+            Ok(_) => {
+                *failed.borrow_mut() = Some(core_err(
+                    "objective: expected one (log_likelihood, gradient) per parameter vector",
+                ));
+                Vec::new()
+            }
+            Err(e) => {
+                *failed.borrow_mut() = Some(e);
+                Vec::new()
+            }
+        }
+    };
+    let out = m.fit_external(&total, &sample, n_observations, n_patterns, start, max_iter);
+    if let Some(e) = failed.into_inner() {
+        return Err(e);
+    }
+    fit_dict(py, out)
 }
 
 /// A Float64 column produced in Rust, handed to Polars through `__arrow_c_array__` without
@@ -359,6 +475,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<F64Column>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(log_likelihood, m)?)?;
+    m.add_function(wrap_pyfunction!(ll_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_external, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(expected_purchases_rows, m)?)?;
     m.add_function(wrap_pyfunction!(predict_new, m)?)?;

@@ -84,8 +84,16 @@ def test_summaries_fits_and_scores_equal_local(spark, log):
     )
     assert_frame_equal(scored, want.select(scored.columns), check_exact=False, rel_tol=1e-12)
 
-    with pytest.raises(ValueError, match="more than max_patterns=5 distinct patterns"):
-        tns.fit(summaries, "bg_nbd", max_patterns=5)
+    # more patterns than the driver limit: the likelihood is summed over Spark partitions
+    pareto = clv.ParetoNBD().fit(local)
+    for want in (local_model, pareto, local_spend):
+        got = tns.fit(summaries, want.kind, max_patterns=5)
+        assert got.converged and got.n_patterns == want.n_patterns > 5
+        assert got.n_observations == want.n_observations
+        assert got.log_likelihood == pytest.approx(want.log_likelihood, rel=1e-10)
+        for name, v in want.params.items():
+            assert got.params[name] == pytest.approx(v, rel=1e-8), (want.kind, name)
+            assert got.standard_errors[name] == pytest.approx(want.standard_errors[name], rel=1e-5)
     summaries.unpersist()
 
 

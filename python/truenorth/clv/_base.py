@@ -211,6 +211,10 @@ class _Model:
                 f"({res['message']}); the values are too large for floating point: {cols}. "
                 "Rescale them (amounts in thousands, times in a longer unit)"
             )
+        return self._adopt_fit(res)
+
+    def _adopt_fit(self, res: dict[str, Any]):
+        """Take the results of a native fit (``_core.fit``/``fit_external``); returns self."""
         self._params = tuple(res["params"])
         se = res["standard_errors"]
         self.standard_errors = (

@@ -67,7 +67,7 @@ from typing import Any
 import polars as pl
 
 from .. import _core
-from . import _budget, _spill
+from . import _budget, _spill, _stream
 from ._time import Span, instant_to_wall, month_index, parse_span, resolve_unit, tick_ns, wall_clock
 from ._units import tag_unit
 
@@ -270,12 +270,14 @@ def summarize(
             purchase time. Rows after its period are ignored.
         calibration_end: if given, the summary covers the calibration window up to this instant
             and holdout columns describe the rest (see module docs).
-        memory: memory budget for a LazyFrame input (bytes, or a size such as ``"2GB"``,
+        memory: memory budget for a LazyFrame or a one-pass Arrow stream (a PyArrow
+            ``RecordBatchReader``, a DuckDB relation) (bytes, or a size such as ``"2GB"``,
             ``"512MiB"``, ``"50%"``); default: :func:`truenorth.clv.memory_limit`'s scope, else
             ``TRUENORTH_MEMORY``, else half the memory available. An input that would not fit
             is partitioned by customer on disk and summarised partition by partition, with the
-            same result (see the guide "Large data"). Eager inputs are already in memory and
-            are summarised as they are.
+            same result (see the guide "Large data"; a stream is first copied to one file
+            there, as it cannot be read twice). Eager inputs are already in memory and are
+            summarised as they are.
         spill_dir: folder for the temporary partitions (default: ``TRUENORTH_SPILL_DIR``, else
             the system's temp folder); they are removed when the call ends, however it ends.
 
@@ -309,26 +311,15 @@ def summarize(
         raise ValueError(f"customer, time and amount must be distinct columns, got {cols}")
     spec = _Spec(customer, time, amount, period_span, unit_span, calibration_end)
     if isinstance(data, pl.LazyFrame):
+        out = _summarize_scan(data, spec, _budget.current(memory, spill_dir), observation_end)
+    elif _stream.is_stream(data):
         limits = _budget.current(memory, spill_dir)
-        schema = data.collect_schema()
-        _check_columns(schema.names(), cols)
-        _check_dtypes(schema, spec)  # before a spill: a wrong dtype fails in seconds
-        lf = data.select(cols)
-        try:
-            out = _spill.summarize_lazy(
-                lf,
-                customer=customer,
-                time=time,
-                limits=limits,
-                run=lambda df, end: _summarize_frame(df, spec, end),
-                observation_end=observation_end,
+        with _stream.stream_input(data, cols, limits) as got:
+            out = (
+                _summarize_frame(got, spec, observation_end)
+                if isinstance(got, pl.DataFrame)
+                else _summarize_scan(got, spec, limits, observation_end)
             )
-        except ValueError as exc:
-            # a partition numbers its rows from 1: say where the bad row is in the input
-            where = _spill.locate_bad_row(lf, customer, time, amount)
-            if where is None or where in str(exc):
-                raise
-            raise ValueError(where) from None
     else:
         out = _summarize_frame(_collect(data, cols), spec, observation_end)
     if out is None:
@@ -339,6 +330,33 @@ def summarize(
         )
     tag_unit(out, unit_span.text)
     return out
+
+
+def _summarize_scan(
+    data: pl.LazyFrame, spec: _Spec, limits: _budget.Limits, observation_end: Any
+) -> pl.DataFrame | None:
+    """The summary of a scan within the memory budget (spilling to disk if it must)."""
+    customer, time, amount = spec.customer, spec.time, spec.amount
+    cols = [customer, time] + ([amount] if amount is not None else [])
+    schema = data.collect_schema()
+    _check_columns(schema.names(), cols)
+    _check_dtypes(schema, spec)  # before a spill: a wrong dtype fails in seconds
+    lf = data.select(cols)
+    try:
+        return _spill.summarize_lazy(
+            lf,
+            customer=customer,
+            time=time,
+            limits=limits,
+            run=lambda df, end: _summarize_frame(df, spec, end),
+            observation_end=observation_end,
+        )
+    except ValueError as exc:
+        # a partition numbers its rows from 1: say where the bad row is in the input
+        where = _spill.locate_bad_row(lf, customer, time, amount)
+        if where is None or where in str(exc):
+            raise
+        raise ValueError(where) from None
 
 
 def _check_dtypes(schema: pl.Schema, spec: _Spec) -> None:

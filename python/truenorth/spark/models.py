@@ -4,7 +4,9 @@ Fitting: the summaries are compressed in Spark to weighted patterns — one row 
 (frequency, recency, T), or (frequency, monetary_value) for the spend model, with the number
 of customers as weight — which are collected and fitted on the driver by the same Rust
 optimiser as a local fit. The core compresses a local summary to exactly these patterns
-(sorted, so row order does not matter), so the parameters are those of the local fit.
+(sorted, so row order does not matter), so the parameters are those of the local fit. When
+the patterns are too many for the driver, the same optimiser runs on the driver with each
+log-likelihood evaluation summed over the partitions (``_distributed``).
 
 Scoring: the fitted models travel to the tasks as their JSON documents
 (:func:`truenorth.clv.load`), a few hundred bytes inside each task's closure, and every
@@ -25,7 +27,8 @@ from ._arrow import arrow_schema, per_batch
 from .summary import summary_unit
 
 #: default ceiling on the patterns brought to the driver (about 40 bytes each in Spark's
-#: Arrow result, ~100 bytes in the optimiser's tables: 5M patterns ≈ 0.5 GB on the driver)
+#: Arrow result, ~100 bytes in the optimiser's tables: 5M patterns ≈ 0.5 GB on the driver);
+#: beyond it the fit is distributed
 MAX_PATTERNS = 5_000_000
 
 _PURCHASE_COLUMNS = ("frequency", "recency", "T")
@@ -72,10 +75,12 @@ def fit(
     """A model of kind ``model`` fitted on a Spark summary; returns the fitted
     ``truenorth.clv`` model (a local object: score with :func:`score`).
 
-    ``time_unit`` defaults to the unit :func:`truenorth.spark.summarize` recorded. More than
-    ``max_patterns`` distinct patterns is an error (see the guide: a coarser ``period`` or
-    ``unit`` merges patterns; a distributed likelihood needs the core's gradient, which it does
-    not expose yet).
+    ``time_unit`` defaults to the unit :func:`truenorth.spark.summarize` recorded. Up to
+    ``max_patterns`` distinct patterns are collected and fitted on the driver (one Spark job
+    for the patterns); beyond that the fit is distributed: the patterns stay cached in
+    Spark and each log-likelihood evaluation of the driver's optimiser is one Spark job that
+    sums the partitions' log-likelihood and gradient (10-20 jobs). Both paths give
+    the parameters of a local fit.
 
     Example::
 
@@ -84,17 +89,17 @@ def fit(
     """
     from truenorth import clv
 
+    from ._distributed import fit_distributed
+
     unit = time_unit or summary_unit(summaries)
+    pats = patterns(summaries, model)  # checks the model's name
+    cls = clv.models_registry()[model]
     # one job: at most one pattern more than allowed reaches the driver
-    local = pl.from_arrow(patterns(summaries, model).limit(max_patterns + 1).toArrow())
+    local = pl.from_arrow(pats.limit(max_patterns + 1).toArrow())
     assert isinstance(local, pl.DataFrame)
     if local.height > max_patterns:
-        raise ValueError(
-            f"{model}: more than max_patterns={max_patterns} distinct patterns; raise the limit "
-            "if the driver has the memory (~150 bytes per pattern), or summarise with a coarser "
-            "period/unit (period='1w')"
-        )
-    cls = clv.models_registry()[model]
+        del local
+        return fit_distributed(pats, cls(time_unit=unit), start=start, max_iter=max_iter)
     return cls(time_unit=unit).fit(local, "weights", start=start, max_iter=max_iter)
 
 
