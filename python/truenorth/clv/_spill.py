@@ -160,7 +160,7 @@ def _spilled(
         if observation_end is None:
             files = [f for d in dirs for f in sorted(d.glob("*.ipc"))]
             observation_end = pl.scan_ipc(files).select(pl.col(time).max()).collect().item()
-        outs: list[pl.DataFrame] = []
+        outs: list[Path] = []
         for i, d in enumerate(dirs, 1):
             files = sorted(d.glob("*.ipc"))
             nbytes = sum(f.stat().st_size for f in files)
@@ -181,14 +181,16 @@ def _spilled(
             del scan
             _remove(d)
             if out is not None:
-                outs.append(out)
+                # the summaries wait on disk: held in memory they would grow with customers
+                # (~64 bytes each, 0.6 GB at 10M) beside every later partition's working set
+                outs.append(root / f"summary-{i}.ipc")
+                out.write_ipc(outs[-1], compression="uncompressed")
+                del out
             if i == len(dirs) or i % max(1, len(dirs) // 10) == 0:
                 _say(limits, f"partition {i}/{len(dirs)} ({_time.perf_counter() - t0:.1f} s)")
         if not outs:
             return None
-        # one copy, by the sort: the summaries (~70 bytes a customer) are the output, outside
-        # the budget; a rechunk before the sort would make it two
-        return pl.concat(outs, rechunk=False).sort(customer)
+        return _sorted_by_key(outs, customer)
     finally:
         if level == 0:
             # Polars reports Ctrl-C inside sink_ipc and Python's own handler may raise it again
@@ -199,6 +201,20 @@ def _spilled(
                     break
                 except KeyboardInterrupt:
                     continue
+
+
+def _sorted_by_key(files: list[Path], customer: str) -> pl.DataFrame:
+    """The partitions' summaries as one frame sorted by customer, built column by column: the
+    result plus one column and the order (4 bytes a customer) at a time, where sorting the
+    concatenated frame would hold the result twice."""
+
+    def column(name: str) -> pl.Series:
+        parts = [pl.read_ipc(f, columns=[name]) for f in files]
+        return pl.concat(parts, rechunk=False).to_series()
+
+    order = column(customer).arg_sort()
+    names = pl.read_ipc_schema(files[0]).keys()
+    return pl.DataFrame([column(name).gather(order) for name in names])
 
 
 def _remove(path: Path) -> None:
