@@ -22,6 +22,12 @@ Why this shape:
   bytes per customer for the kernel's customer vectors and the output columns. Customers are
   unknown before the summary, so :func:`fits` budgets the worst realistic case, input x 2 +
   scratch.
+- **The output** (~64 bytes a customer) is the one thing that grows with customers: each
+  partition's summary is written next to the partitions (Arrow IPC) instead of being held
+  while later partitions run, and the result is assembled column by column in key order (the
+  result + one column + a 4-byte order per customer), not by sorting a concatenation, which
+  held it twice. Measured at 100M rows / 10M customers, budget 1 GB: peak RSS 2.2 GB before,
+  0.88 GB after (benches/RESULTS_scale.md). The result itself must fit the budget.
 - The default observation end is the latest purchase of the whole input (not of a
   partition): it is read from the spilled time columns (memory-mapped IPC) before the first
   partition is summarised.
