@@ -31,9 +31,10 @@
 //! bytes per customer (+ the sort pairs), e.g. ~150 MiB at 10M rows / 1M customers, where the
 //! previous one-pass layout needed 24 bytes per row (229 MiB) for its scatter alone.
 //!
-//! Input sorted by customer (detected in one cheap pass) skips hashing entirely: customer runs
-//! are contiguous, the rows are split at run boundaries and processed in parallel, and the output
-//! is already in key order.
+//! Input sorted by customer skips hashing entirely: customer runs are contiguous, the rows are
+//! split at run boundaries and processed in parallel, and the output is already in key order.
+//! The order is checked in that same pass (unsorted input gives up at its first descent), so
+//! sorted input is read once: 10M sorted string ids, summary CPU 0.28 -> 0.21 s.
 //!
 //! Keys: integers are themselves; strings are read in place from the Arrow buffers (no `String`
 //! per row). Polars hands strings over as string *views* (16 bytes a row); when every id is at
