@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +43,6 @@ from synthetic import bgnbd_log
 ROWS_TEXT = os.environ.get("TRUENORTH_BENCH_SCALE", "2M")
 ROWS = int(float(ROWS_TEXT.rstrip("M")) * 1_000_000) if ROWS_TEXT.endswith("M") else int(ROWS_TEXT)
 BUDGET = os.environ.get("SCALE_BUDGET", "1GB")
-BLOCK = min(ROWS, 10_000_000)
 
 _CHILD = textwrap.dedent(
     """
@@ -71,24 +71,56 @@ _CHILD = textwrap.dedent(
     """
 )
 
+# a contender whose RSS passes this is stopped (the box is shared: an engine that would need
+# more than the machine's memory must not take the others down with it) and reported as such
+CAP = int(float(os.environ.get("SCALE_RSS_CAP_GB", "12")) * 2**30)
+
+
+def _run_capped(cmd: list[str]) -> dict:
+    """The child's JSON line, or ``{"capped": True, "wall": s}`` if its RSS passed ``CAP``."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                rss = next(line for line in status.read_text().splitlines() if "VmRSS" in line)
+            except (OSError, StopIteration):
+                rss = "VmRSS: 0 kB"
+            if int(rss.split()[1]) * 1024 > CAP:
+                proc.kill()
+                proc.wait()
+                return {"capped": True, "wall": time.perf_counter() - t0}
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        assert proc.returncode == 0, err.read()
+        return json.loads(out.read().strip().splitlines()[-1])  # DuckDB may print before it
+
+
 CONTENDERS = ["truenorth-memory", "truenorth-spill", "duckdb", "polars-streaming"]
 
 
-@pytest.fixture(scope="module")
-def log_file() -> Path:
-    root = Path(os.environ.get("TRUENORTH_BENCH_DIR", tempfile.gettempdir()))
-    path = root / f"truenorth-scale-{ROWS}.parquet"
+def write_log(rows: int, root: Path) -> Path:
+    """The generated log of ``rows`` rows under ``root`` (written once, then reused)."""
+    path = root / f"truenorth-scale-{rows}.parquet"
     if not path.exists():
-        base = bgnbd_log(BLOCK, seed=7)
+        block = min(rows, 10_000_000)
+        base = bgnbd_log(block, seed=7)
         stride = int(base["customer_id"].max()) + 1  # type: ignore[arg-type]
-        copies = -(-ROWS // BLOCK)
+        copies = -(-rows // block)
         parts = [
             base.lazy().with_columns(pl.col("customer_id") + i * stride) for i in range(copies)
         ]
         tmp = path.with_suffix(".tmp")
-        pl.concat(parts).head(ROWS).sink_parquet(tmp, row_group_size=1_000_000)
+        pl.concat(parts).head(rows).sink_parquet(tmp, row_group_size=1_000_000)
         tmp.rename(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def log_file() -> Path:
+    return write_log(ROWS, Path(os.environ.get("TRUENORTH_BENCH_DIR", tempfile.gettempdir())))
 
 
 @pytest.mark.parametrize("who", CONTENDERS)
@@ -98,16 +130,17 @@ def test_scale(benchmark, log_file: Path, who: str) -> None:
     benchmark.group = f"summary-scale-{ROWS_TEXT}"
 
     def run() -> dict:
-        res = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(log_file), who, str(Path(__file__).parent), BUDGET],
-            capture_output=True,
-            text=True,
-            check=False,
+        return _run_capped(
+            [sys.executable, "-c", _CHILD, str(log_file), who, str(Path(__file__).parent), BUDGET]
         )
-        assert res.returncode == 0, res.stderr
-        return json.loads(res.stdout.strip().splitlines()[-1])  # DuckDB may print before it
 
     info = benchmark.pedantic(run, rounds=1, iterations=1)
+    if "capped" in info:
+        print(
+            f"\n{ROWS_TEXT} rows  {who:<18} killed after {info['wall']:.1f} s: RSS above the "
+            f"cap of {CAP / 2**30:.0f} GiB (load {os.getloadavg()[0]:.1f})"
+        )
+        return
     benchmark.extra_info.update(
         {"wall_s": round(info["wall"], 2), "peak_MiB": round(info["peak"] / 2**20)}
     )

@@ -235,6 +235,14 @@ pub fn inline_key(view: u128) -> u128 {
     ((view >> 32) & mask).swap_bytes() | len as u128
 }
 
+/// The inline view of an [`inline_key`] (its inverse: the bytes back to little-endian above
+/// the length, the unused bytes zero as Arrow requires).
+#[inline]
+pub fn inline_view(key: u128) -> u128 {
+    let len = key as u32;
+    ((key & !(u32::MAX as u128)).swap_bytes() << 32) | len as u128
+}
+
 /// Whether every value of a string-view array is inline (nulls count as empty).
 pub fn all_inline(arr: &StringViewArray) -> bool {
     arr.views().iter().all(|&v| v as u32 <= INLINE_MAX)
@@ -272,6 +280,16 @@ impl KeyAccess for InlineViews<'_> {
     #[inline]
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self.val(i).cmp(&self.val(j))
+    }
+    fn key_array(vals: Vec<u128>) -> Option<ArrayRef> {
+        // every key is an inline view again (no data buffers): cheaper than the caller
+        // gathering the strings by row from a chunked column
+        let views: Vec<u128> = vals.into_iter().map(inline_view).collect();
+        Some(std::sync::Arc::new(StringViewArray::new(
+            views.into(),
+            Vec::new(),
+            None,
+        )))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut v: Vec<(u128, u32)> = rows
@@ -462,6 +480,14 @@ mod tests {
                 assert_eq!(k.val(i) == k.val(j), a == b);
             }
         }
+        // the kernel's key column gives the strings back
+        let back = InlineViews::key_array((0..vals.len()).map(|i| k.val(i)).collect())
+            .expect("inline keys give a column");
+        let back = back
+            .as_any()
+            .downcast_ref::<StringViewArray>()
+            .expect("string views");
+        assert_eq!(back.iter().flatten().collect::<Vec<_>>(), vals.to_vec());
         let long = StringViewArray::from(vec!["short", "thirteen char"]);
         assert!(!all_inline(&long));
         // a slice of an array reads its own views

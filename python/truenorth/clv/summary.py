@@ -452,6 +452,8 @@ def _summarize_frame(df: pl.DataFrame, spec: _Spec, observation_end: Any) -> pl.
     first_row, last_row = raw.get_column("first_row"), raw.get_column("last_row")
     if "key" in raw.columns and key_raw.dtype in _INT_DTYPES:
         key_out = raw.get_column("key").cast(key_raw.dtype)
+    elif "key" in raw.columns and key_raw.dtype == pl.String:
+        key_out = raw.get_column("key")  # short ids: rebuilt by the kernel from its keys
     else:
         key_out = key_raw.gather(first_row)
     if clock.own:
