@@ -392,7 +392,60 @@ pub struct Levels {
     pub index: Vec<u32>,
 }
 
+/// Rows from which `index_columns` first estimates a column's distinct values from a sample.
+const SAMPLE_FROM: usize = 1 << 17;
+
+/// Estimated share of distinct keys among n rows (D/n) from a sample of about 16·√n rows
+/// (at least 8192; one random row from each of that many equal strata, so a column's
+/// periodicity cannot line up with the sample), or None below `SAMPLE_FROM` rows. Why:
+/// building levels or pairs of a column where nearly every row differs (continuous times)
+/// sorts or hashes every row only to find too many; this tells beforehand, for a few
+/// thousand rows' work. Keys seen 3+ times in the sample are frequent values (x = 0's
+/// t_x = 0) and count once each; among the rest (share ρ of the sample), c₂ keys seen twice
+/// estimate their mean frequency f = 1 + 2·c₂·n/(L·m) (L rows, m sampled; exact in
+/// expectation when those keys share one frequency), and D ≈ frequent + ρ·n/f. A wrong
+/// estimate costs speed only: levels and pairs change how often a logarithm is taken, not its
+/// value.
+fn distinct_share(n: usize, key: impl Fn(usize) -> (u64, u64)) -> Option<f64> {
+    if n < SAMPLE_FROM {
+        return None;
+    }
+    let m = ((16.0 * (n as f64).sqrt()) as usize).max(8192).min(n);
+    let stride = n / m;
+    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut keys: Vec<(u64, u64)> = (0..m)
+        .map(|k| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            key(k * stride + (s % stride as u64) as usize)
+        })
+        .collect();
+    keys.sort_unstable();
+    let (mut frequent, mut light, mut twice) = (0.0, 0.0, 0.0);
+    for run in keys.chunk_by(|a, b| a == b) {
+        match run.len() {
+            1 => light += 1.0,
+            2 => {
+                light += 2.0;
+                twice += 1.0;
+            }
+            _ => frequent += 1.0,
+        }
+    }
+    let (n, m) = (n as f64, m as f64);
+    if light == 0.0 {
+        return Some(frequent / n);
+    }
+    let f = 1.0 + 2.0 * twice * n / (light * m);
+    Some((frequent + light / m * n / f) / n)
+}
+
 fn levels(v: &[f64]) -> Option<Levels> {
+    // Levels need D <= n/4; the estimate's error is ~0.01 there.
+    if distinct_share(v.len(), |i| ((v[i] + 0.0).to_bits(), 0)).is_some_and(|s| s > 0.3) {
+        return None;
+    }
     let mut u: Vec<f64> = v.to_vec();
     u.sort_unstable_by(|a, b| a.total_cmp(b));
     u.dedup();
@@ -411,6 +464,10 @@ pub type Pairs = (Vec<(f64, f64)>, Vec<u32>);
 
 fn pairs(x: &[f64], t: &[f64]) -> Option<Pairs> {
     use std::collections::HashMap;
+    // Pairs need D <= n/2; a wrong guess just above that forgoes little.
+    if distinct_share(x.len(), |i| (x[i].to_bits(), t[i].to_bits())).is_some_and(|s| s > 0.53) {
+        return None;
+    }
     let mut map: HashMap<(u64, u64), u32, std::hash::BuildHasherDefault<FxHasher>> =
         HashMap::default();
     let mut uniq = Vec::new();
@@ -521,6 +578,37 @@ mod tests {
             assert_eq!(ix.get(2.0, 2.0), None);
             assert_eq!(ix.get(1.0, 9.0), None);
         }
+    }
+
+    #[test]
+    fn a_sample_skips_levels_and_pairs_only_where_they_cannot_exist() {
+        let n = 300_000;
+        let mut s: u64 = 11;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let cont: Vec<f64> = (0..n).map(|_| 30.0 + 1000.0 * next()).collect();
+        let x: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();
+        assert!(levels(&cont).is_none() && pairs(&x, &cont).is_none());
+        // A value per 4 rows (the most levels allows), in an order that repeats with the
+        // sampling stride: still found.
+        let quarter: Vec<f64> = (0..n).map(|i| ((i * 7919) % (n / 4)) as f64).collect();
+        assert_eq!(levels(&quarter).unwrap().values.len(), n / 4);
+        let third: Vec<f64> = (0..n).map(|i| (i % (n / 3)) as f64).collect();
+        let zeros = vec![0.0; n];
+        assert_eq!(pairs(&zeros, &third).unwrap().0.len(), n / 3);
+        // x = 0 rows (t_x = 0, nearly half) among continuous ones: no levels, no pairs.
+        let tx: Vec<f64> = (0..n)
+            .map(|i| if i % 9 < 4 { 0.0 } else { cont[i] })
+            .collect();
+        assert!(levels(&tx).is_none() && pairs(&x, &tx).is_none());
+        let est = distinct_share(n, |i| (tx[i].to_bits(), 0)).unwrap();
+        assert!((est - 5.0 / 9.0).abs() < 0.02, "{est}");
+        let whole: Vec<f64> = (0..n).map(|i| 180.0 + (i % 91) as f64).collect();
+        assert_eq!(levels(&whole).unwrap().values.len(), 91);
     }
 
     #[test]
