@@ -1,6 +1,8 @@
 //! Rows with identical (frequency, recency, T) are merged into one weighted pattern: the
 //! log-likelihood is a weighted sum, so fitting cost grows with distinct patterns, not rows.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 /// Columns of a (possibly compressed) summary. For Gamma-Gamma, `tx` holds monetary value.
@@ -12,11 +14,18 @@ pub struct Data {
     pub w: Vec<f64>,
     pub tx_levels: Option<Levels>,
     pub t_levels: Option<Levels>,
-    /// Distinct (x, T) pairs and each row's index into them (when there are few).
-    pub xt_pairs: Option<Pairs>,
+    /// Distinct (x, T) pairs and each row's index into them (when there are few), built on
+    /// first use (`pairs_xt`): only Pareto/NBD reads them, and on a million rows building
+    /// them costs as much as a few likelihood evaluations of the other models.
+    pub xt_pairs: OnceLock<Option<Pairs>>,
     /// Distinct (x, t_x) pairs likewise (Pareto/NBD's per-row series depends on them only).
-    pub xtx_pairs: Option<Pairs>,
+    pub xtx_pairs: OnceLock<Option<Pairs>>,
+    /// Set by `index_columns`: pairs are built for indexed data only (a one-row `Data` that
+    /// a caller refills row by row must not keep the pairs of its first row).
+    pub paired: bool,
 }
+
+static NO_PAIRS: Option<Pairs> = None;
 
 impl Data {
     pub fn len(&self) -> usize {
@@ -83,7 +92,18 @@ pub fn compress(x: &[f64], tx: &[f64], t: &[f64], w: Option<&[f64]>) -> Data {
                 (t[i] + 0.0).to_bits(),
             ]
         };
-        for ([a, b, d], wi) in dedupe(x.len(), key, w) {
+        // Nearly every row its own pattern (continuous times): sorting the rows is the whole
+        // job, and hashing them into partitions first only moves them around twice more.
+        let fold = |i: usize| {
+            let [a, b, d] = key(i);
+            (a.rotate_left(32) ^ b, d)
+        };
+        let pats = if distinct_share(x.len(), fold).is_some_and(|s| s > 0.9) {
+            dedupe_sorted(x.len(), key, w)
+        } else {
+            dedupe(x.len(), key, w)
+        };
+        for ([a, b, d], wi) in pats {
             out.x.push(f64::from_bits(a));
             out.tx.push(f64::from_bits(b));
             out.t.push(f64::from_bits(d));
@@ -364,6 +384,32 @@ fn dedupe<K: PatternKey>(
     pats
 }
 
+/// `dedupe` by sorting the rows (with their row numbers, so that equal keys sum their
+/// weights in row order, as `dedupe` does, and the result is the same bit for bit).
+fn dedupe_sorted<K: PatternKey>(
+    n: usize,
+    key: impl Fn(usize) -> K + Sync,
+    w: Option<&[f64]>,
+) -> Vec<(K, f64)> {
+    let mut rows: Vec<(K, usize, f64)> = (0..n)
+        .into_par_iter()
+        .with_min_len(4096)
+        .filter_map(|i| {
+            let wi = w.map_or(1.0, |w| w[i]);
+            (wi != 0.0).then(|| (key(i), i, wi))
+        })
+        .collect();
+    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
+    let mut out: Vec<(K, f64)> = Vec::with_capacity(rows.len());
+    for (k, _, wi) in rows {
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 += wi,
+            _ => out.push((k, wi)),
+        }
+    }
+    out
+}
+
 /// A small multiplicative hasher (FxHash): keys here are bit patterns of floats.
 #[derive(Default)]
 pub struct FxHasher(u64);
@@ -488,12 +534,29 @@ fn pairs(x: &[f64], t: &[f64]) -> Option<Pairs> {
 
 impl Data {
     /// Precompute distinct levels of recency and T (day-grained summaries have few), so
-    /// per-evaluation logarithms are taken once per level instead of once per row.
+    /// per-evaluation logarithms are taken once per level instead of once per row; pairs
+    /// are (re)built on first use.
     pub fn index_columns(&mut self) {
         self.tx_levels = levels(&self.tx);
         self.t_levels = levels(&self.t);
-        self.xt_pairs = pairs(&self.x, &self.t);
-        self.xtx_pairs = pairs(&self.x, &self.tx);
+        self.xt_pairs = OnceLock::new();
+        self.xtx_pairs = OnceLock::new();
+        self.paired = true;
+    }
+    /// Distinct (x, T) pairs and each row's index into them, if there are few (and the
+    /// columns were indexed).
+    pub fn pairs_xt(&self) -> &Option<Pairs> {
+        if !self.paired {
+            return &NO_PAIRS;
+        }
+        self.xt_pairs.get_or_init(|| pairs(&self.x, &self.t))
+    }
+    /// Distinct (x, t_x) pairs and each row's index into them, likewise.
+    pub fn pairs_xtx(&self) -> &Option<Pairs> {
+        if !self.paired {
+            return &NO_PAIRS;
+        }
+        self.xtx_pairs.get_or_init(|| pairs(&self.x, &self.tx))
     }
 }
 
@@ -683,6 +746,19 @@ mod tests {
                     .collect();
                 assert_eq!(got, reference(&x, &tx, &t, wv));
             }
+        }
+        // Continuous values, nearly all distinct (the sorting path), with repeated rows.
+        let cont: Vec<f64> = (0..n).map(|_| next(1 << 40) as f64 / 1024.0).collect();
+        let rep = |i: usize| i % (n - 5000);
+        let t: Vec<f64> = (0..n).map(|i| cont[rep(i)]).collect();
+        let tx: Vec<f64> = (0..n).map(|i| cont[rep(i)] * 0.5).collect();
+        let x: Vec<f64> = (0..n).map(|i| (rep(i) % 7) as f64).collect();
+        for (wv, wo) in [(&ones, None), (&w, Some(&w[..]))] {
+            let d = compress(&x, &tx, &t, wo);
+            let got: Vec<_> = (0..d.len())
+                .map(|i| (d.x[i], d.tx[i], d.t[i], d.w[i]))
+                .collect();
+            assert_eq!(got, reference(&x, &tx, &t, wv));
         }
         // Whole numbers too wide to pack together take the general path.
         let big = vec![4.0e15, 1.0, 2.0e15];
