@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // index loops read like the maths
 //! Second derivatives of the BG/NBD and MBG/NBD log-likelihood, for the Newton fit
 //! (`models::newton`). Why a file of its own: only the fit's Newton steps and its standard
 //! errors need them, and with them a fit on a million distinct patterns takes 3–5 passes over

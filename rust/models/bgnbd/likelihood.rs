@@ -140,8 +140,11 @@ pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64, v: Variant) -> f64 {
 /// distinct values, else per row.
 pub(super) struct Shift<'a> {
     alpha: f64,
-    levels: Option<(&'a [u32], Vec<(f64, f64)>)>,
+    levels: Option<LevelShift<'a>>,
 }
+
+/// A column's level index and (ln(α+v), 1/(α+v)) per level.
+type LevelShift<'a> = (&'a [u32], Vec<(f64, f64)>);
 
 impl<'a> Shift<'a> {
     pub(super) fn new(alpha: f64, lv: &'a Option<Levels>) -> Self {
