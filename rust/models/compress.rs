@@ -1,6 +1,8 @@
 //! Rows with identical (frequency, recency, T) are merged into one weighted pattern: the
 //! log-likelihood is a weighted sum, so fitting cost grows with distinct patterns, not rows.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 /// Columns of a (possibly compressed) summary. For Gamma-Gamma, `tx` holds monetary value.
@@ -12,11 +14,18 @@ pub struct Data {
     pub w: Vec<f64>,
     pub tx_levels: Option<Levels>,
     pub t_levels: Option<Levels>,
-    /// Distinct (x, T) pairs and each row's index into them (when there are few).
-    pub xt_pairs: Option<Pairs>,
+    /// Distinct (x, T) pairs and each row's index into them (when there are few), built on
+    /// first use (`pairs_xt`): only Pareto/NBD reads them, and on a million rows building
+    /// them costs as much as a few likelihood evaluations of the other models.
+    pub xt_pairs: OnceLock<Option<Pairs>>,
     /// Distinct (x, t_x) pairs likewise (Pareto/NBD's per-row series depends on them only).
-    pub xtx_pairs: Option<Pairs>,
+    pub xtx_pairs: OnceLock<Option<Pairs>>,
+    /// Set by `index_columns`: pairs are built for indexed data only (a one-row `Data` that
+    /// a caller refills row by row must not keep the pairs of its first row).
+    pub paired: bool,
 }
+
+static NO_PAIRS: Option<Pairs> = None;
 
 impl Data {
     pub fn len(&self) -> usize {
@@ -83,7 +92,18 @@ pub fn compress(x: &[f64], tx: &[f64], t: &[f64], w: Option<&[f64]>) -> Data {
                 (t[i] + 0.0).to_bits(),
             ]
         };
-        for ([a, b, d], wi) in dedupe(x.len(), key, w) {
+        // Nearly every row its own pattern (continuous times): sorting the rows is the whole
+        // job, and hashing them into partitions first only moves them around twice more.
+        let fold = |i: usize| {
+            let [a, b, d] = key(i);
+            (a.rotate_left(32) ^ b, d)
+        };
+        let pats = if distinct_share(x.len(), fold).is_some_and(|s| s > 0.9) {
+            dedupe_sorted(x.len(), key, w)
+        } else {
+            dedupe(x.len(), key, w)
+        };
+        for ([a, b, d], wi) in pats {
             out.x.push(f64::from_bits(a));
             out.tx.push(f64::from_bits(b));
             out.t.push(f64::from_bits(d));
@@ -364,6 +384,32 @@ fn dedupe<K: PatternKey>(
     pats
 }
 
+/// `dedupe` by sorting the rows (with their row numbers, so that equal keys sum their
+/// weights in row order, as `dedupe` does, and the result is the same bit for bit).
+fn dedupe_sorted<K: PatternKey>(
+    n: usize,
+    key: impl Fn(usize) -> K + Sync,
+    w: Option<&[f64]>,
+) -> Vec<(K, f64)> {
+    let mut rows: Vec<(K, usize, f64)> = (0..n)
+        .into_par_iter()
+        .with_min_len(4096)
+        .filter_map(|i| {
+            let wi = w.map_or(1.0, |w| w[i]);
+            (wi != 0.0).then(|| (key(i), i, wi))
+        })
+        .collect();
+    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
+    let mut out: Vec<(K, f64)> = Vec::with_capacity(rows.len());
+    for (k, _, wi) in rows {
+        match out.last_mut() {
+            Some(last) if last.0 == k => last.1 += wi,
+            _ => out.push((k, wi)),
+        }
+    }
+    out
+}
+
 /// A small multiplicative hasher (FxHash): keys here are bit patterns of floats.
 #[derive(Default)]
 pub struct FxHasher(u64);
@@ -392,7 +438,60 @@ pub struct Levels {
     pub index: Vec<u32>,
 }
 
+/// Rows from which `index_columns` first estimates a column's distinct values from a sample.
+const SAMPLE_FROM: usize = 1 << 17;
+
+/// Estimated share of distinct keys among n rows (D/n) from a sample of about 16·√n rows
+/// (at least 8192; one random row from each of that many equal strata, so a column's
+/// periodicity cannot line up with the sample), or None below `SAMPLE_FROM` rows. Why:
+/// building levels or pairs of a column where nearly every row differs (continuous times)
+/// sorts or hashes every row only to find too many; this tells beforehand, for a few
+/// thousand rows' work. Keys seen 3+ times in the sample are frequent values (x = 0's
+/// t_x = 0) and count once each; among the rest (share ρ of the sample), c₂ keys seen twice
+/// estimate their mean frequency f = 1 + 2·c₂·n/(L·m) (L rows, m sampled; exact in
+/// expectation when those keys share one frequency), and D ≈ frequent + ρ·n/f. A wrong
+/// estimate costs speed only: levels and pairs change how often a logarithm is taken, not its
+/// value.
+fn distinct_share(n: usize, key: impl Fn(usize) -> (u64, u64)) -> Option<f64> {
+    if n < SAMPLE_FROM {
+        return None;
+    }
+    let m = ((16.0 * (n as f64).sqrt()) as usize).max(8192).min(n);
+    let stride = n / m;
+    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut keys: Vec<(u64, u64)> = (0..m)
+        .map(|k| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            key(k * stride + (s % stride as u64) as usize)
+        })
+        .collect();
+    keys.sort_unstable();
+    let (mut frequent, mut light, mut twice) = (0.0, 0.0, 0.0);
+    for run in keys.chunk_by(|a, b| a == b) {
+        match run.len() {
+            1 => light += 1.0,
+            2 => {
+                light += 2.0;
+                twice += 1.0;
+            }
+            _ => frequent += 1.0,
+        }
+    }
+    let (n, m) = (n as f64, m as f64);
+    if light == 0.0 {
+        return Some(frequent / n);
+    }
+    let f = 1.0 + 2.0 * twice * n / (light * m);
+    Some((frequent + light / m * n / f) / n)
+}
+
 fn levels(v: &[f64]) -> Option<Levels> {
+    // Levels need D <= n/4; the estimate's error is ~0.01 there.
+    if distinct_share(v.len(), |i| ((v[i] + 0.0).to_bits(), 0)).is_some_and(|s| s > 0.3) {
+        return None;
+    }
     let mut u: Vec<f64> = v.to_vec();
     u.sort_unstable_by(|a, b| a.total_cmp(b));
     u.dedup();
@@ -411,6 +510,10 @@ pub type Pairs = (Vec<(f64, f64)>, Vec<u32>);
 
 fn pairs(x: &[f64], t: &[f64]) -> Option<Pairs> {
     use std::collections::HashMap;
+    // Pairs need D <= n/2; a wrong guess just above that forgoes little.
+    if distinct_share(x.len(), |i| (x[i].to_bits(), t[i].to_bits())).is_some_and(|s| s > 0.53) {
+        return None;
+    }
     let mut map: HashMap<(u64, u64), u32, std::hash::BuildHasherDefault<FxHasher>> =
         HashMap::default();
     let mut uniq = Vec::new();
@@ -431,12 +534,29 @@ fn pairs(x: &[f64], t: &[f64]) -> Option<Pairs> {
 
 impl Data {
     /// Precompute distinct levels of recency and T (day-grained summaries have few), so
-    /// per-evaluation logarithms are taken once per level instead of once per row.
+    /// per-evaluation logarithms are taken once per level instead of once per row; pairs
+    /// are (re)built on first use.
     pub fn index_columns(&mut self) {
         self.tx_levels = levels(&self.tx);
         self.t_levels = levels(&self.t);
-        self.xt_pairs = pairs(&self.x, &self.t);
-        self.xtx_pairs = pairs(&self.x, &self.tx);
+        self.xt_pairs = OnceLock::new();
+        self.xtx_pairs = OnceLock::new();
+        self.paired = true;
+    }
+    /// Distinct (x, T) pairs and each row's index into them, if there are few (and the
+    /// columns were indexed).
+    pub fn pairs_xt(&self) -> &Option<Pairs> {
+        if !self.paired {
+            return &NO_PAIRS;
+        }
+        self.xt_pairs.get_or_init(|| pairs(&self.x, &self.t))
+    }
+    /// Distinct (x, t_x) pairs and each row's index into them, likewise.
+    pub fn pairs_xtx(&self) -> &Option<Pairs> {
+        if !self.paired {
+            return &NO_PAIRS;
+        }
+        self.xtx_pairs.get_or_init(|| pairs(&self.x, &self.tx))
     }
 }
 
@@ -524,6 +644,37 @@ mod tests {
     }
 
     #[test]
+    fn a_sample_skips_levels_and_pairs_only_where_they_cannot_exist() {
+        let n = 300_000;
+        let mut s: u64 = 11;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let cont: Vec<f64> = (0..n).map(|_| 30.0 + 1000.0 * next()).collect();
+        let x: Vec<f64> = (0..n).map(|i| (i % 5) as f64).collect();
+        assert!(levels(&cont).is_none() && pairs(&x, &cont).is_none());
+        // A value per 4 rows (the most levels allows), in an order that repeats with the
+        // sampling stride: still found.
+        let quarter: Vec<f64> = (0..n).map(|i| ((i * 7919) % (n / 4)) as f64).collect();
+        assert_eq!(levels(&quarter).unwrap().values.len(), n / 4);
+        let third: Vec<f64> = (0..n).map(|i| (i % (n / 3)) as f64).collect();
+        let zeros = vec![0.0; n];
+        assert_eq!(pairs(&zeros, &third).unwrap().0.len(), n / 3);
+        // x = 0 rows (t_x = 0, nearly half) among continuous ones: no levels, no pairs.
+        let tx: Vec<f64> = (0..n)
+            .map(|i| if i % 9 < 4 { 0.0 } else { cont[i] })
+            .collect();
+        assert!(levels(&tx).is_none() && pairs(&x, &tx).is_none());
+        let est = distinct_share(n, |i| (tx[i].to_bits(), 0)).unwrap();
+        assert!((est - 5.0 / 9.0).abs() < 0.02, "{est}");
+        let whole: Vec<f64> = (0..n).map(|i| 180.0 + (i % 91) as f64).collect();
+        assert_eq!(levels(&whole).unwrap().values.len(), 91);
+    }
+
+    #[test]
     fn merges_identical_rows_and_sums_weights() {
         let x = [1.0, 0.0, 1.0, 1.0];
         let tx = [2.0, 0.0, 2.0, 3.0];
@@ -595,6 +746,19 @@ mod tests {
                     .collect();
                 assert_eq!(got, reference(&x, &tx, &t, wv));
             }
+        }
+        // Continuous values, nearly all distinct (the sorting path), with repeated rows.
+        let cont: Vec<f64> = (0..n).map(|_| next(1 << 40) as f64 / 1024.0).collect();
+        let rep = |i: usize| i % (n - 5000);
+        let t: Vec<f64> = (0..n).map(|i| cont[rep(i)]).collect();
+        let tx: Vec<f64> = (0..n).map(|i| cont[rep(i)] * 0.5).collect();
+        let x: Vec<f64> = (0..n).map(|i| (rep(i) % 7) as f64).collect();
+        for (wv, wo) in [(&ones, None), (&w, Some(&w[..]))] {
+            let d = compress(&x, &tx, &t, wo);
+            let got: Vec<_> = (0..d.len())
+                .map(|i| (d.x[i], d.tx[i], d.t[i], d.w[i]))
+                .collect();
+            assert_eq!(got, reference(&x, &tx, &t, wv));
         }
         // Whole numbers too wide to pack together take the general path.
         let big = vec![4.0e15, 1.0, 2.0e15];

@@ -31,10 +31,10 @@ fn objective<M: Likelihood>(m: &M, d: &Data, wsum: f64, theta: &[f64]) -> (f64, 
 
 /// The fit's objective; it stops the optimiser where the model says its parameters run
 /// away towards a boundary.
-struct Obj<'a, M> {
-    m: &'a M,
-    d: &'a Data,
-    wsum: f64,
+pub(super) struct Obj<'a, M> {
+    pub(super) m: &'a M,
+    pub(super) d: &'a Data,
+    pub(super) wsum: f64,
 }
 
 impl<M: Likelihood> optim::Objective for Obj<'_, M> {
@@ -48,7 +48,7 @@ impl<M: Likelihood> optim::Objective for Obj<'_, M> {
 }
 
 /// Patterns above which the fit starts from the optimum of a subsample.
-const WARM_MIN: usize = 200_000;
+pub(super) const WARM_MIN: usize = 200_000;
 /// Patterns in that subsample.
 const WARM_SUB: usize = 50_000;
 
@@ -60,7 +60,12 @@ const WARM_SUB: usize = 50_000;
 /// so the full fit starts next to its optimum and needs a few L-BFGS and Newton steps. The
 /// optimum reached does not depend on the start (the full data decide it); a subsample fit
 /// that fails leaves the moment start in place.
-fn warm_start<M: Likelihood>(m: &M, d: &Data, start: Vec<f64>, max_iter: usize) -> Vec<f64> {
+pub(super) fn warm_start<M: Likelihood>(
+    m: &M,
+    d: &Data,
+    start: Vec<f64>,
+    max_iter: usize,
+) -> Vec<f64> {
     if d.len() < WARM_MIN {
         return start;
     }
@@ -96,6 +101,9 @@ pub fn fit_data<M: Likelihood>(
     start: Option<Vec<f64>>,
     max_iter: usize,
 ) -> FitOut {
+    if let Some(out) = super::newton::fit(m, d, start.as_deref(), max_iter) {
+        return out;
+    }
     let wsum = d.total_weight();
     let first = match start {
         Some(s) => s,

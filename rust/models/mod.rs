@@ -20,6 +20,7 @@ pub mod hyperu;
 pub mod intervals;
 pub mod kernels;
 pub mod model;
+pub mod newton;
 pub mod optim;
 pub mod pareto_nbd;
 pub mod py;

@@ -92,6 +92,13 @@ pub trait Likelihood: Sync {
         let ll = self.ll_sum(&p, d);
         (ll.value(), ll.gradient().to_vec())
     }
+    /// Log-likelihood, gradient and Hessian with respect to the log-parameters, for a model
+    /// that has the Hessian in closed form: the fit then takes Newton steps (`newton.rs`, a
+    /// few passes over the data) instead of L-BFGS (dozens), and its standard errors come from
+    /// the same Hessian. None (the default): no such Hessian.
+    fn ll_hess_log(&self, _theta: &[f64], _d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        None
+    }
     /// Start values from simple moments of the data.
     fn start_values(&self, d: &Data) -> Vec<f64>;
     /// A second start, tried when the fit from the first does not converge.

@@ -143,14 +143,13 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
         let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
         (lfirst, ln_f_fast(x, t))
     };
-    let pair_terms: Option<Vec<(R, R)>> = d
-        .xt_pairs
+    let (xt_pairs, xtx_pairs) = (d.pairs_xt(), d.pairs_xtx());
+    let pair_terms: Option<Vec<(R, R)>> = xt_pairs
         .as_ref()
         .map(|(u, _)| u.iter().map(|&(x, t)| at_t(x, t)).collect());
     // ln F(t_x) depends on (x, t_x) only: day-grained summaries have ~10× fewer distinct
     // (x, t_x) pairs than patterns, and this series is the costly part of a row.
-    let tx_terms: Option<Vec<R>> = d
-        .xtx_pairs
+    let tx_terms: Option<Vec<R>> = xtx_pairs
         .as_ref()
         .map(|(u, _)| u.par_iter().map(|&(x, tx)| ln_f_fast(x, tx)).collect());
     par_sum(d.len(), |i| {
@@ -159,14 +158,14 @@ pub fn ll_sum<R: Real>(p: [R; 4], d: &Data) -> R {
             Some(tb) => tb[x as usize],
             None => (r + x).lgamma(),
         };
-        let (lfirst, f_t) = match (&pair_terms, &d.xt_pairs) {
+        let (lfirst, f_t) = match (&pair_terms, xt_pairs) {
             (Some(v), Some((_, idx))) => v[idx[i] as usize],
             _ => at_t(x, t),
         };
         let ll = if tx >= t {
             lfirst
         } else {
-            let f_tx = || match (&tx_terms, &d.xtx_pairs) {
+            let f_tx = || match (&tx_terms, xtx_pairs) {
                 (Some(v), Some((_, idx))) => v[idx[i] as usize],
                 _ => ln_f(r, alpha, s, beta, x, tx),
             };
@@ -583,7 +582,7 @@ mod tests {
             t.push(ti);
         }
         let d = crate::models::compress::compress(&x, &tx, &t, None);
-        assert!(d.xt_pairs.is_some() && d.t_levels.is_some());
+        assert!(d.pairs_xt().is_some() && d.t_levels.is_some());
         let direct: f64 = (0..x.len()).map(|i| ll_row(P, x[i], tx[i], t[i])).sum();
         assert!((ll_sum(P, &d) - direct).abs() < 1e-9 * direct.abs());
         let bg = crate::models::bgnbd::Variant::Bg;
