@@ -38,8 +38,10 @@ fn ln_beta_exp<R: Real>(beta: R, y: R) -> R {
     }
 }
 
-/// The two terms of ln L minus their shared ln Γ(r+x) − ln Γ(r) + r ln α + s ln β: alive at T,
+/// (Tests: the per-pattern form that `ll_sum` replaced.) The two terms of ln L minus their
+/// shared ln Γ(r+x) − ln Γ(r) + r ln α + s ln β: alive at T,
 /// and dead in (t_x, T] (None when t_x >= T).
+#[cfg(test)]
 fn ln_terms<R: Real>(p: [R; 5], x: f64, tx: f64, t: f64) -> (R, Option<R>) {
     let [r, alpha, b, s, beta] = p;
     let alive = -(r + x) * (alpha + t).ln() - s * ln_beta_exp(beta, b * t);
@@ -69,11 +71,99 @@ fn ln_terms<R: Real>(p: [R; 5], x: f64, tx: f64, t: f64) -> (R, Option<R>) {
 /// hundred points however many customers it holds: on 1M customers 293k patterns need 15k
 /// short intervals where the per-pattern integrals needed 293k long ones.
 pub fn ll_sum<R: Real>(p: [R; 5], d: &Data) -> R {
-    let [r, alpha, b, s, beta] = p;
+    let [r, alpha, ..] = p;
     let grids = Grids::new(d);
-    let ln_beta = beta.ln();
+    let tables = grid_tables(p, &grids);
+    let base = r * alpha.ln() - r.lgamma();
+    grids
+        .groups
+        .par_iter()
+        .zip(tables.par_iter())
+        .map(|(grp, tab)| {
+            let mut acc = R::cst(0.0);
+            let mut wsum = 0.0;
+            for (k, &i) in grp.rows.iter().enumerate() {
+                let w = d.w[i];
+                wsum += w;
+                let term = match tab.terms(p, grp, k, d.t[i]) {
+                    (alive, Some(dead)) => alive.logaddexp(dead),
+                    (alive, None) => alive,
+                };
+                acc += term * w;
+            }
+            acc + (base + (r + grp.x).lgamma()) * wsum
+        })
+        .reduce(|| R::cst(0.0), |a, b| a + b)
+}
+
+/// P(alive at T) of every row, through the grid of `ll_sum` (one short integral per distinct
+/// (x, time) instead of one per row).
+pub fn p_alive_rows(p: [f64; 5], x: &[f64], tx: &[f64], t: &[f64]) -> Vec<f64> {
+    let d = Data {
+        x: x.to_vec(),
+        tx: tx.to_vec(),
+        t: t.to_vec(),
+        w: vec![1.0; x.len()],
+        ..Default::default()
+    };
+    let grids = Grids::new(&d);
+    let tables = grid_tables(p, &grids);
+    let per_group: Vec<Vec<(usize, f64)>> = grids
+        .groups
+        .par_iter()
+        .zip(tables.par_iter())
+        .map(|(grp, tab)| {
+            let rows = grp.rows.iter().enumerate();
+            // P(alive) = g(T)S(T) / (P(T) + G(t_x)); P(T) is g(T)S(T) only at the grid's end.
+            rows.map(|(k, &i)| match tab.terms(p, grp, k, t[i]) {
+                (a, Some(dead)) => {
+                    let it = grp.at[k].1 as usize;
+                    (i, (tab.ln_at[it] - a.logaddexp(dead)).exp().min(1.0))
+                }
+                (_, None) => (i, 1.0),
+            })
+            .collect()
+        })
+        .collect();
+    let mut out = vec![1.0; x.len()];
+    for (i, v) in per_group.into_iter().flatten() {
+        out[i] = v;
+    }
+    out
+}
+
+/// Per grid point u of a group: ln(g(u)S(u)) and ln(G/gS), ln(P/gS) (both in [0, 1], summing
+/// to 1), with g(y) = (α+y)^−(r+x), up to the constant shared by all patterns.
+struct Table<R> {
+    ln_at: Vec<R>,
+    ln_hg: Vec<R>,
+    ln_hp: Vec<R>,
+}
+
+impl<R: Real> Table<R> {
+    /// ln P(T) and ln G(t_x) of row `k` of the group, whose sum is the row's bracket (G None
+    /// when t_x >= T: then the first is ln g(T)S(T)).
+    fn terms(&self, p: [R; 5], grp: &Group, k: usize, t: f64) -> (R, Option<R>) {
+        let (itx, it) = grp.at[k];
+        if itx == u32::MAX {
+            return (ln_gs(p, grp.x, t), None);
+        }
+        let (itx, it) = (itx as usize, it as usize);
+        let alive = self.ln_at[it] + self.ln_hp[it];
+        let dead = self.ln_at[itx] + self.ln_hg[itx];
+        (alive, (dead.val() > f64::NEG_INFINITY).then_some(dead))
+    }
+}
+
+/// ln(g(y)S(y)) = −(r+x) ln(α+y) + s (ln β − ln(β + e^{by} − 1)).
+fn ln_gs<R: Real>(p: [R; 5], x: f64, y: f64) -> R {
+    let [r, alpha, b, s, beta] = p;
+    -(r + x) * (alpha + y).ln() + s * (beta.ln() - ln_beta_exp(beta, b * y))
+}
+
+fn grid_tables<R: Real>(p: [R; 5], grids: &Grids) -> Vec<Table<R>> {
+    let [r, alpha, b, s, beta] = p;
     let ln_bs = b.ln() + s.ln();
-    // ln(β + e^{by} − 1); ln S(y) = s (ln β − that)
     let lbe = |y: f64| ln_beta_exp(beta, b * y);
     let ivs: Vec<[R; 2]> = grids
         .intervals
@@ -89,57 +179,38 @@ pub fn ll_sum<R: Real>(p: [R; 5], d: &Data) -> R {
                 let q = (-s * (l - l_lo) - rx * (inv_lo * (y - lo)).ln_1p()).exp();
                 [q * (ln_bs + b * y - l).exp(), q * rx / (alpha + y)]
             };
-            integrate_pair(&h, lo, hi, LL_REL)
+            // g·S falls off from lo at the rate (r+x)/(α+lo) + the hazard at lo
+            let hazard = (ln_bs + b * lo - l_lo).exp().val();
+            let first = 2.0 / (rx.val() / (alpha.val() + lo) + hazard);
+            integrate_pair(&h, lo, hi, first, LL_REL)
         })
         .collect();
-    let base = r * alpha.ln() - r.lgamma();
     grids
         .groups
         .par_iter()
         .map(|grp| {
-            let rx = r + grp.x;
-            let ln_gs = |y: f64| -rx * (alpha + y).ln() + s * (ln_beta - lbe(y));
             let m = grp.grid.len();
-            // ln(G/gS) and ln(P/gS) at each grid point: both in [0, 1], summing to 1
-            let mut ln_hg = vec![R::cst(f64::NEG_INFINITY); m];
-            let mut ln_hp = vec![R::cst(0.0); m];
-            let mut ln_at = vec![R::cst(0.0); m];
+            let mut tab = Table {
+                ln_at: vec![R::cst(0.0); m],
+                ln_hg: vec![R::cst(f64::NEG_INFINITY); m],
+                ln_hp: vec![R::cst(0.0); m],
+            };
             if m > 0 {
                 let (mut hg, mut hp) = (R::cst(0.0), R::cst(1.0));
-                ln_at[m - 1] = ln_gs(grp.grid[m - 1]);
+                tab.ln_at[m - 1] = ln_gs(p, grp.x, grp.grid[m - 1]);
                 for j in (0..m - 1).rev() {
                     let [a, c] = ivs[grp.first_interval + j];
-                    ln_at[j] = ln_gs(grp.grid[j]);
-                    let rho = (ln_at[j + 1] - ln_at[j]).exp();
+                    tab.ln_at[j] = ln_gs(p, grp.x, grp.grid[j]);
+                    let rho = (tab.ln_at[j + 1] - tab.ln_at[j]).exp();
                     hg = a + rho * hg;
                     hp = c + rho * hp;
-                    ln_hg[j] = hg.ln();
-                    ln_hp[j] = hp.ln();
+                    tab.ln_hg[j] = hg.ln();
+                    tab.ln_hp[j] = hp.ln();
                 }
             }
-            let mut acc = R::cst(0.0);
-            let mut wsum = 0.0;
-            for (k, &i) in grp.rows.iter().enumerate() {
-                let w = d.w[i];
-                wsum += w;
-                let (itx, it) = grp.at[k];
-                let term = if itx == u32::MAX {
-                    ln_gs(d.t[i])
-                } else {
-                    let (itx, it) = (itx as usize, it as usize);
-                    let alive = ln_at[it] + ln_hp[it];
-                    let dead = ln_at[itx] + ln_hg[itx];
-                    if dead.val() > f64::NEG_INFINITY {
-                        alive.logaddexp(dead)
-                    } else {
-                        alive
-                    }
-                };
-                acc += term * w;
-            }
-            acc + (base + rx.lgamma()) * wsum
+            tab
         })
-        .reduce(|| R::cst(0.0), |a, b| a + b)
+        .collect()
 }
 
 /// The patterns grouped by frequency, each group with its sorted distinct t_x and T (of the
@@ -213,10 +284,7 @@ pub fn ll_row(p: [f64; 5], x: f64, tx: f64, t: f64) -> f64 {
 }
 
 pub fn p_alive(p: [f64; 5], x: f64, tx: f64, t: f64) -> f64 {
-    match ln_terms(p, x, tx, t) {
-        (_, None) => 1.0,
-        (alive, Some(dead)) => (-Real::softplus(dead - alive)).exp(),
-    }
+    p_alive_rows(p, &[x], &[tx], &[t])[0]
 }
 
 /// ∫_0^t S(u) du, the expected time alive in (0, t] of a new customer.
@@ -307,6 +375,17 @@ impl BtydModel for GGomNbd {
     }
     fn ll_row(&self, p: [f64; 5], x: f64, tx: f64, t: f64) -> f64 {
         ll_row(p, x, tx, t)
+    }
+    /// P(alive) of all rows at once on the likelihood's grid (`p_alive_rows`).
+    fn row_factors<'a>(
+        &'a self,
+        p: [f64; 5],
+        x: &'a [f64],
+        tx: &'a [f64],
+        t: &'a [f64],
+    ) -> impl Fn(usize) -> f64 + Sync + 'a {
+        let pa = p_alive_rows(p, x, tx, t);
+        move |i| pa[i]
     }
     /// E[Y(t) | alive at T] = (r+x)/(α+T) ∫_0^t S_T(u) du (the posterior's new-customer mean).
     fn bracket(&self, p: [f64; 5], x: f64, t_obs: f64, t: f64) -> f64 {
@@ -478,6 +557,26 @@ mod tests {
     }
 
     #[test]
+    fn p_alive_rows_match_the_per_row_integral() {
+        // Rows of one frequency with different T: only the latest T ends its group's grid.
+        let x = [0.0, 2.0, 2.0, 7.0, 1.0, 2.0, 30.0, 0.0, 0.0, 2.0];
+        let tx = [0.0, 30.43, 10.0, 35.0, 20.0, 38.86, 2.0, 0.0, 0.0, 12.0];
+        let t = [
+            38.86, 38.86, 38.86, 38.0, 20.0, 38.86, 39.0, 30.0, 21.5, 25.0,
+        ];
+        for p in [P, Q] {
+            let rows = p_alive_rows(p, &x, &tx, &t);
+            for i in 0..x.len() {
+                let e = match ln_terms(p, x[i], tx[i], t[i]) {
+                    (_, None) => 1.0,
+                    (alive, Some(dead)) => (-Real::softplus(dead - alive)).exp(),
+                };
+                assert!((rows[i] - e).abs() < 1e-10, "{i}: {} {e}", rows[i]);
+            }
+        }
+    }
+
+    #[test]
     fn gradient_matches_finite_differences() {
         let d = Data {
             x: vec![0.0, 2.0, 7.0, 1.0],
@@ -558,5 +657,9 @@ mod tests {
                 assert!((0.0..=1.0).contains(&pa));
             }
         }
+        // Ageing fast (b = 5), a heavy buyer last seen at 1 of 10,000 is dead: the mass of
+        // the death-time integral sits within 0.1 of t_x, where a single long panel misses it.
+        let pa = p_alive([0.5, 0.01, 5.0, 3.0, 1e-6], 500.0, 1.0, 10_000.0);
+        assert!(pa < 1e-6, "{pa}");
     }
 }
