@@ -93,7 +93,10 @@ pub fn ll_sum<R: Real>(p: [R; 5], d: &Data) -> R {
             }
             acc + (base + (r + grp.x).lgamma()) * wsum
         })
-        .reduce(|| R::cst(0.0), |a, b| a + b)
+        .collect::<Vec<R>>()
+        .into_iter()
+        // summed in group order: the same bits on every run, whatever the thread scheduling
+        .fold(R::cst(0.0), |a, b| a + b)
 }
 
 /// P(alive at T) of every row, through the grid of `ll_sum` (one short integral per distinct
