@@ -1,24 +1,27 @@
 """Backtest of the four purchase models: truenorth vs lifetimes doing the same work.
 
-Run: ``pytest benches/bench_backtest.py --benchmark-only -s``. Data: truenorth's seeded
-BG/NBD transaction simulator (r = 0.75, α = 10 days, a = 0.8, b = 6: ~10 transactions per
-customer), 1M customers acquired over the first 90 days of 2024 and observed to the end of
-the year (~10M transactions), Gamma-Gamma amounts; calibration ends on 30 September, weekly
+Run: ``pytest benches/bench_backtest.py --benchmark-only -s`` (add
+``--benchmark-timer=time.process_time`` for CPU times on a loaded machine). Data: truenorth's
+seeded BG/NBD transaction simulator (r = 0.75, α = 10 days, a = 0.8, b = 6: ~10 transactions
+per customer), 1M customers acquired over the first 90 days of 2024 and observed to the end
+of the year (~10M transactions), Gamma-Gamma amounts; calibration ends on 30 September, weekly
 units, day periods.
 
 - truenorth: ``clv.backtest`` (summary with holdout, BG/NBD, MBG/NBD, Pareto/NBD and GGom/NBD
-  fits, Gamma-Gamma, the comparison, tracking, conditional and frequency tables), 1M
-  customers, and the same on the lifetimes sample below;
+  fits, Gamma-Gamma, the comparison, tracking, conditional and frequency tables), on all
+  customers and on each lifetimes sample below;
 - lifetimes: ``calibration_and_holdout_data`` + BG/NBD, MBG/NBD and Pareto/NBD fits (it has no
   GGom/NBD) + each model's conditional expectation of the holdout purchases + each model's
-  ``expected_cumulative_transactions`` (weekly tracking). lifetimes takes minutes on a
-  fraction of the data (its tracking loops per customer and period), so it runs on the
-  first ``N_LIFETIMES`` customers' transactions (one round); the headline ratio compares
-  both on that same sample, and the 1M truenorth time is reported beside it.
+  ``expected_cumulative_transactions`` (weekly tracking). lifetimes would take hours on 1M
+  customers (its tracking loops per customer and period), so it runs on the first
+  ``N_LIFETIMES`` customers (a comma list, default 20000,50000; one round each). Its time
+  at 1M is EXTRAPOLATED linearly from the largest sample (the printed scaling exponent
+  between the two largest samples shows how close to linear it is); the ratios where both
+  really ran are printed beside it.
 
 Ratios and the load average are printed at the end; ``test_backtest_truenorth_like_lifetimes``
-times truenorth doing lifetimes' share only (no GGom/NBD, no Gamma-Gamma), the like-for-like
-ratio.
+times truenorth doing lifetimes' share only (no GGom/NBD, no Gamma-Gamma) on the largest
+sample, the like-for-like ratio.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from synthetic import to_pandas
 
 #: sizes (overridable: TN_BACKTEST_CUSTOMERS, TN_BACKTEST_LIFETIMES)
 N_CUSTOMERS = int(os.environ.get("TN_BACKTEST_CUSTOMERS", 1_000_000))
-N_LIFETIMES = int(os.environ.get("TN_BACKTEST_LIFETIMES", 20_000))
+N_LIFETIMES = sorted(
+    int(v) for v in os.environ.get("TN_BACKTEST_LIFETIMES", "20000,50000").split(",")
+)
 BG = {"r": 0.75, "alpha": 10.0, "a": 0.8, "b": 6.0}
 CAL_END = date(2024, 9, 30)
 OBS_END = date(2024, 12, 31)
@@ -59,7 +64,7 @@ def make_log(n: int, seed: int = 7) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def logs():
     log = make_log(N_CUSTOMERS)
-    return log, log.filter(pl.col("customer") < N_LIFETIMES)
+    return {"full": log} | {n: log.filter(pl.col("customer") < n) for n in N_LIFETIMES}
 
 
 def _truenorth(log: pl.DataFrame, like_lifetimes: bool = False):
@@ -80,20 +85,20 @@ def _truenorth(log: pl.DataFrame, like_lifetimes: bool = False):
         )
 
 
-@pytest.mark.parametrize("size", ["full", "sample"])
+@pytest.mark.parametrize("size", ["full", *N_LIFETIMES])
 def test_backtest_truenorth(benchmark, logs, size):
-    log = logs[0] if size == "full" else logs[1]
     benchmark.group = f"backtest_{size}"
-    bt = benchmark.pedantic(lambda: _truenorth(log), rounds=1 if size == "full" else 3)
+    bt = benchmark.pedantic(lambda: _truenorth(logs[size]), rounds=1 if size == "full" else 3)
     assert bt.comparison.height == 4
     TIMES[f"truenorth/{size}"] = benchmark.stats.stats.median
 
 
 def test_backtest_truenorth_like_lifetimes(benchmark, logs):
-    benchmark.group = "backtest_sample"
-    bt = benchmark.pedantic(lambda: _truenorth(logs[1], like_lifetimes=True), rounds=3)
+    n = N_LIFETIMES[-1]
+    benchmark.group = f"backtest_{n}"
+    bt = benchmark.pedantic(lambda: _truenorth(logs[n], like_lifetimes=True), rounds=3)
     assert bt.comparison.height == 3
-    TIMES["truenorth3/sample"] = benchmark.stats.stats.median
+    TIMES[f"truenorth3/{n}"] = benchmark.stats.stats.median
 
 
 def _lifetimes_backtest(log: pl.DataFrame):
@@ -123,32 +128,45 @@ def _lifetimes_backtest(log: pl.DataFrame):
     return out
 
 
-def test_backtest_lifetimes(benchmark, logs):
-    benchmark.group = "backtest_sample"
+@pytest.mark.parametrize("size", N_LIFETIMES)
+def test_backtest_lifetimes(benchmark, logs, size):
+    benchmark.group = f"backtest_{size}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = benchmark.pedantic(lambda: _lifetimes_backtest(logs[1]), rounds=1, iterations=1)
+        out = benchmark.pedantic(lambda: _lifetimes_backtest(logs[size]), rounds=1, iterations=1)
     assert set(out) == {"bg_nbd", "mbg_nbd", "pareto_nbd"}
-    TIMES["lifetimes/sample"] = benchmark.stats.stats.median
+    TIMES[f"lifetimes/{size}"] = benchmark.stats.stats.median
 
 
 def teardown_module() -> None:
+    import math
+
     print(f"\nload average at the end: {os.getloadavg()}")
-    lt, ts, t1 = (TIMES.get(k) for k in ("lifetimes/sample", "truenorth/sample", "truenorth/full"))
-    if lt and ts:
-        print(
-            f"backtest, {N_LIFETIMES} customers: lifetimes {lt:.1f}s / truenorth {ts:.3f}s "
-            f"= {lt / ts:.0f}x (truenorth also fits GGom/NBD and Gamma-Gamma)"
-        )
-    t3 = TIMES.get("truenorth3/sample")
+    for n in N_LIFETIMES:
+        lt, ts = TIMES.get(f"lifetimes/{n}"), TIMES.get(f"truenorth/{n}")
+        if lt and ts:
+            print(
+                f"backtest, {n} customers (both ran): lifetimes {lt:.1f}s / truenorth {ts:.3f}s "
+                f"= {lt / ts:.0f}x (truenorth also fits GGom/NBD and Gamma-Gamma)"
+            )
+    n = N_LIFETIMES[-1]
+    lt, t3 = TIMES.get(f"lifetimes/{n}"), TIMES.get(f"truenorth3/{n}")
     if lt and t3:
         print(
-            f"backtest, {N_LIFETIMES} customers, lifetimes' three models, no spend: "
+            f"backtest, {n} customers (both ran), lifetimes' three models, no spend: "
             f"lifetimes {lt:.1f}s / truenorth {t3:.3f}s = {lt / t3:.0f}x"
         )
+    t1 = TIMES.get("truenorth/full")
+    if len(N_LIFETIMES) > 1:
+        n0 = N_LIFETIMES[-2]
+        l0 = TIMES.get(f"lifetimes/{n0}")
+        if lt and l0:
+            k = math.log(lt / l0) / math.log(n / n0)
+            print(f"lifetimes scaling {n0} -> {n} customers: time ~ n^{k:.2f} (1 = linear)")
     if lt and t1:
-        scaled = lt * N_CUSTOMERS / N_LIFETIMES
+        scaled = lt * N_CUSTOMERS / n
         print(
-            f"backtest, {N_CUSTOMERS} customers: truenorth {t1:.2f}s; lifetimes scaled linearly from "
-            f"{N_LIFETIMES}: ~{scaled:.0f}s = ~{scaled / t1:.0f}x"
+            f"backtest, {N_CUSTOMERS} customers: truenorth {t1:.2f}s (ran); lifetimes "
+            f"EXTRAPOLATED linearly from {n} customers (not run): ~{scaled:.0f}s "
+            f"= ~{scaled / t1:.0f}x"
         )

@@ -328,14 +328,17 @@ def _gains(score: pl.Series, actual: pl.Series) -> tuple[float | None, float | N
     if total_a <= 0:
         return None, None
     cut = 0.1 * total_n
-    taken_n = taken_a = top = area = 0.0
-    for n, a in groups.select("n", "a").iter_rows():
-        n, a = float(n), float(a)
-        if taken_n < cut:
-            top += a * min(1.0, (cut - taken_n) / n)
-        x0, y0 = taken_n / total_n, taken_a / total_a
-        taken_n, taken_a = taken_n + n, taken_a + a
-        area += (taken_n / total_n - x0) * (taken_a / total_a + y0) / 2.0
+    # one pass of column arithmetic over the groups (there are as many as distinct scores)
+    n, a = pl.col("n").cast(pl.Float64), pl.col("a").cast(pl.Float64)
+    before_n, before_a = n.cum_sum() - n, a.cum_sum() - a
+    top, area = groups.select(
+        pl.when(before_n < cut)
+        .then(a * pl.min_horizontal(pl.lit(1.0), (cut - before_n) / n))
+        .otherwise(0.0)
+        .sum()
+        .alias("top"),
+        (n / total_n * (2.0 * before_a + a) / total_a / 2.0).sum().alias("area"),
+    ).row(0)
     return top / total_a, 2.0 * area - 1.0
 
 
@@ -417,29 +420,41 @@ def expected_cumulative_transactions(
 
     end_ns = boundary(observation_end, "observation_end")
     cal_ns = boundary(calibration_end, "calibration_end") if calibration_end is not None else None
+    # A customer's purchases in one period count once. The repeat transactions of a tick are
+    # its distinct buyers minus the customers born at it: one group-by per customer (births)
+    # and one per tick (buyers) instead of deduplicating every (customer, tick) pair.
     ticks = (
         pl.DataFrame({"c": df.get_column(customer), "t": wall_clock(t_raw)})
         .with_columns(pl.col("t").cast(pl.Datetime("ns")).dt.truncate(period).to_physical())
         .filter(pl.col("t") < end_ns)
-        .unique()
-        .with_columns(birth=pl.col("t").min().over("c"))
     )
+    born = ticks.group_by("c").agg(birth=pl.col("t").min())
+    buyers = ticks.group_by("t").agg(buyers=pl.col("c").n_unique())
     if cal_ns is not None:
-        ticks = ticks.filter(pl.col("birth") < cal_ns)
-    if ticks.height == 0:
+        late = born.filter(pl.col("birth") >= cal_ns).select("c")
+        if late.height:  # customers acquired in the holdout are not in the cohort
+            theirs = (
+                ticks.join(late, on="c", how="semi").group_by("t").agg(late=pl.col("c").n_unique())
+            )
+            buyers = buyers.join(theirs, on="t", how="left").select(
+                "t", buyers=pl.col("buyers") - pl.col("late").fill_null(0)
+            )
+            born = born.filter(pl.col("birth") < cal_ns)
+    if born.height == 0:
         raise ModelInputError(f"column '{time}': no purchases before the observation end")
-    t0 = int(ticks["birth"].min())  # type: ignore[arg-type]
+    births = born.group_by("birth").agg(pl.len().alias("n"))
+    t0 = int(births["birth"].min())  # type: ignore[arg-type]
     n_periods = max(1, -(-(end_ns - t0) // step))
     grid = pl.DataFrame({"period": pl.int_range(1, n_periods + 1, eager=True)}).with_columns(
         start=t0 + (pl.col("period") - 1) * step,
         end=pl.min_horizontal(t0 + pl.col("period") * step, pl.lit(end_ns)),
     )
     actual = (
-        ticks.filter(pl.col("t") > pl.col("birth"))
+        buyers.join(births.rename({"birth": "t"}), on="t", how="left")
+        .filter(pl.col("t") >= t0)
         .group_by(period=((pl.col("t") - t0) // step + 1).cast(pl.Int64))
-        .agg(pl.len().alias("actual"))
+        .agg((pl.col("buyers") - pl.col("n").fill_null(0)).sum().alias("actual"))
     )
-    births = ticks.group_by("birth").agg(pl.col("c").n_unique().alias("n"))
     pairs = (
         grid.select("period", "end")
         .join(births, how="cross")
