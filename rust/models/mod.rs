@@ -21,6 +21,7 @@ pub mod intervals;
 pub mod kernels;
 pub mod model;
 pub mod newton;
+pub mod objective;
 pub mod optim;
 pub mod pareto_nbd;
 pub mod py;

@@ -9,8 +9,8 @@
 //! L-BFGS path as before.
 
 use super::compress::Data;
-use super::fit::{warm_start, FitOut, Obj, WARM_MIN};
 use super::model::Likelihood;
+use super::objective::{warm_start, FitOut, Obj, WARM_MIN};
 use super::optim::{minimize, spd_inverse};
 
 /// Newton steps before handing back to `fit.rs` (2–4 are typical from where they start).
@@ -129,7 +129,7 @@ pub fn fit<M: Likelihood>(
     m.ll_hess_log(&vec![0.0; m.n_params()], &Data::row(1.0, 0.5, 1.0))?;
     let obj = Obj { m, d, wsum };
     // Near the optimum, where Newton steps converge: from a subsample's optimum on many
-    // patterns (see `fit::warm_start`), else by L-BFGS to a loose tolerance.
+    // patterns (see `objective::warm_start`), else by L-BFGS to a loose tolerance.
     let theta0 = match start {
         None if d.len() >= WARM_MIN => ln(&warm_start(m, d, m.start_values(d), max_iter)),
         _ => {
