@@ -191,3 +191,35 @@ def test_bad_input_is_a_clear_error_and_import_stays_light(spark):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert truenorth.__name__ == "truenorth"
+
+
+def test_a_truenorth_error_on_a_worker_reaches_the_driver_as_itself(spark):
+    """A kernel that refuses a row on a worker (the distributed fit's partial sums) must read
+    like the same refusal found locally, not as Spark's PythonException with a traceback."""
+    from truenorth.clv import ModelInputError
+    from truenorth.errors import DataError
+    from truenorth.spark._arrow import worker_errors
+
+    def refuse(kind):
+        def run(batches):
+            for b in batches:
+                if b.num_rows:
+                    raise kind("summary: column 'T' is negative in row 3 (expected T >= 0)")
+                yield b
+
+        return run
+
+    sdf = spark.range(4)
+    for kind in (ModelInputError, DataError):
+        with pytest.raises(
+            kind,
+            match=r"^on a Spark worker: summary: column 'T' is negative in row 3 \(expected T >= 0\)$",
+        ):
+            with worker_errors():
+                sdf.mapInArrow(refuse(kind), sdf.schema).collect()
+    # any other failure stays Spark's, with the worker's traceback
+    from pyspark.errors import PythonException
+
+    with pytest.raises(PythonException, match="ZeroDivisionError"):
+        with worker_errors():
+            sdf.mapInArrow(refuse(ZeroDivisionError), sdf.schema).collect()

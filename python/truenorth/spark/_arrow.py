@@ -3,6 +3,8 @@ Polars results cast to the schema declared to Spark, and that schema as Arrow.""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -101,3 +103,31 @@ def spark_type(dtype: Any) -> T.DataType:
 
 def spark_schema(schema: pl.Schema) -> T.StructType:
     return T.StructType([T.StructField(n, spark_type(d), True) for n, d in schema.items()])
+
+
+# The last "ModelInputError: ..." or "DataError: ..." line of a worker's traceback.
+_WORKER_ERROR = re.compile(r"^(?:[\w.]+\.)?(ModelInputError|DataError): (.+)$", re.MULTILINE)
+
+
+@contextlib.contextmanager
+def worker_errors() -> Iterator[None]:
+    """Re-raise a truenorth error raised on a Spark worker as itself on the driver.
+
+    Spark wraps whatever a Python worker raises in a ``PythonException`` whose text is the
+    worker's whole traceback. Bad data found on a worker (a pattern row a kernel refuses) is
+    the user's to fix, so it should read like the same error found locally: one line, the
+    same exception type. Anything else stays Spark's exception, traceback included."""
+    from pyspark.errors import PythonException
+
+    from truenorth.clv import ModelInputError
+    from truenorth.errors import DataError
+
+    try:
+        yield
+    except PythonException as exc:
+        found = _WORKER_ERROR.findall(str(exc))
+        if not found:
+            raise
+        name, message = found[-1]
+        kind = ModelInputError if name == "ModelInputError" else DataError
+        raise kind(f"on a Spark worker: {message.strip()}") from None

@@ -24,6 +24,8 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from ._arrow import worker_errors
+
 #: patterns collected to the driver for the start values (a local fit on many patterns
 #: starts from a subsample of 50,000 likewise)
 SAMPLE_PATTERNS = 50_000
@@ -104,7 +106,8 @@ def fit_distributed(
             start_list = list(probe._params or ())
 
         def total(thetas: list[list[float]]) -> list[tuple[float, list[float]]]:
-            rows = cached.mapInArrow(_partial(model, thetas), _PARTIAL_DDL).collect()
+            with worker_errors():
+                rows = cached.mapInArrow(_partial(model, thetas), _PARTIAL_DDL).collect()
             sums = [(0.0, [0.0] * len(th)) for th in thetas]
             for r in rows:  # in partition order: the same sum on every run
                 ll, grad = sums[r["point"]]
