@@ -253,6 +253,27 @@ pub fn fit_cov<M: Likelihood>(
     };
     let obj = |th: &[f64]| objective(m, links, spec, d, wsum, th);
     let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
+    let ll = if res.f.is_finite() {
+        ll_grad(m, links, spec, &res.x, d).0
+    } else {
+        f64::NAN
+    };
+    fit_record(&obj, &res, k, wsum, ll, d.len())
+}
+
+/// The fit record of a covariate model from the optimiser's result `res` in free parameters
+/// (the first `k` on the log scale, the coefficients as they are) and the mean objective
+/// `obj` over total weight `wsum`: natural-scale parameters, delta-method covariance from the
+/// Hessian, and a non-positive-definite Hessian at a converged optimum reported as
+/// coefficients the data do not identify. Shared by the static and the time-varying fits.
+pub(crate) fn fit_record<O: optim::Objective>(
+    obj: &O,
+    res: &optim::OptResult,
+    k: usize,
+    wsum: f64,
+    ll: f64,
+    n_patterns: usize,
+) -> FitOut {
     let n = res.x.len();
     // Natural scale for the base parameters (delta method), coefficients as they are.
     let scale: Vec<f64> = (0..n)
@@ -262,8 +283,7 @@ pub fn fit_cov<M: Likelihood>(
         .map(|j| if j < k { res.x[j].exp() } else { res.x[j] })
         .collect();
     let (se, cov) = if res.f.is_finite() {
-        let h = optim::hessian(&obj, &res.x);
-        let htot: Vec<Vec<f64>> = h
+        let htot: Vec<Vec<f64>> = optim::hessian(obj, &res.x)
             .iter()
             .map(|row| row.iter().map(|v| v * wsum).collect())
             .collect();
@@ -278,11 +298,6 @@ pub fn fit_cov<M: Likelihood>(
         }
     } else {
         (None, None)
-    };
-    let ll = if res.f.is_finite() {
-        ll_grad(m, links, spec, &res.x, d).0
-    } else {
-        f64::NAN
     };
     FitOut {
         ll,
@@ -300,7 +315,7 @@ pub fn fit_cov<M: Likelihood>(
         params,
         se,
         cov,
-        n_patterns: d.len(),
+        n_patterns,
         n_obs: wsum,
     }
 }

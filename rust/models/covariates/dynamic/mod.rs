@@ -345,57 +345,12 @@ pub fn fit(d: &DynData, start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
         (-ll / n, g.iter().map(|v| -v / n).collect())
     };
     let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
-    let scale: Vec<f64> = (0..np)
-        .map(|j| if j < 4 { res.x[j].exp() } else { 1.0 })
-        .collect();
-    let params: Vec<f64> = res
-        .x
-        .iter()
-        .zip(&scale)
-        .enumerate()
-        .map(|(j, (v, s))| if j < 4 { *s } else { *v })
-        .collect();
-    let (se, cov) = if res.f.is_finite() {
-        let h: Vec<Vec<f64>> = optim::hessian(&obj, &res.x)
-            .into_iter()
-            .map(|row| row.into_iter().map(|v| v * n).collect())
-            .collect();
-        match optim::spd_inverse(&h) {
-            Some(c) => {
-                let cov: Vec<Vec<f64>> = (0..np)
-                    .map(|i| (0..np).map(|j| c[i][j] * scale[i] * scale[j]).collect())
-                    .collect();
-                (Some((0..np).map(|i| cov[i][i].sqrt()).collect()), Some(cov))
-            }
-            None => (None, None),
-        }
-    } else {
-        (None, None)
-    };
     let ll = if res.f.is_finite() {
         ll_grad(&res.x, d).0
     } else {
         f64::NAN
     };
-    FitOut {
-        ll,
-        converged: res.converged && se.is_some(),
-        message: if se.is_none() && res.converged {
-            "Hessian is not positive definite at the optimum: the coefficients are not \
-             identified by this data"
-                .into()
-        } else {
-            res.message.clone()
-        },
-        iterations: res.iterations,
-        grad_norm: res.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs())),
-        boundary: None,
-        params,
-        se,
-        cov,
-        n_patterns: d.len(),
-        n_obs: n,
-    }
+    super::fit_record(&obj, &res, 4, n, ll, d.len())
 }
 
 /// Per customer: P(alive at T) and the expected purchases over the future pieces `future`
