@@ -86,8 +86,8 @@ _IntervalOf: TypeAlias = Literal["p_alive", "expected_purchases", "conditional_p
 
 @type_check_only
 class _FitBoundary(TypedDict, total=False):
-    #: why the fit stopped where parameters run away to a boundary (None: it did not); only
-    #: ``fit`` sets it, a covariate fit leaves it out
+    #: why the fit stopped where parameters run away to a boundary (None: it did not; a
+    #: covariate fit always says None)
     boundary: str | None
 
 @type_check_only
@@ -212,22 +212,6 @@ def cov_log_likelihood(
 ) -> tuple[float, list[float]]:
     """Log-likelihood and its gradient in (log base parameters, coefficients)."""
 
-@type_check_only
-class DynCovFitResult(TypedDict):
-    """What ``dyncov_fit`` returns: (r, alpha, s, beta, coefficients) on the natural scale,
-    standard errors and covariance by the delta method (None when the Hessian is not positive
-    definite)."""
-
-    params: list[float]
-    standard_errors: list[float] | None
-    covariance: list[list[float]] | None
-    log_likelihood: float
-    converged: bool
-    n_iterations: int
-    message: str
-    n_observations: float
-    gradient_max_abs: float
-
 def dyncov_fit(
     frequency: _ArrowStreamExportable,
     recency: _ArrowStreamExportable,
@@ -239,7 +223,7 @@ def dyncov_fit(
     life: Sequence[_ArrowStreamExportable],
     start: list[float] | None = None,
     max_iter: int = 500,
-) -> DynCovFitResult:
+) -> FitResult:
     """Pareto/NBD with time-varying covariates (``truenorth.clv.covariates_dynamic``): per
     customer frequency, recency, T (periods since the first purchase) and the sums of the
     transaction covariates over the repeat purchases; customer i's covariate path is pieces

@@ -96,7 +96,7 @@ fn fit<'py>(
 }
 
 /// The result of a fit as the dict Python reads.
-fn fit_dict(py: Python<'_>, out: FitOut) -> PyResult<Bound<'_, PyDict>> {
+pub(crate) fn fit_dict(py: Python<'_>, out: FitOut) -> PyResult<Bound<'_, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("params", out.params)?;
     dict.set_item("standard_errors", out.se)?;

@@ -15,7 +15,7 @@ use crate::error::core_err;
 use crate::models::kernels::{Cols, Kernels};
 use crate::models::model::ConditionalPmf;
 use crate::models::model_for;
-use crate::models::py::{cols, load, Columns, F64Column};
+use crate::models::py::{cols, fit_dict, load, Columns, F64Column};
 
 fn cov_model(kind: &str) -> PyResult<&'static dyn CovKernels> {
     COV_MODELS
@@ -147,18 +147,7 @@ fn cov_fit<'py>(
         return Err(core_err("no rows with positive weight to fit"));
     }
     let out = py.detach(|| cm.fit(&sp, &d, start, max_iter));
-    let dict = PyDict::new(py);
-    dict.set_item("params", out.params)?;
-    dict.set_item("standard_errors", out.se)?;
-    dict.set_item("covariance", out.cov)?;
-    dict.set_item("log_likelihood", out.ll)?;
-    dict.set_item("converged", out.converged)?;
-    dict.set_item("n_iterations", out.iterations)?;
-    dict.set_item("message", out.message)?;
-    dict.set_item("n_patterns", out.n_patterns)?;
-    dict.set_item("n_observations", out.n_obs)?;
-    dict.set_item("gradient_max_abs", out.grad_norm)?;
-    Ok(dict)
+    fit_dict(py, out)
 }
 
 /// Log-likelihood of a covariate model at (base parameters, coefficients), and its gradient

@@ -8,6 +8,7 @@ use pyo3::types::PyDict;
 use super::{fit, ll_grad, predict, to_free, DynData};
 use crate::arrow_io::f64_values;
 use crate::error::core_err;
+use crate::models::py::fit_dict;
 
 fn finite(v: Vec<f64>, what: &str) -> PyResult<Vec<f64>> {
     if let Some(i) = v.iter().position(|a| !a.is_finite()) {
@@ -181,17 +182,7 @@ fn dyncov_fit<'py>(
         check_params(s, &d)?;
     }
     let out = py.detach(|| fit(&d, start, max_iter));
-    let dict = PyDict::new(py);
-    dict.set_item("params", out.params)?;
-    dict.set_item("standard_errors", out.se)?;
-    dict.set_item("covariance", out.cov)?;
-    dict.set_item("log_likelihood", out.ll)?;
-    dict.set_item("converged", out.converged)?;
-    dict.set_item("n_iterations", out.iterations)?;
-    dict.set_item("message", out.message)?;
-    dict.set_item("n_observations", out.n_obs)?;
-    dict.set_item("gradient_max_abs", out.grad_norm)?;
-    Ok(dict)
+    fit_dict(py, out)
 }
 
 /// Log-likelihood at (r, alpha, s, beta, coefficients) and its gradient in (log r, log alpha,
