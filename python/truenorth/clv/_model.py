@@ -1,9 +1,8 @@
 """The fitted-model base every model shares: parameters, the maximum-likelihood fit through
 ``truenorth._core``, the fit statistics and parameter tables (summary, vcov, confint,
-covariate coefficients) and JSON export. It names no model and no process; the purchase
-predictions live in ``_purchase``.
-
-``models`` holds the model classes themselves; this module names none of them.
+covariate coefficients) and JSON export. Purchase predictions live in ``_purchase`` (a spend
+model shares all of this but none of them); the model classes themselves are in ``models``,
+and this module names none of them.
 """
 
 from __future__ import annotations
