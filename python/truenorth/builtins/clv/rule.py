@@ -10,6 +10,7 @@ import polars as pl
 import truenorth
 
 from . import covariates as clv_covariates
+from . import dynamic as clv_dynamic
 from . import outputs
 from .fitting import convergence, fit_model, given_models, load_model, same_unit
 from .options import AUTO, UNIT_DAYS, ClvOptions, duration_days, parse_horizon, source_of
@@ -39,6 +40,12 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
         raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
     findings: list[truenorth.Finding] = []
+    given = given_models(ctx)
+    if clv_dynamic.is_dynamic(opts):
+        out = clv_dynamic.evaluate(ctx, lf, summary, given, findings).sort(opts.customer)
+        if hasattr(ctx, "note"):
+            ctx.note("customers", out.height)
+        return truenorth.RuleOutput(tables={opts.into: out}, findings=findings)
     # the model reads covariates from `data`; the output table keeps the summary's columns
     data = (
         clv_covariates.attach(ctx, opts.covariates, summary, opts.customer)
@@ -46,7 +53,6 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         else summary
     )
     cov_fit = clv_covariates.fit_options(opts.covariates) if opts.covariates else {}
-    given = given_models(ctx)
     auto_tables: dict[str, pl.DataFrame] = {}
     if opts.model == AUTO:
         if given.get("purchase") is not None:
