@@ -57,7 +57,9 @@ class CovariateOptions(truenorth.Options):
         "period_start", description="dynamic: column of each period's first day"
     )
     period_days: float = Field(7.0, gt=0, description="dynamic: length of a period in days")
-    id: str | None = Field(None, description="customer id column of the attributes")
+    id: str | None = Field(
+        None, description="customer id column of the attributes (or per-period) table"
+    )
     transaction: list[str] = Field([], description="covariates of the purchase process")
     lifetime: list[str] = Field([], description="covariates of the dropout process")
     constrain: list[str] = Field([], description="columns with one coefficient in both")
@@ -80,7 +82,7 @@ def validate(
     ctx: Any,
     *,
     interval_method: str | None,
-    model: str = DYNAMIC_KIND,
+    model: str | None = None,
     model_path: str | None = None,
 ) -> None:
     """Load-time checks: the covariate table's declared columns, and options that combine
@@ -140,11 +142,11 @@ def _validate_dynamic(
     ctx: Any,
     *,
     interval: bool,
-    model: str,
+    model: str | None,
     model_path: str | None,
 ) -> None:
     at = ("with", "covariates")
-    if model not in (DYNAMIC_KIND, "auto"):  # model: auto has its own error
+    if model not in (None, DYNAMIC_KIND, "auto"):  # model: auto has its own error
         ctx.error(
             f"time-varying covariates are fitted with the Pareto/NBD, not {model!r}",
             at=("with", "model"),
