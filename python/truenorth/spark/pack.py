@@ -139,6 +139,9 @@ def run(
     spark_tables = set(sp)
     for crule in compiled.rules:
         here = crule.kind.name in DISTRIBUTED and all(t in spark_tables for t in crule.reads)
+        # the distributed clv fits no covariates (static or time-varying): such a rule runs
+        # locally on the collected tables rather than silently without them
+        here = here and getattr(crule.rule.options, "covariates", None) is None
         placement[crule.id] = "spark" if here else "local"
         for t in crule.writes:
             if here and not (crule.kind.name == "segment" and t == crule.rule.options.into):
