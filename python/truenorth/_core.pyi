@@ -223,11 +223,17 @@ def dyncov_fit(
     life: Sequence[_ArrowStreamExportable],
     start: list[float] | None = None,
     max_iter: int = 500,
+    trans_index: list[int] | None = None,
+    life_index: list[int] | None = None,
+    l2: list[float] | None = None,
 ) -> FitResult:
     """Pareto/NBD with time-varying covariates (``truenorth.clv.covariates_dynamic``): per
     customer frequency, recency, T (periods since the first purchase) and the sums of the
     transaction covariates over the repeat purchases; customer i's covariate path is pieces
-    ``offsets[i]..offsets[i+1]`` of ``dur`` (lengths summing to T), ``trans``, ``life``."""
+    ``offsets[i]..offsets[i+1]`` of ``dur`` (lengths summing to T), ``trans``, ``life``.
+    ``trans_index``/``life_index`` (each column's coefficient; a constrained covariate's two
+    columns share one) and ``l2`` (one penalty per coefficient) go together, as for
+    ``cov_fit``; without them every column has its own unpenalised coefficient."""
 
 def dyncov_log_likelihood(
     params: list[float],
@@ -239,8 +245,11 @@ def dyncov_log_likelihood(
     dur: _ArrowStreamExportable,
     trans: Sequence[_ArrowStreamExportable],
     life: Sequence[_ArrowStreamExportable],
+    trans_index: list[int] | None = None,
+    life_index: list[int] | None = None,
 ) -> tuple[float, list[float]]:
-    """Log-likelihood and its gradient in (log r, log alpha, log s, log beta, coefficients)."""
+    """Log-likelihood and its gradient in (log r, log alpha, log s, log beta, coefficients);
+    coefficient indices as for ``dyncov_fit``."""
 
 def dyncov_predict(
     params: list[float],
