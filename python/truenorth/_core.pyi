@@ -24,6 +24,7 @@ __all__ = [
     "delta_interval",
     "dyncov_fit",
     "dyncov_log_likelihood",
+    "dyncov_pmf",
     "dyncov_predict",
     "expected_purchases_rows",
     "fit",
@@ -267,6 +268,24 @@ def dyncov_predict(
 ) -> tuple[list[float], list[float]]:
     """P(alive at T) and expected purchases over each customer's future path (pieces from T
     on, laid out as the calibration path)."""
+
+def dyncov_pmf(
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    f_offsets: _ArrowStreamExportable,
+    f_dur: _ArrowStreamExportable,
+    f_trans: Sequence[_ArrowStreamExportable],
+    f_life: Sequence[_ArrowStreamExportable],
+    n: int,
+) -> list[float]:
+    """P(X = n) of purchases over each customer's future path (arguments as for
+    ``dyncov_predict``)."""
 
 def predict_rows(
     model: _PurchaseModelKind,

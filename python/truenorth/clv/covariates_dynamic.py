@@ -49,6 +49,7 @@ import numpy as np
 import polars as pl
 
 from .. import _core
+from . import _dyn_intervals
 from ._dynpath import (
     Calendar,
     Columns,
@@ -139,10 +140,14 @@ class DynamicCovariateFit:
         ll, _ = _core.dyncov_log_likelihood(self._vector(), *_args(paths))
         return ll
 
-    def predict(self, transactions: Any, covariates: Any, *, horizon: float) -> pl.DataFrame:
+    def predict(
+        self, transactions: Any, covariates: Any, *, horizon: float, interval: float | None = None
+    ) -> pl.DataFrame:
         """Per customer: frequency, recency, T (periods), P(alive) at the calibration end and
         the expected number of purchases over the next ``horizon`` periods, under the
-        covariate values the table gives for those periods."""
+        covariate values the table gives for those periods. With ``interval`` (e.g. 0.9):
+        also ``p_alive_lower/_upper`` and ``expected_purchases_lower/_upper``, delta-method
+        bounds of the parameters' uncertainty (``truenorth.clv._dyn_intervals``)."""
         if not (isinstance(horizon, int | float) and math.isfinite(horizon) and horizon >= 0):
             raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
         table = self._table(covariates)
@@ -171,7 +176,7 @@ class DynamicCovariateFit:
                 f"covariates: customer {paths.customers[i]!r} has covariate values so large "
                 "that exp(coefficients · covariates) overflows; check their scale"
             )
-        return pl.DataFrame(
+        out = pl.DataFrame(
             {
                 self.columns.customer: paths.customers,
                 "frequency": paths.x,
@@ -180,6 +185,26 @@ class DynamicCovariateFit:
                 "p_alive": pa,
                 "expected_purchases": ex,
             }
+        )
+        if interval is None:
+            return out
+        win = _dyn_intervals.window(self, transactions, covariates, horizon)
+        return _dyn_intervals.with_bounds(self, out, win, interval)
+
+    def conditional_p_purchases(
+        self,
+        transactions: Any,
+        covariates: Any,
+        n: int,
+        *,
+        horizon: float,
+        interval: float | None = None,
+    ) -> pl.DataFrame:
+        """Per customer: P(X = n), the probability of exactly ``n`` purchases over the next
+        ``horizon`` periods given the history, under the covariate values the table gives
+        for those periods (with ``interval``: delta-method ``_lower``/``_upper`` bounds)."""
+        return _dyn_intervals.conditional_p_purchases(
+            self, transactions, covariates, n, horizon, interval
         )
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:

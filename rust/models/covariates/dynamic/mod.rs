@@ -22,6 +22,7 @@
 //! Free parameters: (ln r, ln α, ln s, ln β, γ_trans…, γ_life…).
 
 pub mod fit;
+pub mod pmf;
 pub mod py;
 
 use std::sync::OnceLock;

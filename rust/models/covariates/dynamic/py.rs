@@ -8,6 +8,7 @@ use pyo3::types::PyDict;
 use super::super::py::spec;
 use super::super::Spec;
 use super::fit::{fit, free_spec, ll_grad_free};
+use super::pmf::pmf;
 use super::{predict, to_free, DynData};
 use crate::arrow_io::f64_values;
 use crate::error::core_err;
@@ -270,29 +271,65 @@ fn dyncov_predict<'py>(
     f_life: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<(Vec<f64>, Vec<f64>)> {
     let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
-    let n = d.len();
     check_params(&params, d.kt + d.kl)?;
+    let future = future_data(&d, f_offsets, f_dur, &f_trans, &f_life)?;
+    Ok(py.detach(|| predict(&params, &d, &future)))
+}
+
+/// Each customer's path from T on, checked against the calibration data `d`.
+fn future_data(
+    d: &DynData,
+    f_offsets: &Bound<'_, PyAny>,
+    f_dur: &Bound<'_, PyAny>,
+    f_trans: &[Bound<'_, PyAny>],
+    f_life: &[Bound<'_, PyAny>],
+) -> PyResult<DynData> {
     if f_trans.len() != d.kt || f_life.len() != d.kl {
         return Err(core_err("the future path needs the same covariate columns"));
     }
-    let (off, fdur) = pieces(f_offsets, f_dur, n)?;
+    let (off, fdur) = pieces(f_offsets, f_dur, d.len())?;
     let p = fdur.len();
-    let future = DynData {
-        zt: matrix(&f_trans, p, "future transaction covariate")?,
-        zl: matrix(&f_life, p, "future lifetime covariate")?,
+    Ok(DynData {
+        zt: matrix(f_trans, p, "future transaction covariate")?,
+        zl: matrix(f_life, p, "future lifetime covariate")?,
         kt: d.kt,
         kl: d.kl,
         off,
         dur: fdur,
         ..Default::default()
     }
-    .merged();
-    Ok(py.detach(|| predict(&params, &d, &future)))
+    .merged())
+}
+
+/// P(X = n) over each customer's future path (arguments as for `dyncov_predict`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn dyncov_pmf<'py>(
+    py: Python<'py>,
+    params: Vec<f64>,
+    frequency: &Bound<'py, PyAny>,
+    recency: &Bound<'py, PyAny>,
+    t: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    dur: &Bound<'py, PyAny>,
+    trans: Vec<Bound<'py, PyAny>>,
+    life: Vec<Bound<'py, PyAny>>,
+    f_offsets: &Bound<'py, PyAny>,
+    f_dur: &Bound<'py, PyAny>,
+    f_trans: Vec<Bound<'py, PyAny>>,
+    f_life: Vec<Bound<'py, PyAny>>,
+    n: usize,
+) -> PyResult<Vec<f64>> {
+    let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
+    check_params(&params, d.kt + d.kl)?;
+    let future = future_data(&d, f_offsets, f_dur, &f_trans, &f_life)?;
+    Ok(py.detach(|| pmf(&params, &d, &future, n)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dyncov_fit, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_log_likelihood, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(dyncov_pmf, m)?)?;
     Ok(())
 }

@@ -278,3 +278,74 @@ fn the_constrained_fit_is_the_free_fit_restricted() {
     assert!((g[4] + g[6]).abs() / scale < 1e-5, "{g:?}");
     assert!(g[5].abs() / scale < 1e-5, "{g:?}");
 }
+
+/// Weekly future pieces of `weeks` (the first one fractional) per customer of `d`.
+fn future_of(d: &DynData, weeks: f64, z: impl Fn(usize, usize) -> (Vec<f64>, Vec<f64>)) -> DynData {
+    let mut f = DynData {
+        kt: d.kt,
+        kl: d.kl,
+        off: vec![0],
+        ..Default::default()
+    };
+    for i in 0..d.len() {
+        let mut c = 0.0;
+        let mut k = 0;
+        while c < weeks {
+            let len = if k == 0 { 0.6 } else { 1.0 };
+            let e = (c + len).min(weeks);
+            let (zt, zl) = z(i, k + 100);
+            f.dur.push(e - c);
+            f.zt.extend(zt);
+            f.zl.extend(zl);
+            c = e;
+            k += 1;
+        }
+        f.off.push(f.dur.len());
+    }
+    f
+}
+
+#[test]
+fn pmf_sums_to_one_and_its_mean_is_the_expected_purchases() {
+    let d = data(varying, 2, 1);
+    let f = future_of(&d, 13.0, varying);
+    let p = [0.8, 6.0, 0.9, 11.0, 0.3, -0.5, 0.4];
+    let (_, ex) = predict(&p, &d, &f);
+    let probs: Vec<Vec<f64>> = (0..120).map(|n| pmf::pmf(&p, &d, &f, n)).collect();
+    for i in 0..d.len() {
+        let total: f64 = probs.iter().map(|q| q[i]).sum();
+        let mean: f64 = probs.iter().enumerate().map(|(n, q)| n as f64 * q[i]).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{i}: {total}");
+        assert!(
+            (mean - ex[i]).abs() < 1e-8 * (1.0 + ex[i]),
+            "{i}: {mean} vs {}",
+            ex[i]
+        );
+    }
+}
+
+#[test]
+fn pmf_at_zero_coefficients_is_the_plain_conditional_pmf() {
+    let d = data(varying, 2, 1);
+    let f = future_of(&d, 9.3, varying);
+    let p = [0.8, 6.0, 0.9, 11.0, 0.0, 0.0, 0.0];
+    for n in [0, 1, 2, 5, 30] {
+        let got = pmf::pmf(&p, &d, &f, n);
+        for (i, g) in got.iter().enumerate() {
+            let want = crate::models::conditional::cond_p_purchases(
+                &ParetoNbd,
+                [0.8, 6.0, 0.9, 11.0],
+                n as u64,
+                9.3,
+                d.x[i],
+                d.tx[i],
+                d.t[i],
+            )
+            .unwrap();
+            assert!(
+                (g - want).abs() < 1e-10 * (1e-3 + want),
+                "n={n} i={i}: {g} vs {want}"
+            );
+        }
+    }
+}
