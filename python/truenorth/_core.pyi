@@ -24,6 +24,7 @@ __all__ = [
     "delta_interval",
     "dyncov_fit",
     "dyncov_log_likelihood",
+    "dyncov_pmf",
     "dyncov_predict",
     "expected_purchases_rows",
     "fit",
@@ -223,11 +224,17 @@ def dyncov_fit(
     life: Sequence[_ArrowStreamExportable],
     start: list[float] | None = None,
     max_iter: int = 500,
+    trans_index: list[int] | None = None,
+    life_index: list[int] | None = None,
+    l2: list[float] | None = None,
 ) -> FitResult:
     """Pareto/NBD with time-varying covariates (``truenorth.clv.covariates_dynamic``): per
     customer frequency, recency, T (periods since the first purchase) and the sums of the
     transaction covariates over the repeat purchases; customer i's covariate path is pieces
-    ``offsets[i]..offsets[i+1]`` of ``dur`` (lengths summing to T), ``trans``, ``life``."""
+    ``offsets[i]..offsets[i+1]`` of ``dur`` (lengths summing to T), ``trans``, ``life``.
+    ``trans_index``/``life_index`` (each column's coefficient; a constrained covariate's two
+    columns share one) and ``l2`` (one penalty per coefficient) go together, as for
+    ``cov_fit``; without them every column has its own unpenalised coefficient."""
 
 def dyncov_log_likelihood(
     params: list[float],
@@ -239,8 +246,11 @@ def dyncov_log_likelihood(
     dur: _ArrowStreamExportable,
     trans: Sequence[_ArrowStreamExportable],
     life: Sequence[_ArrowStreamExportable],
+    trans_index: list[int] | None = None,
+    life_index: list[int] | None = None,
 ) -> tuple[float, list[float]]:
-    """Log-likelihood and its gradient in (log r, log alpha, log s, log beta, coefficients)."""
+    """Log-likelihood and its gradient in (log r, log alpha, log s, log beta, coefficients);
+    coefficient indices as for ``dyncov_fit``."""
 
 def dyncov_predict(
     params: list[float],
@@ -258,6 +268,24 @@ def dyncov_predict(
 ) -> tuple[list[float], list[float]]:
     """P(alive at T) and expected purchases over each customer's future path (pieces from T
     on, laid out as the calibration path)."""
+
+def dyncov_pmf(
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    f_offsets: _ArrowStreamExportable,
+    f_dur: _ArrowStreamExportable,
+    f_trans: Sequence[_ArrowStreamExportable],
+    f_life: Sequence[_ArrowStreamExportable],
+    n: int,
+) -> list[float]:
+    """P(X = n) of purchases over each customer's future path (arguments as for
+    ``dyncov_predict``)."""
 
 def predict_rows(
     model: _PurchaseModelKind,

@@ -71,7 +71,7 @@ def delta_bounds(
         return pl.Series(predict(rows)).cast(pl.Float64).to_numpy().copy()
 
     f0 = at(base, coef)
-    moved = []
+    moved: list[list[np.ndarray]] = []
     for j in range(k):
         pair = []
         for sign in (1.0, -1.0):
@@ -84,6 +84,21 @@ def delta_bounds(
         moved.append(pair)
     plus = np.stack([p for p, _ in moved])
     minus = np.stack([m for _, m in moved])
+    return link_bounds(f0, plus, minus, sigma, z, link, extra_log_var)
+
+
+def link_bounds(
+    f0: np.ndarray,
+    plus: np.ndarray,
+    minus: np.ndarray,
+    sigma: np.ndarray,
+    z: float,
+    link: Link,
+    extra_log_var: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row (lower, upper) from the prediction ``f0`` and its values with free parameter j
+    moved by +H / −H (rows j of ``plus`` / ``minus``), ``sigma`` the free parameters'
+    covariance (the delta method of the module docstring)."""
     finite = np.isfinite(f0) & np.isfinite(plus).all(0) & np.isfinite(minus).all(0)
     g0, gp, gm = _apply(link, f0), _apply(link, plus), _apply(link, minus)
     linked = finite & np.isfinite(g0) & np.isfinite(gp).all(0) & np.isfinite(gm).all(0)

@@ -265,3 +265,34 @@ def future(
     offsets = np.arange(n + 1) * (k1 - k0 + 1)
     zt, zl, _, _, _ = spec.design(rows)
     return offsets, dur, zt, zl
+
+
+def coefficient_map(spec: CovariateSpec) -> tuple[list[int], list[int], list[float]]:
+    """Each design column's coefficient index (transaction columns, lifetime columns; a
+    constrained covariate's two columns share one) and each coefficient's L2 penalty, in the
+    order of ``spec.coefficient_names()``."""
+    names = spec.coefficient_names()
+    index = {n: i for i, n in enumerate(names)}
+    ti: list[int] = []
+    li: list[int] = []
+    l2 = [0.0] * len(names)
+    for proc, codings, idx in (
+        ("transaction", spec.transaction, ti),
+        ("lifetime", spec.lifetime, li),
+    ):
+        pre = "trans" if proc == "transaction" else "life"
+        for c in codings:
+            p = "constr" if c.column in spec.constrain else pre
+            for n in c.names():
+                j = index[f"{p}.{n}"]
+                idx.append(j)
+                if p != "constr":
+                    l2[j] = spec.l2.get(proc, 0.0)
+    return ti, li, l2
+
+
+def column_params(spec: CovariateSpec, base: list[float], coef: list[float]) -> list[float]:
+    """The native kernels' parameter vector: base parameters, then one coefficient per design
+    column (a constrained coefficient written into both of its columns)."""
+    ti, li, _ = coefficient_map(spec)
+    return [*base, *(coef[j] for j in ti), *(coef[j] for j in li)]

@@ -49,7 +49,17 @@ import numpy as np
 import polars as pl
 
 from .. import _core
-from ._dynpath import Calendar, Columns, Paths, calibration, check_table, future
+from . import _dyn_intervals
+from ._dynpath import (
+    Calendar,
+    Columns,
+    Paths,
+    calibration,
+    check_table,
+    coefficient_map,
+    column_params,
+    future,
+)
 from ._input import ModelInputError, as_frame
 from .covariates import CovariateSpec
 
@@ -81,7 +91,9 @@ class DynamicCovariateFit:
     message: str = ""
 
     def _vector(self) -> list[float]:
-        return [self.params[n] for n in BASE] + list(self.coefficient_values.values())
+        """Parameters per design column, as the native predictions read them."""
+        base = [self.params[n] for n in BASE]
+        return column_params(self.spec, base, list(self.coefficient_values.values()))
 
     def coefficients(self) -> pl.DataFrame:
         """Estimate, standard error, Wald z and two-sided p-value of each coefficient."""
@@ -128,10 +140,14 @@ class DynamicCovariateFit:
         ll, _ = _core.dyncov_log_likelihood(self._vector(), *_args(paths))
         return ll
 
-    def predict(self, transactions: Any, covariates: Any, *, horizon: float) -> pl.DataFrame:
+    def predict(
+        self, transactions: Any, covariates: Any, *, horizon: float, interval: float | None = None
+    ) -> pl.DataFrame:
         """Per customer: frequency, recency, T (periods), P(alive) at the calibration end and
         the expected number of purchases over the next ``horizon`` periods, under the
-        covariate values the table gives for those periods."""
+        covariate values the table gives for those periods. With ``interval`` (e.g. 0.9):
+        also ``p_alive_lower/_upper`` and ``expected_purchases_lower/_upper``, delta-method
+        bounds of the parameters' uncertainty (``truenorth.clv._dyn_intervals``)."""
         if not (isinstance(horizon, int | float) and math.isfinite(horizon) and horizon >= 0):
             raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
         table = self._table(covariates)
@@ -160,7 +176,7 @@ class DynamicCovariateFit:
                 f"covariates: customer {paths.customers[i]!r} has covariate values so large "
                 "that exp(coefficients · covariates) overflows; check their scale"
             )
-        return pl.DataFrame(
+        out = pl.DataFrame(
             {
                 self.columns.customer: paths.customers,
                 "frequency": paths.x,
@@ -169,6 +185,26 @@ class DynamicCovariateFit:
                 "p_alive": pa,
                 "expected_purchases": ex,
             }
+        )
+        if interval is None:
+            return out
+        win = _dyn_intervals.window(self, transactions, covariates, horizon)
+        return _dyn_intervals.with_bounds(self, out, win, interval)
+
+    def conditional_p_purchases(
+        self,
+        transactions: Any,
+        covariates: Any,
+        n: int,
+        *,
+        horizon: float,
+        interval: float | None = None,
+    ) -> pl.DataFrame:
+        """Per customer: P(X = n), the probability of exactly ``n`` purchases over the next
+        ``horizon`` periods given the history, under the covariate values the table gives
+        for those periods (with ``interval``: delta-method ``_lower``/``_upper`` bounds)."""
+        return _dyn_intervals.conditional_p_purchases(
+            self, transactions, covariates, n, horizon, interval
         )
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
@@ -274,6 +310,8 @@ def fit_dynamic_covariates(
     date: str = "date",
     period: str = "period",
     reference: dict[str, str] | None = None,
+    constrain: Sequence[str] = (),
+    l2: dict[str, float] | None = None,
     start: dict[str, float] | None = None,
     max_iter: int = 500,
 ) -> DynamicCovariateFit:
@@ -283,7 +321,10 @@ def fit_dynamic_covariates(
     ``covariates``: one row per customer and period (``customer``, ``period``: the period's
     start, and the covariate columns). ``calibration_end`` defaults to the last purchase.
     ``start``: natural-scale start values by name (r, alpha, s, beta, coefficient names); the
-    default starts at the plain Pareto/NBD fit with zero coefficients.
+    default starts at the plain Pareto/NBD fit with zero coefficients. ``constrain`` (columns
+    in both processes: one ``constr.<col>`` coefficient for both) and ``l2`` (``{"transaction":
+    λ, "lifetime": λ}``: λ·Σγ² of that process added to the mean negative log-likelihood;
+    constrained coefficients unpenalised) work as for the static covariates.
 
     >>> from truenorth.clv.covariates_dynamic_simulate import simulate_dynamic
     >>> tr, cov = simulate_dynamic(300, weeks=30, seed=1)
@@ -296,7 +337,9 @@ def fit_dynamic_covariates(
     if not names:
         raise ModelInputError("covariates: name at least one transaction or lifetime column")
     table, origin = check_table(covariates, cols, names, period_days)
-    spec = CovariateSpec.build(table, list(transaction), list(lifetime), [], {}, reference or {})
+    spec = CovariateSpec.build(
+        table, list(transaction), list(lifetime), list(constrain), dict(l2 or {}), reference or {}
+    )
     tr = as_frame(transactions)
     if calibration_end is None:
         if date not in tr.columns or tr.height == 0:
@@ -315,7 +358,10 @@ def fit_dynamic_covariates(
                 f"unknown {sorted(unknown)}"
             )
         x0 = [float(start[n]) for n in BASE] + [float(start.get(n, 0.0)) for n in coef_names]
-    out = _core.dyncov_fit(*_args(paths), start=x0, max_iter=max_iter)
+    ti, li, pen = coefficient_map(spec)
+    out = _core.dyncov_fit(
+        *_args(paths), start=x0, max_iter=max_iter, trans_index=ti, life_index=li, l2=pen
+    )
     p = list(out["params"])
     names_all = [*BASE, *coef_names]
     se = out["standard_errors"]

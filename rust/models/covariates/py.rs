@@ -77,7 +77,7 @@ fn cov_data(
     ))
 }
 
-fn spec(
+pub(crate) fn spec(
     trans_index: Vec<usize>,
     life_index: Vec<usize>,
     l2: Vec<f64>,

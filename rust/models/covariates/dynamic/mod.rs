@@ -21,16 +21,14 @@
 //!
 //! Free parameters: (ln r, ln α, ln s, ln β, γ_trans…, γ_life…).
 
+pub mod fit;
+pub mod pmf;
 pub mod py;
 
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::super::compress::compress;
-use super::super::fit::{fit_data, FitOut};
-use super::super::optim;
-use super::super::pareto_nbd::ParetoNbd;
 use super::super::special::{digamma, lgamma};
 
 const NODES: usize = 10;
@@ -312,45 +310,12 @@ pub fn ll_grad(th: &[f64], d: &DynData) -> (f64, Vec<f64>) {
     (ll, g)
 }
 
-fn to_free(params: &[f64]) -> Vec<f64> {
+pub(crate) fn to_free(params: &[f64]) -> Vec<f64> {
     params
         .iter()
         .enumerate()
         .map(|(j, v)| if j < 4 { v.max(1e-300).ln() } else { *v })
         .collect()
-}
-
-/// Maximum likelihood; `start` is (r, α, s, β, coefficients) on the natural scale (default:
-/// the plain Pareto/NBD fit and zero coefficients).
-pub fn fit(d: &DynData, start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
-    let np = d.n_params();
-    let n = d.len() as f64;
-    let th0 = match start {
-        Some(s) => to_free(&s),
-        None => {
-            let base = compress(&d.x, &d.tx, &d.t, None);
-            let nocov = fit_data(&ParetoNbd, &base, None, max_iter);
-            let mut th = to_free(&nocov.params);
-            th.resize(np, 0.0);
-            th
-        }
-    };
-    let obj = |th: &[f64]| -> (f64, Vec<f64>) {
-        if th[..4].iter().any(|v| !v.is_finite() || v.abs() > 30.0)
-            || th[4..].iter().any(|v| !v.is_finite() || v.abs() > 50.0)
-        {
-            return (f64::NAN, vec![f64::NAN; th.len()]);
-        }
-        let (ll, g) = ll_grad(th, d);
-        (-ll / n, g.iter().map(|v| -v / n).collect())
-    };
-    let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
-    let ll = if res.f.is_finite() {
-        ll_grad(&res.x, d).0
-    } else {
-        f64::NAN
-    };
-    super::fit_record(&obj, &res, 4, n, ll, d.len())
 }
 
 /// Per customer: P(alive at T) and the expected purchases over the future pieces `future`

@@ -5,7 +5,11 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{fit, ll_grad, predict, to_free, DynData};
+use super::super::py::spec;
+use super::super::Spec;
+use super::fit::{fit, free_spec, ll_grad_free};
+use super::pmf::pmf;
+use super::{predict, to_free, DynData};
 use crate::arrow_io::f64_values;
 use crate::error::core_err;
 use crate::models::py::fit_dict;
@@ -131,17 +135,32 @@ fn dyn_data(
     .merged())
 }
 
-fn check_params(p: &[f64], d: &DynData) -> PyResult<()> {
-    if p.len() != d.n_params()
-        || p.iter().any(|v| !v.is_finite())
-        || p[..4].iter().any(|v| *v <= 0.0)
+fn check_params(p: &[f64], n_coef: usize) -> PyResult<()> {
+    if p.len() != 4 + n_coef || p.iter().any(|v| !v.is_finite()) || p[..4].iter().any(|v| *v <= 0.0)
     {
         return Err(core_err(format!(
-            "parameters: expected r, alpha, s, beta (positive) and {} coefficients",
-            d.kt + d.kl
+            "parameters: expected r, alpha, s, beta (positive) and {n_coef} coefficients"
         )));
     }
     Ok(())
+}
+
+/// The coefficient map: one free coefficient per column unless indices are given (as for
+/// `cov_fit`: `trans_index[j]` / `life_index[j]` is the coefficient of column j, `l2` one
+/// penalty per coefficient).
+fn dyn_spec(
+    d: &DynData,
+    trans_index: Option<Vec<usize>>,
+    life_index: Option<Vec<usize>>,
+    l2: Option<Vec<f64>>,
+) -> PyResult<Spec> {
+    match (trans_index, life_index, l2) {
+        (None, None, None) => Ok(free_spec(d.kt, d.kl)),
+        (Some(t), Some(l), Some(p)) => spec(t, l, p, d.kt, d.kl),
+        _ => Err(core_err(
+            "trans_index, life_index and l2 are given together or not at all",
+        )),
+    }
 }
 
 /// Fit the Pareto/NBD with time-varying covariates. Per customer: frequency, recency, T (in
@@ -150,7 +169,7 @@ fn check_params(p: &[f64], d: &DynData) -> PyResult<()> {
 /// `offsets[i]..offsets[i+1]`, lengths summing to T): `dur`, `trans`, `life` columns.
 #[pyfunction]
 #[pyo3(signature = (frequency, recency, t, trans_sum, offsets, dur, trans, life, start=None,
-                    max_iter=500))]
+                    max_iter=500, trans_index=None, life_index=None, l2=None))]
 #[allow(clippy::too_many_arguments)]
 fn dyncov_fit<'py>(
     py: Python<'py>,
@@ -164,6 +183,9 @@ fn dyncov_fit<'py>(
     life: Vec<Bound<'py, PyAny>>,
     start: Option<Vec<f64>>,
     max_iter: usize,
+    trans_index: Option<Vec<usize>>,
+    life_index: Option<Vec<usize>>,
+    l2: Option<Vec<f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = dyn_data(
         frequency,
@@ -178,16 +200,19 @@ fn dyncov_fit<'py>(
     if d.is_empty() {
         return Err(core_err("no customers to fit"));
     }
+    let sp = dyn_spec(&d, trans_index, life_index, l2)?;
     if let Some(s) = &start {
-        check_params(s, &d)?;
+        check_params(s, sp.n_coef)?;
     }
-    let out = py.detach(|| fit(&d, start, max_iter));
+    let out = py.detach(|| fit(&d, &sp, start, max_iter));
     fit_dict(py, out)
 }
 
 /// Log-likelihood at (r, alpha, s, beta, coefficients) and its gradient in (log r, log alpha,
-/// log s, log beta, coefficients); data as for `dyncov_fit`.
+/// log s, log beta, coefficients); data and coefficient map as for `dyncov_fit`.
 #[pyfunction]
+#[pyo3(signature = (params, frequency, recency, t, trans_sum, offsets, dur, trans, life,
+                    trans_index=None, life_index=None))]
 #[allow(clippy::too_many_arguments)]
 fn dyncov_log_likelihood<'py>(
     py: Python<'py>,
@@ -200,6 +225,8 @@ fn dyncov_log_likelihood<'py>(
     dur: &Bound<'py, PyAny>,
     trans: Vec<Bound<'py, PyAny>>,
     life: Vec<Bound<'py, PyAny>>,
+    trans_index: Option<Vec<usize>>,
+    life_index: Option<Vec<usize>>,
 ) -> PyResult<(f64, Vec<f64>)> {
     let d = dyn_data(
         frequency,
@@ -211,8 +238,17 @@ fn dyncov_log_likelihood<'py>(
         &trans,
         &life,
     )?;
-    check_params(&params, &d)?;
-    Ok(py.detach(|| ll_grad(&to_free(&params), &d)))
+    let n_coef = trans_index
+        .iter()
+        .chain(&life_index)
+        .flatten()
+        .map(|c| c + 1)
+        .max()
+        .unwrap_or(0);
+    let l2 = trans_index.is_some().then(|| vec![0.0; n_coef]);
+    let sp = dyn_spec(&d, trans_index, life_index, l2)?;
+    check_params(&params, sp.n_coef)?;
+    Ok(py.detach(|| ll_grad_free(&sp, &to_free(&params), &d)))
 }
 
 /// P(alive at T) and expected purchases over the future pieces (`f_offsets`, `f_dur`,
@@ -235,29 +271,65 @@ fn dyncov_predict<'py>(
     f_life: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<(Vec<f64>, Vec<f64>)> {
     let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
-    let n = d.len();
-    check_params(&params, &d)?;
+    check_params(&params, d.kt + d.kl)?;
+    let future = future_data(&d, f_offsets, f_dur, &f_trans, &f_life)?;
+    Ok(py.detach(|| predict(&params, &d, &future)))
+}
+
+/// Each customer's path from T on, checked against the calibration data `d`.
+fn future_data(
+    d: &DynData,
+    f_offsets: &Bound<'_, PyAny>,
+    f_dur: &Bound<'_, PyAny>,
+    f_trans: &[Bound<'_, PyAny>],
+    f_life: &[Bound<'_, PyAny>],
+) -> PyResult<DynData> {
     if f_trans.len() != d.kt || f_life.len() != d.kl {
         return Err(core_err("the future path needs the same covariate columns"));
     }
-    let (off, fdur) = pieces(f_offsets, f_dur, n)?;
+    let (off, fdur) = pieces(f_offsets, f_dur, d.len())?;
     let p = fdur.len();
-    let future = DynData {
-        zt: matrix(&f_trans, p, "future transaction covariate")?,
-        zl: matrix(&f_life, p, "future lifetime covariate")?,
+    Ok(DynData {
+        zt: matrix(f_trans, p, "future transaction covariate")?,
+        zl: matrix(f_life, p, "future lifetime covariate")?,
         kt: d.kt,
         kl: d.kl,
         off,
         dur: fdur,
         ..Default::default()
     }
-    .merged();
-    Ok(py.detach(|| predict(&params, &d, &future)))
+    .merged())
+}
+
+/// P(X = n) over each customer's future path (arguments as for `dyncov_predict`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn dyncov_pmf<'py>(
+    py: Python<'py>,
+    params: Vec<f64>,
+    frequency: &Bound<'py, PyAny>,
+    recency: &Bound<'py, PyAny>,
+    t: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    dur: &Bound<'py, PyAny>,
+    trans: Vec<Bound<'py, PyAny>>,
+    life: Vec<Bound<'py, PyAny>>,
+    f_offsets: &Bound<'py, PyAny>,
+    f_dur: &Bound<'py, PyAny>,
+    f_trans: Vec<Bound<'py, PyAny>>,
+    f_life: Vec<Bound<'py, PyAny>>,
+    n: usize,
+) -> PyResult<Vec<f64>> {
+    let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
+    check_params(&params, d.kt + d.kl)?;
+    let future = future_data(&d, f_offsets, f_dur, &f_trans, &f_life)?;
+    Ok(py.detach(|| pmf(&params, &d, &future, n)))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dyncov_fit, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_log_likelihood, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(dyncov_pmf, m)?)?;
     Ok(())
 }
