@@ -18,6 +18,7 @@
 //! patterns few; every distinct continuous value is a pattern of its own.
 
 pub mod dynamic;
+pub mod pareto;
 pub mod py;
 
 use std::collections::HashMap;
@@ -30,7 +31,6 @@ use super::fit::FitOut;
 use super::ggom_nbd::GGomNbd;
 use super::model::Likelihood;
 use super::optim;
-use super::pareto_nbd::ParetoNbd;
 
 /// Which covariate vector scales a parameter, and in which direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +237,28 @@ pub fn fit_cov<M: Likelihood>(
 ) -> FitOut {
     let k = links.len();
     let wsum = d.base.total_weight();
-    let th0: Vec<f64> = match start {
+    let th0 = start_theta(m, k, spec, d, start, max_iter);
+    let obj = |th: &[f64]| objective(m, links, spec, d, wsum, th);
+    let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
+    let ll = if res.f.is_finite() {
+        ll_grad(m, links, spec, &res.x, d).0
+    } else {
+        f64::NAN
+    };
+    fit_record(&obj, &res, k, wsum, ll, d.len())
+}
+
+/// The fit's start in free parameters: `start` (natural-scale base parameters, then the
+/// coefficients), else the no-covariate fit and zero coefficients.
+pub(crate) fn start_theta<M: Likelihood>(
+    m: &M,
+    k: usize,
+    spec: &Spec,
+    d: &CovData,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> Vec<f64> {
+    match start {
         Some(s) => s
             .iter()
             .enumerate()
@@ -250,15 +271,7 @@ pub fn fit_cov<M: Likelihood>(
             th.resize(k + spec.n_coef, 0.0);
             th
         }
-    };
-    let obj = |th: &[f64]| objective(m, links, spec, d, wsum, th);
-    let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
-    let ll = if res.f.is_finite() {
-        ll_grad(m, links, spec, &res.x, d).0
-    } else {
-        f64::NAN
-    };
-    fit_record(&obj, &res, k, wsum, ll, d.len())
+    }
 }
 
 /// The fit record of a covariate model from the optimiser's result `res` in free parameters
@@ -274,6 +287,20 @@ pub(crate) fn fit_record<O: optim::Objective>(
     ll: f64,
     n_patterns: usize,
 ) -> FitOut {
+    let h = res.f.is_finite().then(|| optim::hessian(obj, &res.x));
+    fit_record_hessian(res, k, wsum, ll, n_patterns, h)
+}
+
+/// [`fit_record`] with the Hessian `h` of the mean objective at the optimum already known
+/// (None: the fit failed).
+pub(crate) fn fit_record_hessian(
+    res: &optim::OptResult,
+    k: usize,
+    wsum: f64,
+    ll: f64,
+    n_patterns: usize,
+    h: Option<Vec<Vec<f64>>>,
+) -> FitOut {
     let n = res.x.len();
     // Natural scale for the base parameters (delta method), coefficients as they are.
     let scale: Vec<f64> = (0..n)
@@ -282,8 +309,8 @@ pub(crate) fn fit_record<O: optim::Objective>(
     let params: Vec<f64> = (0..n)
         .map(|j| if j < k { res.x[j].exp() } else { res.x[j] })
         .collect();
-    let (se, cov) = if res.f.is_finite() {
-        let htot: Vec<Vec<f64>> = optim::hessian(obj, &res.x)
+    let (se, cov) = if let Some(h) = h {
+        let htot: Vec<Vec<f64>> = h
             .iter()
             .map(|row| row.iter().map(|v| v * wsum).collect())
             .collect();
@@ -357,7 +384,7 @@ use Link::{Fixed, Life, Trans};
 
 /// The covariate models and their links (CLVTools' `*_staticcov`).
 pub static COV_MODELS: &[&dyn CovKernels] = &[
-    &Cov(ParetoNbd, &[Fixed, Trans(-1), Fixed, Life(-1)]),
+    &pareto::CovPareto,
     &Cov(BgNbd(Variant::Bg), &[Fixed, Trans(-1), Life(1), Life(1)]),
     &Cov(GGomNbd, &[Fixed, Trans(-1), Fixed, Fixed, Life(-1)]),
 ];
