@@ -21,8 +21,6 @@ pub mod dynamic;
 pub mod pareto;
 pub mod py;
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
 
 use super::bgnbd::{BgNbd, Variant};
@@ -80,36 +78,44 @@ pub fn compress_cov(
     zl: &[f64],
     kl: usize,
 ) -> CovData {
-    let n = x.len();
-    let mut map: HashMap<Vec<u64>, f64> = HashMap::with_capacity(n);
-    for i in 0..n {
-        let wi = w.map_or(1.0, |w| w[i]);
-        if wi == 0.0 {
-            continue;
+    // Sorting row indices by their keys (the bits of x, t_x, T and the covariates, one flat
+    // table) merges equal rows with no allocation or hashing per row, in the lexicographic
+    // order of the bits.
+    let m = 3 + kt + kl;
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+    let mut keys = vec![0_u64; x.len() * m];
+    keys.par_chunks_mut(m).enumerate().for_each(|(i, k)| {
+        let vals = [x[i], tx[i], t[i]]
+            .into_iter()
+            .chain(zt[i * kt..(i + 1) * kt].iter().copied())
+            .chain(zl[i * kl..(i + 1) * kl].iter().copied());
+        for (slot, v) in k.iter_mut().zip(vals) {
+            *slot = (v + 0.0).to_bits();
         }
-        let mut key = Vec::with_capacity(3 + kt + kl);
-        key.extend([x[i], tx[i], t[i]].iter().map(|v| (v + 0.0).to_bits()));
-        key.extend(zt[i * kt..(i + 1) * kt].iter().map(|v| (v + 0.0).to_bits()));
-        key.extend(zl[i * kl..(i + 1) * kl].iter().map(|v| (v + 0.0).to_bits()));
-        *map.entry(key).or_insert(0.0) += wi;
-    }
-    let mut pats: Vec<(Vec<u64>, f64)> = map.into_iter().collect();
-    // Numeric order of the columns (x, t_x, T are non-negative; covariates by bits is
-    // still a deterministic order).
-    pats.sort_by(|a, b| a.0.cmp(&b.0));
+    });
+    let key = |i: usize| &keys[i * m..(i + 1) * m];
+    let mut idx: Vec<usize> = (0..x.len()).filter(|&i| weight(i) != 0.0).collect();
+    idx.par_sort_by(|&a, &b| key(a).cmp(key(b)));
     let mut d = CovData {
         kt,
         kl,
         ..Default::default()
     };
-    for (k, wi) in pats {
-        let f = |j: usize| f64::from_bits(k[j]);
-        d.base.x.push(f(0));
-        d.base.tx.push(f(1));
-        d.base.t.push(f(2));
-        d.base.w.push(wi);
-        d.zt.extend((3..3 + kt).map(f));
-        d.zl.extend((3 + kt..3 + kt + kl).map(f));
+    let mut prev: Option<usize> = None;
+    for &i in &idx {
+        if let Some(p) = prev {
+            if key(p) == key(i) {
+                *d.base.w.last_mut().expect("a pattern was pushed") += weight(i);
+                continue;
+            }
+        }
+        prev = Some(i);
+        d.base.x.push(x[i] + 0.0);
+        d.base.tx.push(tx[i] + 0.0);
+        d.base.t.push(t[i] + 0.0);
+        d.base.w.push(weight(i));
+        d.zt.extend(zt[i * kt..(i + 1) * kt].iter().map(|v| v + 0.0));
+        d.zl.extend(zl[i * kl..(i + 1) * kl].iter().map(|v| v + 0.0));
     }
     d
 }

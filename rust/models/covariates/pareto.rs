@@ -156,23 +156,20 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
         .into_par_iter()
         .map(|c| {
             let (mut ll, mut g, mut h) = (0.0, vec![0.0; n], vec![vec![0.0; n]; n]);
-            // The row's map J from free to row parameters, and H·J.
-            let mut jm = vec![[0.0; 4]; n];
-            let mut hj = vec![[0.0; 4]; n];
+            // How each coefficient moves the row's ln α_i and ln β_i (the rest of J, the map
+            // from free to row parameters, is the identity on the base parameters).
+            let mut uv = vec![[0.0; 2]; n];
             for i in c * CHUNK..((c + 1) * CHUNK).min(d.len()) {
                 let (x, tx, t, w) = (d.base.x[i], d.base.tx[i], d.base.t[i], d.base.w[i]);
-                jm.iter_mut().for_each(|v| *v = [0.0; 4]);
-                for k in 0..4 {
-                    jm[k][k] = 1.0;
-                }
+                uv.iter_mut().for_each(|v| *v = [0.0; 2]);
                 let (mut et, mut el) = (0.0, 0.0);
                 for (zj, &ci) in d.zt_row(i).iter().zip(&spec.tidx) {
                     et += zj * theta[4 + ci];
-                    jm[4 + ci][1] -= zj;
+                    uv[4 + ci][0] -= zj;
                 }
                 for (zj, &ci) in d.zl_row(i).iter().zip(&spec.lidx) {
                     el += zj * theta[4 + ci];
-                    jm[4 + ci][3] -= zj;
+                    uv[4 + ci][1] -= zj;
                 }
                 let th = [theta[0], theta[1] - et, theta[2], theta[3] - el];
                 if th.iter().any(|v| !v.is_finite() || v.abs() > 40.0) {
@@ -190,25 +187,25 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
                 };
                 let row = row_ll(p, x, tx, t) + lg;
                 ll += w * row.v;
-                for a in 0..n {
-                    let mut ga = 0.0;
-                    for k in 0..4 {
-                        ga += row.g[k] * jm[a][k];
-                        let mut acc = 0.0;
-                        for l in 0..4 {
-                            acc += row.h[k][l] * jm[a][l];
-                        }
-                        hj[a][k] = acc;
+                // Jᵀ∇ℓ and Jᵀ∇²ℓ J (upper triangle), J's zero entries skipped.
+                for a in 0..4 {
+                    g[a] += w * row.g[a];
+                    for b in a..4 {
+                        h[a][b] += w * row.h[a][b];
                     }
-                    g[a] += w * ga;
                 }
-                for a in 0..n {
-                    for b in a..n {
-                        let mut acc = 0.0;
-                        for k in 0..4 {
-                            acc += jm[a][k] * hj[b][k];
-                        }
-                        h[a][b] += w * acc;
+                for b in 4..n {
+                    let [ub, vb] = uv[b];
+                    if ub == 0.0 && vb == 0.0 {
+                        continue;
+                    }
+                    let hb: [f64; 4] = std::array::from_fn(|k| row.h[k][1] * ub + row.h[k][3] * vb);
+                    g[b] += w * (row.g[1] * ub + row.g[3] * vb);
+                    for a in 0..4 {
+                        h[a][b] += w * hb[a];
+                    }
+                    for a in 4..=b {
+                        h[a][b] += w * (uv[a][0] * hb[1] + uv[a][1] * hb[3]);
                     }
                 }
             }
@@ -280,16 +277,17 @@ fn fit_newton(spec: &Spec, d: &CovData, th0: Vec<f64>, max_iter: usize) -> Optio
     out.se.is_some().then_some(out)
 }
 
-/// Rows above which Newton starts from the optimum of a subsample of about `WARM_SUB` rows.
-const WARM_MIN: usize = 20_000;
-const WARM_SUB: usize = 10_000;
+/// Rows from which Newton starts from the optimum of a subsample of every `WARM_STEP`-th row.
+const WARM_MIN: usize = 4_000;
+const WARM_STEP: usize = 8;
 
-/// Where Newton starts without a given start: next to the optimum, cheaply. The no-covariate
-/// optimum (zero coefficients) by L-BFGS alone (no polish, no standard errors: Newton
-/// refines it anyway); on many rows, the covariate optimum of a systematic subsample of
-/// them (every k-th pattern), which lies within sampling error of the full optimum, so the
-/// passes over all rows are the 2–3 Newton steps that remain. Whatever fails on the
-/// subsample leaves the no-covariate start in place: the start never decides the optimum.
+/// Where Newton starts without a given start: next to the optimum, cheaply. On few rows, the
+/// no-covariate optimum (zero coefficients) by L-BFGS alone (no polish, no standard errors:
+/// Newton refines it anyway). On more, the covariate optimum of a systematic subsample of
+/// every 8th row (itself started this way, so the levels shrink geometrically), which lies
+/// within sampling error of the full optimum: the passes over all rows are then the 3–4
+/// Newton steps from there. A subsample whose Newton fit fails leaves the no-covariate start
+/// in place: the start never decides the optimum, only how many passes reach it.
 fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     let nocov = |d: &CovData| -> Vec<f64> {
         let base = compress(&d.base.x, &d.base.tx, &d.base.t, Some(&d.base.w));
@@ -301,13 +299,12 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     if d.len() < WARM_MIN {
         return nocov(d);
     }
-    let step = d.len().div_ceil(WARM_SUB);
     let mut sub = CovData {
         kt: d.kt,
         kl: d.kl,
         ..Default::default()
     };
-    for i in (0..d.len()).step_by(step) {
+    for i in (0..d.len()).step_by(WARM_STEP) {
         sub.base.x.push(d.base.x[i]);
         sub.base.tx.push(d.base.tx[i]);
         sub.base.t.push(d.base.t[i]);
@@ -315,13 +312,13 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
         sub.zt.extend_from_slice(d.zt_row(i));
         sub.zl.extend_from_slice(d.zl_row(i));
     }
-    let th0 = nocov(&sub);
+    let th0 = warm_start(spec, &sub, max_iter);
     let wsum = sub.base.total_weight();
     let eval = |th: &[f64]| objective(spec, &sub, wsum, th).map(|(e, _)| e);
-    // The subsample's optimum to a loose tolerance: the full data move it by more anyway.
-    match minimize_newton(eval, th0.clone(), 1e-7, max_iter.min(50)) {
+    // Loosely: the sampling error of the subsample's optimum is larger than this anyway.
+    match minimize_newton(eval, th0, 1e-5, max_iter.min(50)) {
         Some(o) => o.theta,
-        None => th0,
+        None => nocov(d),
     }
 }
 
