@@ -289,15 +289,8 @@ const WARM_STEP: usize = 8;
 /// Newton steps from there. A subsample whose Newton fit fails leaves the no-covariate start
 /// in place: the start never decides the optimum, only how many passes reach it.
 fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
-    let nocov = |d: &CovData| -> Vec<f64> {
-        let base = compress(&d.base.x, &d.base.tx, &d.base.t, Some(&d.base.w));
-        let p = sample_optimum(&ParetoNbd, &base, ParetoNbd.start_values(&base), max_iter);
-        let mut th: Vec<f64> = p.iter().map(|v| v.max(1e-8).ln()).collect();
-        th.resize(4 + spec.n_coef, 0.0);
-        th
-    };
     if d.len() < WARM_MIN {
-        return nocov(d);
+        return nocov_start(spec, d, max_iter);
     }
     let mut sub = CovData {
         kt: d.kt,
@@ -318,8 +311,18 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     // Loosely: the sampling error of the subsample's optimum is larger than this anyway.
     match minimize_newton(eval, th0, 1e-5, max_iter.min(50)) {
         Some(o) => o.theta,
-        None => nocov(d),
+        None => nocov_start(spec, d, max_iter),
     }
+}
+
+/// The no-covariate optimum of `d` by L-BFGS (no polish, no standard errors), with zero
+/// coefficients.
+fn nocov_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
+    let base = compress(&d.base.x, &d.base.tx, &d.base.t, Some(&d.base.w));
+    let p = sample_optimum(&ParetoNbd, &base, ParetoNbd.start_values(&base), max_iter);
+    let mut th: Vec<f64> = p.iter().map(|v| v.max(1e-8).ln()).collect();
+    th.resize(4 + spec.n_coef, 0.0);
+    th
 }
 
 fn penalty(spec: &Spec, theta: &[f64]) -> f64 {
@@ -341,12 +344,16 @@ impl CovKernels for CovPareto {
         LINKS
     }
     fn fit(&self, spec: &Spec, d: &CovData, start: Option<Vec<f64>>, max_iter: usize) -> FitOut {
-        let th0 = match &start {
-            Some(_) => start_theta(&ParetoNbd, 4, spec, d, start.clone(), max_iter),
-            None => warm_start(spec, d, max_iter),
-        };
-        fit_newton(spec, d, th0, max_iter)
-            .unwrap_or_else(|| fit_cov(&ParetoNbd, LINKS, spec, d, start, max_iter))
+        let newton = |th0: Vec<f64>| fit_newton(spec, d, th0, max_iter);
+        match &start {
+            Some(_) => newton(start_theta(&ParetoNbd, 4, spec, d, start.clone(), max_iter)),
+            // A subsample can sit on a ridge the full data do not have (β running away on few
+            // customers); Newton from there may fail where it succeeds from the
+            // no-covariate optimum, which is cheaper than the L-BFGS fit.
+            None => newton(warm_start(spec, d, max_iter))
+                .or_else(|| newton(nocov_start(spec, d, max_iter))),
+        }
+        .unwrap_or_else(|| fit_cov(&ParetoNbd, LINKS, spec, d, start, max_iter))
     }
     fn ll_grad(&self, spec: &Spec, params: &[f64], d: &CovData) -> (f64, Vec<f64>) {
         super::Cov(ParetoNbd, LINKS).ll_grad(spec, params, d)
