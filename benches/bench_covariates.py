@@ -13,11 +13,14 @@ same customers to their distinct (x, t_x, T). Times are wall and process CPU sec
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from truenorth import clv
 
@@ -100,6 +103,41 @@ def main(sizes: list[int]) -> None:
                 f"{m.log_likelihood:.1f} | {ratio:.0f} |",
                 flush=True,
             )
+
+
+# pytest-benchmark: ``pytest benches/bench_covariates.py --benchmark-only`` (group
+# ``covariates-pareto``: the covariate fit, the no-covariate fit of the same customers and,
+# where pymc-marketing is installed (``benches/peers_covariates_pymc.py`` says how), its MAP
+# fit). ``TRUENORTH_BENCH_COV_N`` sets the customers (default 5,000: PyMC's fit of 100,000
+# takes minutes a round). Add ``--benchmark-timer=time.process_time`` for CPU ratios (PyMC's
+# compiler runs in child processes, not counted there: that favours PyMC).
+BENCH_N = int(os.environ.get("TRUENORTH_BENCH_COV_N", "5000"))
+PEERS = ["truenorth", "truenorth-no-covariates", "pymc-marketing-map"]
+
+
+@pytest.fixture(scope="module")
+def bench_data() -> pl.DataFrame:
+    return data(BENCH_N)
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_covariate_fit(benchmark, bench_data, peer):
+    trans, life = SETS[4]
+    benchmark.group = f"covariates-pareto-{BENCH_N // 1000}k"
+    if peer == "truenorth":
+        m = benchmark(lambda: clv.ParetoNBD().fit(bench_data, transaction=trans, lifetime=life))
+        assert m.converged and len(m.coefficients()) == 7
+    elif peer == "truenorth-no-covariates":
+        m = benchmark(lambda: clv.ParetoNBD().fit(bench_data))
+        assert m.converged
+    else:
+        pytest.importorskip("pymc_marketing")
+        sys.path.insert(0, str(Path(__file__).parent))
+        from peers_covariates_pymc import pymc_fit
+
+        pymc_fit(data(2_000, seed=2))  # PyTensor's compile cache, untimed (as the script)
+        out = benchmark.pedantic(lambda: pymc_fit(bench_data), rounds=1, iterations=1)
+        assert abs(out["trans.vip"] - TRUTH["trans.vip"]) < 0.5
 
 
 if __name__ == "__main__":

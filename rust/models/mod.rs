@@ -18,6 +18,7 @@ pub mod gamma_gamma;
 pub mod ggom_nbd;
 pub mod hyperu;
 pub mod intervals;
+pub mod jet;
 pub mod kernels;
 pub mod model;
 pub mod newton;

@@ -21,7 +21,7 @@ const GTOL: f64 = 1e-9;
 const GTOL_LOOSE: f64 = 1e-6;
 
 /// Mean negative log-likelihood, its gradient and Hessian in the log-parameters.
-type Eval = (f64, Vec<f64>, Vec<Vec<f64>>);
+pub type Eval = (f64, Vec<f64>, Vec<Vec<f64>>);
 
 fn eval<M: Likelihood>(m: &M, d: &Data, wsum: f64, theta: &[f64]) -> Option<Eval> {
     if theta.iter().any(|t| !t.is_finite() || t.abs() > 30.0) {
@@ -172,4 +172,79 @@ pub fn fit<M: Likelihood>(
         n_patterns: d.len(),
         n_obs: wsum,
     })
+}
+
+/// An optimum of [`minimize_newton`]: the point, the objective, its gradient and Hessian there
+/// (the Hessian gives the standard errors), and the Newton steps taken.
+pub struct NewtonOptimum {
+    pub theta: Vec<f64>,
+    pub f: f64,
+    pub grad: Vec<f64>,
+    pub hess: Vec<Vec<f64>>,
+    pub steps: usize,
+}
+
+/// Damped Newton on any objective with a Hessian (`eval`: objective, gradient and Hessian at
+/// a point, None outside the domain), from `theta` to max |g| <= `gtol` in at most
+/// `max_steps` steps; None when it does not get there or the Hessian is not positive
+/// definite on the way (the caller then falls back to a quasi-Newton fit). For objectives
+/// that are not one `Likelihood` over patterns (the covariate models' rows, for example).
+pub fn minimize_newton<E>(
+    eval: E,
+    theta: Vec<f64>,
+    gtol: f64,
+    max_steps: usize,
+) -> Option<NewtonOptimum>
+where
+    E: Fn(&[f64]) -> Option<Eval>,
+{
+    let ok = |e: &Eval| {
+        e.0.is_finite()
+            && e.1
+                .iter()
+                .chain(e.2.iter().flatten())
+                .all(|v| v.is_finite())
+    };
+    let (mut f, mut g, mut h) = eval(&theta).filter(ok)?;
+    let mut x = theta;
+    for steps in 0..=max_steps {
+        if max_abs(&g) <= gtol {
+            return Some(NewtonOptimum {
+                theta: x,
+                f,
+                grad: g,
+                hess: h,
+                steps,
+            });
+        }
+        if steps == max_steps {
+            break;
+        }
+        let mut dir = direction(&h, &g)?;
+        let big = max_abs(&dir);
+        if big > 3.0 {
+            dir.iter_mut().for_each(|v| *v *= 3.0 / big);
+        }
+        let slope: f64 = g.iter().zip(&dir).map(|(a, b)| a * b).sum();
+        let mut t = 1.0;
+        let mut next = None;
+        for _ in 0..40 {
+            let xn: Vec<f64> = x.iter().zip(&dir).map(|(a, b)| a + t * b).collect();
+            match eval(&xn).filter(ok) {
+                // As in `newton`: Armijo, or no rise beyond rounding noise while |g| shrinks.
+                Some((fnew, gn, hn))
+                    if fnew <= f + 1e-4 * t * slope
+                        || (fnew <= f + 1e-13 * f.abs().max(1.0)
+                            && max_abs(&gn) < 0.5 * max_abs(&g)) =>
+                {
+                    next = Some((xn, fnew, gn, hn));
+                    break;
+                }
+                Some(_) => t *= 0.5,
+                None => t *= 0.1,
+            }
+        }
+        (x, f, g, h) = next?;
+    }
+    None
 }

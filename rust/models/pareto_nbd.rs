@@ -82,7 +82,7 @@ fn ln_tail_rel<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, tx: f64, t: f64) 
 /// is 0. `f_t` and `f_tx` give ln F(T) and ln F(t_x) (cached by the caller); they are asked
 /// for only where the series is fast.
 #[allow(clippy::too_many_arguments)]
-fn log_odds<R: Real>(
+pub(crate) fn log_odds<R: Real>(
     p: [R; 4],
     x: f64,
     tx: f64,

@@ -18,9 +18,8 @@
 //! patterns few; every distinct continuous value is a pattern of its own.
 
 pub mod dynamic;
+pub mod pareto;
 pub mod py;
-
-use std::collections::HashMap;
 
 use rayon::prelude::*;
 
@@ -30,7 +29,6 @@ use super::fit::FitOut;
 use super::ggom_nbd::GGomNbd;
 use super::model::Likelihood;
 use super::optim;
-use super::pareto_nbd::ParetoNbd;
 
 /// Which covariate vector scales a parameter, and in which direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,36 +78,44 @@ pub fn compress_cov(
     zl: &[f64],
     kl: usize,
 ) -> CovData {
-    let n = x.len();
-    let mut map: HashMap<Vec<u64>, f64> = HashMap::with_capacity(n);
-    for i in 0..n {
-        let wi = w.map_or(1.0, |w| w[i]);
-        if wi == 0.0 {
-            continue;
+    // Sorting row indices by their keys (the bits of x, t_x, T and the covariates, one flat
+    // table) merges equal rows with no allocation or hashing per row, in the lexicographic
+    // order of the bits.
+    let m = 3 + kt + kl;
+    let weight = |i: usize| w.map_or(1.0, |w| w[i]);
+    let mut keys = vec![0_u64; x.len() * m];
+    keys.par_chunks_mut(m).enumerate().for_each(|(i, k)| {
+        let vals = [x[i], tx[i], t[i]]
+            .into_iter()
+            .chain(zt[i * kt..(i + 1) * kt].iter().copied())
+            .chain(zl[i * kl..(i + 1) * kl].iter().copied());
+        for (slot, v) in k.iter_mut().zip(vals) {
+            *slot = (v + 0.0).to_bits();
         }
-        let mut key = Vec::with_capacity(3 + kt + kl);
-        key.extend([x[i], tx[i], t[i]].iter().map(|v| (v + 0.0).to_bits()));
-        key.extend(zt[i * kt..(i + 1) * kt].iter().map(|v| (v + 0.0).to_bits()));
-        key.extend(zl[i * kl..(i + 1) * kl].iter().map(|v| (v + 0.0).to_bits()));
-        *map.entry(key).or_insert(0.0) += wi;
-    }
-    let mut pats: Vec<(Vec<u64>, f64)> = map.into_iter().collect();
-    // Numeric order of the columns (x, t_x, T are non-negative; covariates by bits is
-    // still a deterministic order).
-    pats.sort_by(|a, b| a.0.cmp(&b.0));
+    });
+    let key = |i: usize| &keys[i * m..(i + 1) * m];
+    let mut idx: Vec<usize> = (0..x.len()).filter(|&i| weight(i) != 0.0).collect();
+    idx.par_sort_by(|&a, &b| key(a).cmp(key(b)));
     let mut d = CovData {
         kt,
         kl,
         ..Default::default()
     };
-    for (k, wi) in pats {
-        let f = |j: usize| f64::from_bits(k[j]);
-        d.base.x.push(f(0));
-        d.base.tx.push(f(1));
-        d.base.t.push(f(2));
-        d.base.w.push(wi);
-        d.zt.extend((3..3 + kt).map(f));
-        d.zl.extend((3 + kt..3 + kt + kl).map(f));
+    let mut prev: Option<usize> = None;
+    for &i in &idx {
+        if let Some(p) = prev {
+            if key(p) == key(i) {
+                *d.base.w.last_mut().expect("a pattern was pushed") += weight(i);
+                continue;
+            }
+        }
+        prev = Some(i);
+        d.base.x.push(x[i] + 0.0);
+        d.base.tx.push(tx[i] + 0.0);
+        d.base.t.push(t[i] + 0.0);
+        d.base.w.push(weight(i));
+        d.zt.extend(zt[i * kt..(i + 1) * kt].iter().map(|v| v + 0.0));
+        d.zl.extend(zl[i * kl..(i + 1) * kl].iter().map(|v| v + 0.0));
     }
     d
 }
@@ -237,7 +243,28 @@ pub fn fit_cov<M: Likelihood>(
 ) -> FitOut {
     let k = links.len();
     let wsum = d.base.total_weight();
-    let th0: Vec<f64> = match start {
+    let th0 = start_theta(m, k, spec, d, start, max_iter);
+    let obj = |th: &[f64]| objective(m, links, spec, d, wsum, th);
+    let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
+    let ll = if res.f.is_finite() {
+        ll_grad(m, links, spec, &res.x, d).0
+    } else {
+        f64::NAN
+    };
+    fit_record(&obj, &res, k, wsum, ll, d.len())
+}
+
+/// The fit's start in free parameters: `start` (natural-scale base parameters, then the
+/// coefficients), else the no-covariate fit and zero coefficients.
+pub(crate) fn start_theta<M: Likelihood>(
+    m: &M,
+    k: usize,
+    spec: &Spec,
+    d: &CovData,
+    start: Option<Vec<f64>>,
+    max_iter: usize,
+) -> Vec<f64> {
+    match start {
         Some(s) => s
             .iter()
             .enumerate()
@@ -250,15 +277,7 @@ pub fn fit_cov<M: Likelihood>(
             th.resize(k + spec.n_coef, 0.0);
             th
         }
-    };
-    let obj = |th: &[f64]| objective(m, links, spec, d, wsum, th);
-    let res = optim::minimize_hybrid(&obj, &th0, 1e-9, max_iter);
-    let ll = if res.f.is_finite() {
-        ll_grad(m, links, spec, &res.x, d).0
-    } else {
-        f64::NAN
-    };
-    fit_record(&obj, &res, k, wsum, ll, d.len())
+    }
 }
 
 /// The fit record of a covariate model from the optimiser's result `res` in free parameters
@@ -274,6 +293,20 @@ pub(crate) fn fit_record<O: optim::Objective>(
     ll: f64,
     n_patterns: usize,
 ) -> FitOut {
+    let h = res.f.is_finite().then(|| optim::hessian(obj, &res.x));
+    fit_record_hessian(res, k, wsum, ll, n_patterns, h)
+}
+
+/// [`fit_record`] with the Hessian `h` of the mean objective at the optimum already known
+/// (None: the fit failed).
+pub(crate) fn fit_record_hessian(
+    res: &optim::OptResult,
+    k: usize,
+    wsum: f64,
+    ll: f64,
+    n_patterns: usize,
+    h: Option<Vec<Vec<f64>>>,
+) -> FitOut {
     let n = res.x.len();
     // Natural scale for the base parameters (delta method), coefficients as they are.
     let scale: Vec<f64> = (0..n)
@@ -282,8 +315,8 @@ pub(crate) fn fit_record<O: optim::Objective>(
     let params: Vec<f64> = (0..n)
         .map(|j| if j < k { res.x[j].exp() } else { res.x[j] })
         .collect();
-    let (se, cov) = if res.f.is_finite() {
-        let htot: Vec<Vec<f64>> = optim::hessian(obj, &res.x)
+    let (se, cov) = if let Some(h) = h {
+        let htot: Vec<Vec<f64>> = h
             .iter()
             .map(|row| row.iter().map(|v| v * wsum).collect())
             .collect();
@@ -357,7 +390,7 @@ use Link::{Fixed, Life, Trans};
 
 /// The covariate models and their links (CLVTools' `*_staticcov`).
 pub static COV_MODELS: &[&dyn CovKernels] = &[
-    &Cov(ParetoNbd, &[Fixed, Trans(-1), Fixed, Life(-1)]),
+    &pareto::CovPareto,
     &Cov(BgNbd(Variant::Bg), &[Fixed, Trans(-1), Life(1), Life(1)]),
     &Cov(GGomNbd, &[Fixed, Trans(-1), Fixed, Fixed, Life(-1)]),
 ];
