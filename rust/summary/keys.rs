@@ -7,6 +7,8 @@ use arrow_array::{Array, ArrayRef, Int64Array, LargeStringArray, StringArray, St
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
+use super::pieces::par_fill;
+
 /// Row-indexed access to a key column. Implementations must be cheap to call per row.
 pub trait KeyAccess: Sync {
     /// A key value, cheap to copy and compare (the integer itself, or the string's bytes), so
@@ -25,9 +27,10 @@ pub trait KeyAccess: Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The key values as an Arrow column, when that is cheaper than the caller gathering the
-    /// keys from the input rows (integers: the values are already at hand). `None`: gather.
-    fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
+    /// The key values (pieces read one after the other) as an Arrow column, when that is
+    /// cheaper than the caller gathering the keys from the input rows (integers: the values
+    /// are already at hand). `None`: gather.
+    fn key_array(_vals: Vec<Vec<Self::Val<'_>>>) -> Option<ArrayRef> {
         None
     }
     /// Whether [`KeyAccess::val_prefix`] helps sorting (keys compared through pointers).
@@ -106,8 +109,14 @@ impl KeyAccess for &[i64] {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self[i].cmp(&self[j])
     }
-    fn key_array(vals: Vec<i64>) -> Option<ArrayRef> {
-        // the vector becomes the array's buffer: no copy
+    fn key_array(mut vals: Vec<Vec<i64>>) -> Option<ArrayRef> {
+        let vals = if vals.len() == 1 {
+            // the vector becomes the array's buffer: no copy
+            vals.pop().expect("one piece")
+        } else {
+            let parts: Vec<&[i64]> = vals.iter().map(Vec::as_slice).collect();
+            par_fill(&parts, |&v| v)
+        };
         Some(std::sync::Arc::new(Int64Array::from(vals)))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
@@ -125,6 +134,11 @@ impl KeyAccess for &[i64] {
 pub trait StrAt: Sync {
     fn n(&self) -> usize;
     fn at(&self, i: usize) -> &[u8];
+    /// Whether rows `i` and `j` hold the same string.
+    #[inline]
+    fn same(&self, i: usize, j: usize) -> bool {
+        self.at(i) == self.at(j)
+    }
 }
 
 impl StrAt for StringArray {
@@ -152,6 +166,22 @@ impl StrAt for StringViewArray {
     #[inline]
     fn at(&self, i: usize) -> &[u8] {
         self.value(i).as_bytes()
+    }
+    /// Views first: equal views are equal strings (inline bytes, or the same buffer range),
+    /// and a different length or 4-byte prefix (the view's low 64 bits; Arrow pads short
+    /// strings with zeros) settles most other pairs without reading the data buffers.
+    /// Neighbouring rows of a sorted log are compared this way once per row.
+    #[inline]
+    fn same(&self, i: usize, j: usize) -> bool {
+        let views = self.views();
+        let (a, b) = (views[i], views[j]);
+        if a == b {
+            return true;
+        }
+        if a as u64 != b as u64 {
+            return false;
+        }
+        self.at(i) == self.at(j)
     }
 }
 
@@ -189,7 +219,7 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
     }
     #[inline]
     fn key_eq(&self, i: usize, j: usize) -> bool {
-        self.0.at(i) == self.0.at(j)
+        self.0.same(i, j)
     }
     #[inline]
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
@@ -281,15 +311,17 @@ impl KeyAccess for InlineViews<'_> {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self.val(i).cmp(&self.val(j))
     }
-    fn key_array(vals: Vec<u128>) -> Option<ArrayRef> {
+    fn key_array(vals: Vec<Vec<u128>>) -> Option<ArrayRef> {
         // every key is an inline view again (no data buffers): cheaper than the caller
         // gathering the strings by row from a chunked column
-        let views: Vec<u128> = vals.into_iter().map(inline_view).collect();
-        Some(std::sync::Arc::new(StringViewArray::new(
-            views.into(),
-            Vec::new(),
-            None,
-        )))
+        let parts: Vec<&[u128]> = vals.iter().map(Vec::as_slice).collect();
+        let views: Vec<u128> = par_fill(&parts, |&k| inline_view(k));
+        // SAFETY: each view holds the bytes (and length) of an input view, which the producer
+        // vouched for as UTF-8 when the column was imported: re-validating 1M views one string
+        // at a time cost as much as building them
+        Some(std::sync::Arc::new(unsafe {
+            StringViewArray::new_unchecked(views.into(), std::sync::Arc::from([]), None)
+        }))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut v: Vec<(u128, u32)> = rows
@@ -481,8 +513,12 @@ mod tests {
             }
         }
         // the kernel's key column gives the strings back
-        let back = InlineViews::key_array((0..vals.len()).map(|i| k.val(i)).collect())
-            .expect("inline keys give a column");
+        let back = InlineViews::key_array(vec![
+            (0..3).map(|i| k.val(i)).collect(),
+            Vec::new(),
+            (3..vals.len()).map(|i| k.val(i)).collect(),
+        ])
+        .expect("inline keys give a column");
         let back = back
             .as_any()
             .downcast_ref::<StringViewArray>()
