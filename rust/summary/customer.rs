@@ -93,47 +93,88 @@ pub(crate) fn finish(entries: &mut [Entry], cfg: &Config) -> Option<Customer> {
         // tiny slices (a customer's rows): insertion sort inside sort_unstable, cheap key
         entries.sort_unstable_by_key(|e| e.period);
     }
-    let mut c = Customer::default();
-    let (mut min_t, mut max_t) = (i64::MAX, i64::MIN);
-    let mut first_period = i64::MIN;
-    let mut prev = i64::MIN;
-    let mut prev_h = i64::MIN;
+    let mut acc = Acc::new();
     for e in entries.iter() {
-        if e.period > cfg.end_period {
+        if !acc.add(e, cfg) {
             break; // sorted: everything after is past the observation end
         }
+    }
+    acc.done()
+}
+
+/// One customer's summary built entry by entry in period order: the body of [`finish`], also
+/// fed directly by the sorted path while a customer's rows come in period order (a log sorted
+/// by customer and time), so those rows are never collected. The same entries in the same
+/// order give the same bits either way.
+pub(crate) struct Acc {
+    c: Customer,
+    min_t: i64,
+    max_t: i64,
+    first_period: i64,
+    prev: i64,
+    prev_h: i64,
+}
+
+impl Acc {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Acc {
+            c: Customer::default(),
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            first_period: i64::MIN,
+            prev: i64::MIN,
+            prev_h: i64::MIN,
+        }
+    }
+
+    /// Adds an entry whose period is at least the previous entry's; `false` (and nothing
+    /// added) when it is past the observation end, as every later entry then is.
+    #[inline]
+    pub(crate) fn add(&mut self, e: &Entry, cfg: &Config) -> bool {
+        if e.period > cfg.end_period {
+            return false;
+        }
+        let c = &mut self.c;
         if e.period <= cfg.cal_period {
             if c.n_tx == 0 {
-                first_period = e.period;
+                self.first_period = e.period;
             }
             c.n_tx += 1;
             c.revenue += e.amount;
-            if e.period != prev {
+            if e.period != self.prev {
                 c.periods += 1;
-                prev = e.period;
+                self.prev = e.period;
             }
-            if e.period != first_period {
+            if e.period != self.first_period {
                 c.repeat_revenue += e.amount;
             }
-            if e.time < min_t || (e.time == min_t && e.row < c.first_row) {
-                min_t = e.time;
+            if e.time < self.min_t || (e.time == self.min_t && e.row < c.first_row) {
+                self.min_t = e.time;
                 c.first_row = e.row;
             }
-            if e.time > max_t || (e.time == max_t && e.row < c.last_row) {
-                max_t = e.time;
+            if e.time > self.max_t || (e.time == self.max_t && e.row < c.last_row) {
+                self.max_t = e.time;
                 c.last_row = e.row;
             }
         } else {
-            if e.period != prev_h {
+            if e.period != self.prev_h {
                 c.holdout_periods += 1;
-                prev_h = e.period;
+                self.prev_h = e.period;
             }
             c.holdout_revenue += e.amount;
         }
+        true
     }
-    c.first_time = min_t;
-    c.last_time = max_t;
-    (c.n_tx > 0).then_some(c)
+
+    /// The customer, or `None` when no entry was in the calibration window.
+    #[inline]
+    pub(crate) fn done(self) -> Option<Customer> {
+        let mut c = self.c;
+        c.first_time = self.min_t;
+        c.last_time = self.max_t;
+        (c.n_tx > 0).then_some(c)
+    }
 }
 
 #[inline]

@@ -253,48 +253,6 @@ pub fn customer_summary(
         },
         _ => probe,
     };
-    let summary: Option<(Customers, Option<ArrayRef>)> = py.detach(|| {
-        with_key_chunks!(
-            &kch,
-            k,
-            match &times {
-                Times::I32(t) => Log::new(k, t.clone(), amount_values.clone()).map(|log| run(
-                    &log,
-                    &kernel_cfg,
-                    sort
-                )),
-                Times::I64(t) => Log::new(k, t.clone(), amount_values.clone()).map(|log| run(
-                    &log,
-                    &kernel_cfg,
-                    sort
-                )),
-            },
-            None
-        )
-    });
-    let (summary, key) = summary.ok_or_else(|| {
-        core_err(format!(
-            "columns '{kname}', '{tname}', '{aname}': chunk layouts do not line up"
-        ))
-    })?;
-    if !summary.amounts_finite {
-        // the kernel saw a non-finite amount: find the first one (sequentially, only now)
-        if let Some(bad) = amount_values.as_deref().and_then(first_non_finite) {
-            return Err(non_finite_err(bad));
-        }
-    }
-    let cfg = if open {
-        // every row was in the window: the latest customer tick is the latest time
-        let end = probe.period_of(summary.max_time);
-        Config {
-            period,
-            offset,
-            end_period: end,
-            cal_period: end,
-        }
-    } else {
-        kernel_cfg
-    };
     let shape = Shape {
         narrow_times: matches!(times, Times::I32(_)),
         period,
@@ -302,7 +260,51 @@ pub fn customer_summary(
         with_amount: amount_values.is_some(),
         with_holdout: calibration_end.is_some(),
     };
-    let cols = py.detach(|| assemble(&summary, key, &cfg, &shape));
-    drop(summary);
+    // Kernel and output columns in one hand-over to the thread pool: every parallel call made
+    // from outside the pool waits for a worker to wake, and on a busy machine a dozen such
+    // waits (kernel, key column, each output column) cost more than a 1M-row summary.
+    let done: Option<(Vec<(&'static str, ArrayRef)>, bool)> = py.detach(|| {
+        rayon::scope(|_| {
+            let ran: Option<(Customers, Option<ArrayRef>)> =
+                with_key_chunks!(
+                    &kch,
+                    k,
+                    match &times {
+                        Times::I32(t) => Log::new(k, t.clone(), amount_values.clone())
+                            .map(|log| run(&log, &kernel_cfg, sort)),
+                        Times::I64(t) => Log::new(k, t.clone(), amount_values.clone())
+                            .map(|log| run(&log, &kernel_cfg, sort)),
+                    },
+                    None
+                );
+            ran.map(|(summary, key)| {
+                let cfg = if open {
+                    // every row was in the window: the latest customer tick is the latest time
+                    let end = probe.period_of(summary.max_time);
+                    Config {
+                        period,
+                        offset,
+                        end_period: end,
+                        cal_period: end,
+                    }
+                } else {
+                    kernel_cfg
+                };
+                let cols = assemble(&summary, key, &cfg, &shape);
+                (cols, summary.amounts_finite)
+            })
+        })
+    });
+    let (cols, amounts_finite) = done.ok_or_else(|| {
+        core_err(format!(
+            "columns '{kname}', '{tname}', '{aname}': chunk layouts do not line up"
+        ))
+    })?;
+    if !amounts_finite {
+        // the kernel saw a non-finite amount: find the first one (sequentially, only now)
+        if let Some(bad) = amount_values.as_deref().and_then(first_non_finite) {
+            return Err(non_finite_err(bad));
+        }
+    }
     ArrowStream::from_columns(cols)
 }

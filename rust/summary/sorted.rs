@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use super::customer::{entry, finish, Config, Customer, Entry};
+use super::customer::{entry, finish, Acc, Config, Customer, Entry};
 use super::keys::KeyAccess;
 use super::log::{Log, TimeAccess};
 use super::pieces::{Customers, Summary};
@@ -150,7 +150,9 @@ pub(crate) fn try_summarize_sorted_in<'k, K: KeyAccess, T: TimeAccess>(
 /// Rows `a..b` (whole runs) summarised, or `None` at the first descent. Within a chunk, rows
 /// of one run are told apart by [`KeyAccess::key_eq`] (raw views for strings); keys are built
 /// and compared only where a run changes (a separate order check was a third of this path's
-/// time on string keys).
+/// time on string keys). While a run's periods do not descend (input sorted by customer and
+/// time) its rows go straight into an [`Acc`]; at a descent the run so far is re-read into
+/// the scratch and [`finish`] sorts it, so either way the customer gets the same bits.
 fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
     log: &'k Log<'_, K, T>,
     cfg: &Config,
@@ -163,7 +165,14 @@ fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
         amounts_finite: true,
         max_time: i64::MIN,
     };
-    let mut scratch: Vec<Entry> = Vec::new();
+    let mut run = Run {
+        acc: Acc::new(),
+        scratch: Vec::new(),
+        streaming: true,
+        last_period: i64::MIN,
+        past_end: false,
+        start: a,
+    };
     let mut cur: Option<K::Val<'k>> = None;
     let mut sorted = true;
     log.for_spans(a, b, |c, lo, hi, base| {
@@ -184,29 +193,71 @@ fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
                     sorted = false;
                     return;
                 }
-                close(&mut scratch, cur, &mut p, cfg);
+                run.close(cur, &mut p, cfg, base + i);
                 cur = Some(v);
             }
             let e = entry(times, amounts, cfg, i, base + i);
             p.amounts_finite &= e.amount.is_finite();
-            scratch.push(e);
+            if run.streaming {
+                if e.period >= run.last_period {
+                    run.last_period = e.period;
+                    if !run.past_end {
+                        run.past_end = !run.acc.add(&e, cfg);
+                    }
+                    continue;
+                }
+                // the run's periods descend: collect it from its first row, finish() sorts it
+                run.streaming = false;
+                run.scratch.clear();
+                let scratch = &mut run.scratch;
+                log.for_spans(run.start, base + i, |c, lo, hi, base| {
+                    let (times, amounts) = (&log.times[c], log.amounts_of(c));
+                    scratch.extend((lo..hi).map(|j| entry(times, amounts, cfg, j, base + j)));
+                });
+            }
+            run.scratch.push(e);
         }
     });
     if !sorted {
         return None;
     }
-    close(&mut scratch, cur, &mut p, cfg);
+    run.close(cur, &mut p, cfg, b);
     Some(p)
 }
 
-/// Ends the current run: its customer (if it bought in the window) and key join the piece.
-fn close<V>(scratch: &mut Vec<Entry>, key: Option<V>, p: &mut Piece<V>, cfg: &Config) {
-    if let (Some(cust), Some(k)) = (finish(scratch, cfg), key) {
-        p.max_time = p.max_time.max(cust.last_time);
-        p.customers.push(cust);
-        p.keys.push(k);
+/// The customer run being read: streamed into `acc` while its periods do not descend, else
+/// collected in `scratch`.
+struct Run {
+    acc: Acc,
+    scratch: Vec<Entry>,
+    streaming: bool,
+    last_period: i64,
+    past_end: bool,
+    /// Global row of the run's first row.
+    start: usize,
+}
+
+impl Run {
+    /// Ends the run: its customer (if it bought in the window) and key join the piece; the
+    /// next run starts at global row `next`.
+    fn close<V>(&mut self, key: Option<V>, p: &mut Piece<V>, cfg: &Config, next: usize) {
+        let streamed = std::mem::replace(&mut self.acc, Acc::new());
+        let cust = if self.streaming {
+            streamed.done()
+        } else {
+            finish(&mut self.scratch, cfg)
+        };
+        if let (Some(cust), Some(k)) = (cust, key) {
+            p.max_time = p.max_time.max(cust.last_time);
+            p.customers.push(cust);
+            p.keys.push(k);
+        }
+        self.scratch.clear();
+        self.streaming = true;
+        self.last_period = i64::MIN;
+        self.past_end = false;
+        self.start = next;
     }
-    scratch.clear();
 }
 
 #[cfg(test)]
@@ -335,6 +386,48 @@ mod tests {
         .expect("aligned");
         check_windows(&chunked, &cfg);
         assert_eq!(summarize(&chunked, &cfg, true), summarize(&log, &cfg, true));
+    }
+
+    #[test]
+    fn streamed_and_collected_runs_equal_the_hash_path_exactly() {
+        // sorted by (key, time), except every 7th customer's run, whose times are reversed
+        // (collected and sorted by finish; the others are streamed), in chunks cut inside
+        // runs: the same bits as the hash path, which collects every run
+        let (k, t, a) = random_log(60_000, 3_000, 21);
+        let mut idx: Vec<usize> = (0..k.len()).collect();
+        idx.sort_by_key(|&i| (k[i], t[i]));
+        let ks: Vec<i64> = idx.iter().map(|&i| k[i]).collect();
+        let mut ts: Vec<i32> = idx.iter().map(|&i| t[i]).collect();
+        let am: Vec<f64> = idx.iter().map(|&i| a[i]).collect();
+        let (mut start, mut run) = (0, 0);
+        for i in 1..=ks.len() {
+            if i == ks.len() || ks[i] != ks[i - 1] {
+                if run % 7 == 0 {
+                    ts[start..i].reverse();
+                }
+                (start, run) = (i, run + 1);
+            }
+        }
+        let lens = cuts(ks.len());
+        for cfg in [
+            day_cfg(399, None),
+            day_cfg(300, Some(200)),
+            day_cfg(150, None),
+            Config::open(7, 3),
+        ] {
+            let log = Log::new(
+                split(&ks, &lens),
+                split(&ts, &lens),
+                Some(split(&am, &lens)),
+            )
+            .expect("aligned");
+            let (c, v, _, _) = summarize_partitions(&log, &cfg, DEFAULT_SCRATCH_BYTES);
+            let hashed = crate::summary::kernel::sort_by_key(c, v);
+            for w in [1, 3, 8, 64] {
+                let got = try_summarize_sorted_in(&log, &cfg, w).expect("sorted");
+                assert_eq!(got.into_flat(), hashed, "{cfg:?}, {w} windows");
+            }
+        }
     }
 
     #[test]
