@@ -42,7 +42,16 @@
 //! observation end and the check that amounts are finite cost no pass of their own: without an
 //! observation or calibration end the kernel runs on an open window ([`Config::open`]) and
 //! reports the latest tick and whether every amount it read was finite; the offending row is
-//! looked for only then. See "Measured" below for what these bought.
+//! looked for only then. Within a window, a run whose periods come in order (input sorted by
+//! customer and time) is fed straight into the customer's accumulator; a run whose periods
+//! descend is collected and sorted as on the hash path, so both give the same bits. The kernel
+//! and the output columns run in one hand-over to the thread pool (a dozen separate parallel
+//! calls each waited for a worker to wake, which on a busy machine cost more than a 1M-row
+//! summary). Measured on 10M rows / ~1M "C<id>" customers sorted by (customer, time), 2 cores
+//! shared with other jobs (load ~20), CPU of `summarize`: 0.20-0.23 s -> 0.14-0.15 s; the
+//! calling thread's share of the samples fell from 65% (concatenating the windows' customers,
+//! the finite check, the output columns one after the other, with their page faults) to ~8%,
+//! the two pool threads sharing the rest evenly, where before the path kept ~1.3 cores busy.
 //!
 //! Keys: integers are themselves; strings are read in place from the Arrow buffers (no `String`
 //! per row). Polars hands strings over as string *views* (16 bytes a row); when every id is at

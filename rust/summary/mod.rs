@@ -7,6 +7,7 @@
 
 mod columns;
 pub mod customer;
+pub mod dispatch;
 pub mod kernel;
 pub mod keys;
 pub mod log;

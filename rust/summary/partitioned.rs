@@ -214,6 +214,8 @@ pub(crate) fn summarize_partitions<'k, K: KeyAccess, T: TimeAccess>(
                 let mut finite = true;
                 log.for_spans(a, b, |c, lo, hi, base| {
                     let (keys, times, amounts) = (&log.keys[c], &log.times[c], log.amounts_of(c));
+                    // a local flag stays in a register (the captured one was a store per row)
+                    let mut ok = true;
                     for (i, &p) in (lo..hi).zip(&pid[base + lo..base + hi]) {
                         let q = (p as usize).wrapping_sub(p0);
                         if q >= glen {
@@ -225,12 +227,13 @@ pub(crate) fn summarize_partitions<'k, K: KeyAccess, T: TimeAccess>(
                             amount: amounts.map_or(0.0, |x| x[i]),
                             row: (base + i) as u32,
                         };
-                        finite &= s.amount.is_finite();
+                        ok &= s.amount.is_finite();
                         // SAFETY: offsets are disjoint per (range, partition) and cover exactly
                         // 0..rows <= cap, the buffer's capacity.
                         unsafe { dst.0.add(off[q]).write(s) };
                         off[q] += 1;
                     }
+                    finite &= ok;
                 });
                 finite
             })

@@ -180,6 +180,8 @@ fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
             return;
         }
         let (keys, times, amounts) = (&log.keys[c], &log.times[c], log.amounts_of(c));
+        // a local flag stays in a register (the piece's field was a store per row)
+        let mut finite = true;
         for i in lo..hi {
             // a run may continue across chunks: there, compare the key values
             let same = if i > lo {
@@ -197,7 +199,7 @@ fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
                 cur = Some(v);
             }
             let e = entry(times, amounts, cfg, i, base + i);
-            p.amounts_finite &= e.amount.is_finite();
+            finite &= e.amount.is_finite();
             if run.streaming {
                 if e.period >= run.last_period {
                     run.last_period = e.period;
@@ -217,6 +219,7 @@ fn summarize_window<'k, K: KeyAccess, T: TimeAccess>(
             }
             run.scratch.push(e);
         }
+        p.amounts_finite &= finite;
     });
     if !sorted {
         return None;
