@@ -19,7 +19,10 @@ and string ids (``"C<id>"``), shuffled or sorted by (customer, time). 1M cases: 
 (reference 3); 10M cases: one round each.
 
 Run: ``pytest benches/bench_summary.py --benchmark-only -s`` (the conftest prints each
-group's ratios, worst first, and writes ``benches/results_ratios.json``). Results and history:
+group's ratios, worst first, and writes ``benches/results_ratios.json``). String ids only:
+add ``-k str``; CPU instead of wall time: ``--benchmark-timer=time.process_time``. For a
+before/after of a kernel change on string ids, interleaved in one process, see
+``ab_string_keys.py``. Results and history:
 README "Benchmarks", ``benches/RESULTS_peers.md``, ``benches/RESULTS_summary.md``.
 """
 

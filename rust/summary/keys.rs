@@ -4,8 +4,10 @@
 use std::cmp::Ordering;
 
 use arrow_array::{Array, ArrayRef, Int64Array, LargeStringArray, StringArray, StringViewArray};
-use arrow_schema::DataType;
 use rayon::prelude::*;
+
+pub use super::dispatch::supported_key_type;
+use super::pieces::par_fill;
 
 /// Row-indexed access to a key column. Implementations must be cheap to call per row.
 pub trait KeyAccess: Sync {
@@ -25,9 +27,10 @@ pub trait KeyAccess: Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The key values as an Arrow column, when that is cheaper than the caller gathering the
-    /// keys from the input rows (integers: the values are already at hand). `None`: gather.
-    fn key_array(_vals: Vec<Self::Val<'_>>) -> Option<ArrayRef> {
+    /// The key values (pieces read one after the other) as an Arrow column, when that is
+    /// cheaper than the caller gathering the keys from the input rows (integers: the values
+    /// are already at hand). `None`: gather.
+    fn key_array(_vals: Vec<Vec<Self::Val<'_>>>) -> Option<ArrayRef> {
         None
     }
     /// Whether [`KeyAccess::val_prefix`] helps sorting (keys compared through pointers).
@@ -106,8 +109,14 @@ impl KeyAccess for &[i64] {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self[i].cmp(&self[j])
     }
-    fn key_array(vals: Vec<i64>) -> Option<ArrayRef> {
-        // the vector becomes the array's buffer: no copy
+    fn key_array(mut vals: Vec<Vec<i64>>) -> Option<ArrayRef> {
+        let vals = if vals.len() == 1 {
+            // the vector becomes the array's buffer: no copy
+            vals.pop().expect("one piece")
+        } else {
+            let parts: Vec<&[i64]> = vals.iter().map(Vec::as_slice).collect();
+            par_fill(&parts, |&v| v)
+        };
         Some(std::sync::Arc::new(Int64Array::from(vals)))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
@@ -125,6 +134,11 @@ impl KeyAccess for &[i64] {
 pub trait StrAt: Sync {
     fn n(&self) -> usize;
     fn at(&self, i: usize) -> &[u8];
+    /// Whether rows `i` and `j` hold the same string.
+    #[inline]
+    fn same(&self, i: usize, j: usize) -> bool {
+        self.at(i) == self.at(j)
+    }
 }
 
 impl StrAt for StringArray {
@@ -152,6 +166,22 @@ impl StrAt for StringViewArray {
     #[inline]
     fn at(&self, i: usize) -> &[u8] {
         self.value(i).as_bytes()
+    }
+    /// Views first: equal views are equal strings (inline bytes, or the same buffer range),
+    /// and a different length or 4-byte prefix (the view's low 64 bits; Arrow pads short
+    /// strings with zeros) settles most other pairs without reading the data buffers.
+    /// Neighbouring rows of a sorted log are compared this way once per row.
+    #[inline]
+    fn same(&self, i: usize, j: usize) -> bool {
+        let views = self.views();
+        let (a, b) = (views[i], views[j]);
+        if a == b {
+            return true;
+        }
+        if a as u64 != b as u64 {
+            return false;
+        }
+        self.at(i) == self.at(j)
     }
 }
 
@@ -189,7 +219,7 @@ impl<S: StrAt> KeyAccess for StrKeys<'_, S> {
     }
     #[inline]
     fn key_eq(&self, i: usize, j: usize) -> bool {
-        self.0.at(i) == self.0.at(j)
+        self.0.same(i, j)
     }
     #[inline]
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
@@ -243,9 +273,13 @@ pub fn inline_view(key: u128) -> u128 {
     ((key & !(u32::MAX as u128)).swap_bytes() << 32) | len as u128
 }
 
-/// Whether every value of a string-view array is inline (nulls count as empty).
+/// Whether every value of a string-view array is inline (nulls count as empty). A pass over
+/// every view before the kernel starts (16 bytes a row): on all threads, in blocks whose
+/// length maximum vectorises, instead of an early-exit scan on one thread.
 pub fn all_inline(arr: &StringViewArray) -> bool {
-    arr.views().iter().all(|&v| v as u32 <= INLINE_MAX)
+    arr.views()
+        .par_chunks(1 << 16)
+        .all(|block| block.iter().map(|&v| v as u32).max().unwrap_or(0) <= INLINE_MAX)
 }
 
 #[inline]
@@ -281,15 +315,17 @@ impl KeyAccess for InlineViews<'_> {
     fn key_cmp(&self, i: usize, j: usize) -> Ordering {
         self.val(i).cmp(&self.val(j))
     }
-    fn key_array(vals: Vec<u128>) -> Option<ArrayRef> {
+    fn key_array(vals: Vec<Vec<u128>>) -> Option<ArrayRef> {
         // every key is an inline view again (no data buffers): cheaper than the caller
         // gathering the strings by row from a chunked column
-        let views: Vec<u128> = vals.into_iter().map(inline_view).collect();
-        Some(std::sync::Arc::new(StringViewArray::new(
-            views.into(),
-            Vec::new(),
-            None,
-        )))
+        let parts: Vec<&[u128]> = vals.iter().map(Vec::as_slice).collect();
+        let views: Vec<u128> = par_fill(&parts, |&k| inline_view(k));
+        // SAFETY: each view holds the bytes (and length) of an input view, which the producer
+        // vouched for as UTF-8 when the column was imported: re-validating 1M views one string
+        // at a time cost as much as building them
+        Some(std::sync::Arc::new(unsafe {
+            StringViewArray::new_unchecked(views.into(), std::sync::Arc::from([]), None)
+        }))
     }
     fn order(&self, rows: &[u32]) -> Vec<u32> {
         let mut v: Vec<(u128, u32)> = rows
@@ -300,137 +336,6 @@ impl KeyAccess for InlineViews<'_> {
         v.par_sort_unstable();
         v.into_iter().map(|x| x.1).collect()
     }
-}
-
-/// Call `$body` with `$k` bound to a `KeyAccess` view of an Arrow key array; `$err` is the
-/// expression returned for unsupported types.
-#[macro_export]
-macro_rules! with_keys {
-    ($arr:expr, $k:ident, $body:expr, $err:expr) => {{
-        use arrow_array::Array as _;
-        use $crate::summary::keys::StrKeys;
-        let arr: &arrow_array::ArrayRef = $arr;
-        match arr.data_type() {
-            arrow_schema::DataType::Int64 => {
-                let a = arr
-                    .as_any()
-                    .downcast_ref::<arrow_array::Int64Array>()
-                    .expect("Int64");
-                let $k: &[i64] = a.values().as_ref();
-                $body
-            }
-            arrow_schema::DataType::Utf8 => {
-                let a = arr
-                    .as_any()
-                    .downcast_ref::<arrow_array::StringArray>()
-                    .expect("Utf8");
-                let $k = StrKeys(a);
-                $body
-            }
-            arrow_schema::DataType::LargeUtf8 => {
-                let a = arr
-                    .as_any()
-                    .downcast_ref::<arrow_array::LargeStringArray>()
-                    .expect("LargeUtf8");
-                let $k = StrKeys(a);
-                $body
-            }
-            arrow_schema::DataType::Utf8View => {
-                let a = arr
-                    .as_any()
-                    .downcast_ref::<arrow_array::StringViewArray>()
-                    .expect("Utf8View");
-                let $k = StrKeys(a);
-                $body
-            }
-            _ => $err,
-        }
-    }};
-}
-
-/// Call `$body` with `$k` bound to a `Vec` of `KeyAccess` views, one per chunk of a key column;
-/// `$err` is the expression returned for unsupported or mixed chunk types.
-#[macro_export]
-macro_rules! with_key_chunks {
-    ($chunks:expr, $k:ident, $body:expr, $err:expr) => {{
-        use arrow_array::Array as _;
-        use $crate::summary::keys::StrKeys;
-        let chunks: &[arrow_array::ArrayRef] = $chunks;
-        match chunks.first().map(|a| a.data_type()) {
-            Some(arrow_schema::DataType::Int64) => {
-                let views: Option<Vec<&[i64]>> = chunks
-                    .iter()
-                    .map(|a| {
-                        a.as_any()
-                            .downcast_ref::<arrow_array::Int64Array>()
-                            .map(|a| a.values().as_ref())
-                    })
-                    .collect();
-                match views {
-                    Some($k) => $body,
-                    None => $err,
-                }
-            }
-            Some(arrow_schema::DataType::Utf8) => {
-                let views: Option<Vec<_>> = chunks
-                    .iter()
-                    .map(|a| {
-                        a.as_any()
-                            .downcast_ref::<arrow_array::StringArray>()
-                            .map(StrKeys)
-                    })
-                    .collect();
-                match views {
-                    Some($k) => $body,
-                    None => $err,
-                }
-            }
-            Some(arrow_schema::DataType::LargeUtf8) => {
-                let views: Option<Vec<_>> = chunks
-                    .iter()
-                    .map(|a| {
-                        a.as_any()
-                            .downcast_ref::<arrow_array::LargeStringArray>()
-                            .map(StrKeys)
-                    })
-                    .collect();
-                match views {
-                    Some($k) => $body,
-                    None => $err,
-                }
-            }
-            Some(arrow_schema::DataType::Utf8View) => {
-                let arrs: Option<Vec<&arrow_array::StringViewArray>> = chunks
-                    .iter()
-                    .map(|a| a.as_any().downcast_ref::<arrow_array::StringViewArray>())
-                    .collect();
-                match arrs {
-                    // short ids: one u128 per key, the integer kernel's speed
-                    Some(arrs) if arrs.iter().all(|a| $crate::summary::keys::all_inline(a)) => {
-                        let $k: Vec<$crate::summary::keys::InlineViews> = arrs
-                            .iter()
-                            .map(|a| $crate::summary::keys::InlineViews(a.views().as_ref()))
-                            .collect();
-                        $body
-                    }
-                    Some(arrs) => {
-                        let $k: Vec<_> = arrs.into_iter().map(StrKeys).collect();
-                        $body
-                    }
-                    None => $err,
-                }
-            }
-            _ => $err,
-        }
-    }};
-}
-
-/// Whether a key array has a layout the kernels accept.
-pub fn supported_key_type(arr: &ArrayRef) -> bool {
-    matches!(
-        arr.data_type(),
-        DataType::Int64 | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
 }
 
 #[cfg(test)]
@@ -481,8 +386,12 @@ mod tests {
             }
         }
         // the kernel's key column gives the strings back
-        let back = InlineViews::key_array((0..vals.len()).map(|i| k.val(i)).collect())
-            .expect("inline keys give a column");
+        let back = InlineViews::key_array(vec![
+            (0..3).map(|i| k.val(i)).collect(),
+            Vec::new(),
+            (3..vals.len()).map(|i| k.val(i)).collect(),
+        ])
+        .expect("inline keys give a column");
         let back = back
             .as_any()
             .downcast_ref::<StringViewArray>()

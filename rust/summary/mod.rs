@@ -5,19 +5,27 @@
 //! (chunked columns are read in place, not concatenated), releases the GIL and runs the fused
 //! kernel in [`kernel`]. Error messages name 1-based data rows (row 1 is the first row).
 
+mod columns;
+pub mod customer;
+pub mod dispatch;
 pub mod kernel;
 pub mod keys;
+pub mod log;
+mod partitioned;
+pub mod pieces;
+pub mod sorted;
+#[cfg(test)]
+mod testutil;
 
-use std::sync::Arc;
-
-use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float64Array};
 use arrow_schema::DataType;
 use pyo3::prelude::*;
 
 use crate::arrow_io::{import_chunks, ArrowStream};
 use crate::error::core_err;
 use crate::with_key_chunks;
-use kernel::{Config, Customer, Log};
+use columns::{assemble, Shape};
+use kernel::{Config, Customers, Log};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowStream>()?;
@@ -72,114 +80,28 @@ fn reject_nulls(chunks: &[ArrayRef], what: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// The summary columns, in the order Python exposes them.
-#[allow(clippy::too_many_arguments)] // one call site; every flag shapes the output
-fn assemble(
-    cust: &[Customer],
-    key: Option<ArrayRef>,
-    narrow_times: bool,
-    cfg: &Config,
-    period: i64,
-    unit: f64,
-    with_amount: bool,
-    with_holdout: bool,
-) -> Vec<(&'static str, ArrayRef)> {
-    // (periods * period ticks) / unit ticks: exact integer span, one rounding (as lifetimes).
-    // i64 when the product fits (i128 -> f64 is a slow library call; both round the same
-    // integer to nearest, so the result is identical)
-    let to_units = |d: i64| match d.checked_mul(period) {
-        Some(x) => x as f64 / unit,
-        None => (d as i128 * period as i128) as f64 / unit,
-    };
-    let f64col = |f: &dyn Fn(&Customer) -> f64| -> ArrayRef {
-        Arc::new(Float64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
-    };
-    let i64col = |f: &dyn Fn(&Customer) -> i64| -> ArrayRef {
-        Arc::new(Int64Array::from(cust.iter().map(f).collect::<Vec<_>>()))
-    };
-    let mut cols: Vec<(&'static str, ArrayRef)> = key.map(|k| ("key", k)).into_iter().collect();
-    // first/last ticks at the time column's own width (Int32 for dates: Python reinterprets)
-    let tickcol = |f: &dyn Fn(&Customer) -> i64| -> ArrayRef {
-        if narrow_times {
-            // narrow times are i32 values widened by the kernel: the cast back is exact
-            Arc::new(Int32Array::from(
-                cust.iter().map(|c| f(c) as i32).collect::<Vec<_>>(),
-            ))
-        } else {
-            i64col(f)
-        }
-    };
-    let rest: [(&'static str, ArrayRef); 7] = [
-        (
-            "first_row",
-            Arc::new(UInt32Array::from(
-                cust.iter().map(|c| c.first_row).collect::<Vec<_>>(),
-            )),
-        ),
-        (
-            "last_row",
-            Arc::new(UInt32Array::from(
-                cust.iter().map(|c| c.last_row).collect::<Vec<_>>(),
-            )),
-        ),
-        ("first_time", tickcol(&|c| c.first_time)),
-        ("last_time", tickcol(&|c| c.last_time)),
-        ("frequency", i64col(&|c| c.periods as i64 - 1)),
-        (
-            "recency",
-            f64col(&|c| to_units(c.last_period(cfg) - c.first_period(cfg))),
-        ),
-        (
-            "T",
-            f64col(&|c| to_units(cfg.cal_period - c.first_period(cfg))),
-        ),
-    ];
-    cols.extend(rest);
-    if with_amount {
-        cols.push((
-            "monetary_value",
-            f64col(&|c| {
-                if c.periods > 1 {
-                    c.repeat_revenue / (c.periods - 1) as f64
-                } else {
-                    0.0
-                }
-            }),
-        ));
-    }
-    cols.push(("n_transactions", i64col(&|c| c.n_tx as i64)));
-    if with_amount {
-        cols.push(("revenue", f64col(&|c| c.revenue)));
-    }
-    if with_holdout {
-        cols.push(("frequency_holdout", i64col(&|c| c.holdout_periods as i64)));
-        if with_amount {
-            cols.push((
-                "monetary_value_holdout",
-                f64col(&|c| {
-                    if c.holdout_periods > 0 {
-                        c.holdout_revenue / c.holdout_periods as f64
-                    } else {
-                        0.0
-                    }
-                }),
-            ));
-        }
-        let d = to_units(cfg.end_period - cfg.cal_period);
-        cols.push(("duration_holdout", f64col(&|_| d)));
-    }
-    cols
-}
-
 /// The kernel's customers and, when the key type offers one, their key column.
 fn run<K: keys::KeyAccess, T: kernel::TimeAccess>(
     log: &Log<'_, K, T>,
     cfg: &Config,
     sort: bool,
-) -> (Vec<Customer>, Option<ArrayRef>) {
-    let (cust, vals) = kernel::summarize_keyed(log, cfg, sort);
-    let key = K::key_array(vals);
-    (cust, key)
+) -> (Customers, Option<ArrayRef>) {
+    let summary = kernel::summarize_keyed(log, cfg, sort);
+    let key = K::key_array(summary.keys);
+    (summary.customers, key)
+}
+
+/// The first non-finite amount and its 0-based global row (a sequential scan: it runs only
+/// when the kernel's pass has seen one, or to order two errors as before).
+fn first_non_finite(vals: &[&[f64]]) -> Option<(usize, f64)> {
+    let mut base = 0;
+    for v in vals {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Some((base + i, v[i]));
+        }
+        base += v.len();
+    }
+    None
 }
 
 /// Customer summary of a transaction log (see `truenorth.clv.summarize` for the semantics).
@@ -279,97 +201,111 @@ pub fn customer_summary(
             Some(vals)
         }
     };
-    if let Some(vals) = &amount_values {
-        // sequential: a streaming scan is memory-bound, and on a busy machine a parallel split
-        // mostly waits for the other worker to be scheduled
-        let bad = py.detach(|| {
-            let mut base = 0;
-            for v in vals {
-                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Some((base + i, v[i]));
-                }
-                base += v.len();
-            }
-            None
-        });
-        if let Some((row, v)) = bad {
-            return Err(core_err(format!(
-                "column '{aname}': non-finite amount {v} at row {}; amounts must be finite numbers",
-                row + 1
-            )));
-        }
-    }
+    let non_finite_err = |(row, v): (usize, f64)| {
+        core_err(format!(
+            "column '{aname}': non-finite amount {v} at row {}; amounts must be finite numbers",
+            row + 1
+        ))
+    };
     let tdata: Vec<arrow_data::ArrayData> = tch.iter().map(|a| a.to_data()).collect();
     let times = times_of(&tdata, &tname)?;
-    let probe = Config {
-        period,
-        offset,
-        end_period: 0,
-        cal_period: 0,
-    };
+    let probe = Config::open(period, offset);
+    // The default observation end is the latest time. With no calibration end either, every
+    // row is in the window: the kernel runs with an open one and the latest time comes back
+    // with the customers, sparing a pass over the times (and amounts are checked for finite
+    // values in the kernel's own pass). Otherwise the window is needed first.
+    let open = observation_end.is_none() && calibration_end.is_none();
     let end_tick = match observation_end {
-        Some(e) => e,
+        Some(e) => Some(e),
+        None if open => None,
         // per-chunk max over a plain slice: a flat_map over chunks would not vectorise
-        None => py
-            .detach(|| match &times {
-                Times::I32(c) => c
-                    .iter()
-                    .filter_map(|v| v.iter().max())
-                    .max()
-                    .map(|&x| x as i64),
-                Times::I64(c) => c.iter().filter_map(|v| v.iter().max()).max().copied(),
-            })
-            .unwrap_or(0),
+        None => py.detach(|| match &times {
+            Times::I32(c) => c
+                .iter()
+                .filter_map(|v| v.iter().max())
+                .max()
+                .map(|&x| x as i64),
+            Times::I64(c) => c.iter().filter_map(|v| v.iter().max()).max().copied(),
+        }),
     };
-    let end_period = probe.period_of(end_tick);
-    let cal_period = match calibration_end {
-        Some(c) => {
+    let end_period = end_tick.map(|e| probe.period_of(e));
+    let cal_period = match (calibration_end, end_period) {
+        (Some(c), Some(end)) => {
             let cp = probe.period_of(c);
-            if cp >= end_period {
+            if cp >= end {
+                // a non-finite amount was reported before this, when it was checked first
+                if let Some(bad) = amount_values.as_deref().and_then(first_non_finite) {
+                    return Err(non_finite_err(bad));
+                }
                 return Err(core_err(
                     "calibration_end must fall in a period before observation_end's",
                 ));
             }
-            cp
+            Some(cp)
         }
-        None => end_period,
+        _ => end_period,
     };
-    let cfg = Config {
+    let kernel_cfg = match (end_period, cal_period) {
+        (Some(end_period), Some(cal_period)) => Config {
+            period,
+            offset,
+            end_period,
+            cal_period,
+        },
+        _ => probe,
+    };
+    let shape = Shape {
+        narrow_times: matches!(times, Times::I32(_)),
         period,
-        offset,
-        end_period,
-        cal_period,
+        unit,
+        with_amount: amount_values.is_some(),
+        with_holdout: calibration_end.is_some(),
     };
-    let summary: Option<(Vec<Customer>, Option<ArrayRef>)> = py.detach(|| {
-        with_key_chunks!(
-            &kch,
-            k,
-            match &times {
-                Times::I32(t) =>
-                    Log::new(k, t.clone(), amount_values.clone()).map(|log| run(&log, &cfg, sort)),
-                Times::I64(t) =>
-                    Log::new(k, t.clone(), amount_values.clone()).map(|log| run(&log, &cfg, sort)),
-            },
-            None
-        )
+    // Kernel and output columns in one hand-over to the thread pool: every parallel call made
+    // from outside the pool waits for a worker to wake, and on a busy machine a dozen such
+    // waits (kernel, key column, each output column) cost more than a 1M-row summary.
+    let done: Option<(Vec<(&'static str, ArrayRef)>, bool)> = py.detach(|| {
+        rayon::scope(|_| {
+            let ran: Option<(Customers, Option<ArrayRef>)> =
+                with_key_chunks!(
+                    &kch,
+                    k,
+                    match &times {
+                        Times::I32(t) => Log::new(k, t.clone(), amount_values.clone())
+                            .map(|log| run(&log, &kernel_cfg, sort)),
+                        Times::I64(t) => Log::new(k, t.clone(), amount_values.clone())
+                            .map(|log| run(&log, &kernel_cfg, sort)),
+                    },
+                    None
+                );
+            ran.map(|(summary, key)| {
+                let cfg = if open {
+                    // every row was in the window: the latest customer tick is the latest time
+                    let end = probe.period_of(summary.max_time);
+                    Config {
+                        period,
+                        offset,
+                        end_period: end,
+                        cal_period: end,
+                    }
+                } else {
+                    kernel_cfg
+                };
+                let cols = assemble(&summary, key, &cfg, &shape);
+                (cols, summary.amounts_finite)
+            })
+        })
     });
-    let (summary, key) = summary.ok_or_else(|| {
+    let (cols, amounts_finite) = done.ok_or_else(|| {
         core_err(format!(
             "columns '{kname}', '{tname}', '{aname}': chunk layouts do not line up"
         ))
     })?;
-    let cols = py.detach(|| {
-        assemble(
-            &summary,
-            key,
-            matches!(times, Times::I32(_)),
-            &cfg,
-            period,
-            unit,
-            amount_values.is_some(),
-            calibration_end.is_some(),
-        )
-    });
-    drop(summary);
+    if !amounts_finite {
+        // the kernel saw a non-finite amount: find the first one (sequentially, only now)
+        if let Some(bad) = amount_values.as_deref().and_then(first_non_finite) {
+            return Err(non_finite_err(bad));
+        }
+    }
     ArrowStream::from_columns(cols)
 }
