@@ -112,6 +112,92 @@ def test_rule_matches_the_direct_api(data):
     assert notes["purchase model"]["log_likelihood"] == pytest.approx(fit.log_likelihood)
 
 
+def _direct(tr, cov, interval=None, **fit_options):
+    """The rule's result by hand through the Python API: (fit, per-customer values)."""
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    fit = fit_dynamic_covariates(
+        daily,
+        cov,
+        transaction=["promo"],
+        lifetime=["promo"],
+        calibration_end=END,
+        customer="customer",
+        date="time",
+        period="week",
+        **fit_options,
+    )
+    summary = clv.summarize(
+        tr, customer="customer", time="time", amount="amount", unit="1w", observation_end=END.date()
+    )
+    gg = clv.GammaGamma(time_unit="1w").fit(summary)
+    spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    value = dynamic_lifetime_value(
+        fit, daily, cov, spend, horizon=6, discount_rate=0.02, interval=interval
+    )
+    return fit, value
+
+
+@pytest.mark.parametrize(
+    ("options", "fit_options"),
+    [
+        ({"constrain": ["promo"]}, {"constrain": ["promo"]}),
+        (
+            {"l2": {"transaction": 0.5, "lifetime": 2.0}},
+            {"l2": {"transaction": 0.5, "lifetime": 2.0}},
+        ),
+    ],
+    ids=["constrain", "l2"],
+)
+def test_constrain_and_l2_reach_the_fit(data, options, fit_options):
+    tr, cov = data
+    result = truenorth.Engine.load(pack({**COV, **options})).run(
+        data={"transactions": tr, "weekly": cov}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    fit, direct = _direct(tr, cov, **fit_options)
+    plain, _ = _direct(tr, cov)
+    # the option changed the fit (so the comparison below is not the default fit's)
+    assert set(fit.coefficient_values) != set(plain.coefficient_values) or any(
+        abs(fit.coefficient_values[k] - plain.coefficient_values[k]) > 1e-4
+        for k in fit.coefficient_values
+    )
+    coef = {n["step"]: n for n in run.explain}["covariate coefficients"]
+    assert set(coef) - {"step"} == set(fit.coefficient_values)
+    for name, value in fit.coefficient_values.items():
+        assert coef[name]["estimate"] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    for col in ("p_alive", "expected_purchases", "clv"):
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+
+
+def test_interval_gives_the_apis_delta_bounds(data):
+    tr, cov = data
+    result = truenorth.Engine.load(pack(COV, interval=0.8)).run(
+        data={"transactions": tr, "weekly": cov}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    fit, direct = _direct(tr, cov, interval=0.8)
+    names = [
+        f"{c}{end}" for c in ("p_alive", "expected_purchases") for end in ("", "_lower", "_upper")
+    ]
+    clv_cols = ["clv", "clv_lower", "clv_upper"]
+    assert out.columns[-10:] == [*names, "expected_spend", *clv_cols]
+    for col in names + clv_cols:
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+    # P(alive) and expected-purchase bounds are predict's over the same window (6 months)
+    weeks = 6 * 30.4375 / 7
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    pred = fit.predict(daily, cov, horizon=weeks, interval=0.8)
+    for col in names:
+        assert out[col].to_list() == pytest.approx(pred[col].to_list(), rel=1e-9), col
+    for c in ("p_alive", "expected_purchases", "clv"):
+        assert (out[f"{c}_lower"] <= out[c]).all() and (out[c] <= out[f"{c}_upper"]).all(), c
+    assert (out["clv_upper"] > out["clv_lower"]).any()
+
+
 def _load_errors(tmp_path: Path, doc: dict) -> str:
     path = tmp_path / "dyn.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -130,27 +216,40 @@ def _where(tmp_path: Path, needle: str) -> str:
 
 def test_load_time_errors_name_the_option_and_its_location(tmp_path):
     doc = pack(
-        {**COV, "transaction": ["promo", "contacts"], "constrain": ["promo"]},
+        {
+            **COV,
+            "transaction": ["promo", "contacts"],
+            "constrain": ["week"],
+            "l2": {"transaction": 0.1, "life": 0.2},
+        },
         model="bg_nbd",
         interval=0.9,
+        interval_method="normal",
     )
     text = _load_errors(tmp_path, doc)
     # the YAML is dumped block style: the value of a key sits after "key: "
     at = {
         "contacts": _where(tmp_path, "- contacts"),
         "model": _where(tmp_path, "model: bg_nbd"),
-        "interval": _where(tmp_path, "interval: 0.9"),
+        "interval_method": _where(tmp_path, "interval_method: normal"),
         "constrain": _where(tmp_path, "constrain:"),
+        "life": _where(tmp_path, "life: 0.2"),
     }
     line, col = (int(v) for v in at["contacts"].rsplit(":", 2)[1:])
     assert f"{at['contacts'].rsplit(':', 2)[0]}:{line}:{col + 2}" in text
     assert "no column 'contacts' in table 'weekly'" in text
     assert "time-varying covariates are fitted with the Pareto/NBD, not 'bg_nbd'" in text
-    assert "prediction intervals are not available with time-varying covariates" in text
-    assert "constrain is not available with time-varying covariates" in text
-    for key in ("model", "interval"):
+    assert "prediction intervals with covariates use the delta method only" in text
+    assert "constrain names 'week', which is not in both processes" in text
+    assert "l2 life: 0.2 is not a penalty of a process" in text
+    for key in ("model", "interval_method", "life"):
         file, line, col = at[key].rsplit(":", 2)
         assert f"{file}:{line}:{int(col) + len(key) + 2}" in text, key
+    # the constrain list is a block under its key: the error points at the list (next line)
+    file, line, col = at["constrain"].rsplit(":", 2)
+    assert f"{file}:{int(line) + 1}:{col}: rule 'value': covariates: constrain names" in text
+    # interval, constrain and l2 themselves are accepted with time-varying covariates
+    assert text.startswith("5 problems:"), text
 
 
 def test_period_column_and_roles_are_checked(tmp_path):

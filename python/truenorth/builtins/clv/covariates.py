@@ -72,8 +72,6 @@ def reads(cov: CovariateOptions | None) -> list[str]:
 
 #: the purchase model of time-varying covariates
 DYNAMIC_KIND = "pareto_nbd"
-#: options the time-varying fit does not take yet
-_STATIC_ONLY = ("constrain", "l2")
 
 
 def validate(
@@ -100,24 +98,6 @@ def validate(
         ctx.error(
             "covariates: no columns", at=at, expected="transaction: [...] and/or lifetime: [...]"
         )
-    if cov.dynamic is not None:
-        _validate_dynamic(
-            cov,
-            cov.dynamic,
-            customer,
-            ctx,
-            interval=interval_method is not None,
-            model=model,
-            model_path=model_path,
-        )
-        return
-    for key in ("period_start", "period_days"):
-        if key in cov.model_fields_set:
-            ctx.error(
-                f"covariates: {key} is an option of time-varying covariates",
-                at=(*at, key),
-                expected="dynamic: <per-period table>, or no " + key,
-            )
     if interval_method not in (None, "delta"):
         ctx.error(
             "prediction intervals with covariates use the delta method only",
@@ -131,6 +111,23 @@ def validate(
                 at=(*at, "constrain"),
                 expected="columns listed in transaction and lifetime",
             )
+    for key, value in cov.l2.items():
+        if key not in ("transaction", "lifetime") or value < 0:
+            ctx.error(
+                f"covariates: l2 {key}: {value:g} is not a penalty of a process",
+                at=(*at, "l2", key),
+                expected="l2: {transaction: <number >= 0>, lifetime: <number >= 0>}",
+            )
+    if cov.dynamic is not None:
+        _validate_dynamic(cov, cov.dynamic, customer, ctx, model=model, model_path=model_path)
+        return
+    for key in ("period_start", "period_days"):
+        if key in cov.model_fields_set:
+            ctx.error(
+                f"covariates: {key} is an option of time-varying covariates",
+                at=(*at, key),
+                expected="dynamic: <per-period table>, or no " + key,
+            )
     if cov.attributes is not None:
         check_columns(ctx, cov, cov.attributes, [("id", cov.id or customer)])
 
@@ -141,22 +138,14 @@ def _validate_dynamic(
     customer: str,
     ctx: Any,
     *,
-    interval: bool,
     model: str | None,
     model_path: str | None,
 ) -> None:
-    at = ("with", "covariates")
     if model not in (None, DYNAMIC_KIND, "auto"):  # model: auto has its own error
         ctx.error(
             f"time-varying covariates are fitted with the Pareto/NBD, not {model!r}",
             at=("with", "model"),
             expected=f"model: {DYNAMIC_KIND}",
-        )
-    if interval:
-        ctx.error(
-            "prediction intervals are not available with time-varying covariates yet",
-            at=("with", "interval"),
-            expected="no interval, or static covariates (covariates: {attributes: ...})",
         )
     if model_path is not None:
         ctx.error(
@@ -164,13 +153,6 @@ def _validate_dynamic(
             at=("with", "model_path"),
             expected="no model_path with covariates: {dynamic: ...}",
         )
-    for key in _STATIC_ONLY:
-        if getattr(cov, key):
-            ctx.error(
-                f"covariates: {key} is not available with time-varying covariates yet",
-                at=(*at, key),
-                expected=f"no {key}, or static covariates (attributes: ...)",
-            )
     check_columns(ctx, cov, table, [("id", cov.id or customer), ("period_start", cov.period_start)])
 
 

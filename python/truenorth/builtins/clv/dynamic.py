@@ -1,7 +1,9 @@
 """Time-varying covariates in the ``clv`` rule (``covariates: {dynamic: <role>, ...}``): the
 Pareto/NBD of ``truenorth.clv.covariates_dynamic`` fitted on the rule's transactions and a
 per-customer-per-period table, scored with the table's future periods, and valued with the
-rule's spend model (``truenorth.clv.covariates_dynamic_value``).
+rule's spend model (``truenorth.clv.covariates_dynamic_value``). ``constrain``/``l2`` go to the
+fit; ``interval`` adds delta-method bounds of P(alive), expected purchases and CLV (the purchase
+model's parameter uncertainty; the spend per purchase held at its estimate).
 
 Purchases are floored to the rule's ``period`` (a day by default) before the fit, so purchases
 within one period count once, as in the summary the rule reports. The calibration window ends
@@ -101,6 +103,8 @@ def evaluate(
                 customer=opts.customer,
                 date=opts.time,
                 period=cov.period_start,
+                constrain=cov.constrain,
+                l2=cov.l2,
             )
         except ModelInputError as exc:
             raise _data_error(exc, opts, ctx.rule) from exc
@@ -109,12 +113,14 @@ def evaluate(
     model = fit_model(fit, ctx, name, findings)
     convergence(ctx, model, name, findings)
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
-    columns = ["p_alive", "expected_purchases"]
+    # the static path's order: each column followed by its bounds
+    ends = ["", "_lower", "_upper"] if opts.interval is not None else [""]
+    columns = [c + end for c in ("p_alive", "expected_purchases") for end in ends]
     spend: Any = 0.0
     if opts.spend:
         expected = fit_spend(ctx, summary, given.get("spend"), findings)
         spend = summary.select(opts.customer).with_columns(expected)
-        columns += ["expected_spend", "clv"]
+        columns += ["expected_spend", *("clv" + end for end in ends)]
     try:
         scored = dynamic_lifetime_value(
             model,
@@ -124,6 +130,7 @@ def evaluate(
             horizon=int(horizon),
             horizon_unit=horizon_unit,
             discount_rate=opts.discount_rate,
+            interval=opts.interval,
         )
     except ModelInputError as exc:
         raise _data_error(exc, opts, ctx.rule) from exc
