@@ -255,8 +255,22 @@ def test_load_time_errors_name_the_option_and_its_location(tmp_path):
 def test_period_column_and_roles_are_checked(tmp_path):
     text = _load_errors(tmp_path, pack({**COV, "period_start": "weak"}))
     assert "no column 'weak' in table 'weekly'" in text
-    text = _load_errors(tmp_path, pack({**COV, "attributes": "weekly"}))
-    assert "name one dataset role, attributes or dynamic" in text
+    doc = pack({**COV, "attributes": "attrs", "transaction": ["promo", "gold"]})
+    doc["datasets"]["attrs"] = {"columns": {"customer": "customer", "promo": "promo"}}
+    text = _load_errors(tmp_path, doc)
+    file, line, col = _where(tmp_path, "- promo").rsplit(":", 2)
+    # the list item's value, after its "- "
+    assert (
+        f"{file}:{line}:{int(col) + 2}: rule 'value': covariates: column 'promo' is in both "
+        "'weekly' and 'attrs'" in text
+    ), text
+    file, line, col = _where(tmp_path, "- gold").rsplit(":", 2)
+    assert (
+        f"{file}:{line}:{int(col) + 2}: rule 'value': covariates: no column 'gold' in table "
+        "'weekly' or 'attrs'" in text
+    ), text
+    text = _load_errors(tmp_path, pack({k: v for k, v in COV.items() if k != "dynamic"}))
+    assert "name a dataset role, attributes or dynamic" in text
     static = {"attributes": "weekly", "transaction": ["promo"], "period_days": 7}
     text = _load_errors(tmp_path, pack(static))
     assert "period_days is an option of time-varying covariates" in text
@@ -296,3 +310,87 @@ def test_bad_per_period_data_is_the_rules_data_error(data, damage, message):
     assert run.error is not None
     assert re.search(message, run.error), run.error
     assert "Traceback" not in run.error
+
+
+def _with_attributes(data):
+    """The per-period data plus a static customer table (gold, a level, an unused column)."""
+    tr, cov = data
+    rng = np.random.default_rng(3)
+    attrs = pl.DataFrame(
+        {
+            "customer": np.arange(400),
+            "gold": rng.integers(0, 2, 400).astype(float),
+            "tier": rng.choice(["a", "b", "c"], 400),
+            "unused": np.ones(400),
+        }
+    )
+    doc = pack(
+        {**COV, "attributes": "attrs", "transaction": ["promo", "gold"], "lifetime": ["tier"]}
+    )
+    doc["datasets"]["attrs"] = {
+        "columns": {"customer": "customer", "gold": "gold", "tier": "tier", "unused": "unused"}
+    }
+    return tr, cov, attrs, doc
+
+
+def test_static_attributes_are_broadcast_onto_every_period(data):
+    tr, cov, attrs, doc = _with_attributes(data)
+    result = truenorth.Engine.load(doc).run(
+        data={"transactions": tr, "weekly": cov, "attrs": attrs}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    # by hand: every period row of a customer gets the customer's attributes
+    by_hand = cov.join(attrs.select("customer", "gold", "tier"), on="customer", how="left")
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    fit = fit_dynamic_covariates(
+        daily,
+        by_hand,
+        transaction=["promo", "gold"],
+        lifetime=["tier"],
+        calibration_end=END,
+        customer="customer",
+        date="time",
+        period="week",
+    )
+    assert len(fit.coefficient_values) == 4  # promo, gold, and tier's two non-reference levels
+    coef = {n["step"]: n for n in run.explain}["covariate coefficients"]
+    for name, value in fit.coefficient_values.items():
+        assert coef[name]["estimate"] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    summary = clv.summarize(
+        tr, customer="customer", time="time", amount="amount", unit="1w", observation_end=END.date()
+    )
+    gg = clv.GammaGamma(time_unit="1w").fit(summary)
+    spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    direct = dynamic_lifetime_value(fit, daily, by_hand, spend, horizon=6, discount_rate=0.02)
+    for col in ("p_alive", "expected_purchases", "clv"):
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda a: a.filter(pl.col("customer") != 11),
+            r"table 'attrs': no row for customer 11 \(1 customer\(s\) of 'weekly' without one\)",
+        ),
+        (
+            lambda a: pl.concat([a, a.head(1)]),
+            r"table 'attrs': customer 0 has more than one row",
+        ),
+        (
+            lambda a: a.with_columns(promo=pl.lit(1.0)),
+            r"tables 'weekly' and 'attrs' both have column\(s\) promo",
+        ),
+    ],
+    ids=["missing-customer", "repeated-customer", "undeclared-clash"],
+)
+def test_bad_attributes_with_periods_are_data_errors(data, damage, message):
+    tr, cov, attrs, doc = _with_attributes(data)
+    result = truenorth.Engine.load(doc).run(
+        data={"transactions": tr, "weekly": cov, "attrs": damage(attrs)}
+    )
+    run = result.rule("value")
+    assert run.data_error, run.status
+    assert run.error is not None and re.search(message, run.error), run.error

@@ -14,7 +14,9 @@ scale the purchase model's parameters per customer (``truenorth.clv.covariates``
         l2: {transaction: 0, lifetime: 0}
 
 Time-varying covariates (Pareto/NBD only; ``truenorth.clv.covariates_dynamic``) come from a
-per-period dataset role instead, one row per customer and period:
+per-period dataset role, one row per customer and period (with ``attributes:`` as well, the
+customer attributes are repeated on each of the customer's periods; ``id`` names the customer
+column of both tables, and a covariate must be a column of exactly one of them):
 
 .. code-block:: yaml
 
@@ -51,7 +53,7 @@ class CovariateOptions(truenorth.Options):
     dynamic: str | None = Field(
         None,
         description="dataset role of time-varying covariates (one row per customer and "
-        "period; Pareto/NBD), instead of attributes",
+        "period; Pareto/NBD); with attributes too, those repeat on every period",
     )
     period_start: str = Field(
         "period_start", description="dynamic: column of each period's first day"
@@ -88,11 +90,11 @@ def validate(
     if cov is None:
         return
     at = ("with", "covariates")
-    if (cov.attributes is None) == (cov.dynamic is None):
+    if cov.attributes is None and cov.dynamic is None:
         ctx.error(
-            "covariates: name one dataset role, attributes or dynamic",
+            "covariates: name a dataset role, attributes or dynamic",
             at=at,
-            expected="attributes: <customer table> (static) or dynamic: <per-period table>",
+            expected="attributes: <customer table> (static) and/or dynamic: <per-period table>",
         )
     if not cov.transaction and not cov.lifetime:
         ctx.error(
@@ -153,7 +155,50 @@ def _validate_dynamic(
             at=("with", "model_path"),
             expected="no model_path with covariates: {dynamic: ...}",
         )
-    check_columns(ctx, cov, table, [("id", cov.id or customer), ("period_start", cov.period_start)])
+    single = [("id", cov.id or customer), ("period_start", cov.period_start)]
+    if cov.attributes is None:
+        check_columns(ctx, cov, table, single)
+        return
+    # static attributes broadcast onto every period: each covariate from exactly one table
+    periods, attrs = ctx.schema(table), ctx.schema(cov.attributes)
+    if periods is None or attrs is None:
+        return
+    at = ("with", "covariates")
+    for key, col in single:
+        if col not in periods:
+            ctx.error(
+                f"covariates: no column {col!r} in table {table!r}",
+                at=(*at, key),
+                expected=f"one of: {', '.join(periods)}",
+            )
+    if (cov.id or customer) not in attrs:
+        ctx.error(
+            f"covariates: no column {cov.id or customer!r} in table {cov.attributes!r}",
+            at=(*at, "id"),
+            expected=f"the customer id column of both tables; {cov.attributes!r} has: "
+            + ", ".join(attrs),
+        )
+    for where, col in _named(cov):
+        if col in periods and col in attrs:
+            ctx.error(
+                f"covariates: column {col!r} is in both {table!r} and {cov.attributes!r}",
+                at=(*at, *where),
+                expected="a covariate name found in one of the two tables (rename one)",
+            )
+        elif col not in periods and col not in attrs:
+            ctx.error(
+                f"covariates: no column {col!r} in table {table!r} or {cov.attributes!r}",
+                at=(*at, *where),
+                expected=f"one of: {', '.join(dict.fromkeys([*periods, *attrs]))}",
+            )
+
+
+def _named(cov: CovariateOptions) -> list[tuple[tuple[Any, ...], str]]:
+    """(location under ``covariates``, column) of each transaction and lifetime covariate."""
+    out: list[tuple[tuple[Any, ...], str]] = [
+        (("transaction", i), c) for i, c in enumerate(cov.transaction)
+    ]
+    return out + [(("lifetime", i), c) for i, c in enumerate(cov.lifetime)]
 
 
 def check_columns(
@@ -166,8 +211,7 @@ def check_columns(
         return
     at = ("with", "covariates")
     wanted: list[tuple[tuple[Any, ...], str]] = [((key,), col) for key, col in single]
-    wanted += [(("transaction", i), c) for i, c in enumerate(cov.transaction)]
-    wanted += [(("lifetime", i), c) for i, c in enumerate(cov.lifetime)]
+    wanted += _named(cov)
     for where, col in wanted:
         if col not in schema:
             ctx.error(
