@@ -112,6 +112,92 @@ def test_rule_matches_the_direct_api(data):
     assert notes["purchase model"]["log_likelihood"] == pytest.approx(fit.log_likelihood)
 
 
+def _direct(tr, cov, interval=None, **fit_options):
+    """The rule's result by hand through the Python API: (fit, per-customer values)."""
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    fit = fit_dynamic_covariates(
+        daily,
+        cov,
+        transaction=["promo"],
+        lifetime=["promo"],
+        calibration_end=END,
+        customer="customer",
+        date="time",
+        period="week",
+        **fit_options,
+    )
+    summary = clv.summarize(
+        tr, customer="customer", time="time", amount="amount", unit="1w", observation_end=END.date()
+    )
+    gg = clv.GammaGamma(time_unit="1w").fit(summary)
+    spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    value = dynamic_lifetime_value(
+        fit, daily, cov, spend, horizon=6, discount_rate=0.02, interval=interval
+    )
+    return fit, value
+
+
+@pytest.mark.parametrize(
+    ("options", "fit_options"),
+    [
+        ({"constrain": ["promo"]}, {"constrain": ["promo"]}),
+        (
+            {"l2": {"transaction": 0.5, "lifetime": 2.0}},
+            {"l2": {"transaction": 0.5, "lifetime": 2.0}},
+        ),
+    ],
+    ids=["constrain", "l2"],
+)
+def test_constrain_and_l2_reach_the_fit(data, options, fit_options):
+    tr, cov = data
+    result = truenorth.Engine.load(pack({**COV, **options})).run(
+        data={"transactions": tr, "weekly": cov}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    fit, direct = _direct(tr, cov, **fit_options)
+    plain, _ = _direct(tr, cov)
+    # the option changed the fit (so the comparison below is not the default fit's)
+    assert set(fit.coefficient_values) != set(plain.coefficient_values) or any(
+        abs(fit.coefficient_values[k] - plain.coefficient_values[k]) > 1e-4
+        for k in fit.coefficient_values
+    )
+    coef = {n["step"]: n for n in run.explain}["covariate coefficients"]
+    assert set(coef) - {"step"} == set(fit.coefficient_values)
+    for name, value in fit.coefficient_values.items():
+        assert coef[name]["estimate"] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    for col in ("p_alive", "expected_purchases", "clv"):
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+
+
+def test_interval_gives_the_apis_delta_bounds(data):
+    tr, cov = data
+    result = truenorth.Engine.load(pack(COV, interval=0.8)).run(
+        data={"transactions": tr, "weekly": cov}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    fit, direct = _direct(tr, cov, interval=0.8)
+    names = [
+        f"{c}{end}" for c in ("p_alive", "expected_purchases") for end in ("", "_lower", "_upper")
+    ]
+    clv_cols = ["clv", "clv_lower", "clv_upper"]
+    assert out.columns[-10:] == [*names, "expected_spend", *clv_cols]
+    for col in names + clv_cols:
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+    # P(alive) and expected-purchase bounds are predict's over the same window (6 months)
+    weeks = 6 * 30.4375 / 7
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    pred = fit.predict(daily, cov, horizon=weeks, interval=0.8)
+    for col in names:
+        assert out[col].to_list() == pytest.approx(pred[col].to_list(), rel=1e-9), col
+    for c in ("p_alive", "expected_purchases", "clv"):
+        assert (out[f"{c}_lower"] <= out[c]).all() and (out[c] <= out[f"{c}_upper"]).all(), c
+    assert (out["clv_upper"] > out["clv_lower"]).any()
+
+
 def _load_errors(tmp_path: Path, doc: dict) -> str:
     path = tmp_path / "dyn.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -130,34 +216,61 @@ def _where(tmp_path: Path, needle: str) -> str:
 
 def test_load_time_errors_name_the_option_and_its_location(tmp_path):
     doc = pack(
-        {**COV, "transaction": ["promo", "contacts"], "constrain": ["promo"]},
+        {
+            **COV,
+            "transaction": ["promo", "contacts"],
+            "constrain": ["week"],
+            "l2": {"transaction": 0.1, "life": 0.2},
+        },
         model="bg_nbd",
         interval=0.9,
+        interval_method="normal",
     )
     text = _load_errors(tmp_path, doc)
     # the YAML is dumped block style: the value of a key sits after "key: "
     at = {
         "contacts": _where(tmp_path, "- contacts"),
         "model": _where(tmp_path, "model: bg_nbd"),
-        "interval": _where(tmp_path, "interval: 0.9"),
+        "interval_method": _where(tmp_path, "interval_method: normal"),
         "constrain": _where(tmp_path, "constrain:"),
+        "life": _where(tmp_path, "life: 0.2"),
     }
     line, col = (int(v) for v in at["contacts"].rsplit(":", 2)[1:])
     assert f"{at['contacts'].rsplit(':', 2)[0]}:{line}:{col + 2}" in text
     assert "no column 'contacts' in table 'weekly'" in text
     assert "time-varying covariates are fitted with the Pareto/NBD, not 'bg_nbd'" in text
-    assert "prediction intervals are not available with time-varying covariates" in text
-    assert "constrain is not available with time-varying covariates" in text
-    for key in ("model", "interval"):
+    assert "prediction intervals with covariates use the delta method only" in text
+    assert "constrain names 'week', which is not in both processes" in text
+    assert "l2 life: 0.2 is not a penalty of a process" in text
+    for key in ("model", "interval_method", "life"):
         file, line, col = at[key].rsplit(":", 2)
         assert f"{file}:{line}:{int(col) + len(key) + 2}" in text, key
+    # the constrain list is a block under its key: the error points at the list (next line)
+    file, line, col = at["constrain"].rsplit(":", 2)
+    assert f"{file}:{int(line) + 1}:{col}: rule 'value': covariates: constrain names" in text
+    # interval, constrain and l2 themselves are accepted with time-varying covariates
+    assert text.startswith("5 problems:"), text
 
 
 def test_period_column_and_roles_are_checked(tmp_path):
     text = _load_errors(tmp_path, pack({**COV, "period_start": "weak"}))
     assert "no column 'weak' in table 'weekly'" in text
-    text = _load_errors(tmp_path, pack({**COV, "attributes": "weekly"}))
-    assert "name one dataset role, attributes or dynamic" in text
+    doc = pack({**COV, "attributes": "attrs", "transaction": ["promo", "gold"]})
+    doc["datasets"]["attrs"] = {"columns": {"customer": "customer", "promo": "promo"}}
+    text = _load_errors(tmp_path, doc)
+    file, line, col = _where(tmp_path, "- promo").rsplit(":", 2)
+    # the list item's value, after its "- "
+    assert (
+        f"{file}:{line}:{int(col) + 2}: rule 'value': covariates: column 'promo' is in both "
+        "'weekly' and 'attrs'" in text
+    ), text
+    file, line, col = _where(tmp_path, "- gold").rsplit(":", 2)
+    assert (
+        f"{file}:{line}:{int(col) + 2}: rule 'value': covariates: no column 'gold' in table "
+        "'weekly' or 'attrs'" in text
+    ), text
+    text = _load_errors(tmp_path, pack({k: v for k, v in COV.items() if k != "dynamic"}))
+    assert "name a dataset role, attributes or dynamic" in text
     static = {"attributes": "weekly", "transaction": ["promo"], "period_days": 7}
     text = _load_errors(tmp_path, pack(static))
     assert "period_days is an option of time-varying covariates" in text
@@ -197,3 +310,87 @@ def test_bad_per_period_data_is_the_rules_data_error(data, damage, message):
     assert run.error is not None
     assert re.search(message, run.error), run.error
     assert "Traceback" not in run.error
+
+
+def _with_attributes(data):
+    """The per-period data plus a static customer table (gold, a level, an unused column)."""
+    tr, cov = data
+    rng = np.random.default_rng(3)
+    attrs = pl.DataFrame(
+        {
+            "customer": np.arange(400),
+            "gold": rng.integers(0, 2, 400).astype(float),
+            "tier": rng.choice(["a", "b", "c"], 400),
+            "unused": np.ones(400),
+        }
+    )
+    doc = pack(
+        {**COV, "attributes": "attrs", "transaction": ["promo", "gold"], "lifetime": ["tier"]}
+    )
+    doc["datasets"]["attrs"] = {
+        "columns": {"customer": "customer", "gold": "gold", "tier": "tier", "unused": "unused"}
+    }
+    return tr, cov, attrs, doc
+
+
+def test_static_attributes_are_broadcast_onto_every_period(data):
+    tr, cov, attrs, doc = _with_attributes(data)
+    result = truenorth.Engine.load(doc).run(
+        data={"transactions": tr, "weekly": cov, "attrs": attrs}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    # by hand: every period row of a customer gets the customer's attributes
+    by_hand = cov.join(attrs.select("customer", "gold", "tier"), on="customer", how="left")
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    fit = fit_dynamic_covariates(
+        daily,
+        by_hand,
+        transaction=["promo", "gold"],
+        lifetime=["tier"],
+        calibration_end=END,
+        customer="customer",
+        date="time",
+        period="week",
+    )
+    assert len(fit.coefficient_values) == 4  # promo, gold, and tier's two non-reference levels
+    coef = {n["step"]: n for n in run.explain}["covariate coefficients"]
+    for name, value in fit.coefficient_values.items():
+        assert coef[name]["estimate"] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+    summary = clv.summarize(
+        tr, customer="customer", time="time", amount="amount", unit="1w", observation_end=END.date()
+    )
+    gg = clv.GammaGamma(time_unit="1w").fit(summary)
+    spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    direct = dynamic_lifetime_value(fit, daily, by_hand, spend, horizon=6, discount_rate=0.02)
+    for col in ("p_alive", "expected_purchases", "clv"):
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda a: a.filter(pl.col("customer") != 11),
+            r"table 'attrs': no row for customer 11 \(1 customer\(s\) of 'weekly' without one\)",
+        ),
+        (
+            lambda a: pl.concat([a, a.head(1)]),
+            r"table 'attrs': customer 0 has more than one row",
+        ),
+        (
+            lambda a: a.with_columns(promo=pl.lit(1.0)),
+            r"tables 'weekly' and 'attrs' both have column\(s\) promo",
+        ),
+    ],
+    ids=["missing-customer", "repeated-customer", "undeclared-clash"],
+)
+def test_bad_attributes_with_periods_are_data_errors(data, damage, message):
+    tr, cov, attrs, doc = _with_attributes(data)
+    result = truenorth.Engine.load(doc).run(
+        data={"transactions": tr, "weekly": cov, "attrs": damage(attrs)}
+    )
+    run = result.rule("value")
+    assert run.data_error, run.status
+    assert run.error is not None and re.search(message, run.error), run.error

@@ -141,3 +141,35 @@ def test_zero_horizon_is_worth_nothing(vip):
     out = dynamic_lifetime_value(fit, tr, cov, 5.0, horizon=0)
     assert (out["clv"] == 0).all() and (out["expected_purchases"] == 0).all()
     assert out["p_alive"].to_list() == fit.predict(tr, cov, horizon=0)["p_alive"].to_list()
+
+
+def test_one_step_clv_bounds_are_the_discounted_purchase_bounds(vip):
+    """Over one step CLV = spend · E[Y(step)] / (1 + d): on the log scale a constant factor
+    leaves the delta method's variance unchanged, so its bounds are predict's times that."""
+    tr, cov, fit = vip
+    got = dynamic_lifetime_value(
+        fit, tr, cov, 20.0, horizon=1, horizon_unit="month", discount_rate=0.03, interval=0.8
+    )
+    pred = fit.predict(tr, cov, horizon=30.4375 / 7, interval=0.8)
+    factor = 20.0 / 1.03
+    for end in ("", "_lower", "_upper"):
+        assert got[f"clv{end}"].to_list() == pytest.approx(
+            (pred[f"expected_purchases{end}"] * factor).to_list(), rel=1e-9
+        ), end
+        for col in ("p_alive", "expected_purchases"):
+            assert got[col + end].to_list() == pytest.approx(pred[col + end].to_list(), rel=1e-9), (
+                col + end
+            )
+    assert (got["clv_upper"] - got["clv_lower"] > 0).all()
+
+
+def test_interval_over_several_steps_brackets_the_value(vip):
+    tr, cov, fit = vip
+    got = dynamic_lifetime_value(fit, tr, cov, 20.0, horizon=6, interval=0.9)
+    plain = dynamic_lifetime_value(fit, tr, cov, 20.0, horizon=6)
+    assert got.select(plain.columns).equals(plain)
+    assert ((got["clv_lower"] < got["clv"]) & (got["clv"] < got["clv_upper"])).all()
+    wide = dynamic_lifetime_value(fit, tr, cov, 20.0, horizon=6, interval=0.99)
+    assert ((wide["clv_upper"] - wide["clv_lower"]) > (got["clv_upper"] - got["clv_lower"])).all()
+    with pytest.raises(ModelInputError, match="interval must be a level strictly between"):
+        dynamic_lifetime_value(fit, tr, cov, 20.0, horizon=6, interval=1.5)

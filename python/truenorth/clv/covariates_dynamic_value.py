@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .. import _core
+from ._dyn_intervals import Window, check_level, delta_bounds
 from ._dynpath import Paths, calibration, future
 from ._input import ModelInputError
 from .covariates_dynamic import DynamicCovariateFit
@@ -96,13 +96,17 @@ def dynamic_lifetime_value(
     horizon_unit: str = "month",
     discount_rate: float = 0.01,
     days_per_month: float = DAYS_PER_MONTH,
+    interval: float | None = None,
 ) -> pl.DataFrame:
     """Per customer (the model's customer column, sorted as ``predict``): ``p_alive`` at the
     calibration end, ``expected_purchases`` over the whole window and ``clv``, the discounted
     value of the next ``horizon`` steps of one ``horizon_unit`` (day, week, month, year;
     ``discount_rate`` per step). ``spend``: expected spend per purchase, a number or a
     DataFrame of the customer column and one spend column (e.g. Gamma-Gamma's
-    ``expected_spend``); every customer needs a value.
+    ``expected_spend``); every customer needs a value. With ``interval`` (e.g. 0.9): also
+    ``p_alive_lower/_upper``, ``expected_purchases_lower/_upper`` and ``clv_lower/_upper``,
+    delta-method bounds of the purchase model's parameter uncertainty (as ``predict``'s; the
+    spend per purchase is held at the value given).
     """
     if not (isinstance(horizon, int) and not isinstance(horizon, bool) and horizon >= 0):
         raise ModelInputError(
@@ -128,7 +132,6 @@ def dynamic_lifetime_value(
     # the whole window's pieces are checked first, so a missing future period is one error
     # naming the window, not a failure part-way through the steps
     future(paths, table, fit.spec, fit.columns, fit.calendar, horizon * step)
-    vector = fit._vector()
     past = (
         _f64(paths.x),
         _f64(paths.tx),
@@ -138,35 +141,42 @@ def dynamic_lifetime_value(
         [_f64(z) for z in paths.zt],
         [_f64(z) for z in paths.zl],
     )
-    n = paths.customers.len()
-    p_alive = np.full(n, math.nan)
-    before = np.zeros(n)
-    value = np.zeros(n)
-    for i in range(1, horizon + 1):
+    # one window per step (horizon 0: the calibration end only, for P(alive))
+    windows = []
+    for i in range(1, horizon + 1) if horizon else [0]:
         f_off, f_dur, f_zt, f_zl = future(
             paths, table, fit.spec, fit.columns, fit.calendar, i * step
         )
-        pa, ex = _core.dyncov_predict(
-            vector,
-            *past,
-            _f64(f_off),
-            _f64(f_dur),
-            [_f64(z) for z in f_zt],
-            [_f64(z) for z in f_zl],
+        fut = (_f64(f_off), _f64(f_dur), [_f64(z) for z in f_zt], [_f64(z) for z in f_zl])
+        windows.append(Window(paths, past, fut))
+    discount = np.array([(1.0 + discount_rate) ** -i for i in range(1, horizon + 1)])
+
+    seen: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def evaluate(vector: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(P(alive), expected purchases over the horizon, CLV) at a parameter vector (each
+        vector once: the three bounds move the same parameters)."""
+        key = tuple(vector)
+        if key not in seen:
+            seen[key] = _at(vector)
+        return seen[key]
+
+    def _at(vector: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        runs = [w.predict(vector) for w in windows]
+        cumulative = np.stack([ex for _, ex in runs])
+        if not horizon:
+            return runs[0][0], np.zeros(len(per_purchase)), np.zeros(len(per_purchase))
+        steps = np.diff(cumulative, axis=0, prepend=0.0)
+        return runs[-1][0], cumulative[-1], per_purchase * (discount @ steps)
+
+    p_alive, before, value = evaluate(fit._vector())
+    if not np.isfinite(before).all():
+        j = int(np.argmax(~np.isfinite(before)))
+        raise ModelInputError(
+            f"covariates: customer {paths.customers[j]!r} has covariate values so large "
+            "that exp(coefficients · covariates) overflows; check their scale"
         )
-        cumulative = np.asarray(ex, dtype=np.float64)
-        if not np.isfinite(cumulative).all():
-            j = int(np.argmax(~np.isfinite(cumulative)))
-            raise ModelInputError(
-                f"covariates: customer {paths.customers[j]!r} has covariate values so large "
-                "that exp(coefficients · covariates) overflows; check their scale"
-            )
-        value += per_purchase * (cumulative - before) / (1.0 + discount_rate) ** i
-        before = cumulative
-        p_alive = np.asarray(pa, dtype=np.float64)
-    if horizon == 0:
-        p_alive = fit.predict(transactions, covariates, horizon=0)["p_alive"].to_numpy()
-    return pl.DataFrame(
+    out = pl.DataFrame(
         {
             fit.columns.customer: paths.customers,
             "p_alive": p_alive,
@@ -174,3 +184,20 @@ def dynamic_lifetime_value(
             "clv": value,
         }
     )
+    if interval is None:
+        return out
+    level = check_level(interval)
+    bounds = []
+    for name, pick, link in (
+        ("p_alive", 0, "logit"),
+        ("expected_purchases", 1, "log"),
+        ("clv", 2, "log"),
+    ):
+        lo, hi = delta_bounds(
+            fit,
+            lambda v, pick=pick: evaluate(v)[pick],  # type: ignore[misc]
+            level,
+            link,  # type: ignore[arg-type]
+        )
+        bounds += [pl.Series(f"{name}_lower", lo), pl.Series(f"{name}_upper", hi)]
+    return out.with_columns(bounds)

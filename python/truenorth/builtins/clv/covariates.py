@@ -14,7 +14,9 @@ scale the purchase model's parameters per customer (``truenorth.clv.covariates``
         l2: {transaction: 0, lifetime: 0}
 
 Time-varying covariates (Pareto/NBD only; ``truenorth.clv.covariates_dynamic``) come from a
-per-period dataset role instead, one row per customer and period:
+per-period dataset role, one row per customer and period (with ``attributes:`` as well, the
+customer attributes are repeated on each of the customer's periods; ``id`` names the customer
+column of both tables, and a covariate must be a column of exactly one of them):
 
 .. code-block:: yaml
 
@@ -51,7 +53,7 @@ class CovariateOptions(truenorth.Options):
     dynamic: str | None = Field(
         None,
         description="dataset role of time-varying covariates (one row per customer and "
-        "period; Pareto/NBD), instead of attributes",
+        "period; Pareto/NBD); with attributes too, those repeat on every period",
     )
     period_start: str = Field(
         "period_start", description="dynamic: column of each period's first day"
@@ -72,8 +74,6 @@ def reads(cov: CovariateOptions | None) -> list[str]:
 
 #: the purchase model of time-varying covariates
 DYNAMIC_KIND = "pareto_nbd"
-#: options the time-varying fit does not take yet
-_STATIC_ONLY = ("constrain", "l2")
 
 
 def validate(
@@ -90,34 +90,16 @@ def validate(
     if cov is None:
         return
     at = ("with", "covariates")
-    if (cov.attributes is None) == (cov.dynamic is None):
+    if cov.attributes is None and cov.dynamic is None:
         ctx.error(
-            "covariates: name one dataset role, attributes or dynamic",
+            "covariates: name a dataset role, attributes or dynamic",
             at=at,
-            expected="attributes: <customer table> (static) or dynamic: <per-period table>",
+            expected="attributes: <customer table> (static) and/or dynamic: <per-period table>",
         )
     if not cov.transaction and not cov.lifetime:
         ctx.error(
             "covariates: no columns", at=at, expected="transaction: [...] and/or lifetime: [...]"
         )
-    if cov.dynamic is not None:
-        _validate_dynamic(
-            cov,
-            cov.dynamic,
-            customer,
-            ctx,
-            interval=interval_method is not None,
-            model=model,
-            model_path=model_path,
-        )
-        return
-    for key in ("period_start", "period_days"):
-        if key in cov.model_fields_set:
-            ctx.error(
-                f"covariates: {key} is an option of time-varying covariates",
-                at=(*at, key),
-                expected="dynamic: <per-period table>, or no " + key,
-            )
     if interval_method not in (None, "delta"):
         ctx.error(
             "prediction intervals with covariates use the delta method only",
@@ -131,6 +113,23 @@ def validate(
                 at=(*at, "constrain"),
                 expected="columns listed in transaction and lifetime",
             )
+    for key, value in cov.l2.items():
+        if key not in ("transaction", "lifetime") or value < 0:
+            ctx.error(
+                f"covariates: l2 {key}: {value:g} is not a penalty of a process",
+                at=(*at, "l2", key),
+                expected="l2: {transaction: <number >= 0>, lifetime: <number >= 0>}",
+            )
+    if cov.dynamic is not None:
+        _validate_dynamic(cov, cov.dynamic, customer, ctx, model=model, model_path=model_path)
+        return
+    for key in ("period_start", "period_days"):
+        if key in cov.model_fields_set:
+            ctx.error(
+                f"covariates: {key} is an option of time-varying covariates",
+                at=(*at, key),
+                expected="dynamic: <per-period table>, or no " + key,
+            )
     if cov.attributes is not None:
         check_columns(ctx, cov, cov.attributes, [("id", cov.id or customer)])
 
@@ -141,22 +140,14 @@ def _validate_dynamic(
     customer: str,
     ctx: Any,
     *,
-    interval: bool,
     model: str | None,
     model_path: str | None,
 ) -> None:
-    at = ("with", "covariates")
     if model not in (None, DYNAMIC_KIND, "auto"):  # model: auto has its own error
         ctx.error(
             f"time-varying covariates are fitted with the Pareto/NBD, not {model!r}",
             at=("with", "model"),
             expected=f"model: {DYNAMIC_KIND}",
-        )
-    if interval:
-        ctx.error(
-            "prediction intervals are not available with time-varying covariates yet",
-            at=("with", "interval"),
-            expected="no interval, or static covariates (covariates: {attributes: ...})",
         )
     if model_path is not None:
         ctx.error(
@@ -164,14 +155,50 @@ def _validate_dynamic(
             at=("with", "model_path"),
             expected="no model_path with covariates: {dynamic: ...}",
         )
-    for key in _STATIC_ONLY:
-        if getattr(cov, key):
+    single = [("id", cov.id or customer), ("period_start", cov.period_start)]
+    if cov.attributes is None:
+        check_columns(ctx, cov, table, single)
+        return
+    # static attributes broadcast onto every period: each covariate from exactly one table
+    periods, attrs = ctx.schema(table), ctx.schema(cov.attributes)
+    if periods is None or attrs is None:
+        return
+    at = ("with", "covariates")
+    for key, col in single:
+        if col not in periods:
             ctx.error(
-                f"covariates: {key} is not available with time-varying covariates yet",
+                f"covariates: no column {col!r} in table {table!r}",
                 at=(*at, key),
-                expected=f"no {key}, or static covariates (attributes: ...)",
+                expected=f"one of: {', '.join(periods)}",
             )
-    check_columns(ctx, cov, table, [("id", cov.id or customer), ("period_start", cov.period_start)])
+    if (cov.id or customer) not in attrs:
+        ctx.error(
+            f"covariates: no column {cov.id or customer!r} in table {cov.attributes!r}",
+            at=(*at, "id"),
+            expected=f"the customer id column of both tables; {cov.attributes!r} has: "
+            + ", ".join(attrs),
+        )
+    for where, col in _named(cov):
+        if col in periods and col in attrs:
+            ctx.error(
+                f"covariates: column {col!r} is in both {table!r} and {cov.attributes!r}",
+                at=(*at, *where),
+                expected="a covariate name found in one of the two tables (rename one)",
+            )
+        elif col not in periods and col not in attrs:
+            ctx.error(
+                f"covariates: no column {col!r} in table {table!r} or {cov.attributes!r}",
+                at=(*at, *where),
+                expected=f"one of: {', '.join(dict.fromkeys([*periods, *attrs]))}",
+            )
+
+
+def _named(cov: CovariateOptions) -> list[tuple[tuple[Any, ...], str]]:
+    """(location under ``covariates``, column) of each transaction and lifetime covariate."""
+    out: list[tuple[tuple[Any, ...], str]] = [
+        (("transaction", i), c) for i, c in enumerate(cov.transaction)
+    ]
+    return out + [(("lifetime", i), c) for i, c in enumerate(cov.lifetime)]
 
 
 def check_columns(
@@ -184,8 +211,7 @@ def check_columns(
         return
     at = ("with", "covariates")
     wanted: list[tuple[tuple[Any, ...], str]] = [((key,), col) for key, col in single]
-    wanted += [(("transaction", i), c) for i, c in enumerate(cov.transaction)]
-    wanted += [(("lifetime", i), c) for i, c in enumerate(cov.lifetime)]
+    wanted += _named(cov)
     for where, col in wanted:
         if col not in schema:
             ctx.error(

@@ -1,7 +1,10 @@
 """Time-varying covariates in the ``clv`` rule (``covariates: {dynamic: <role>, ...}``): the
 Pareto/NBD of ``truenorth.clv.covariates_dynamic`` fitted on the rule's transactions and a
 per-customer-per-period table, scored with the table's future periods, and valued with the
-rule's spend model (``truenorth.clv.covariates_dynamic_value``).
+rule's spend model (``truenorth.clv.covariates_dynamic_value``). ``constrain``/``l2`` go to the
+fit; ``interval`` adds delta-method bounds of P(alive), expected purchases and CLV (the purchase
+model's parameter uncertainty; the spend per purchase held at its estimate). With
+``attributes:`` as well, each customer's static attributes are repeated on all their periods.
 
 Purchases are floored to the rule's ``period`` (a day by default) before the fit, so purchases
 within one period count once, as in the summary the rule reports. The calibration window ends
@@ -63,7 +66,53 @@ def _inputs(
                     f"table {cov.dynamic!r}: id column {key!r} does not match the customer "
                     f"ids ({table[opts.customer].dtype} vs {want})"
                 ) from exc
+    if cov.attributes is not None:
+        table = _broadcast(ctx, cov, table, tx[opts.customer].dtype)
     return tx, table
+
+
+def _broadcast(
+    ctx: truenorth.RuleContext[ClvOptions], cov: CovariateOptions, table: pl.DataFrame, dtype: Any
+) -> pl.DataFrame:
+    """The per-period table with the static attributes repeated on each customer's periods."""
+    assert cov.attributes is not None and cov.dynamic is not None
+    customer = ctx.rule.options.customer
+    attrs = ctx.table(cov.attributes).collect()
+    key = cov.id or customer
+    if key != customer and key in attrs.columns:
+        attrs = attrs.rename({key: customer})
+    used = list(dict.fromkeys(cov.transaction + cov.lifetime))
+    clash = [c for c in used if c in attrs.columns and c in table.columns]
+    if clash:
+        raise truenorth.DataError(
+            f"tables {cov.dynamic!r} and {cov.attributes!r} both have column(s) "
+            f"{', '.join(clash)}: a covariate must come from one of them"
+        )
+    if customer not in attrs.columns:
+        raise truenorth.DataError(f"table {cov.attributes!r}: no id column {key!r}")
+    attrs = attrs.select(customer, *(c for c in used if c in attrs.columns))
+    if attrs[customer].dtype != dtype:
+        try:
+            attrs = attrs.with_columns(pl.col(customer).cast(dtype))
+        except pl.exceptions.PolarsError as exc:
+            raise truenorth.DataError(
+                f"table {cov.attributes!r}: id column {key!r} does not match the customer "
+                f"ids ({attrs[customer].dtype} vs {dtype})"
+            ) from exc
+    twice = attrs.filter(pl.col(customer).is_duplicated())
+    if twice.height:
+        raise truenorth.DataError(
+            f"table {cov.attributes!r}: customer {twice[customer][0]!r} has more than one row"
+        )
+    if customer not in table.columns:
+        return table  # the API names the missing id column
+    missing = table.select(customer).unique().join(attrs, on=customer, how="anti")
+    if missing.height:
+        raise truenorth.DataError(
+            f"table {cov.attributes!r}: no row for customer {missing.sort(customer)[customer][0]!r}"
+            f" ({missing.height} customer(s) of {cov.dynamic!r} without one)"
+        )
+    return table.join(attrs, on=customer, how="left", maintain_order="left")
 
 
 def evaluate(
@@ -101,6 +150,8 @@ def evaluate(
                 customer=opts.customer,
                 date=opts.time,
                 period=cov.period_start,
+                constrain=cov.constrain,
+                l2=cov.l2,
             )
         except ModelInputError as exc:
             raise _data_error(exc, opts, ctx.rule) from exc
@@ -109,12 +160,14 @@ def evaluate(
     model = fit_model(fit, ctx, name, findings)
     convergence(ctx, model, name, findings)
     horizon, horizon_unit = parse_horizon(opts.horizon, opts.horizon_unit)
-    columns = ["p_alive", "expected_purchases"]
+    # the static path's order: each column followed by its bounds
+    ends = ["", "_lower", "_upper"] if opts.interval is not None else [""]
+    columns = [c + end for c in ("p_alive", "expected_purchases") for end in ends]
     spend: Any = 0.0
     if opts.spend:
         expected = fit_spend(ctx, summary, given.get("spend"), findings)
         spend = summary.select(opts.customer).with_columns(expected)
-        columns += ["expected_spend", "clv"]
+        columns += ["expected_spend", *("clv" + end for end in ends)]
     try:
         scored = dynamic_lifetime_value(
             model,
@@ -124,6 +177,7 @@ def evaluate(
             horizon=int(horizon),
             horizon_unit=horizon_unit,
             discount_rate=opts.discount_rate,
+            interval=opts.interval,
         )
     except ModelInputError as exc:
         raise _data_error(exc, opts, ctx.rule) from exc

@@ -184,7 +184,8 @@ class ClvOptions(truenorth.Options):
         gt=0,
         lt=1,
         description="level of prediction intervals (e.g. 0.9): adds p_alive_lower/_upper "
-        "and, with a spend model, clv_lower/_upper (null: none)",
+        "(with time-varying covariates also expected_purchases_lower/_upper) and, with a "
+        "spend model, clv_lower/_upper (null: none)",
     )
     interval_method: Literal["delta", "normal", "bootstrap"] = Field(
         "delta",
@@ -291,6 +292,9 @@ def _writes(options: ClvOptions, rule: truenorth.Rule) -> dict[str, Any]:
     if options.interval is not None:
         schema["p_alive_lower"] = pl.Float64()
         schema["p_alive_upper"] = pl.Float64()
+        if options.covariates is not None and options.covariates.dynamic is not None:
+            schema["expected_purchases_lower"] = pl.Float64()
+            schema["expected_purchases_upper"] = pl.Float64()
     if options.spend:
         schema["expected_spend"] = pl.Float64()
         schema["clv"] = pl.Float64()
