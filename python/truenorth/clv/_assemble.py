@@ -31,7 +31,7 @@ _SAMPLES_PER_RANGE = 256
 
 
 def _mb(n: float) -> str:
-    return f"{n / 1e6:,.0f} MB"
+    return f"{n / 1e6:,.0f} MB" if n >= 1e7 else f"{n / 1e6:.1f} MB"
 
 
 def result_bytes(files: list[Path]) -> int:
@@ -114,10 +114,7 @@ def _cut_points(files: list[Path], customer: str, ranges: int) -> pl.Series | No
     total = sum(pl.scan_ipc(f).select(pl.len()).collect().item() for f in files)
     step = max(1, total // (ranges * _SAMPLES_PER_RANGE))
     sample = pl.concat(
-        [
-            pl.read_ipc(f, columns=[customer]).to_series().gather_every(step)
-            for f in files
-        ]
+        [pl.read_ipc(f, columns=[customer]).to_series().gather_every(step) for f in files]
     ).sort()
     at = [sample.len() * i // ranges for i in range(1, ranges)]
     return sample.gather(at).unique(maintain_order=True)

@@ -178,6 +178,7 @@ def _spilled(
             files = sorted(d.glob("*.ipc"))
             nbytes = sum(f.stat().st_size for f in files)
             scan = pl.scan_ipc(files)
+            out: pl.DataFrame | pl.LazyFrame | None
             if fits(nbytes, limits.memory) or level + 1 >= _MAX_LEVEL:
                 out = run(scan.collect(), observation_end)
             else:

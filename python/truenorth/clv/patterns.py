@@ -50,9 +50,7 @@ def patterns(summary: Any, model: str = "bg_nbd") -> pl.DataFrame:
     """
     cls = models_registry().get(model)
     if cls is None:
-        raise ModelInputError(
-            f"model {model!r}: expected one of {', '.join(models_registry())}"
-        )
+        raise ModelInputError(f"model {model!r}: expected one of {', '.join(models_registry())}")
     lf = summary if isinstance(summary, pl.LazyFrame) else as_frame(summary).lazy()
     names = lf.collect_schema().names()
     spend = cls.capabilities.process == "spend"
