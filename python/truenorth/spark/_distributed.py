@@ -145,9 +145,9 @@ def fit_distributed(
 ) -> Any:
     """Fit ``model`` (an unfitted ``truenorth.clv`` model with its time unit) on the weighted
     pattern table ``pats`` (``truenorth.spark.patterns``) without collecting it; returns the
-    model. Cost: one Spark job per log-likelihood evaluation of the optimiser (typically
-    15-30 per fit; the finite-difference Hessians of the Newton steps and of the standard
-    errors evaluate all their points in one job)."""
+    model. Cost: one Spark job packing the patterns, then one per log-likelihood evaluation
+    of the optimiser (typically 15-30 per fit; the finite-difference Hessians of the Newton
+    steps and of the standard errors evaluate all their points in one job)."""
     from truenorth import _core
     from truenorth.clv import ModelInputError
 
