@@ -7,6 +7,9 @@ Contenders (every one reads the Parquet file itself):
   into memory (as the batches of one scan) and summarised in one kernel call.
 - ``truenorth-spill``: the same call with ``memory=SCALE_BUDGET`` (default 1GB): partitions
   by customer hash on disk, summarised one by one (see ``truenorth/clv/_spill.py``).
+- ``truenorth-output``: the spilling call with ``output=`` a Parquet file in the bench
+  folder (a result larger than the budget is written range by range, never held), then a
+  BG/NBD fitted from ``clv.patterns`` of the returned scan: the bounded-memory path end to end.
 - ``duckdb``: ``peers_summary.SQL`` over ``read_parquet(f)`` (DuckDB streams and spills by
   itself), result as Polars.
 - ``polars-streaming``: ``peers_summary.two_level`` on ``pl.scan_parquet(f)`` with the
@@ -51,7 +54,14 @@ _CHILD = textwrap.dedent(
     import polars as pl
     path, who = sys.argv[1], sys.argv[2]
     t0 = time.perf_counter()
-    if who.startswith("truenorth"):
+    if who == "truenorth-output":
+        from truenorth import clv
+        lazy = clv.summarize(pl.scan_parquet(path), customer="customer_id", time="ts",
+                             amount="amount", memory=sys.argv[4],
+                             output=path + ".summary.parquet")
+        clv.BetaGeo().fit(clv.patterns(lazy), "weights")
+        n, revenue = lazy.select(pl.len(), pl.col("revenue").sum()).collect().row(0)
+    elif who.startswith("truenorth"):
         from truenorth.clv import summarize
         memory = "1TB" if who == "truenorth-memory" else sys.argv[4]
         out = summarize(pl.scan_parquet(path), customer="customer_id", time="ts",
@@ -64,10 +74,12 @@ _CHILD = textwrap.dedent(
     else:
         import peers_summary as peers
         out = peers.two_level(pl.scan_parquet(path), engine="streaming")
+    if who != "truenorth-output":
+        n, revenue = out.height, float(out["revenue"].sum())
     wall = time.perf_counter() - t0
     hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
-    print(json.dumps({"wall": wall, "peak": int(hwm.split()[1]) * 1024, "customers": out.height,
-                      "revenue": float(out["revenue"].sum())}))
+    print(json.dumps({"wall": wall, "peak": int(hwm.split()[1]) * 1024, "customers": n,
+                      "revenue": revenue}))
     """
 )
 
@@ -98,7 +110,13 @@ def _run_capped(cmd: list[str]) -> dict:
         return json.loads(out.read().strip().splitlines()[-1])  # DuckDB may print before it
 
 
-CONTENDERS = ["truenorth-memory", "truenorth-spill", "duckdb", "polars-streaming"]
+CONTENDERS = [
+    "truenorth-memory",
+    "truenorth-spill",
+    "truenorth-output",
+    "duckdb",
+    "polars-streaming",
+]
 
 
 def write_log(rows: int, root: Path) -> Path:

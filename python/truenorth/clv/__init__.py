@@ -11,7 +11,7 @@ any fitted model through ``expected_cumulative_transactions``, ``frequency_table
 ``conditional_expectations`` and ``holdout_accuracy``.
 """
 
-from ._budget import memory_limit
+from ._budget import MemoryBudgetWarning, memory_limit
 from ._input import ModelInputError, time_unit_days
 from ._lrtest import LRTest, lrtest
 from .backtest import Backtest, backtest, default_models
@@ -34,8 +34,10 @@ from .models import (
     ParetoNBD,
     SpendFrequencyCorrelationWarning,
 )
+from .patterns import patterns
 from .persist import load
 from .registry import Capabilities, models_registry, register_model
+from .scoring import score
 from .simulate import (
     simulate_bg_bb,
     simulate_bg_nbd,
@@ -57,6 +59,7 @@ __all__ = [
     "GammaGamma",
     "GammaGompertzNBD",
     "LRTest",
+    "MemoryBudgetWarning",
     "ModelInputError",
     "ModifiedBetaGeo",
     "NotFittedError",
@@ -73,7 +76,9 @@ __all__ = [
     "lrtest",
     "memory_limit",
     "models_registry",
+    "patterns",
     "register_model",
+    "score",
     "simulate_bg_bb",
     "simulate_bg_nbd",
     "simulate_bg_nbd_transactions",

@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "current", "memory_limit", "parse_memory"]
+__all__ = ["Limits", "MemoryBudgetWarning", "current", "memory_limit", "parse_memory"]
 
 _UNITS = {
     "": 1,
@@ -91,6 +91,11 @@ def available_memory() -> int:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return 8 * 10**9
+
+
+class MemoryBudgetWarning(UserWarning):
+    """A summary whose result alone is larger than the memory budget, returned in memory
+    anyway; ``summarize(..., output=...)`` writes it to a file within the budget instead."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ Why this shape:
   while later partitions run, and the result is assembled column by column in key order (the
   result + one column + a 4-byte order per customer), not by sorting a concatenation, which
   held it twice. Measured at 100M rows / 10M customers, budget 1 GB: peak RSS 2.2 GB before,
-  0.88 GB after (benches/RESULTS_scale.md). The result itself must fit the budget.
+  0.88 GB after (benches/RESULTS_scale.md). A result larger than the budget is written to a
+  Parquet file range by range instead when an ``output`` is given (``_assemble``).
 - The default observation end is the latest purchase of the whole input (not of a
   partition): it is read from the spilled time columns (memory-mapped IPC) before the first
   partition is summarised.
@@ -49,6 +50,7 @@ from typing import Any
 
 import polars as pl
 
+from . import _assemble
 from ._budget import Limits
 
 __all__ = ["fits", "locate_bad_row", "summarize_lazy"]
@@ -89,10 +91,13 @@ def summarize_lazy(
     observation_end: Any,
     level: int = 0,
     where: Path | None = None,
-) -> pl.DataFrame | None:
+    output: Path | None = None,
+) -> pl.DataFrame | pl.LazyFrame | None:
     """The summary of ``lf`` (already narrowed to the summary's columns) by ``run(frame,
     observation_end)``, in memory if it fits ``limits.memory``, else partition by partition.
-    ``None`` when no partition has a customer (``run`` returned ``None`` everywhere)."""
+    ``None`` when no partition has a customer (``run`` returned ``None`` everywhere). With
+    ``output`` (level 0 only), a spilled summary is written there (Parquet) and a scan of it
+    is returned, never the whole result in memory; the in-memory path returns its frame."""
     batches: list[pl.DataFrame] = []
     size = 0
     spill = False
@@ -122,6 +127,7 @@ def summarize_lazy(
         where=where,
         est_bytes=total * per_row,
         rows=total,
+        output=output,
     )
 
 
@@ -137,7 +143,8 @@ def _spilled(
     where: Path | None,
     est_bytes: float,
     rows: int,
-) -> pl.DataFrame | None:
+    output: Path | None = None,
+) -> pl.DataFrame | pl.LazyFrame | None:
     # the largest input that fits, and partitions at 70% of it (hash skew): more, smaller
     # partitions cost sink memory (a write buffer each: 8 -> 64 partitions of 60M rows
     # measured 373 -> 487 MiB peak), and one that ends up too large is split again anyway
@@ -171,6 +178,7 @@ def _spilled(
             files = sorted(d.glob("*.ipc"))
             nbytes = sum(f.stat().st_size for f in files)
             scan = pl.scan_ipc(files)
+            out: pl.DataFrame | pl.LazyFrame | None
             if fits(nbytes, limits.memory) or level + 1 >= _MAX_LEVEL:
                 out = run(scan.collect(), observation_end)
             else:
@@ -186,6 +194,7 @@ def _spilled(
                 )
             del scan
             _remove(d)
+            assert not isinstance(out, pl.LazyFrame)  # nested levels have no output file
             if out is not None:
                 # the summaries wait on disk: held in memory they would grow with customers
                 # (~64 bytes each, 0.6 GB at 10M) beside every later partition's working set
@@ -196,7 +205,11 @@ def _spilled(
                 _say(limits, f"partition {i}/{len(dirs)} ({_time.perf_counter() - t0:.1f} s)")
         if not outs:
             return None
-        return _sorted_by_key(outs, customer)
+        if output is None:
+            return _assemble.in_memory(outs, customer, limits)
+        _say(limits, f"writing the summary to {output}")
+        _assemble.to_parquet(outs, customer, limits, output)
+        return pl.scan_parquet(output)
     finally:
         if level == 0:
             # Polars reports Ctrl-C inside sink_ipc and Python's own handler may raise it again
@@ -207,20 +220,6 @@ def _spilled(
                     break
                 except KeyboardInterrupt:
                     continue
-
-
-def _sorted_by_key(files: list[Path], customer: str) -> pl.DataFrame:
-    """The partitions' summaries as one frame sorted by customer, built column by column: the
-    result plus one column and the order (4 bytes a customer) at a time, where sorting the
-    concatenated frame would hold the result twice."""
-
-    def column(name: str) -> pl.Series:
-        parts = [pl.read_ipc(f, columns=[name]) for f in files]
-        return pl.concat(parts, rechunk=False).to_series()
-
-    order = column(customer).arg_sort()
-    names = pl.read_ipc_schema(files[0]).keys()
-    return pl.DataFrame([column(name).gather(order) for name in names])
 
 
 def _remove(path: Path) -> None:

@@ -62,12 +62,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
 from .. import _core
-from . import _budget, _spill, _stream
+from . import _assemble, _budget, _spill, _stream
 from ._time import Span, instant_to_wall, month_index, parse_span, resolve_unit, tick_ns, wall_clock
 from ._units import tag_unit
 
@@ -236,6 +236,7 @@ def _check_nulls(s: pl.Series, what: str) -> None:
         raise ValueError(f"column '{s.name}': null {what} at row {row}; nulls are not allowed")
 
 
+@overload
 def summarize(
     data: Any,
     *,
@@ -248,7 +249,37 @@ def summarize(
     calibration_end: Any = None,
     memory: int | str | None = None,
     spill_dir: str | Path | None = None,
-) -> pl.DataFrame:
+    output: None = None,
+) -> pl.DataFrame: ...
+@overload
+def summarize(
+    data: Any,
+    *,
+    customer: str,
+    time: str,
+    amount: str | None = None,
+    period: str = "1d",
+    unit: str | None = None,
+    observation_end: Any = None,
+    calibration_end: Any = None,
+    memory: int | str | None = None,
+    spill_dir: str | Path | None = None,
+    output: str | Path,
+) -> pl.LazyFrame: ...
+def summarize(
+    data: Any,
+    *,
+    customer: str,
+    time: str,
+    amount: str | None = None,
+    period: str = "1d",
+    unit: str | None = None,
+    observation_end: Any = None,
+    calibration_end: Any = None,
+    memory: int | str | None = None,
+    spill_dir: str | Path | None = None,
+    output: str | Path | None = None,
+) -> pl.DataFrame | pl.LazyFrame:
     """One row per customer: ``frequency``, ``recency``, ``T``, ``monetary_value`` and more.
 
     Args:
@@ -280,9 +311,15 @@ def summarize(
             summarised as they are.
         spill_dir: folder for the temporary partitions (default: ``TRUENORTH_SPILL_DIR``, else
             the system's temp folder); they are removed when the call ends, however it ends.
+        output: a Parquet file to write the summary to; a LazyFrame scanning it is returned.
+            A spilled summary is written range by range and never held whole, so memory stays
+            within ``memory`` even when the result (~64 bytes a customer) is larger; fit it
+            with :func:`truenorth.clv.patterns` and score it with
+            :func:`truenorth.clv.score`. Without ``output``, a result larger than the budget
+            is returned in memory with a :class:`MemoryBudgetWarning`.
 
     Returns:
-        A DataFrame sorted by customer: the customer column (original name and dtype),
+        A DataFrame (a LazyFrame scanning ``output`` when given) sorted by customer: the customer column (original name and dtype),
         ``frequency``, ``recency``, ``T``, ``monetary_value``, ``n_transactions``, ``revenue``,
         ``first_purchase``, ``last_purchase`` [, ``frequency_holdout``,
         ``monetary_value_holdout``, ``duration_holdout``].
@@ -310,15 +347,18 @@ def summarize(
     if len(set(cols)) != len(cols):
         raise ValueError(f"customer, time and amount must be distinct columns, got {cols}")
     spec = _Spec(customer, time, amount, period_span, unit_span, calibration_end)
+    target = Path(output) if output is not None else None
+    out: pl.DataFrame | pl.LazyFrame | None
     if isinstance(data, pl.LazyFrame):
-        out = _summarize_scan(data, spec, _budget.current(memory, spill_dir), observation_end)
+        limits = _budget.current(memory, spill_dir)
+        out = _summarize_scan(data, spec, limits, observation_end, target)
     elif _stream.is_stream(data):
         limits = _budget.current(memory, spill_dir)
         with _stream.stream_input(data, cols, limits) as got:
             out = (
                 _summarize_frame(got, spec, observation_end)
                 if isinstance(got, pl.DataFrame)
-                else _summarize_scan(got, spec, limits, observation_end)
+                else _summarize_scan(got, spec, limits, observation_end, target)
             )
     else:
         out = _summarize_frame(_collect(data, cols), spec, observation_end)
@@ -328,13 +368,20 @@ def summarize(
             + (" / calibration end" if calibration_end is not None else "")
             + f" (column '{time}')"
         )
+    if target is not None and isinstance(out, pl.DataFrame):
+        _assemble.write(out, target)
+        out = pl.scan_parquet(target)
     tag_unit(out, unit_span.text)
     return out
 
 
 def _summarize_scan(
-    data: pl.LazyFrame, spec: _Spec, limits: _budget.Limits, observation_end: Any
-) -> pl.DataFrame | None:
+    data: pl.LazyFrame,
+    spec: _Spec,
+    limits: _budget.Limits,
+    observation_end: Any,
+    output: Path | None = None,
+) -> pl.DataFrame | pl.LazyFrame | None:
     """The summary of a scan within the memory budget (spilling to disk if it must)."""
     customer, time, amount = spec.customer, spec.time, spec.amount
     cols = [customer, time] + ([amount] if amount is not None else [])
@@ -350,6 +397,7 @@ def _summarize_scan(
             limits=limits,
             run=lambda df, end: _summarize_frame(df, spec, end),
             observation_end=observation_end,
+            output=output,
         )
     except ValueError as exc:
         # a partition numbers its rows from 1: say where the bad row is in the input

@@ -77,9 +77,10 @@ def fit(
 
     ``time_unit`` defaults to the unit :func:`truenorth.spark.summarize` recorded. Up to
     ``max_patterns`` distinct patterns are collected and fitted on the driver (one Spark job
-    for the patterns); beyond that the fit is distributed: the patterns stay cached in
-    Spark and each log-likelihood evaluation of the driver's optimiser is one Spark job that
-    sums the partitions' log-likelihood and gradient (10-20 jobs). Both paths give
+    for the patterns); beyond that the fit is distributed: the patterns are packed once into
+    Arrow blobs cached in Spark (one partition per core) and each log-likelihood evaluation
+    of the driver's optimiser is one Spark job that sums the blobs' log-likelihood and
+    gradient (10-20 jobs). Both paths give
     the parameters of a local fit.
 
     Example::

@@ -3,6 +3,7 @@ the purchase and spend models, and score every customer."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import polars as pl
@@ -25,21 +26,41 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     lf = ctx.table(source_of(opts, ctx.rule))
     if ctx.rule.when:  # `when:` keeps only matching transactions (e.g. one country)
         lf = lf.filter(ctx.condition(ctx.rule.when, lf.collect_schema()).fill_null(False))
+    findings: list[truenorth.Finding] = []
     try:
-        summary = clv.summarize(
-            lf,
-            customer=opts.customer,
-            time=opts.time,
-            amount=opts.amount,
-            period=opts.period,
-            unit=opts.unit,
-            observation_end=opts.observation_end,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", clv.MemoryBudgetWarning)
+            summary = clv.summarize(
+                lf,
+                customer=opts.customer,
+                time=opts.time,
+                amount=opts.amount,
+                period=opts.period,
+                unit=opts.unit,
+                observation_end=opts.observation_end,
+            )
     except ValueError as exc:
         # summarize raises ValueError (or the core's CoreError, a ValueError) only for bad input:
         # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
         raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
-    findings: list[truenorth.Finding] = []
+    for w in caught:
+        if not issubclass(w.category, clv.MemoryBudgetWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        # a run keeps its tables in memory (later rules, reports and pack tests read them):
+        # the way to a bounded result is the Python API's files, or Spark
+        findings.append(
+            ctx.finding(
+                "memory",
+                f"{str(w.message).split('; it is returned')[0]}; a pack run holds its customer "
+                "table in memory, so this run exceeds the budget. For memory bounded by the "
+                "budget, summarise, fit and score to files with the Python API "
+                "(clv.summarize(..., output=...), clv.patterns, clv.score(..., output=...)) or "
+                "run on Spark (truenorth run --engine spark)",
+                severity="warn",
+                evidence={"customers": summary.height, "bytes": int(summary.estimated_size())},
+            )
+        )
     given = given_models(ctx)
     if clv_dynamic.is_dynamic(opts):
         out = clv_dynamic.evaluate(ctx, lf, summary, given, findings).sort(opts.customer)
