@@ -12,6 +12,7 @@ pub mod compress;
 pub mod conditional;
 pub mod covariates;
 pub mod delta;
+pub mod distinct;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
@@ -31,6 +32,7 @@ pub mod rng;
 pub mod simulate;
 pub mod special;
 pub mod spend;
+pub mod vmath;
 
 use pyo3::PyResult;
 

@@ -16,6 +16,7 @@
 mod hessian;
 mod likelihood;
 mod predict;
+mod rows;
 
 pub use hessian::ll_hess;
 pub use likelihood::{ll_grad, ll_row, ll_sum};
