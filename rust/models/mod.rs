@@ -20,6 +20,7 @@ pub mod ggom_nbd;
 pub mod hyperu;
 pub mod intervals;
 pub mod kernels;
+pub mod limits;
 pub mod model;
 pub mod newton;
 pub mod objective;
