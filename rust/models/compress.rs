@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use super::distinct::sort_rows;
+
 /// Columns of a (possibly compressed) summary. For Gamma-Gamma, `tx` holds monetary value.
 #[derive(Debug, Clone, Default)]
 pub struct Data {
@@ -61,7 +63,8 @@ impl Data {
 }
 
 /// Merge identical rows, summing weights. Rows with weight 0 are dropped. Output is sorted
-/// by (x, tx, T) so results do not depend on input order.
+/// by (x, tx, T) (nearly distinct rows: (x, T, tx), see `distinct`) so results do not depend
+/// on input order.
 ///
 /// Day-grained summaries hold whole numbers: then the three columns are packed into one u64
 /// (a cheaper key to hash and compare). Rows are scattered into hash partitions per chunk in
@@ -93,16 +96,20 @@ pub fn compress(x: &[f64], tx: &[f64], t: &[f64], w: Option<&[f64]>) -> Data {
             ]
         };
         // Nearly every row its own pattern (continuous times): sorting the rows is the whole
-        // job, and hashing them into partitions first only moves them around twice more.
+        // job (`distinct`), and hashing them into partitions first only moves them around
+        // twice more. That sort orders by (x, T, t_x).
         let fold = |i: usize| {
             let [a, b, d] = key(i);
             (a.rotate_left(32) ^ b, d)
         };
-        let pats = if distinct_share(x.len(), fold).is_some_and(|s| s > 0.9) {
-            dedupe_sorted(x.len(), key, w)
-        } else {
-            dedupe(x.len(), key, w)
-        };
+        if distinct_share(x.len(), fold).is_some_and(|s| s > 0.9) {
+            if let Some((a, b, c, d)) = whole_max(x).and_then(|m| sort_rows(x, tx, t, w, m)) {
+                (out.x, out.tx, out.t, out.w) = (a, b, c, d);
+                out.index_columns();
+                return out;
+            }
+        }
+        let pats = dedupe(x.len(), key, w);
         for ([a, b, d], wi) in pats {
             out.x.push(f64::from_bits(a));
             out.tx.push(f64::from_bits(b));
@@ -382,32 +389,6 @@ fn dedupe<K: PatternKey>(
         .collect();
     pats.par_sort_unstable_by_key(|p| p.0);
     pats
-}
-
-/// `dedupe` by sorting the rows (with their row numbers, so that equal keys sum their
-/// weights in row order, as `dedupe` does, and the result is the same bit for bit).
-fn dedupe_sorted<K: PatternKey>(
-    n: usize,
-    key: impl Fn(usize) -> K + Sync,
-    w: Option<&[f64]>,
-) -> Vec<(K, f64)> {
-    let mut rows: Vec<(K, usize, f64)> = (0..n)
-        .into_par_iter()
-        .with_min_len(4096)
-        .filter_map(|i| {
-            let wi = w.map_or(1.0, |w| w[i]);
-            (wi != 0.0).then(|| (key(i), i, wi))
-        })
-        .collect();
-    rows.par_sort_unstable_by_key(|r| (r.0, r.1));
-    let mut out: Vec<(K, f64)> = Vec::with_capacity(rows.len());
-    for (k, _, wi) in rows {
-        match out.last_mut() {
-            Some(last) if last.0 == k => last.1 += wi,
-            _ => out.push((k, wi)),
-        }
-    }
-    out
 }
 
 /// A small multiplicative hasher (FxHash): keys here are bit patterns of floats.
@@ -759,6 +740,22 @@ mod tests {
                 .map(|i| (d.x[i], d.tx[i], d.t[i], d.w[i]))
                 .collect();
             assert_eq!(got, reference(&x, &tx, &t, wv));
+        }
+        // t_x not ordered like T, and rows sharing T (one in a hundred): that path's order
+        // is (x, T, t_x).
+        let tx: Vec<f64> = (0..n).map(|i| cont[(rep(i) * 31 + 5) % n] * 0.25).collect();
+        let t: Vec<f64> = (0..n)
+            .map(|i| if i % 100 == 0 { 500.0 } else { t[i] })
+            .collect();
+        for (wv, wo) in [(&ones, None), (&w, Some(&w[..]))] {
+            let d = compress(&x, &tx, &t, wo);
+            assert!(d.len() < n - 4000);
+            let got: Vec<_> = (0..d.len())
+                .map(|i| (d.x[i], d.tx[i], d.t[i], d.w[i]))
+                .collect();
+            let mut want = reference(&x, &tx, &t, wv);
+            want.sort_by(|a, b| (a.0, a.2, a.1).partial_cmp(&(b.0, b.2, b.1)).unwrap());
+            assert_eq!(got, want);
         }
         // Whole numbers too wide to pack together take the general path.
         let big = vec![4.0e15, 1.0, 2.0e15];

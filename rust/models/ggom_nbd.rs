@@ -18,6 +18,7 @@
 
 use super::compress::Data;
 use super::dual::{Dual, Real};
+use super::limits;
 use super::model::{BtydModel, ConditionalPmf, Likelihood};
 use super::quad::{integrate, integrate_pair};
 use super::simulate::{Purchases, Rng};
@@ -366,6 +367,11 @@ impl Likelihood for GGomNbd {
     fn start_values(&self, d: &Data) -> Vec<f64> {
         let (mx, mt) = d.mean_x_t();
         vec![1.0, mt / mx, 1.0 / mt, 1.0, 1.0]
+    }
+    fn boundary(&self, p: &[f64], d: &Data) -> Option<String> {
+        let t_max = d.t.iter().fold(0.0, |m: f64, &t| m.max(t));
+        limits::poisson_limit("GGom/NBD", p[0], p[1])
+            .or_else(|| limits::gompertz_limit(p[3], p[4], p[2], t_max))
     }
 }
 

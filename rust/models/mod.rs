@@ -12,6 +12,7 @@ pub mod compress;
 pub mod conditional;
 pub mod covariates;
 pub mod delta;
+pub mod distinct;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
@@ -20,6 +21,7 @@ pub mod hyperu;
 pub mod intervals;
 pub mod jet;
 pub mod kernels;
+pub mod limits;
 pub mod model;
 pub mod newton;
 pub mod objective;
@@ -32,6 +34,7 @@ pub mod rng;
 pub mod simulate;
 pub mod special;
 pub mod spend;
+pub mod vmath;
 
 use pyo3::PyResult;
 

@@ -58,11 +58,11 @@ const WARM_SUB: usize = 50_000;
 /// On poorly compressible data (every customer its own pattern) each likelihood evaluation
 /// costs a pass over up to millions of rows, and most of a fit's ~35 evaluations are spent
 /// walking from the moment-based start to the optimum. A systematic subsample of the
-/// patterns (every k-th in (x, t_x, T) order: stratified by frequency) has nearly the same
-/// optimum (within sampling error, ~1% here) at a tenth of the cost or less per evaluation,
-/// so the full fit starts next to its optimum and needs a few L-BFGS and Newton steps. The
-/// optimum reached does not depend on the start (the full data decide it); a subsample fit
-/// that fails leaves the moment start in place.
+/// patterns (every k-th in their order, which sorts by frequency first: stratified by it)
+/// has nearly the same optimum (within sampling error, ~1% here) at a tenth of the cost or
+/// less per evaluation, so the full fit starts next to its optimum and needs a few L-BFGS and
+/// Newton steps. The optimum reached does not depend on the start (the full data decide
+/// it); a subsample fit that fails leaves the moment start in place.
 pub(super) fn warm_start<M: Likelihood>(
     m: &M,
     d: &Data,

@@ -14,9 +14,9 @@
 //! (rα: 1/α − I_T; αα: −r/α² + (r+x) I_T²) and ∇²u has u_rα = I_T − I_tx,
 //! u_αα = −(r+x)(I_T² − I_tx²), u_aa = −1/a², u_bb = 1/(b+x'−1)², zero elsewhere.
 
-use super::likelihood::{softplus_sigma, Shift};
+use super::rows::{sum_runs, Run, SUMS};
 use super::Variant;
-use crate::models::compress::{par_sum, Data};
+use crate::models::compress::Data;
 use crate::models::dual::Dual;
 use crate::models::special::{digamma, lbeta, lgamma, trigamma};
 
@@ -28,17 +28,19 @@ pub fn ll_hess(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4], [[f64; 4]; 
     let base = r * alpha.ln() - lgamma(r) - lbeta(a, b);
     let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
     let (tri_r, tri_ab, tri_b) = (trigamma(r), trigamma(a + b), trigamma(b));
-    // Per x: [c, c_r, c_a, c_b, c_rr, c_aa (= c_ab), c_bb, lr, lr_b].
-    let xterm = |xf: f64| -> [f64; 9] {
+    let (ln_a, inv_a) = (a.ln(), 1.0 / a);
+    // Per run of one x: [c, c_r, c_a, c_b, c_rr, c_aa (= c_ab), c_bb, lr_b, r+x].
+    let consts = |xf: f64| -> (Run, [f64; 9]) {
         let xp = if mbg { xf + 1.0 } else { xf };
         let (psi_abx, tri_abx) = (digamma(a + b + xp), trigamma(a + b + xp));
-        let (lr, lrb) = if mbg || xf > 0.0 {
-            let bb = b + (xp - 1.0);
-            (a.ln() - bb.ln(), -1.0 / bb)
+        let soft = mbg || xf > 0.0;
+        let bb = b + (xp - 1.0);
+        let (lr, lrb) = if soft {
+            (ln_a - bb.ln(), -1.0 / bb)
         } else {
             (0.0, 0.0)
         };
-        [
+        let k = [
             lgamma(r + xf) + lbeta(a, b + xp) + base,
             digamma(r + xf) - psi_r + alpha.ln(),
             psi_ab - psi_abx,
@@ -46,66 +48,46 @@ pub fn ll_hess(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4], [[f64; 4]; 
             trigamma(r + xf) - tri_r,
             tri_ab - tri_abx,
             trigamma(b + xp) - tri_abx - tri_b + tri_ab,
-            lr,
             lrb,
-        ]
+            r + xf,
+        ];
+        (
+            Run {
+                rx: r + xf,
+                lr,
+                soft,
+            },
+            k,
+        )
     };
-    let xmax = d.max_x();
-    let table: Option<Vec<[f64; 9]>> =
-        (xmax <= 2 * d.len() + 1024).then(|| (0..=xmax).map(|x| xterm(x as f64)).collect());
-    let (sh_t, sh_tx) = (
-        Shift::new(alpha, &d.t_levels),
-        Shift::new(alpha, &d.tx_levels),
-    );
-    let inv_a = 1.0 / a;
     // d[0..4]: gradient; d[4..14]: Hessian rr, rα, ra, rb, αα, αa, αb, aa, ab, bb (natural
-    // parameters, without the r ln α terms, added once below).
-    let acc: Dual<14> = par_sum(d.len(), |i| {
-        let xf = d.x[i];
-        let [c, cr, ca, cb, crr, cab, cbb, lr, lrb] = match &table {
-            Some(t) => t[xf as usize],
-            None => xterm(xf),
-        };
-        let rx = r + xf;
-        let (l_t, i_t) = sh_t.get(&d.t, i);
-        let mut ll = c - rx * l_t;
-        let mut g = [cr - l_t, -rx * i_t, ca, cb];
-        let mut h = [crr, -i_t, 0.0, 0.0, rx * i_t * i_t, 0.0, 0.0, cab, cab, cbb];
-        if mbg || xf > 0.0 {
-            let (l_tx, i_tx) = sh_tx.get(&d.tx, i);
-            let (dl, di) = (l_t - l_tx, i_t - i_tx);
-            let ua = rx * di;
-            let (sp, sig, e) = softplus_sigma(lr + rx * dl);
-            let s1 = e / ((1.0 + e) * (1.0 + e));
-            ll += sp;
-            g[0] += sig * dl;
-            g[1] += sig * ua;
-            g[2] += sig * inv_a;
-            g[3] += sig * lrb;
-            h[0] += s1 * dl * dl;
-            h[1] += s1 * dl * ua + sig * di;
-            h[2] += s1 * dl * inv_a;
-            h[3] += s1 * dl * lrb;
-            h[4] += s1 * ua * ua - sig * rx * di * (i_t + i_tx);
-            h[5] += s1 * ua * inv_a;
-            h[6] += s1 * ua * lrb;
-            h[7] += (s1 - sig) * inv_a * inv_a;
-            h[8] += s1 * inv_a * lrb;
-            h[9] += (s1 + sig) * lrb * lrb;
+    // parameters, without the r ln α terms, added once below). The sums `s` are those of
+    // `rows` (their order is in its module doc).
+    let combine = |k: &[f64; 9], s: &[f64; SUMS]| -> Dual<14> {
+        let [c, cr, ca, cb, crr, cab, cbb, lrb, rx] = *k;
+        let [w, lt, it, it2, sp, sig, sig_dl, sig_di, sig_di_sum, s1, s1_dl, s1_di, s1_dl2, s1_dl_di, s1_di2] =
+            *s;
+        Dual {
+            v: w * c - rx * lt + sp,
+            d: [
+                w * cr - lt + sig_dl,
+                rx * (sig_di - it),
+                w * ca + inv_a * sig,
+                w * cb + lrb * sig,
+                w * crr + s1_dl2,
+                rx * s1_dl_di + sig_di - it,
+                inv_a * s1_dl,
+                lrb * s1_dl,
+                rx * it2 + rx * rx * s1_di2 - rx * sig_di_sum,
+                rx * inv_a * s1_di,
+                rx * lrb * s1_di,
+                w * cab + inv_a * inv_a * (s1 - sig),
+                w * cab + inv_a * lrb * s1,
+                w * cbb + lrb * lrb * (s1 + sig),
+            ],
         }
-        let wi = d.w[i];
-        let mut out = Dual {
-            v: ll * wi,
-            d: [0.0; 14],
-        };
-        for k in 0..4 {
-            out.d[k] = g[k] * wi;
-        }
-        for k in 0..10 {
-            out.d[4 + k] = h[k] * wi;
-        }
-        out
-    });
+    };
+    let acc: Dual<14> = sum_runs::<true, _, _>(d, alpha, consts, combine);
     let wsum = d.total_weight();
     let gn = [acc.d[0], acc.d[1] + r / alpha * wsum, acc.d[2], acc.d[3]];
     let mut hn = [[0.0; 4]; 4];

@@ -2,8 +2,9 @@
 //! Separate from the predictions (`predict.rs`), which use none of it, and from the second
 //! derivatives (`hessian.rs`), which only the Newton fit needs.
 
+use super::rows::{sum_runs, Run, SUMS};
 use super::Variant;
-use crate::models::compress::{log_shift, par_sum, Data, Levels};
+use crate::models::compress::{log_shift, par_sum, Data};
 use crate::models::dual::{Dual, Real};
 use crate::models::special::{lbeta, lgamma};
 
@@ -70,56 +71,44 @@ pub fn ll_grad(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4]) {
     let mbg = v == Variant::Mbg;
     let base = r * alpha.ln() - lgamma(r) - lbeta(a, b);
     let (psi_r, psi_ab, psi_b) = (digamma(r), digamma(a + b), digamma(b));
-    // Per x: [c, ∂c/∂r, ∂c/∂a, ∂c/∂b, lr, ∂lr/∂b] (∂lr/∂a = 1/a for every x).
-    let xterm = |xf: f64| -> [f64; 6] {
+    let (ln_a, inv_a) = (a.ln(), 1.0 / a);
+    // Per run of one x: [c, ∂c/∂r, ∂c/∂a, ∂c/∂b, ∂lr/∂b, r+x] (∂lr/∂a = 1/a for every x).
+    let consts = |xf: f64| -> (Run, [f64; 6]) {
         let xp = if mbg { xf + 1.0 } else { xf };
         let psi_abx = digamma(a + b + xp);
         let c = lgamma(r + xf) + lbeta(a, b + xp) + base;
         let cr = digamma(r + xf) - psi_r + alpha.ln();
         let ca = psi_ab - psi_abx;
         let cb = digamma(b + xp) - psi_abx - psi_b + psi_ab;
-        let (lr, lrb) = if mbg || xf > 0.0 {
-            let bb = b + (xp - 1.0);
-            (a.ln() - bb.ln(), -1.0 / bb)
+        let soft = mbg || xf > 0.0;
+        let bb = b + (xp - 1.0);
+        let (lr, lrb) = if soft {
+            (ln_a - bb.ln(), -1.0 / bb)
         } else {
             (0.0, 0.0)
         };
-        [c, cr, ca, cb, lr, lrb]
-    };
-    let xmax = d.max_x();
-    let table: Option<Vec<[f64; 6]>> =
-        (xmax <= 2 * d.len() + 1024).then(|| (0..=xmax).map(|x| xterm(x as f64)).collect());
-    let (sh_t, sh_tx) = (
-        Shift::new(alpha, &d.t_levels),
-        Shift::new(alpha, &d.tx_levels),
-    );
-    let inv_a = 1.0 / a;
-    let acc: Dual<4> = par_sum(d.len(), |i| {
-        let xf = d.x[i];
-        let wi = d.w[i];
-        let [c, cr, ca, cb, lr, lrb] = match &table {
-            Some(t) => t[xf as usize],
-            None => xterm(xf),
+        let run = Run {
+            rx: r + xf,
+            lr,
+            soft,
         };
-        let rx = r + xf;
-        let (l_t, i_t) = sh_t.get(&d.t, i);
-        let mut ll = c - rx * l_t;
-        let mut g = [cr - l_t, -rx * i_t, ca, cb];
-        if mbg || xf > 0.0 {
-            let (l_tx, i_tx) = sh_tx.get(&d.tx, i);
-            let u = lr + rx * (l_t - l_tx);
-            let (sp, sig, _) = softplus_sigma(u);
-            ll += sp;
-            g[0] += sig * (l_t - l_tx);
-            g[1] += sig * rx * (i_t - i_tx);
-            g[2] += sig * inv_a;
-            g[3] += sig * lrb;
-        }
+        (run, [c, cr, ca, cb, lrb, r + xf])
+    };
+    let combine = |k: &[f64; 6], s: &[f64; SUMS]| -> Dual<4> {
+        let [c, cr, ca, cb, lrb, rx] = *k;
+        let (w, s_lt, s_it) = (s[0], s[1], s[2]);
+        let (sp, sig, sig_dl, sig_di) = (s[4], s[5], s[6], s[7]);
         Dual {
-            v: ll * wi,
-            d: [g[0] * wi, g[1] * wi, g[2] * wi, g[3] * wi],
+            v: w * c - rx * s_lt + sp,
+            d: [
+                w * cr - s_lt + sig_dl,
+                rx * (sig_di - s_it),
+                w * ca + inv_a * sig,
+                w * cb + lrb * sig,
+            ],
         }
-    });
+    };
+    let acc: Dual<4> = sum_runs::<false, _, _>(d, alpha, consts, combine);
     // ∂/∂ln θ = θ ∂/∂θ; the constant r/α of ∂/∂α is added once per unit of weight.
     let wsum = d.total_weight();
     let g = [
@@ -134,52 +123,6 @@ pub fn ll_grad(p: [f64; 4], d: &Data, v: Variant) -> (f64, [f64; 4]) {
 /// Per-row log-likelihood (f64).
 pub fn ll_row(p: [f64; 4], x: f64, tx: f64, t: f64, v: Variant) -> f64 {
     ll_sum(p, &Data::row(x, tx, t), v)
-}
-
-/// ln(α+v) and 1/(α+v) for the rows of a column: once per level when the column has few
-/// distinct values, else per row.
-pub(super) struct Shift<'a> {
-    alpha: f64,
-    levels: Option<LevelShift<'a>>,
-}
-
-/// A column's level index and (ln(α+v), 1/(α+v)) per level.
-type LevelShift<'a> = (&'a [u32], Vec<(f64, f64)>);
-
-impl<'a> Shift<'a> {
-    pub(super) fn new(alpha: f64, lv: &'a Option<Levels>) -> Self {
-        let levels = lv.as_ref().map(|l| {
-            let vals = l
-                .values
-                .iter()
-                .map(|&v| ((alpha + v).ln(), 1.0 / (alpha + v)))
-                .collect();
-            (&l.index[..], vals)
-        });
-        Shift { alpha, levels }
-    }
-    #[inline]
-    pub(super) fn get(&self, col: &[f64], i: usize) -> (f64, f64) {
-        match &self.levels {
-            Some((index, vals)) => vals[index[i] as usize],
-            None => ((self.alpha + col[i]).ln(), 1.0 / (self.alpha + col[i])),
-        }
-    }
-}
-
-/// softplus(u), σ(u) = softplus'(u) and e = e^(−|u|) (σ(1−σ) = e/(1+e)², the second
-/// derivative) from one exponential of −|u|. ln(1 + e) rather than ln_1p(e): its absolute
-/// error (≤ 1.2e-16, what the sum needs) is the same and glibc's log is several times faster
-/// than its log1p (the fit's hottest call).
-#[inline]
-pub(super) fn softplus_sigma(u: f64) -> (f64, f64, f64) {
-    let e = (-u.abs()).exp();
-    let l1e = (1.0 + e).ln();
-    if u > 0.0 {
-        (u + l1e, 1.0 / (1.0 + e), e)
-    } else {
-        (l1e, e / (1.0 + e), e)
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 mod hessian;
 mod likelihood;
 mod predict;
+mod rows;
 
 pub use hessian::ll_hess;
 pub use likelihood::{ll_grad, ll_row, ll_sum};
@@ -25,6 +26,7 @@ pub use predict::{
 
 use super::compress::Data;
 use super::dual::{Dual, Real};
+use super::limits;
 use super::model::{BtydModel, ConditionalPmf, Likelihood};
 use super::simulate::{Purchases, Rng};
 
@@ -75,6 +77,14 @@ impl Likelihood for BgNbd {
     fn start_values(&self, d: &Data) -> Vec<f64> {
         let (mx, mt) = d.mean_x_t();
         vec![1.0, mt / mx, 1.0, 3.0]
+    }
+    fn boundary(&self, p: &[f64], _d: &Data) -> Option<String> {
+        let label = match self.0 {
+            Variant::Bg => "BG/NBD",
+            Variant::Mbg => "MBG/NBD",
+        };
+        limits::poisson_limit(label, p[0], p[1])
+            .or_else(|| limits::beta_dropout_limit(label, p[2], p[3]))
     }
 }
 
