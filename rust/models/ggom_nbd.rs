@@ -254,7 +254,9 @@ impl Grids {
                 .filter(|&&i| d.tx[i] < d.t[i])
                 .flat_map(|&i| [d.tx[i], d.t[i]])
                 .collect();
-            grid.sort_by(f64::total_cmp);
+            // rebuilt at every evaluation of the fit: unstable sort (equal keys are equal
+            // bits, so the grid is the same) copes far better with the many repeated times
+            grid.sort_unstable_by(f64::total_cmp);
             grid.dedup();
             let find = |v: f64| grid.partition_point(|&g| g < v) as u32;
             let at = rows
