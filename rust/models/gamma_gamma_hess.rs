@@ -158,8 +158,8 @@ mod tests {
             up[j] += eps;
             dn[j] -= eps;
             let (gu, gd) = (ll_hess_log(&up, &d).1, ll_hess_log(&dn, &d).1);
-            for i in 0..3 {
-                let fd = (gu[i] - gd[i]) / (2.0 * eps);
+            for (i, (a, b)) in gu.iter().zip(&gd).enumerate() {
+                let fd = (a - b) / (2.0 * eps);
                 assert!(
                     (h[i][j] - fd).abs() < 1e-5 * (1.0 + fd.abs()),
                     "H[{i}][{j}] = {} vs {fd}",
@@ -167,9 +167,9 @@ mod tests {
                 );
             }
         }
-        for i in 0..3 {
-            for j in 0..3 {
-                assert_eq!(h[i][j], h[j][i]);
+        for (i, row) in h.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                assert_eq!(*v, h[j][i]);
             }
         }
     }
