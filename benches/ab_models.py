@@ -2,8 +2,9 @@
 
 Usage: ``python benches/ab_models.py BASELINE_CORE_SO [ROUNDS]`` with this tree's truenorth
 importable. The baseline extension is loaded under another name and swapped into
-``truenorth.clv._base``/``models``/``value`` call by call, so both builds see the same data and the same
-machine load (timings on a shared machine are otherwise not comparable). Prints medians.
+``truenorth.clv._model``/``_purchase``/``models``/``value`` call by call, so both builds see the
+same data and the same machine load (timings on a shared machine are otherwise not
+comparable). Prints medians.
 """
 
 import importlib.machinery
@@ -15,7 +16,8 @@ import time
 import polars as pl
 
 import truenorth.clv as clv
-import truenorth.clv._base as B
+import truenorth.clv._model as B
+import truenorth.clv._purchase as P
 import truenorth.clv.models as M
 import truenorth.clv.value as V
 from truenorth import _core as new
@@ -29,6 +31,7 @@ loader.exec_module(base)
 
 def use(mod):
     B._core = mod
+    P._core = mod
     M._core = mod
     V._core = mod
 

@@ -95,7 +95,7 @@ def test_report_of_the_standalone_run(standalone):
 
 def test_every_bundled_pack_file_validates():
     """All domain files together load and compile (conditions, columns, table graph)."""
-    own = {"engine-demo.yaml", "clv-covariates.yaml"}  # packs of their own
+    own = {"engine-demo.yaml", "clv-covariates.yaml", "clv-dynamic.yaml"}  # packs of their own
     files = sorted(p for p in PACKS.glob("*.yaml") if p.name not in own)
     assert {p.stem for p in files} >= {"kano", "kpi", "journey"}
     engine = truenorth.Engine.load(files)

@@ -31,6 +31,7 @@ MODULES = [
     "truenorth.clv.simulate",
     "truenorth.clv.summary",
     "truenorth.clv._stats",
+    "truenorth.clv._model",
     "truenorth.clv.diagnostics",
     "truenorth.clv.backtest",
 ]

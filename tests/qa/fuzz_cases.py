@@ -16,6 +16,7 @@ import polars as pl
 from fuzz_harness import Outcome
 
 import truenorth
+from truenorth.engine.binding import dataset_path
 from truenorth.engine.plugins import load_registry
 
 _REGISTRY: Any = None
@@ -97,7 +98,7 @@ def pack_case(text: str, data_root: bool, links: dict[str, str]) -> Outcome:
         read = {}
         for role, ds in engine.pack.datasets.items():
             if ds.spec.path is not None:
-                read[role] = str(engine._path(ds).resolve())
+                read[role] = str(dataset_path(ds, engine.data_root).resolve())
         escaped = [p for p in read.values() if data_root and not p.startswith(str(root) + "/")]
         try:
             result = engine.run()

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._base import _Model
 from ._input import ModelInputError
+from ._model import _Model
 
 __all__ = ["NESTED", "LRTest", "Nesting", "chi2_sf", "lrtest"]
 

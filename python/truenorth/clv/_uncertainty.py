@@ -1,5 +1,5 @@
-"""Prediction intervals of fitted models: the methods and their parameter draws (``_base``
-uses them; the likelihood-ratio test is ``_lrtest``).
+"""Prediction intervals of fitted models: the methods and their parameter draws (``_purchase``
+and ``value`` use them; the likelihood-ratio test is ``_lrtest``).
 
 Prediction intervals (``interval=`` of ``p_alive``, ``expected_purchases``,
 ``conditional_p_purchases`` and ``lifetime_value``) describe the estimation error of the
@@ -75,7 +75,7 @@ def check_interval(interval: Any, draws: Any, seed: Any, method: Any) -> float:
 
 
 def param_draws(model: Any, method: Method, draws: int, seed: int) -> list[list[float]]:
-    """``draws`` parameter vectors of a fitted ``_base._Model`` (natural scale), cached on
+    """``draws`` parameter vectors of a fitted ``_model._Model`` (natural scale), cached on
     the model so that several predictions of one run share the same draws (and a bootstrap
     runs once)."""
     if getattr(model, "covariates", None) is not None:

@@ -18,8 +18,9 @@ from typing import Any
 import polars as pl
 
 from .._core import CoreError
-from ._base import _PurchaseModel, _SpendModel
 from ._input import ModelInputError, numeric_column, rfm_columns
+from ._model import _SpendModel
+from ._purchase import _PurchaseModel
 from ._time import parse_span
 from .diagnostics import (
     _accuracy,

@@ -26,8 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from ._base import _PurchaseModel
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
+from ._purchase import _PurchaseModel
 from ._stats import chi_square_sf
 from ._time import instant_to_wall, parse_span, wall_clock
 from .summary import _collect

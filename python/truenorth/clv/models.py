@@ -15,7 +15,7 @@ of the exact gradient) of the total log-likelihood in log-parameters, mapped bac
 delta method: se(θ) = θ · se(log θ).
 
 Each class is registered (``truenorth.clv.models_registry()``) with its kind and capabilities;
-the shared methods (in ``_base``) branch on those capabilities, so a model is one class here
+the shared methods (in ``_model`` and ``_purchase``) branch on those capabilities, so a model is one class here
 and one ``@register_model``.
 """
 
@@ -29,15 +29,10 @@ from typing import Any, ClassVar
 import polars as pl
 
 from .. import _core
-from ._base import (
-    ConvergenceWarning,
-    NotFittedError,
-    _agreed_unit,
-    _finite,
-    _PurchaseModel,
-    _SpendModel,
-)
+from ._checks import _agreed_unit, _finite
 from ._input import ModelInputError, as_frame, numeric_column, weights_column
+from ._model import ConvergenceWarning, NotFittedError, _SpendModel
+from ._purchase import _PurchaseModel
 from .registry import Capabilities, register_model
 
 __all__ = [

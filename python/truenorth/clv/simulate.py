@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 
 from .. import _core
-from ._base import _Model
 from ._input import ModelInputError
+from ._model import _Model
 from .models import BetaGeo, BetaGeoBetaBinom, ModifiedBetaGeo, ParetoNBD
 
 __all__ = [

@@ -9,9 +9,11 @@ import numpy as np
 import polars as pl
 
 from .. import _core
-from ._base import _delta_only, _finite, _PurchaseModel, _SpendModel
+from ._checks import _delta_only, _finite
 from ._cov_intervals import delta_bounds
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
+from ._model import _SpendModel
+from ._purchase import _PurchaseModel
 from ._uncertainty import Method, check_interval, param_draws, z_value
 from .registry import models_registry
 
@@ -279,7 +281,7 @@ def _covariate_clv_interval(
     uncertainty adds its log-scale variance per row, as without covariates (independent
     parameter blocks): with s = p(v + x m)/(p x + q − 1), ∂ln s/∂(ln p, ln q, ln v) =
     (1 − p x/(p x + q − 1), −q/(p x + q − 1), v/(v + x m))."""
-    _delta_only(model, method)
+    _delta_only(model.label, method)
     extra = None
     if gg is not None:
         theta = np.asarray(gg._p(), dtype=float)

@@ -6,6 +6,10 @@ collected when the rule finishes: this attributes errors and time to the rule th
 (a lazy plan would fail, and spend its time, inside whichever later rule collected it) and
 avoids recomputing a table that several rules read. Conditions are compiled once per engine.
 
+This module holds the engine itself: loading, the per-params compile cache and the run loop
+that orders rules and assembles the ``Result``. Binding datasets to frames is ``binding``;
+evaluating one rule (where plugin code runs and fails) is ``evaluation``.
+
 Example::
 
     >>> import polars as pl, truenorth
@@ -26,7 +30,6 @@ import json
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import DataError, PackError, Problem, RuleError, UsageError
-from ..io.datasets import apply_columns, read_dataset, to_lazy
+from .binding import bind_inputs
 from .compiler import (
     CompiledPack,
     CompiledRule,
@@ -45,18 +48,11 @@ from .compiler import (
     resolve_path,
 )
 from .context import RunContext, RunState, render_message
-from .failures import describe, error_finding, out_of_range, unreadable_input
+from .evaluation import evaluate_rule
 from .findings import empty_findings
 from .packtests import TestOutcome, run_pack_tests
 from .plugins import Registry, load_registry
-from .records import Finding, RuleOutput
-from .result import (
-    Result,
-    RuleRun,
-    findings_frame,
-    jsonable,
-    normalize_findings,
-)
+from .result import Result, RuleRun, jsonable
 from .yamlsrc import PackLimits
 
 _MAX_PARAM_CACHE = 32
@@ -248,54 +244,15 @@ class Engine:
         """
         t_start = time.perf_counter()
         pack = self.compiled(params)
-        data = dict(data or {})
-        needed = {t for r in pack.rules for t in r.reads}
-        unknown = [
-            k for k in data if k not in pack.datasets and k not in pack.external and k not in needed
-        ]
-        if unknown:
-            roles = sorted(set(pack.datasets) | set(pack.external)) or ["(none)"]
-            raise UsageError(
-                f"pack {pack.name!r} has no dataset role(s) {', '.join(map(repr, unknown))} "
-                f"(roles: {', '.join(roles)})"
-            )
-        inputs: dict[str, pl.LazyFrame] = {}
-        sources: dict[str, tuple[Path, Mapping[str, Any]]] = {}
-        queries: dict[str, str] = {}
-        missing = []
-        for role, ds in pack.datasets.items():
-            if role in data:
-                inputs[role] = apply_columns(
-                    to_lazy(data[role], role=role), ds.spec.columns, role=role
-                )
-            elif role in needed and ds.spec.uri is not None:
-                inputs[role], queries[role] = self._read_sql(role, ds, pack)
-            elif role in needed:
-                if ds.spec.path is None:
-                    missing.append(f"{role!r} (declared at {ds.location}, no path)")
-                    continue
-                inputs[role] = self._read(role, ds)
-                sources[role] = (self._path(ds), dict(ds.spec.options or {}))
-        for role in pack.external:
-            if role in data:
-                inputs[role] = to_lazy(data[role], role=role)
-            else:
-                users = [r.id for r in pack.rules if role in r.reads]
-                missing.append(f"{role!r} (read by {', '.join(users)})")
-        for role, value in data.items():
-            if role not in inputs:
-                inputs[role] = to_lazy(value, role=role)
-        if missing:
-            raise DataError(f"pack {pack.name!r}: no data for: {', '.join(missing)}")
-
+        bound = bind_inputs(pack, dict(data or {}), self.registry, self.data_root)
         run = RunState(
             pack=pack,
             params=dict(pack.params),
-            inputs=inputs,
+            inputs=bound.inputs,
             resources=dict(resources or {}),
             conditions=self._expr_cache,
             typechecks=self._typecheck_cache,
-            sources=sources,
+            sources=bound.sources,
             data_root=self.data_root,
         )
         frames: list[pl.DataFrame] = []
@@ -307,7 +264,7 @@ class Engine:
                 continue
             if progress is not None:
                 progress("start", crule.id, None)
-            rr, fs = self._run_rule(run, crule, failed_tables)
+            rr, fs = evaluate_rule(run, crule, failed_tables)
             if progress is not None:
                 progress("end", crule.id, rr)
             runs.append(rr)
@@ -332,14 +289,8 @@ class Engine:
             rules=runs,
             seconds=time.perf_counter() - t_start,
             files=list(pack.files),
-            queries=queries,
+            queries=bound.queries,
         )
-
-    def _path(self, ds: Any) -> Path:
-        try:
-            return resolve_path(ds.base_dir, ds.spec.path, self.data_root)
-        except OutsideRoot as exc:  # checked at load; a symlink may have changed since
-            raise DataError(f"dataset {ds.role!r} ({ds.location}): {exc}") from None
 
     def data_path(self, path: str | Path) -> Path:
         """A data file path given outside the pack (the CLI's ``--data``), relative to the
@@ -349,150 +300,6 @@ class Engine:
             return resolve_path(Path.cwd(), str(path), self.data_root)
         except OutsideRoot as exc:
             raise UsageError(f"--data: {exc}") from None
-
-    def _read(self, role: str, ds: Any) -> pl.LazyFrame:
-        path = self._path(ds)
-        reader = self.registry.reader_for(str(path), ds.spec.reader)
-        if reader is None:
-            exts = sorted({e for r in self.registry.readers.values() for e in r.extensions})
-            raise DataError(
-                f"dataset {role!r} ({ds.location}): no reader for {path.name!r} "
-                f"(known extensions: {', '.join(exts) or 'none — are the built-in plugins loaded?'})"
-            )
-        lf = read_dataset(path, reader=reader, options=ds.spec.options, role=role)
-        return apply_columns(lf, ds.spec.columns, role=role, source=str(path))
-
-    def _read_sql(self, role: str, ds: Any, pack: CompiledPack) -> tuple[pl.LazyFrame, str]:
-        """Read a database dataset, pushing down what the rules reading it filter on."""
-        from ..io.sql import SqlSource, read_sql
-
-        conditions: list[str | None] = []
-        for crule in pack.rules:
-            if role not in crule.reads:
-                continue
-            filtered = crule.rule.on or (crule.reads[0] if len(crule.reads) == 1 else None)
-            if crule.kind.filters_input and filtered == role:
-                conditions.append(crule.condition_texts.get("when"))
-            else:
-                conditions.append(None)  # reads the table some other way: no WHERE
-        spec = ds.spec
-        uri = spec.uri
-        base_dir = ds.base_dir
-        if self.data_root is not None and uri.split(":", 1)[0].lower() in ("duckdb", "sqlite"):
-            from ..io.sql.connect import file_of
-
-            try:  # a database file is a data file: inside the root, like a CSV
-                resolve_path(base_dir, file_of(uri), self.data_root)
-            except OutsideRoot as exc:
-                raise DataError(f"dataset {role!r} ({ds.location}): {exc}") from None
-        src = SqlSource(
-            uri=uri,
-            table=spec.table,
-            query=spec.query,
-            password_env=spec.password_env,
-            columns=dict(spec.columns),
-            base_dir=base_dir,
-        )
-        lf, sql = read_sql(src, role=role, conditions=conditions)
-        return apply_columns(lf, spec.columns, role=role, source=spec.uri), sql
-
-    def _run_rule(
-        self, run: RunState, crule: CompiledRule, failed_tables: Mapping[str, str]
-    ) -> tuple[RuleRun, pl.DataFrame]:
-        rule = crule.rule
-        loc = str(rule.location) if rule.location else None
-        conditions = {k: str(v) for k, v in crule.conditions.items()}
-        blocked = [t for t in crule.reads if t in failed_tables]
-        if blocked:
-            why = ", ".join(f"{t!r} (rule {failed_tables[t]!r} failed)" for t in blocked)
-            msg = f"skipped: input table {why}"
-            f = error_finding(rule, msg)
-            return RuleRun(
-                rule.id,
-                rule.kind,
-                "skipped",
-                0.0,
-                1,
-                [],
-                msg,
-                loc,
-                crule.description,
-                [],
-                conditions,
-            ), findings_frame([f])
-        ctx = RunContext(run, crule)
-        t0 = time.perf_counter()
-        try:
-            out = crule.kind.evaluate(ctx)
-            if out is None:
-                out = RuleOutput()
-            if not isinstance(out, RuleOutput):
-                raise TypeError(
-                    f"evaluate returned {type(out).__name__}, expected truenorth.RuleOutput"
-                )
-            produced: dict[str, pl.DataFrame] = {}
-            for name, table in out.tables.items():
-                if name not in crule.writes:
-                    raise TypeError(
-                        f"produced table {name!r} that its kind does not declare in writes "
-                        f"(declared: {', '.join(crule.writes) or 'none'})"
-                    )
-                if isinstance(table, pl.LazyFrame):
-                    table = table.collect()
-                if not isinstance(table, pl.DataFrame):
-                    raise TypeError(
-                        f"table {name!r} is a {type(table).__name__}, not a Polars frame"
-                    )
-                produced[name] = table
-            not_made = [t for t in crule.writes if t not in produced]
-            if not_made:
-                raise TypeError(f"did not produce declared table(s) {', '.join(not_made)}")
-            for f in out.findings:
-                if not isinstance(f, Finding):
-                    raise TypeError(f"findings must be truenorth.Finding, got {type(f).__name__}")
-            parts = [findings_frame(list(out.findings))] if out.findings else []
-            if out.findings_frame is not None:
-                parts.append(normalize_findings(out.findings_frame, rule))
-            found = pl.concat(parts) if len(parts) > 1 else parts[0] if parts else empty_findings()
-        except Exception as exc:
-            seconds = time.perf_counter() - t0
-            if not isinstance(exc, DataError):
-                exc = unreadable_input(run, crule, exc) or out_of_range(exc) or exc
-            msg = describe(exc)
-            rr = RuleRun(
-                rule.id,
-                rule.kind,
-                "error",
-                seconds,
-                1,
-                [],
-                msg,
-                loc,
-                crule.description,
-                ctx.notes,
-                conditions,
-            )
-            rr.traceback = traceback.format_exc()
-            rr.data_error = isinstance(exc, DataError)
-            return rr, findings_frame([error_finding(rule, msg)])
-        run.produced.update(produced)
-        seconds = time.perf_counter() - t0
-        return (
-            RuleRun(
-                rule.id,
-                rule.kind,
-                "ok",
-                seconds,
-                found.height,
-                list(produced),
-                None,
-                loc,
-                crule.description,
-                ctx.notes,
-                conditions,
-            ),
-            found,
-        )
 
     # ------------------------------------------------------------------ introspection
     def explain(self, rule_id: str) -> dict[str, Any]:

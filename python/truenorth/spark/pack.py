@@ -26,6 +26,7 @@ import polars as pl
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
+from ..engine.binding import dataset_path
 from . import models, segments
 from ._arrow import arrow_schema
 from .rules import ROW_WISE, one_rule_pack, run_rule
@@ -128,7 +129,9 @@ def run(
                 else read_dataset(spark, Path(given), dict(ds.spec.options or {}))
             )
         elif ds.spec.path is not None:
-            df = read_dataset(spark, engine._path(ds), dict(ds.spec.options or {}))
+            df = read_dataset(
+                spark, dataset_path(ds, engine.data_root), dict(ds.spec.options or {})
+            )
         else:
             continue
         sp[role] = _renamed(df, dict(ds.spec.columns or {}))
@@ -136,6 +139,9 @@ def run(
     spark_tables = set(sp)
     for crule in compiled.rules:
         here = crule.kind.name in DISTRIBUTED and all(t in spark_tables for t in crule.reads)
+        # the distributed clv fits no covariates (static or time-varying): such a rule runs
+        # locally on the collected tables rather than silently without them
+        here = here and getattr(crule.rule.options, "covariates", None) is None
         placement[crule.id] = "spark" if here else "local"
         for t in crule.writes:
             if here and not (crule.kind.name == "segment" and t == crule.rule.options.into):

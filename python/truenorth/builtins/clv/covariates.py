@@ -13,8 +13,23 @@ scale the purchase model's parameters per customer (``truenorth.clv.covariates``
         constrain: []                     # columns with one coefficient in both processes
         l2: {transaction: 0, lifetime: 0}
 
-Columns are checked at load time against the attribute dataset's declared columns; a customer
-without an attribute row, a null or an unseen level is a data error naming it.
+Time-varying covariates (Pareto/NBD only; ``truenorth.clv.covariates_dynamic``) come from a
+per-period dataset role instead, one row per customer and period:
+
+.. code-block:: yaml
+
+    with:
+      model: pareto_nbd
+      covariates:
+        dynamic: weekly_contacts          # dataset role: one row per customer per period
+        period_start: week                # its column of each period's first day
+        period_days: 7                    # period length (default 7)
+        transaction: [contacts]
+        lifetime: [contacts]
+
+Columns are checked at load time against the dataset's declared columns; a customer without an
+attribute row (a customer-period without a row), a null or an unseen level is a data error
+naming it.
 """
 
 from __future__ import annotations
@@ -30,8 +45,21 @@ import truenorth
 class CovariateOptions(truenorth.Options):
     """Covariates of a ``clv`` rule's purchase model."""
 
-    attributes: str = Field(description="dataset role of the customer attributes")
-    id: str | None = Field(None, description="customer id column of the attributes")
+    attributes: str | None = Field(
+        None, description="dataset role of the customer attributes (one row per customer)"
+    )
+    dynamic: str | None = Field(
+        None,
+        description="dataset role of time-varying covariates (one row per customer and "
+        "period; Pareto/NBD), instead of attributes",
+    )
+    period_start: str = Field(
+        "period_start", description="dynamic: column of each period's first day"
+    )
+    period_days: float = Field(7.0, gt=0, description="dynamic: length of a period in days")
+    id: str | None = Field(
+        None, description="customer id column of the attributes (or per-period) table"
+    )
     transaction: list[str] = Field([], description="covariates of the purchase process")
     lifetime: list[str] = Field([], description="covariates of the dropout process")
     constrain: list[str] = Field([], description="columns with one coefficient in both")
@@ -39,21 +67,57 @@ class CovariateOptions(truenorth.Options):
 
 
 def reads(cov: CovariateOptions | None) -> list[str]:
-    return [cov.attributes] if cov is not None else []
+    return [t for t in (cov.attributes, cov.dynamic) if t] if cov is not None else []
+
+
+#: the purchase model of time-varying covariates
+DYNAMIC_KIND = "pareto_nbd"
+#: options the time-varying fit does not take yet
+_STATIC_ONLY = ("constrain", "l2")
 
 
 def validate(
-    cov: CovariateOptions | None, customer: str, ctx: Any, *, interval_method: str | None
+    cov: CovariateOptions | None,
+    customer: str,
+    ctx: Any,
+    *,
+    interval_method: str | None,
+    model: str | None = None,
+    model_path: str | None = None,
 ) -> None:
-    """Load-time checks: the attribute table's declared columns, and options that combine
-    (``interval_method``: None without intervals)."""
+    """Load-time checks: the covariate table's declared columns, and options that combine
+    (``interval_method``: None without intervals; ``model``, ``model_path``: the rule's)."""
     if cov is None:
         return
     at = ("with", "covariates")
+    if (cov.attributes is None) == (cov.dynamic is None):
+        ctx.error(
+            "covariates: name one dataset role, attributes or dynamic",
+            at=at,
+            expected="attributes: <customer table> (static) or dynamic: <per-period table>",
+        )
     if not cov.transaction and not cov.lifetime:
         ctx.error(
             "covariates: no columns", at=at, expected="transaction: [...] and/or lifetime: [...]"
         )
+    if cov.dynamic is not None:
+        _validate_dynamic(
+            cov,
+            cov.dynamic,
+            customer,
+            ctx,
+            interval=interval_method is not None,
+            model=model,
+            model_path=model_path,
+        )
+        return
+    for key in ("period_start", "period_days"):
+        if key in cov.model_fields_set:
+            ctx.error(
+                f"covariates: {key} is an option of time-varying covariates",
+                at=(*at, key),
+                expected="dynamic: <per-period table>, or no " + key,
+            )
     if interval_method not in (None, "delta"):
         ctx.error(
             "prediction intervals with covariates use the delta method only",
@@ -67,17 +131,66 @@ def validate(
                 at=(*at, "constrain"),
                 expected="columns listed in transaction and lifetime",
             )
-    schema = ctx.schema(cov.attributes)
+    if cov.attributes is not None:
+        check_columns(ctx, cov, cov.attributes, [("id", cov.id or customer)])
+
+
+def _validate_dynamic(
+    cov: CovariateOptions,
+    table: str,
+    customer: str,
+    ctx: Any,
+    *,
+    interval: bool,
+    model: str | None,
+    model_path: str | None,
+) -> None:
+    at = ("with", "covariates")
+    if model not in (None, DYNAMIC_KIND, "auto"):  # model: auto has its own error
+        ctx.error(
+            f"time-varying covariates are fitted with the Pareto/NBD, not {model!r}",
+            at=("with", "model"),
+            expected=f"model: {DYNAMIC_KIND}",
+        )
+    if interval:
+        ctx.error(
+            "prediction intervals are not available with time-varying covariates yet",
+            at=("with", "interval"),
+            expected="no interval, or static covariates (covariates: {attributes: ...})",
+        )
+    if model_path is not None:
+        ctx.error(
+            "model_path: the rule fits the time-varying covariate model itself",
+            at=("with", "model_path"),
+            expected="no model_path with covariates: {dynamic: ...}",
+        )
+    for key in _STATIC_ONLY:
+        if getattr(cov, key):
+            ctx.error(
+                f"covariates: {key} is not available with time-varying covariates yet",
+                at=(*at, key),
+                expected=f"no {key}, or static covariates (attributes: ...)",
+            )
+    check_columns(ctx, cov, table, [("id", cov.id or customer), ("period_start", cov.period_start)])
+
+
+def check_columns(
+    ctx: Any, cov: CovariateOptions, table: str, single: list[tuple[str, str]]
+) -> None:
+    """Each named column (``single``: (option, column) pairs, then the transaction and
+    lifetime lists) is among ``table``'s declared columns, if it declares them."""
+    schema = ctx.schema(table)
     if schema is None:
         return
-    wanted = [("id", 0, cov.id or customer)]
-    wanted += [("transaction", i, c) for i, c in enumerate(cov.transaction)]
-    wanted += [("lifetime", i, c) for i, c in enumerate(cov.lifetime)]
-    for key, i, col in wanted:
+    at = ("with", "covariates")
+    wanted: list[tuple[tuple[Any, ...], str]] = [((key,), col) for key, col in single]
+    wanted += [(("transaction", i), c) for i, c in enumerate(cov.transaction)]
+    wanted += [(("lifetime", i), c) for i, c in enumerate(cov.lifetime)]
+    for where, col in wanted:
         if col not in schema:
             ctx.error(
-                f"covariates: no column {col!r} in table {cov.attributes!r}",
-                at=(*at, key) if key == "id" else (*at, key, i),
+                f"covariates: no column {col!r} in table {table!r}",
+                at=(*at, *where),
                 expected=f"one of: {', '.join(schema)}",
             )
 
@@ -88,6 +201,7 @@ def attach(
     """The summary with the attribute columns joined (a data error names a missing one)."""
     from truenorth import clv
 
+    assert cov.attributes is not None  # the load-time check
     attrs = ctx.table(cov.attributes).collect()
     key = cov.id or customer
     if key != customer and key in attrs.columns:

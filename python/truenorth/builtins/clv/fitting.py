@@ -71,3 +71,30 @@ def convergence(ctx: truenorth.RuleContext, model: Any, name: Any, findings: lis
                 },
             )
         )
+
+
+def load_model(ctx: truenorth.RuleContext, path: str) -> Any:
+    """A fitted model from a JSON file the pack names (relative to the pack)."""
+    from truenorth import clv
+
+    file = ctx.resolve_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read model {file}: {exc.strerror}") from None
+    return clv.load(text)
+
+
+def given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
+    """Fitted models handed in by a service: ``resources={rule_id: model or {purchase, spend}}``."""
+    res = ctx.resource() if hasattr(ctx, "resource") else None
+    if res is None:
+        return {}
+    if isinstance(res, dict):
+        unknown = set(res) - {"purchase", "spend"}
+        if unknown:
+            raise ValueError(
+                f"resources for {ctx.rule.id!r}: unknown key(s) {sorted(unknown)}; use purchase, spend"
+            )
+        return res
+    return {"purchase": res}

@@ -199,7 +199,8 @@ class ClvOptions(truenorth.Options):
     covariates: clv_covariates.CovariateOptions | None = Field(
         None,
         description="customer attributes scaling the purchase model per customer "
-        "(pareto_nbd, bg_nbd, ggom_nbd; see truenorth.clv.covariates)",
+        "(pareto_nbd, bg_nbd, ggom_nbd; see truenorth.clv.covariates), or time-varying "
+        "covariates per customer and period (pareto_nbd; truenorth.clv.covariates_dynamic)",
     )
 
     @field_validator("model", "spend", mode="before")
@@ -326,6 +327,8 @@ def _validate(options: ClvOptions, rule: truenorth.Rule, ctx: Any) -> None:
         options.customer,
         ctx,
         interval_method=options.interval_method if options.interval is not None else None,
+        model=options.model,
+        model_path=options.model_path,
     )
     if options.covariates is not None and options.model == AUTO:
         ctx.error(

@@ -10,36 +10,12 @@ import polars as pl
 import truenorth
 
 from . import covariates as clv_covariates
+from . import dynamic as clv_dynamic
 from . import outputs
-from .fitting import convergence, fit_model, same_unit
+from .fitting import convergence, fit_model, given_models, load_model, same_unit
 from .options import AUTO, UNIT_DAYS, ClvOptions, duration_days, parse_horizon, source_of
 from .selection import choose
-
-
-def _load_model(ctx: truenorth.RuleContext, path: str) -> Any:
-    from truenorth import clv
-
-    file = ctx.resolve_path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"cannot read model {file}: {exc.strerror}") from None
-    return clv.load(text)
-
-
-def _given_models(ctx: truenorth.RuleContext) -> dict[str, Any]:
-    """Fitted models handed in by a service: ``resources={rule_id: model or {purchase, spend}}``."""
-    res = ctx.resource() if hasattr(ctx, "resource") else None
-    if res is None:
-        return {}
-    if isinstance(res, dict):
-        unknown = set(res) - {"purchase", "spend"}
-        if unknown:
-            raise ValueError(
-                f"resources for {ctx.rule.id!r}: unknown key(s) {sorted(unknown)}; use purchase, spend"
-            )
-        return res
-    return {"purchase": res}
+from .spend import fit_spend
 
 
 def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
@@ -64,6 +40,12 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         # missing columns, unsupported dtypes, empty input, null ids/times, non-finite amounts
         raise truenorth.DataError(f"table {source_of(opts, ctx.rule)!r}: {exc}") from exc
     findings: list[truenorth.Finding] = []
+    given = given_models(ctx)
+    if clv_dynamic.is_dynamic(opts):
+        out = clv_dynamic.evaluate(ctx, lf, summary, given, findings).sort(opts.customer)
+        if hasattr(ctx, "note"):
+            ctx.note("customers", out.height)
+        return truenorth.RuleOutput(tables={opts.into: out}, findings=findings)
     # the model reads covariates from `data`; the output table keeps the summary's columns
     data = (
         clv_covariates.attach(ctx, opts.covariates, summary, opts.customer)
@@ -71,7 +53,6 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
         else summary
     )
     cov_fit = clv_covariates.fit_options(opts.covariates) if opts.covariates else {}
-    given = _given_models(ctx)
     auto_tables: dict[str, pl.DataFrame] = {}
     if opts.model == AUTO:
         if given.get("purchase") is not None:
@@ -84,7 +65,7 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     elif given.get("purchase") is not None:
         model = given["purchase"]
     elif opts.model_path:
-        model = _load_model(ctx, opts.model_path)
+        model = load_model(ctx, opts.model_path)
     else:
         model = fit_model(
             lambda: clv.models_registry()[opts.model](time_unit=opts.unit).fit(data, **cov_fit),
@@ -114,51 +95,7 @@ def evaluate(ctx: truenorth.RuleContext[ClvOptions]) -> truenorth.RuleOutput:
     )
     columns.append(model.expected_purchases(data, t_units).alias("expected_purchases"))
     if opts.spend:
-        # Gamma-Gamma needs positive mean spend: repeat customers whose repeat purchases
-        # sum to zero or less (refunds, free orders) are left out of the fit, and said so
-        bad = (pl.col("frequency") > 0) & (pl.col("monetary_value") <= 0)
-        n_bad = summary.select(bad.sum()).item()
-        if n_bad:
-            findings.append(
-                ctx.finding(
-                    str(opts.spend),
-                    f"{n_bad} repeat customer(s) with non-positive mean spend (refunds, free "
-                    "orders) left out of the Gamma-Gamma fit; their expected_spend is the "
-                    "fitted model's for a mean spend of 0",
-                    severity="info",
-                    value=float(n_bad),
-                    evidence={"excluded": int(n_bad), "customers": summary.height},
-                )
-            )
-        if given.get("spend") is not None:
-            spend = given["spend"]
-        elif opts.spend_model_path:
-            spend = _load_model(ctx, opts.spend_model_path)
-        else:
-            spend = fit_model(
-                lambda: clv.models_registry()[opts.spend](time_unit=opts.unit).fit(
-                    summary.filter(~bad)
-                ),
-                ctx,
-                opts.spend,
-                findings,
-            )
-        same_unit(spend, opts.unit, "spend model")
-        convergence(ctx, spend, opts.spend, findings)
-        # a negative mean (refunds) is predicted as a mean of 0: the model's population
-        # prior, pulled down the more repeat purchases brought nothing
-        spend_input = summary.select("frequency", pl.col("monetary_value").clip(lower_bound=0.0))
-        q = (getattr(spend, "params", None) or {}).get("q")
-        if q is not None and q <= 1:
-            # Gamma-Gamma's population mean spend p·v/(q−1) does not exist for q <= 1: a
-            # property of these spends (a very heavy tail), which the user can act on
-            raise truenorth.DataError(
-                f"the {opts.spend} spend model fitted q = {q:.3g} <= 1 on the repeat customers' "
-                "mean spends: their spread is too heavy-tailed for a finite expected spend "
-                "(expected q > 1); check the amount column for outliers or unit mix-ups "
-                "(cents vs units), or cap extreme amounts"
-            )
-        expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
+        expected_spend = fit_spend(ctx, summary, given.get("spend"), findings)
         columns.append(expected_spend)
         common: dict[str, Any] = {
             "horizon": int(horizon),
