@@ -19,6 +19,12 @@ units, day periods.
   between the two largest samples shows how close to linear it is); the ratios where both
   really ran are printed beside it.
 
+``TN_BACKTEST_DATA=continuous`` runs the same on (nearly) continuous time: hour periods
+(truenorth ``period="1h"``; lifetimes ``freq="h"``, ``freq_multiplier=168`` so its recency and
+T are also in weeks), so nearly every repeat buyer is a pattern of its own (poor compression).
+lifetimes' tracking walks every period of the log, so finer periods would time that loop. The
+default (``day``) uses day periods for truenorth and lifetimes' ``freq="W"``.
+
 Ratios and the load average are printed at the end; ``test_backtest_truenorth_like_lifetimes``
 times truenorth doing lifetimes' share only (no GGom/NBD, no Gamma-Gamma) on the largest
 sample, the like-for-like ratio.
@@ -46,6 +52,13 @@ N_CUSTOMERS = int(os.environ.get("TN_BACKTEST_CUSTOMERS", 1_000_000))
 N_LIFETIMES = sorted(
     int(v) for v in os.environ.get("TN_BACKTEST_LIFETIMES", "20000,50000").split(",")
 )
+#: "day" (day periods) or "continuous" (hour periods: nearly one pattern per repeat buyer)
+DATA = os.environ.get("TN_BACKTEST_DATA", "day")
+if DATA not in ("day", "continuous"):
+    raise ValueError(f"TN_BACKTEST_DATA: 'day' or 'continuous', got {DATA!r}")
+PERIOD = "1h" if DATA == "continuous" else "1d"
+#: lifetimes' period and how many of them make the unit (a week)
+LT_FREQ, LT_MULT = ("h", 168) if DATA == "continuous" else ("W", 1)
 BG = {"r": 0.75, "alpha": 10.0, "a": 0.8, "b": 6.0}
 CAL_END = date(2024, 9, 30)
 OBS_END = date(2024, 12, 31)
@@ -79,7 +92,7 @@ def _truenorth(log: pl.DataFrame, like_lifetimes: bool = False):
             amount=None if like_lifetimes else "amount",
             calibration_end=CAL_END,
             observation_end=OBS_END,
-            period="1d",
+            period=PERIOD,
             unit="1w",
             models=("bg_nbd", "mbg_nbd", "pareto_nbd") if like_lifetimes else None,
         )
@@ -109,7 +122,14 @@ def _lifetimes_backtest(log: pl.DataFrame):
     # (lifetimes' calibration_and_holdout_data fails under current pandas without a
     # monetary column)
     s = calibration_and_holdout_data(
-        pdf, "customer", "time", CAL_END, OBS_END, freq="W", monetary_value_col="amount"
+        pdf,
+        "customer",
+        "time",
+        CAL_END,
+        OBS_END,
+        freq=LT_FREQ,
+        freq_multiplier=LT_MULT,
+        monetary_value_col="amount",
     )
     cal = pdf[pdf["time"] <= str(CAL_END)]
     t_weeks = (OBS_END - pdf["time"].min().date()).days // 7
@@ -123,7 +143,9 @@ def _lifetimes_backtest(log: pl.DataFrame):
         pred = f.conditional_expected_number_of_purchases_up_to_time(
             s["duration_holdout"], s["frequency_cal"], s["recency_cal"], s["T_cal"]
         )
-        track = expected_cumulative_transactions(f, cal, "time", "customer", t_weeks, freq="W")
+        track = expected_cumulative_transactions(
+            f, cal, "time", "customer", t_weeks * LT_MULT, freq=LT_FREQ, freq_multiplier=LT_MULT
+        )
         out[name] = (pred, track)
     return out
 
@@ -141,7 +163,7 @@ def test_backtest_lifetimes(benchmark, logs, size):
 def teardown_module() -> None:
     import math
 
-    print(f"\nload average at the end: {os.getloadavg()}")
+    print(f"\ndata: {DATA}; load average at the end: {os.getloadavg()}")
     for n in N_LIFETIMES:
         lt, ts = TIMES.get(f"lifetimes/{n}"), TIMES.get(f"truenorth/{n}")
         if lt and ts:

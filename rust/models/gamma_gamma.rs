@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::compress::{par_sum, Data};
 use super::dual::{Dual, Real};
 use super::fit::{fit_data, fit_external, FitOut, Total};
+use super::gamma_gamma_hess as hess;
 use super::kernels::{Cols, Kernels};
 use super::model::{ConditionalPmf, Likelihood};
 use super::simulate::rng_for;
@@ -48,6 +49,16 @@ impl Likelihood for GammaGamma {
     }
     fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
         ll_sum([p[0], p[1], p[2]], d)
+    }
+    /// Closed form (`gamma_gamma_hess`): one ln per row instead of three dual ln Γ.
+    fn ll_grad_log(&self, theta: &[f64], d: &Data) -> (f64, Vec<f64>) {
+        let (ll, g, _) = hess::ll_hess_log(theta, d);
+        (ll, g.to_vec())
+    }
+    /// The fit takes Newton steps on this Hessian (`newton.rs`).
+    fn ll_hess_log(&self, theta: &[f64], d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        let (ll, g, h) = hess::ll_hess_log(theta, d);
+        Some((ll, g.to_vec(), h.iter().map(|row| row.to_vec()).collect()))
     }
     fn start_values(&self, d: &Data) -> Vec<f64> {
         vec![2.0, 3.0, d.mean(&d.tx).max(1e-12)]

@@ -318,6 +318,11 @@ fn dert<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, delta: f64) -> PyResult<
 /// factor once per row (a horizon per row costs one hash pass more than one horizon).
 fn per_row_horizon<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, h: &[f64]) -> Vec<f64> {
     let Cols { x, tx, t } = c;
+    if let Some(&h0) = h.first() {
+        if h.iter().all(|&v| v == h0) {
+            return one_horizon(m, p, c, h0);
+        }
+    }
     let mut map: HashMap<[u64; 3], u32, BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut uniq: Vec<(f64, f64, f64)> = Vec::new();
     let idx: Vec<u32> = (0..x.len())
@@ -339,6 +344,33 @@ fn per_row_horizon<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, h: &[f64]) ->
         .collect();
     let factor = m.row_factors(p, x, tx, t);
     rows(x.len(), |i| factor(i) * k[idx[i] as usize])
+}
+
+/// `per_row_horizon` when every row has the same horizon (a backtest's holdout): the row
+/// factor (P(alive), a hypergeometric series per row for Pareto/NBD) once per distinct
+/// (x, t_x, T) and the bracket once per distinct (x, T). On day-grained data a million
+/// customers are a few hundred thousand patterns; every value is the one the per-row pass
+/// computes, from the same inputs.
+fn one_horizon<M: BtydModel>(m: &M, p: M::Params, c: Cols<'_>, h0: f64) -> Vec<f64> {
+    let Cols { x, tx, t } = c;
+    let (uniq, idx) = compress::row_patterns(x, tx, t);
+    let ux: Vec<f64> = uniq.iter().map(|u| u.0).collect();
+    let utx: Vec<f64> = uniq.iter().map(|u| u.1).collect();
+    let ut: Vec<f64> = uniq.iter().map(|u| u.2).collect();
+    let pairs = compress::PairIndex::new(&ux, &ut);
+    let k: Vec<f64> = pairs
+        .uniq
+        .par_iter()
+        .map(|&(xi, ti)| m.bracket(p, xi, ti, h0))
+        .collect();
+    let factor = m.row_factors(p, &ux, &utx, &ut);
+    let per: Vec<f64> = rows(ux.len(), |j| {
+        let b = pairs
+            .get(ux[j], ut[j])
+            .map_or_else(|| m.bracket(p, ux[j], ut[j], h0), |q| k[q]);
+        factor(j) * b
+    });
+    rows(x.len(), |i| per[idx[i] as usize])
 }
 
 /// Σ_i disc_i · [bracket(t_i) − bracket(t_{i−1})] per row, times the row factor.

@@ -16,6 +16,7 @@ pub mod distinct;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;
+pub mod gamma_gamma_hess;
 pub mod ggom_nbd;
 pub mod hyperu;
 pub mod intervals;

@@ -195,6 +195,30 @@ def test_tracking_is_the_cohort_sum_customer_by_customer(bt, log):
     assert t["phase"][25] == "calibration" and t["phase"][26] == "holdout"
 
 
+def test_tracking_from_the_summary_cohort_is_the_tracking_from_the_log():
+    """The backtest reads the cohort's births from its summary instead of the log; with many
+    customers acquired in the holdout (outside the cohort, buying there) the table is the one
+    expected_cumulative_transactions computes from the log alone."""
+    log = clv.simulate_bg_nbd_transactions(1500, **BG, seed=3, cohort_days=300.0)
+    first = log.group_by("customer").agg(pl.col("time").min().dt.date().alias("first"))
+    # (a customer first seen on the calibration end's day would have T = 0)
+    log = log.join(first.filter(pl.col("first") != date(2024, 6, 30)), on="customer")
+    assert first.filter(pl.col("first") > date(2024, 6, 30)).height > 300
+    bt = clv.backtest(
+        log, customer="customer", time="time", calibration_end="2024-06-30", models=["bg_nbd"]
+    )
+    direct = clv.expected_cumulative_transactions(
+        bt.models, log, customer="customer", time="time", calibration_end="2024-06-30"
+    )
+    # the same customers and counts; the sums only in another order (rounding)
+    assert bt.tracking.drop("expected", "expected_cumulative").equals(
+        direct.drop("expected", "expected_cumulative")
+    )
+    for c in ("expected", "expected_cumulative"):
+        np.testing.assert_allclose(bt.tracking[c], direct[c], rtol=1e-12)
+    assert bt.tracking["actual"].sum() > 0
+
+
 def test_expected_purchases_takes_a_horizon_per_row(bt):
     s = bt.summary.head(50)
     m = bt.models["bg_nbd"]

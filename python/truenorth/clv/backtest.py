@@ -27,7 +27,7 @@ from .diagnostics import (
     _bins,
     _check_max_count,
     _conditional,
-    expected_cumulative_transactions,
+    _tracking,
     frequency_table,
 )
 from .registry import model_class, models_registry
@@ -219,7 +219,7 @@ def backtest(
     return Backtest(
         comparison=comparison,
         parameters=pl.concat(params),
-        tracking=expected_cumulative_transactions(
+        tracking=_tracking(
             fitted,
             transactions,
             customer=customer,
@@ -228,6 +228,7 @@ def backtest(
             every=every or unit,
             observation_end=observation_end,
             calibration_end=calibration_end,
+            cohort=_cohort(summary, customer),
         ),
         conditional=_conditional(x, actual, predicted, k),
         frequency=frequency,
@@ -236,6 +237,13 @@ def backtest(
         summary=summary,
         models={**fitted, **({str(spend): spend_model} if spend_model is not None else {})},
     )
+
+
+def _cohort(summary: pl.DataFrame, customer: str) -> tuple[pl.Series, pl.Series] | None:
+    """The calibration cohort's keys and first purchases, for the tracking table."""
+    if customer in summary.columns and "first_purchase" in summary.columns:
+        return summary.get_column(customer), summary.get_column("first_purchase")
+    return None
 
 
 _FIT_SCHEMA = {

@@ -224,20 +224,20 @@ def conditional_expectations(
 def _conditional(
     x: pl.Series, actual: pl.Series, predicted: dict[str, pl.Series], k: int
 ) -> pl.DataFrame:
-    frames = []
-    for name, pred in predicted.items():
-        frames.append(
-            pl.DataFrame({"x": x, "actual": actual, "expected": pred})
-            .group_by(_bins(pl.col("x"), k).alias("bin"), pl.col("x").clip(0, k).alias("_o"))
-            .agg(
-                pl.len().cast(pl.Int64).alias("customers"),
-                pl.col("actual").mean(),
-                pl.col("expected").mean(),
-            )
-            .sort("_o")
-            .select(pl.lit(name).alias("model"), "bin", "customers", "actual", "expected")
+    # one group-by for all models: the bins are the same, only the expectations differ
+    cols = {f"_e{i}": pred for i, pred in enumerate(predicted.values())}
+    means = (
+        pl.DataFrame({"x": x, "actual": actual, **cols})
+        .group_by(_bins(pl.col("x"), k).alias("bin"), pl.col("x").clip(0, k).alias("_o"))
+        .agg(pl.len().cast(pl.Int64).alias("customers"), pl.col("actual", *cols).mean())
+        .sort("_o")
+    )
+    return pl.concat(
+        means.select(pl.lit(name).alias("model"), "bin", "customers", "actual", c).rename(
+            {c: "expected"}
         )
-    return pl.concat(frames)
+        for name, c in zip(predicted, cols, strict=True)
+    )
 
 
 # -- holdout accuracy -----------------------------------------------------------------------
@@ -385,6 +385,33 @@ def expected_cumulative_transactions(
         >>> t.select("period", "actual", pl.col("expected_cumulative").round(3)).rows()
         [(1, 1.0, 0.092), (2, 1.0, 0.193), (3, 1.0, 0.275)]
     """
+    return _tracking(
+        models,
+        transactions,
+        customer=customer,
+        time=time,
+        period=period,
+        every=every,
+        observation_end=observation_end,
+        calibration_end=calibration_end,
+    )
+
+
+def _tracking(
+    models: Any,
+    transactions: Any,
+    *,
+    customer: str,
+    time: str,
+    period: str = "1d",
+    every: str | None = None,
+    observation_end: Any = None,
+    calibration_end: Any = None,
+    cohort: tuple[pl.Series, pl.Series] | None = None,
+) -> pl.DataFrame:
+    """``expected_cumulative_transactions``; ``cohort`` (the customer keys and first
+    purchases of a calibration summary, as a backtest has them) spares a group-by per
+    customer over the whole log."""
     named = _named(models)
     units = {name: m.time_unit for name, m in named.items()}
     unknown = [name for name, u in units.items() if u is None]
@@ -428,9 +455,28 @@ def expected_cumulative_transactions(
         .with_columns(pl.col("t").cast(pl.Datetime("ns")).dt.truncate(period).to_physical())
         .filter(pl.col("t") < end_ns)
     )
-    born = ticks.group_by("c").agg(birth=pl.col("t").min())
-    buyers = ticks.group_by("t").agg(buyers=pl.col("c").n_unique())
-    if cal_ns is not None:
+    if cal_ns is not None and cohort is not None and cohort[0].dtype == ticks["c"].dtype:
+        # The backtest's summary already holds the cohort (customers acquired by the
+        # calibration end) and their first purchases: no group-by per customer over the log.
+        # Only customers acquired later buy in ticks from the calibration end on.
+        first = wall_clock(cohort[1]).cast(pl.Datetime("ns")).dt.truncate(period).to_physical()
+        born = pl.DataFrame({"c": cohort[0], "birth": first}).filter(pl.col("birth") < cal_ns)
+        late_ticks = pl.col("t") >= cal_ns
+        buyers = pl.concat(
+            [
+                ticks.filter(~late_ticks).group_by("t").agg(buyers=pl.col("c").n_unique()),
+                ticks.filter(late_ticks)
+                .join(born.select("c"), on="c", how="semi")
+                .group_by("t")
+                .agg(buyers=pl.col("c").n_unique()),
+            ]
+        )
+        cohort_known = True
+    else:
+        born = ticks.group_by("c").agg(birth=pl.col("t").min())
+        buyers = ticks.group_by("t").agg(buyers=pl.col("c").n_unique())
+        cohort_known = False
+    if cal_ns is not None and not cohort_known:
         late = born.filter(pl.col("birth") >= cal_ns).select("c")
         if late.height:  # customers acquired in the holdout are not in the cohort
             theirs = (
