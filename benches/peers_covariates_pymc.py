@@ -9,7 +9,7 @@ Python 3.11; it is not a truenorth dependency), with truenorth from the worktree
     /work/venv-pymc/bin/pip install "pymc-marketing==0.19.*" "polars>=1.40" pluggy rich
     PYTHONPATH=$PWD/python /work/venv-pymc/bin/python benches/peers_covariates_pymc.py [N]
 
-N defaults to 100,000. Customers and covariates are ``bench_covariates.data(N)`` (seeded):
+N defaults to 100,000. Customers and covariates are ``covariate_data.data(N)`` (seeded):
 age, tenure (continuous), vip (binary), channel (3 levels, dummies against "app") in the
 transaction process, vip and age in the lifetime process -- 7 coefficients. PyMC gets the
 same design as numeric columns.
@@ -35,7 +35,7 @@ import pandas as pd
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_covariates import SETS, data
+from covariate_data import SETS, data
 from truenorth import _core, clv
 
 TRANS, LIFE = SETS[4]

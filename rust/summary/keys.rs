@@ -7,7 +7,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, LargeStringArray, StringArray, St
 use rayon::prelude::*;
 
 pub use super::dispatch::supported_key_type;
-use super::pieces::par_fill;
+use super::fill::par_fill;
 
 /// Row-indexed access to a key column. Implementations must be cheap to call per row.
 pub trait KeyAccess: Sync {

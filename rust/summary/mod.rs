@@ -8,6 +8,7 @@
 mod columns;
 pub mod customer;
 pub mod dispatch;
+mod fill;
 pub mod kernel;
 pub mod keys;
 pub mod log;

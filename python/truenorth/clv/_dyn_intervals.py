@@ -18,19 +18,36 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from .. import _core
 from ._cov_intervals import H, Link, link_bounds
-from ._dynpath import Paths, calibration, column_params, future
+from ._dynpath import Calendar, Columns, Paths, calibration, column_params, future
 from ._input import ModelInputError
 from ._uncertainty import z_value
+from .covariates import CovariateSpec
 
-if TYPE_CHECKING:
-    from .covariates_dynamic import DynamicCovariateFit
+
+class FitLike(Protocol):
+    """What the bounds read of a fitted time-varying-covariate model: its estimates,
+    covariance and coding. A protocol, so this module need not import the model's (which
+    delegates its intervals here)."""
+
+    params: dict[str, float]
+    coefficient_values: dict[str, float]
+    spec: CovariateSpec
+    calendar: Calendar
+    columns: Columns
+    covariance: list[list[float]] | None
+    message: str
+
+    def _table(self, covariates: Any) -> pl.DataFrame: ...
+
+    def _vector(self) -> list[float]: ...
+
 
 BASE = ("r", "alpha", "s", "beta")
 
@@ -64,7 +81,7 @@ class Window:
         return np.asarray(_core.dyncov_pmf(vector, *self.calib, *self.future, n), dtype=float)
 
 
-def window(fit: DynamicCovariateFit, transactions: Any, covariates: Any, horizon: Any) -> Window:
+def window(fit: FitLike, transactions: Any, covariates: Any, horizon: Any) -> Window:
     """The native inputs of predictions ``horizon`` periods past the calibration end."""
     if not (
         isinstance(horizon, int | float)
@@ -105,7 +122,7 @@ def check_level(interval: Any) -> float:
 
 
 def delta_bounds(
-    fit: DynamicCovariateFit,
+    fit: FitLike,
     evaluate: Callable[[list[float]], np.ndarray],
     level: float,
     link: Link,
@@ -144,9 +161,7 @@ def delta_bounds(
     return link_bounds(f0, np.stack(plus), np.stack(minus), sigma, z_value(level), link)
 
 
-def with_bounds(
-    fit: DynamicCovariateFit, frame: pl.DataFrame, win: Window, interval: Any
-) -> pl.DataFrame:
+def with_bounds(fit: FitLike, frame: pl.DataFrame, win: Window, interval: Any) -> pl.DataFrame:
     """``frame`` (the point predictions) with ``p_alive`` and ``expected_purchases`` bounds."""
     level = check_level(interval)
     cols = []
@@ -161,7 +176,7 @@ def with_bounds(
 
 
 def conditional_p_purchases(
-    fit: DynamicCovariateFit,
+    fit: FitLike,
     transactions: Any,
     covariates: Any,
     n: Any,
