@@ -59,6 +59,45 @@ struct Optimum {
     steps: usize,
 }
 
+/// One damped Newton step from `x` (value `f`, gradient `g`, Hessian `h`): the Newton
+/// direction, capped, then halved until it decreases enough; None when the Hessian is not
+/// positive definite or no trial point is accepted. Shared by `newton` and
+/// `minimize_newton`, which differ only in how a point is evaluated and when they stop.
+fn damped_step(
+    eval: impl Fn(&[f64]) -> Option<Eval>,
+    x: &[f64],
+    f: f64,
+    g: &[f64],
+    h: &[Vec<f64>],
+) -> Option<(Vec<f64>, Eval)> {
+    let mut dir = direction(h, g)?;
+    // Far from the optimum a full step can leave the region where the quadratic model
+    // means anything: at most a factor e^3 per parameter per step.
+    let big = max_abs(&dir);
+    if big > 3.0 {
+        dir.iter_mut().for_each(|v| *v *= 3.0 / big);
+    }
+    let slope: f64 = g.iter().zip(&dir).map(|(a, b)| a * b).sum();
+    let mut t = 1.0;
+    for _ in 0..40 {
+        let xn: Vec<f64> = x.iter().zip(&dir).map(|(a, b)| a + t * b).collect();
+        match eval(&xn) {
+            // Armijo, or (near the optimum, where the decrease is below the rounding
+            // noise of the sum) no rise beyond that noise while the gradient shrinks.
+            Some((fnew, gn, hn))
+                if fnew <= f + 1e-4 * t * slope
+                    || (fnew <= f + 1e-13 * f.abs().max(1.0)
+                        && max_abs(&gn) < 0.5 * max_abs(g)) =>
+            {
+                return Some((xn, (fnew, gn, hn)));
+            }
+            Some(_) => t *= 0.5,
+            None => t *= 0.1,
+        }
+    }
+    None
+}
+
 /// Damped Newton from `theta` to max |g| <= gtol; None if it does not get there.
 fn newton<M: Likelihood>(m: &M, d: &Data, theta: Vec<f64>, gtol: f64) -> Option<Optimum> {
     let wsum = d.total_weight();
@@ -80,38 +119,7 @@ fn newton<M: Likelihood>(m: &M, d: &Data, theta: Vec<f64>, gtol: f64) -> Option<
                 return None;
             }
         }
-        let mut dir = direction(&h, &g)?;
-        // Far from the optimum a full step can leave the region where the quadratic model
-        // means anything: at most a factor e^3 per parameter per step.
-        let big = max_abs(&dir);
-        if big > 3.0 {
-            dir.iter_mut().for_each(|v| *v *= 3.0 / big);
-        }
-        let slope: f64 = g.iter().zip(&dir).map(|(a, b)| a * b).sum();
-        let mut t = 1.0;
-        let mut next = None;
-        for _ in 0..40 {
-            let xn: Vec<f64> = x.iter().zip(&dir).map(|(a, b)| a + t * b).collect();
-            match eval(m, d, wsum, &xn) {
-                // Armijo, or (near the optimum, where the decrease is below the rounding
-                // noise of the sum) no rise beyond that noise while the gradient shrinks.
-                Some((fnew, gn, hn))
-                    if fnew <= f + 1e-4 * t * slope
-                        || (fnew <= f + 1e-13 * f.abs().max(1.0)
-                            && max_abs(&gn) < 0.5 * max_abs(&g)) =>
-                {
-                    next = Some((xn, fnew, gn, hn));
-                    break;
-                }
-                Some(_) => t *= 0.5,
-                None => t *= 0.1,
-            }
-        }
-        let (xn, fnew, gn, hn) = next?;
-        x = xn;
-        f = fnew;
-        g = gn;
-        h = hn;
+        (x, (f, g, h)) = damped_step(|xn| eval(m, d, wsum, xn), &x, f, &g, &h)?;
     }
     None
 }
@@ -220,31 +228,7 @@ where
         if steps == max_steps {
             break;
         }
-        let mut dir = direction(&h, &g)?;
-        let big = max_abs(&dir);
-        if big > 3.0 {
-            dir.iter_mut().for_each(|v| *v *= 3.0 / big);
-        }
-        let slope: f64 = g.iter().zip(&dir).map(|(a, b)| a * b).sum();
-        let mut t = 1.0;
-        let mut next = None;
-        for _ in 0..40 {
-            let xn: Vec<f64> = x.iter().zip(&dir).map(|(a, b)| a + t * b).collect();
-            match eval(&xn).filter(ok) {
-                // As in `newton`: Armijo, or no rise beyond rounding noise while |g| shrinks.
-                Some((fnew, gn, hn))
-                    if fnew <= f + 1e-4 * t * slope
-                        || (fnew <= f + 1e-13 * f.abs().max(1.0)
-                            && max_abs(&gn) < 0.5 * max_abs(&g)) =>
-                {
-                    next = Some((xn, fnew, gn, hn));
-                    break;
-                }
-                Some(_) => t *= 0.5,
-                None => t *= 0.1,
-            }
-        }
-        (x, f, g, h) = next?;
+        (x, (f, g, h)) = damped_step(|xn| eval(xn).filter(ok), &x, f, &g, &h)?;
     }
     None
 }

@@ -58,7 +58,6 @@ from ._dynpath import (
     check_table,
     coefficient_map,
     column_params,
-    future,
 )
 from ._input import ModelInputError, as_frame
 from .covariates import CovariateSpec
@@ -150,25 +149,10 @@ class DynamicCovariateFit:
         bounds of the parameters' uncertainty (``truenorth.clv._dyn_intervals``)."""
         if not (isinstance(horizon, int | float) and math.isfinite(horizon) and horizon >= 0):
             raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
-        table = self._table(covariates)
-        paths = calibration(transactions, table, self.spec, self.columns, self.calendar)
-        f_off, f_dur, f_zt, f_zl = future(
-            paths, table, self.spec, self.columns, self.calendar, float(horizon)
-        )
-        pa, ex = _core.dyncov_predict(
-            self._vector(),
-            _series(paths.x),
-            _series(paths.tx),
-            _series(paths.T),
-            _series(paths.offsets),
-            _series(paths.dur),
-            [_series(z) for z in paths.zt],
-            [_series(z) for z in paths.zl],
-            _series(f_off),
-            _series(f_dur),
-            [_series(z) for z in f_zt],
-            [_series(z) for z in f_zl],
-        )
+        # one window serves the point values and, with `interval`, every bound's evaluation
+        win = _dyn_intervals.window(self, transactions, covariates, float(horizon))
+        paths = win.paths
+        pa, ex = win.predict(self._vector())
         bad = ~np.isfinite(np.asarray(ex, dtype=float))
         if bad.any():
             i = int(np.argmax(bad))
@@ -188,7 +172,6 @@ class DynamicCovariateFit:
         )
         if interval is None:
             return out
-        win = _dyn_intervals.window(self, transactions, covariates, horizon)
         return _dyn_intervals.with_bounds(self, out, win, interval)
 
     def conditional_p_purchases(

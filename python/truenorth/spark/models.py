@@ -137,6 +137,7 @@ def score(
         scored = truenorth.spark.score(summaries, bgnbd, spend, horizon=12, interval=0.9)
     """
     from truenorth import clv
+    from truenorth.clv.scoring import score_frame
 
     if method not in ("delta", "normal"):
         raise ValueError(f"method: expected delta or normal on Spark, not {method!r}")
@@ -171,26 +172,14 @@ def score(
     }
 
     def work(summary: pl.DataFrame) -> pl.DataFrame:
-        m = _loaded(doc)
-        cols: list[pl.Series] = (
-            [m.p_alive(summary).alias("p_alive")]
-            if band is None
-            else m.p_alive(summary, **band).get_columns()
+        # the local batch scorer, so a partition's scores are the local run's by construction
+        return score_frame(
+            summary,
+            _loaded(doc),
+            _loaded(spend_doc) if spend_doc is not None else None,
+            horizon_units=t_units,
+            value=common,
+            band=band,
         )
-        cols.append(m.expected_purchases(summary, t_units).alias("expected_purchases"))
-        if spend_doc is not None:
-            s = _loaded(spend_doc)
-            spend_input = summary.select(
-                "frequency", pl.col("monetary_value").clip(lower_bound=0.0)
-            )
-            es = s.expected_spend(spend_input).alias("expected_spend")
-            cols.append(es)
-            value = (
-                clv.lifetime_value(m, es, summary, **common)
-                if band is None
-                else clv.lifetime_value(m, es, summary, **common, **band)
-            )
-            cols.extend(value.get_columns() if isinstance(value, pl.DataFrame) else [value])
-        return summary.with_columns(cols)
 
     return summaries.mapInArrow(per_batch(work, arrow_schema(schema)), schema)
