@@ -2,6 +2,7 @@
 //! the Python side names states and builds the edge list; this module validates the columns,
 //! releases the GIL and solves the full chain and every channel-removal scenario.
 
+mod graph;
 pub mod solve;
 
 use arrow_array::{Array, UInt32Array};
