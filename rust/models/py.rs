@@ -400,6 +400,27 @@ fn predict_new(
     model_for(model)?.predict_new(what, &params, &t, n)
 }
 
+/// A new customer's P(X(t_i) = n) for n = 0..=max_count: one row per horizon in t.
+#[pyfunction]
+fn pmf_new(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    t: Vec<f64>,
+    max_count: u64,
+) -> PyResult<Vec<Vec<f64>>> {
+    let m = model_for(model)?;
+    // Rows of max_count + 1 values each: refuse sizes that would not fit in memory.
+    if max_count > 100_000 || (t.len() as u64).saturating_mul(max_count + 1) > 100_000_000 {
+        return Err(core_err(format!(
+            "pmf_new: {} horizons x {} counts is too many values",
+            t.len(),
+            max_count.saturating_add(1)
+        )));
+    }
+    py.detach(|| m.pmf_new(&params, &t, max_count))
+}
+
 /// Simulate summaries (frequency, recency) for customers observed for `t[i]` from their first
 /// purchase. `resolution`: purchase times are floored to this grid and same-period purchases
 /// merged, as a summary with that period would do (None: continuous time).
@@ -480,6 +501,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(expected_purchases_rows, m)?)?;
     m.add_function(wrap_pyfunction!(predict_new, m)?)?;
+    m.add_function(wrap_pyfunction!(pmf_new, m)?)?;
     m.add_function(wrap_pyfunction!(conditional_p_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(clv, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;
