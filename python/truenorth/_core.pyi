@@ -328,8 +328,10 @@ def pmf_new(
     params: list[float],
     t: list[float],
     max_count: int,
+    weights: list[float] | None = None,
 ) -> list[list[float]]:
-    """A new customer's P(X(t) = n) for n = 0..max_count, one row per horizon in t."""
+    """A new customer's P(X(t) = n) for n = 0..max_count, one row per horizon in t; with
+    ``weights``, the one row of their weighted sums over the horizons."""
 
 def expected_purchases_rows(
     model: _PurchaseModelKind,

@@ -400,16 +400,23 @@ fn predict_new(
     model_for(model)?.predict_new(what, &params, &t, n)
 }
 
-/// A new customer's P(X(t_i) = n) for n = 0..=max_count: one row per horizon in t.
+/// A new customer's P(X(t_i) = n) for n = 0..=max_count: one row per horizon in t; with
+/// `weights` (one per horizon), the one row Σ_i w_i P(X(t_i) = n) (expected customers per
+/// count, without a Python object per horizon when the horizons are many).
 #[pyfunction]
+#[pyo3(signature = (model, params, t, max_count, weights=None))]
 fn pmf_new(
     py: Python<'_>,
     model: &str,
     params: Vec<f64>,
     t: Vec<f64>,
     max_count: u64,
+    weights: Option<Vec<f64>>,
 ) -> PyResult<Vec<Vec<f64>>> {
     let m = model_for(model)?;
+    if weights.as_ref().is_some_and(|w| w.len() != t.len()) {
+        return Err(core_err("pmf_new: weights and t have different lengths"));
+    }
     // Rows of max_count + 1 values each: refuse sizes that would not fit in memory.
     if max_count > 100_000 || (t.len() as u64).saturating_mul(max_count + 1) > 100_000_000 {
         return Err(core_err(format!(
@@ -418,7 +425,21 @@ fn pmf_new(
             max_count.saturating_add(1)
         )));
     }
-    py.detach(|| m.pmf_new(&params, &t, max_count))
+    py.detach(|| {
+        let rows = m.pmf_new(&params, &t, max_count)?;
+        Ok(match weights {
+            None => rows,
+            Some(w) => {
+                let mut acc = vec![0.0; max_count as usize + 1];
+                for (row, wi) in rows.iter().zip(&w) {
+                    for (a, v) in acc.iter_mut().zip(row) {
+                        *a += wi * v;
+                    }
+                }
+                vec![acc]
+            }
+        })
+    })
 }
 
 /// Simulate summaries (frequency, recency) for customers observed for `t[i]` from their first

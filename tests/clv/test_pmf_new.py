@@ -87,3 +87,15 @@ def test_frequency_table_is_the_weighted_pmf():
 def test_bad_max_count():
     with pytest.raises(ModelInputError, match="max_count"):
         ParetoNBD.from_params(PNBD)._pmf_new([1.0], -1)
+
+
+def test_weighted_rows_are_the_weighted_sum():
+    m, ts = MODELS["pnbd"]
+    w = [3.0, 1.0, 0.5, 2.0, 7.0]
+    rows = m._pmf_new(ts, 4)
+    (one,) = m._pmf_new(ts, 4, weights=w)
+    assert one == pytest.approx(
+        [sum(wi * r[n] for wi, r in zip(w, rows, strict=True)) for n in range(5)], rel=1e-14
+    )
+    with pytest.raises(Exception, match="different lengths"):
+        m._pmf_new(ts, 4, weights=w[:2])

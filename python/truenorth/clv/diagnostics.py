@@ -131,11 +131,8 @@ def frequency_table(models: Any, summary: Any, *, max_count: int = 7) -> pl.Data
     labels = [str(i) for i in range(k)] + [f"{k}+"]
     frames = []
     for name, m in named.items():
-        # P(X(T) = n) for n < k at every distinct T in one call, weighted by customers per T.
-        pmf = m._pmf_new(ts, k - 1)
-        expected = [
-            math.fsum(c * row[n] for c, row in zip(counts, pmf, strict=True)) for n in range(k)
-        ]
+        # Σ over distinct T of customers · P(X(T) = n), n < k, in one native call.
+        expected = m._pmf_new(ts, k - 1, weights=counts)[0]
         expected.append(max(n_customers - sum(expected), 0.0))
         table = (
             pl.DataFrame({"bin": labels, "expected": expected})
