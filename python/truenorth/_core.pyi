@@ -34,6 +34,7 @@ __all__ = [
     "ll_grad",
     "log_likelihood",
     "param_draws",
+    "pmf_new",
     "predict",
     "predict_new",
     "predict_rows",
@@ -321,6 +322,16 @@ def predict_new(
     n: int = 0,
 ) -> list[float]:
     """A new customer's E[X(t)] or P(X(t) = n), one per horizon in t."""
+
+def pmf_new(
+    model: _PurchaseModelKind,
+    params: list[float],
+    t: list[float],
+    max_count: int,
+    weights: list[float] | None = None,
+) -> list[list[float]]:
+    """A new customer's P(X(t) = n) for n = 0..max_count, one row per horizon in t; with
+    ``weights``, the one row of their weighted sums over the horizons."""
 
 def expected_purchases_rows(
     model: _PurchaseModelKind,

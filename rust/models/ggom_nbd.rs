@@ -462,6 +462,9 @@ impl BtydModel for GGomNbd {
     fn p_purchases_new(&self, p: [f64; 5], n: u64, t: f64) -> f64 {
         p_purchases(p, n, t)
     }
+    fn pmf_new(&self, p: [f64; 5], t: &[f64], nmax: u64) -> Vec<Vec<f64>> {
+        super::new_pmf::ggom_nbd_rows(p, t, nmax)
+    }
     fn posterior_pmf(&self, p: [f64; 5], n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
         p_purchases(posterior(p, x, t_obs), n, t)
     }

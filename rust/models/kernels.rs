@@ -44,6 +44,13 @@ pub trait Kernels: Sync {
     fn predict(&self, what: &str, p: &[f64], c: Cols<'_>, horizon: f64) -> PyResult<Vec<f64>>;
     /// New-customer predictions per horizon: expected_purchases, p_purchases (of n).
     fn predict_new(&self, what: &str, p: &[f64], t: &[f64], n: u64) -> PyResult<Vec<f64>>;
+    /// A new customer's P(X(t_i) = n), n = 0..=nmax, one row per horizon.
+    fn pmf_new(&self, _p: &[f64], _t: &[f64], _nmax: u64) -> PyResult<Vec<Vec<f64>>> {
+        Err(core_err(format!(
+            "the purchase PMF is not available for {}",
+            self.kind()
+        )))
+    }
     fn conditional_pmf(&self) -> ConditionalPmf;
     /// E[Y(h_i) | x_i, t_x_i, T_i] per row, each row with its own horizon h_i.
     fn expected_purchases_rows(&self, _p: &[f64], _c: Cols<'_>, _h: &[f64]) -> PyResult<Vec<f64>> {
@@ -188,6 +195,10 @@ impl<M: BtydModel> Kernels for Purchase<M> {
                 m.kind()
             ))),
         }
+    }
+    fn pmf_new(&self, p: &[f64], t: &[f64], nmax: u64) -> PyResult<Vec<Vec<f64>>> {
+        let p = params(&self.0, p)?;
+        Ok(self.0.pmf_new(p, t, nmax))
     }
     fn conditional_pmf(&self) -> ConditionalPmf {
         M::CONDITIONAL

@@ -37,6 +37,7 @@
 //! earn a `SpendModel` trait; one would be an interface with a single user.
 
 use pyo3::PyResult;
+use rayon::prelude::*;
 
 use super::compress::Data;
 use super::dual::{Dual, Real};
@@ -169,6 +170,13 @@ pub trait BtydModel: Likelihood {
     fn expected_purchases_new(&self, p: Self::Params, t: f64) -> f64;
     /// P(X(t) = n) for a new customer.
     fn p_purchases_new(&self, p: Self::Params, n: u64, t: f64) -> f64;
+    /// P(X(t_i) = n) for n = 0..=nmax, one row per horizon: `p_purchases_new` per entry by
+    /// default; a model whose terms share work across n overrides it (`new_pmf.rs`).
+    fn pmf_new(&self, p: Self::Params, t: &[f64], nmax: u64) -> Vec<Vec<f64>> {
+        t.par_iter()
+            .map(|&ti| (0..=nmax).map(|n| self.p_purchases_new(p, n, ti)).collect())
+            .collect()
+    }
     /// PMF(n, t > 0) of the restarted process after (x, T) (`ConditionalPmf::Posterior`).
     fn posterior_pmf(&self, _p: Self::Params, _n: u64, _t: f64, _x: f64, _t_obs: f64) -> f64 {
         f64::NAN

@@ -233,64 +233,9 @@ pub fn dert_alive(p: [f64; 4], x: f64, t_obs: f64, delta: f64) -> f64 {
 /// P(X(t) = n) for a new customer. Conditioning on the death time τ:
 ///   P = NB(n; r, α/(α+t)) · (β/(β+t))^s + ∫_0^t NB(n; r, α/(α+τ)) · s β^s (β+τ)^−(s+1) dτ,
 /// (alive throughout, or dead at τ with n purchases before), where NB is the gamma–Poisson
-/// mixture. The integrand is smooth and bounded; adaptive Simpson to 1e-14 absolute.
+/// mixture; the integral by Gauss–Kronrod to a relative 1e-12 (`new_pmf`), bounded in time.
 pub fn p_purchases(p: [f64; 4], n: u64, t: f64) -> f64 {
-    use super::special::lgamma;
-    let [r, alpha, s, beta] = p;
-    let nf = n as f64;
-    let lnb = |tau: f64| -> f64 {
-        if tau <= 0.0 {
-            return if n == 0 { 0.0 } else { f64::NEG_INFINITY };
-        }
-        lgamma(r + nf) - lgamma(r) - lgamma(nf + 1.0)
-            + r * (alpha / (alpha + tau)).ln()
-            + nf * (tau / (alpha + tau)).ln()
-    };
-    if t <= 0.0 {
-        return if n == 0 { 1.0 } else { 0.0 };
-    }
-    let alive = (lnb(t) + s * (beta / (beta + t)).ln()).exp();
-    let f = |tau: f64| (lnb(tau) + s.ln() + s * beta.ln() - (s + 1.0) * (beta + tau).ln()).exp();
-    alive + adaptive_simpson(&f, 0.0, t, 1e-14, 50)
-}
-
-fn adaptive_simpson(f: &dyn Fn(f64) -> f64, a: f64, b: f64, tol: f64, depth: u32) -> f64 {
-    #[allow(clippy::too_many_arguments)]
-    fn rec(
-        f: &dyn Fn(f64) -> f64,
-        a: f64,
-        b: f64,
-        fa: f64,
-        fm: f64,
-        fb: f64,
-        whole: f64,
-        tol: f64,
-        depth: u32,
-    ) -> f64 {
-        let m = 0.5 * (a + b);
-        let (lm, rm) = (0.5 * (a + m), 0.5 * (m + b));
-        let (flm, frm) = (f(lm), f(rm));
-        let left = (m - a) / 6.0 * (fa + 4.0 * flm + fm);
-        let right = (b - m) / 6.0 * (fm + 4.0 * frm + fb);
-        let delta = left + right - whole;
-        if depth == 0 || delta.abs() <= 15.0 * tol {
-            left + right + delta / 15.0
-        } else {
-            rec(f, a, m, fa, flm, fm, left, 0.5 * tol, depth - 1)
-                + rec(f, m, b, fm, frm, fb, right, 0.5 * tol, depth - 1)
-        }
-    }
-    // Start from a few panels so narrow peaks are not missed.
-    let k = 16;
-    let h = (b - a) / k as f64;
-    (0..k)
-        .map(|i| {
-            let (x0, x1) = (a + i as f64 * h, a + (i + 1) as f64 * h);
-            let (f0, f1, fmid) = (f(x0), f(x1), f(0.5 * (x0 + x1)));
-            let w = h / 6.0 * (f0 + 4.0 * fmid + f1);
-            rec(f, x0, x1, f0, fmid, f1, w, tol / k as f64, depth)
-        })
-        .sum()
+    super::new_pmf::pareto_nbd(p, n, t)
 }
 
 /// Pareto/NBD as a model of the kernels.
@@ -383,6 +328,9 @@ impl BtydModel for ParetoNbd {
     }
     fn p_purchases_new(&self, p: [f64; 4], n: u64, t: f64) -> f64 {
         p_purchases(p, n, t)
+    }
+    fn pmf_new(&self, p: [f64; 4], t: &[f64], nmax: u64) -> Vec<Vec<f64>> {
+        super::new_pmf::pareto_nbd_rows(p, t, nmax)
     }
     /// Pareto/NBD(r+x, α+T, s, β+T) (see `conditional`).
     fn posterior_pmf(&self, p: [f64; 4], n: u64, t: f64, x: f64, t_obs: f64) -> f64 {

@@ -400,6 +400,48 @@ fn predict_new(
     model_for(model)?.predict_new(what, &params, &t, n)
 }
 
+/// A new customer's P(X(t_i) = n) for n = 0..=max_count: one row per horizon in t; with
+/// `weights` (one per horizon), the one row Σ_i w_i P(X(t_i) = n) (expected customers per
+/// count, without a Python object per horizon when the horizons are many).
+#[pyfunction]
+#[pyo3(signature = (model, params, t, max_count, weights=None))]
+fn pmf_new(
+    py: Python<'_>,
+    model: &str,
+    params: Vec<f64>,
+    t: Vec<f64>,
+    max_count: u64,
+    weights: Option<Vec<f64>>,
+) -> PyResult<Vec<Vec<f64>>> {
+    let m = model_for(model)?;
+    if weights.as_ref().is_some_and(|w| w.len() != t.len()) {
+        return Err(core_err("pmf_new: weights and t have different lengths"));
+    }
+    // Rows of max_count + 1 values each: refuse sizes that would not fit in memory.
+    if max_count > 100_000 || (t.len() as u64).saturating_mul(max_count + 1) > 100_000_000 {
+        return Err(core_err(format!(
+            "pmf_new: {} horizons x {} counts is too many values",
+            t.len(),
+            max_count.saturating_add(1)
+        )));
+    }
+    py.detach(|| {
+        let rows = m.pmf_new(&params, &t, max_count)?;
+        Ok(match weights {
+            None => rows,
+            Some(w) => {
+                let mut acc = vec![0.0; max_count as usize + 1];
+                for (row, wi) in rows.iter().zip(&w) {
+                    for (a, v) in acc.iter_mut().zip(row) {
+                        *a += wi * v;
+                    }
+                }
+                vec![acc]
+            }
+        })
+    })
+}
+
 /// Simulate summaries (frequency, recency) for customers observed for `t[i]` from their first
 /// purchase. `resolution`: purchase times are floored to this grid and same-period purchases
 /// merged, as a summary with that period would do (None: continuous time).
@@ -480,6 +522,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(expected_purchases_rows, m)?)?;
     m.add_function(wrap_pyfunction!(predict_new, m)?)?;
+    m.add_function(wrap_pyfunction!(pmf_new, m)?)?;
     m.add_function(wrap_pyfunction!(conditional_p_purchases, m)?)?;
     m.add_function(wrap_pyfunction!(clv, m)?)?;
     m.add_function(wrap_pyfunction!(simulate_summary, m)?)?;

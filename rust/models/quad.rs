@@ -13,7 +13,7 @@ use super::dual::Real;
 
 /// Kronrod abscissae on [−1, 1] (positive half; the last is 0). Odd indices are the 7-point
 /// Gauss abscissae.
-const XGK: [f64; 8] = [
+pub(super) const XGK: [f64; 8] = [
     0.991_455_371_120_812_6,
     0.949_107_912_342_758_5,
     0.864_864_423_359_769_1,
@@ -23,7 +23,7 @@ const XGK: [f64; 8] = [
     0.207_784_955_007_898_5,
     0.0,
 ];
-const WGK: [f64; 8] = [
+pub(super) const WGK: [f64; 8] = [
     0.022_935_322_010_529_22,
     0.063_092_092_629_978_55,
     0.104_790_010_322_250_2,
@@ -34,7 +34,7 @@ const WGK: [f64; 8] = [
     0.209_482_141_084_727_8,
 ];
 /// Gauss weights of XGK[1], XGK[3], XGK[5], XGK[7].
-const WG: [f64; 4] = [
+pub(super) const WG: [f64; 4] = [
     0.129_484_966_168_869_7,
     0.279_705_391_489_276_7,
     0.381_830_050_505_118_9,

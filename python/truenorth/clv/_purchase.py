@@ -272,6 +272,20 @@ class _PurchaseModel(_Model):
         out = _core.predict_new(self._native, "p_purchases", p, ts, n)
         return out[0] if isinstance(t, int | float) else pl.Series("p_purchases", out)
 
+    def _pmf_new(
+        self, ts: Sequence[float], max_count: int, weights: Sequence[float] | None = None
+    ) -> list[list[float]]:
+        """P(X(t) = n) of a new customer for n = 0..``max_count``, one row per horizon in
+        ``ts``: the whole PMF in one native call (the terms of successive n share their work,
+        and a death-time integral is done once for all n). With ``weights`` (one per
+        horizon): the one row Σ_i w_i P(X(t_i) = n)."""
+        self._require("new_customer", "p_purchases (a new-customer prediction)")
+        if not (isinstance(max_count, int) and max_count >= 0):
+            raise ModelInputError(f"max_count must be a non-negative integer, got {max_count!r}")
+        p = self._new_params(None, "p_purchases")
+        w = None if weights is None else [float(v) for v in weights]
+        return _core.pmf_new(self._native, p, _horizons(ts), max_count, w)
+
     @overload
     def conditional_p_purchases(self, data: Any, n: int, t: float) -> pl.Series: ...
     @overload

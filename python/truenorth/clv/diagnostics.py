@@ -126,16 +126,13 @@ def frequency_table(models: Any, summary: Any, *, max_count: int = 7) -> pl.Data
         .agg(pl.len().cast(pl.Int64).alias("customers"))
     )
     by_t = pl.DataFrame({"T": t}).group_by("T").agg(pl.len().alias("n"))
-    ts, counts = by_t["T"].to_list(), by_t["n"].cast(pl.Float64)
+    ts, counts = by_t["T"].to_list(), by_t["n"].cast(pl.Float64).to_list()
     n_customers = float(x.len())
     labels = [str(i) for i in range(k)] + [f"{k}+"]
     frames = []
     for name, m in named.items():
-        expected = []
-        for n in range(k):
-            p = m.p_purchases(n, ts)
-            assert isinstance(p, pl.Series)
-            expected.append(float((p * counts).sum()))
+        # Σ over distinct T of customers · P(X(T) = n), n < k, in one native call.
+        expected = m._pmf_new(ts, k - 1, weights=counts)[0]
         expected.append(max(n_customers - sum(expected), 0.0))
         table = (
             pl.DataFrame({"bin": labels, "expected": expected})
