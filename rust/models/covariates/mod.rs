@@ -19,6 +19,7 @@
 
 pub mod dynamic;
 pub mod pareto;
+mod pareto_row;
 pub mod py;
 
 use rayon::prelude::*;

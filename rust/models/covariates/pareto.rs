@@ -21,6 +21,7 @@
 
 use rayon::prelude::*;
 
+use super::pareto_row;
 use super::{fit_cov, fit_record_hessian, start_theta, CovData, CovKernels, Link, Spec};
 use crate::models::compress::compress;
 use crate::models::dual::Real;
@@ -159,6 +160,7 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
             // How each coefficient moves the row's ln α_i and ln β_i (the rest of J, the map
             // from free to row parameters, is the identity on the base parameters).
             let mut uv = vec![[0.0; 2]; n];
+            let mut tabs = pareto_row::Tables::new(r0.v, theta[2].exp());
             for i in c * CHUNK..((c + 1) * CHUNK).min(d.len()) {
                 let (x, tx, t, w) = (d.base.x[i], d.base.tx[i], d.base.t[i], d.base.w[i]);
                 uv.iter_mut().for_each(|v| *v = [0.0; 2]);
@@ -175,17 +177,23 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
                 if th.iter().any(|v| !v.is_finite() || v.abs() > 40.0) {
                     return None;
                 }
-                let p = [
-                    r0,
-                    Jet::var(th[1], 1).exp(),
-                    Jet::var(th[2], 2).exp(),
-                    Jet::var(th[3], 3).exp(),
-                ];
                 let lg = match &table {
                     Some(tb) => tb[x as usize],
                     None => lg_of(x),
                 };
-                let row = row_ll(p, x, tx, t) + lg;
+                let pn = [r0.v, th[1].exp(), th[2].exp(), th[3].exp()];
+                let row = match pareto_row::row(pn, x, tx, t, &mut tabs) {
+                    Some(row) => row,
+                    None => {
+                        let p = [
+                            r0,
+                            Jet::var(th[1], 1).exp(),
+                            Jet::var(th[2], 2).exp(),
+                            Jet::var(th[3], 3).exp(),
+                        ];
+                        row_ll(p, x, tx, t)
+                    }
+                } + lg;
                 ll += w * row.v;
                 // Jᵀ∇ℓ and Jᵀ∇²ℓ J (upper triangle), J's zero entries skipped.
                 for a in 0..4 {
@@ -421,6 +429,53 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn hand_derived_row_matches_the_jet_row() {
+        // α > β, α < β, α = β (z = 0), and a frequency far above the others; the tables
+        // are shared across rows, as in a chunk.
+        for p in [
+            [0.8, 6.0, 0.9, 9.0],
+            [0.8, 9.0, 0.9, 3.0],
+            [1.3, 4.0, 0.5, 4.0],
+            [0.5, 2.0, 2.0, 30.0],
+        ] {
+            let mut tabs = pareto_row::Tables::new(p[0], p[2]);
+            let mut fast = 0;
+            for (x, tx, t) in [
+                (0.0, 0.0, 40.0),
+                (1.0, 10.0, 38.0),
+                (1.0, 0.5, 52.0),
+                (3.0, 30.0, 39.0),
+                (5.0, 35.0, 35.0),
+                (40.0, 39.0, 40.0),
+                (1.0, 37.9, 38.0),
+                (0.0, 0.0, 0.5),
+            ] {
+                let th = p.map(f64::ln);
+                let jets: [J; 4] = std::array::from_fn(|i| Jet::var(th[i], i).exp());
+                let want = row_ll(jets, x, tx, t);
+                let Some(got) = pareto_row::row(p, x, tx, t, &mut tabs) else {
+                    continue;
+                };
+                fast += 1;
+                let close = |a: f64, b: f64| (a - b).abs() < 1e-10 * (1.0 + b.abs());
+                assert!(close(got.v, want.v), "{p:?} {x} {tx} {t}");
+                for i in 0..4 {
+                    assert!(close(got.g[i], want.g[i]), "{p:?} {x} {tx} {t} g{i}");
+                    for j in 0..4 {
+                        assert!(
+                            close(got.h[i][j], want.h[i][j]),
+                            "{p:?} {x} {tx} {t} h{i}{j}: {} vs {}",
+                            got.h[i][j],
+                            want.h[i][j]
+                        );
+                    }
+                }
+            }
+            assert!(fast >= 7, "{p:?}: {fast} rows on the fast path");
         }
     }
 
