@@ -30,7 +30,7 @@ use crate::models::jet::Jet;
 use crate::models::model::Likelihood;
 use crate::models::newton::{minimize_newton, Eval};
 use crate::models::objective::sample_optimum;
-use crate::models::optim::OptResult;
+use crate::models::optim::{spd_inverse, OptResult};
 use crate::models::pareto_nbd::{log_odds, ParetoNbd};
 
 type J = Jet<4>;
@@ -117,7 +117,7 @@ fn ln_f(r: J, alpha: J, s: J, beta: J, x: f64, t: f64) -> J {
 
 /// A row's log-likelihood on jets in its log-parameters, without ln Γ(r+x) − ln Γ(r)
 /// (`lg`, added by the caller from its table): the terms of `pareto_nbd::ll_sum`.
-fn row_ll(p: [J; 4], x: f64, tx: f64, t: f64) -> J {
+pub(super) fn row_ll(p: [J; 4], x: f64, tx: f64, t: f64) -> J {
     let [r, alpha, s, beta] = p;
     let base = r * alpha.ln() + s * beta.ln();
     let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
@@ -292,10 +292,11 @@ const WARM_STEP: usize = 8;
 /// Where Newton starts without a given start: next to the optimum, cheaply. On few rows, the
 /// no-covariate optimum (zero coefficients) by L-BFGS alone (no polish, no standard errors:
 /// Newton refines it anyway). On more, the covariate optimum of a systematic subsample of
-/// every 8th row (itself started this way, so the levels shrink geometrically), which lies
-/// within sampling error of the full optimum: the passes over all rows are then the 3–4
-/// Newton steps from there. A subsample whose Newton fit fails leaves the no-covariate start
-/// in place: the start never decides the optimum, only how many passes reach it.
+/// every 8th customer (itself started this way, so the levels shrink geometrically), which
+/// lies within sampling error of the full optimum: the passes over all rows are then the 3–4
+/// Newton steps from there. A subsample whose Newton fit fails, or ends where the Hessian is
+/// not positive definite, passes the start it was given on: the start never decides the
+/// optimum, only how many passes reach it.
 fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     if d.len() < WARM_MIN {
         return nocov_start(spec, d, max_iter);
@@ -305,11 +306,24 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
         kl: d.kl,
         ..Default::default()
     };
-    for i in (0..d.len()).step_by(WARM_STEP) {
+    // Every 8th customer, not every 8th pattern: a pattern of weight w holds w customers
+    // and gets one subsample customer per multiple of 8 its cumulative weight crosses.
+    // (Every 8th pattern with its whole weight left the few heavy patterns, such as the
+    // customers without repeat purchases of one category, all in or all out.) Unit weights:
+    // patterns 0, 8, 16, ...
+    let step = WARM_STEP as f64;
+    let mut cum = step - 1.0;
+    for i in 0..d.len() {
+        let before = (cum / step).floor();
+        cum += d.base.w[i];
+        let w = (cum / step).floor() - before;
+        if w <= 0.0 {
+            continue;
+        }
         sub.base.x.push(d.base.x[i]);
         sub.base.tx.push(d.base.tx[i]);
         sub.base.t.push(d.base.t[i]);
-        sub.base.w.push(d.base.w[i]);
+        sub.base.w.push(w);
         sub.zt.extend_from_slice(d.zt_row(i));
         sub.zl.extend_from_slice(d.zl_row(i));
     }
@@ -317,9 +331,12 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     let wsum = sub.base.total_weight();
     let eval = |th: &[f64]| objective(spec, &sub, wsum, th).map(|(e, _)| e);
     // Loosely: the sampling error of the subsample's optimum is larger than this anyway.
-    match minimize_newton(eval, th0, 1e-5, max_iter.min(50)) {
-        Some(o) => o.theta,
-        None => nocov_start(spec, d, max_iter),
+    // A point where the gradient is small but the Hessian is not positive definite is a
+    // saddle or a ridge, no start for Newton: then this level passes its own start on (a
+    // cheap, rough one) rather than fitting the no-covariate model on its rows.
+    match minimize_newton(eval, th0.clone(), 1e-5, max_iter.min(50)) {
+        Some(o) if spd_inverse(&o.hess).is_some() => o.theta,
+        _ => th0,
     }
 }
 
@@ -429,53 +446,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    #[test]
-    fn hand_derived_row_matches_the_jet_row() {
-        // α > β, α < β, α = β (z = 0), and a frequency far above the others; the tables
-        // are shared across rows, as in a chunk.
-        for p in [
-            [0.8, 6.0, 0.9, 9.0],
-            [0.8, 9.0, 0.9, 3.0],
-            [1.3, 4.0, 0.5, 4.0],
-            [0.5, 2.0, 2.0, 30.0],
-        ] {
-            let mut tabs = pareto_row::Tables::new(p[0], p[2]);
-            let mut fast = 0;
-            for (x, tx, t) in [
-                (0.0, 0.0, 40.0),
-                (1.0, 10.0, 38.0),
-                (1.0, 0.5, 52.0),
-                (3.0, 30.0, 39.0),
-                (5.0, 35.0, 35.0),
-                (40.0, 39.0, 40.0),
-                (1.0, 37.9, 38.0),
-                (0.0, 0.0, 0.5),
-            ] {
-                let th = p.map(f64::ln);
-                let jets: [J; 4] = std::array::from_fn(|i| Jet::var(th[i], i).exp());
-                let want = row_ll(jets, x, tx, t);
-                let Some(got) = pareto_row::row(p, x, tx, t, &mut tabs) else {
-                    continue;
-                };
-                fast += 1;
-                let close = |a: f64, b: f64| (a - b).abs() < 1e-10 * (1.0 + b.abs());
-                assert!(close(got.v, want.v), "{p:?} {x} {tx} {t}");
-                for i in 0..4 {
-                    assert!(close(got.g[i], want.g[i]), "{p:?} {x} {tx} {t} g{i}");
-                    for j in 0..4 {
-                        assert!(
-                            close(got.h[i][j], want.h[i][j]),
-                            "{p:?} {x} {tx} {t} h{i}{j}: {} vs {}",
-                            got.h[i][j],
-                            want.h[i][j]
-                        );
-                    }
-                }
-            }
-            assert!(fast >= 7, "{p:?}: {fast} rows on the fast path");
         }
     }
 
