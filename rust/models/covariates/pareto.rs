@@ -8,12 +8,10 @@
 //! Each row's log-parameters (ln r, ln α_i, ln s, ln β_i) are linear in the free parameters
 //! (ln α_i = ln α0 − z_trans'γ_trans, ...), so with J the row's 4 × n map from free to row
 //! parameters the row contributes Jᵀ∇ℓ and Jᵀ∇²ℓ J: only the row's 4 × 4 Hessian is needed.
-//! It comes from the same likelihood as `pareto_nbd::ll_sum`, evaluated on second-order jets
-//! (`jet.rs`), with two shortcuts: Γ(r+x)/Γ(r) depends on the shared r only, so it is a
-//! table per frequency; and the series of ln F is summed once with its derivatives in its
-//! three arguments (b, c, z) (see [`ln_series`]) instead of on jets term by term. Where that
-//! series is slow (α and β far apart) the row goes through `pareto_nbd::log_odds` and its
-//! quadrature on jets like any other `Real`.
+//! It is derived by hand in `pareto_row.rs` (same likelihood as `pareto_nbd::ll_sum`);
+//! Γ(r+x)/Γ(r) depends on the shared r only, so it is a table per frequency. Where the
+//! series of ln F is slow (α and β far apart) the row goes through `pareto_nbd::log_odds`
+//! and its quadrature on second-order jets (`jet.rs`, [`row_ll`]) like any other `Real`.
 //!
 //! Anything Newton is not sure of (a Hessian that is not positive definite on the way, no
 //! convergence) falls back to the L-BFGS fit of `fit_cov`, so the optimum reached is the
