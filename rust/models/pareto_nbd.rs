@@ -56,7 +56,7 @@ fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t: f64) -> R {
 /// infinity (1 − z → 0 and the series would need millions of terms per pattern).
 const SERIES_SLOW: f64 = 0.05;
 
-fn series_slow(alpha: f64, beta: f64, t: f64) -> bool {
+pub(crate) fn series_slow(alpha: f64, beta: f64, t: f64) -> bool {
     let (lo, hi) = if alpha < beta {
         (alpha, beta)
     } else {

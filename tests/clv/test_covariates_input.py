@@ -72,6 +72,24 @@ def test_perfect_collinearity_names_the_column(s):
     shop = s.with_columns(shop=(pl.col("channel") == "shop").cast(pl.Int64))
     with pytest.raises(Err, match=r"lifetime column 'shop' is a linear combination"):
         clv.ParetoNBD().fit(shop, lifetime=["channel", "shop"])
+    # a combination of several columns, the intercept among them
+    combo = s.with_columns(mix=2.0 * pl.col("vip") - pl.col("age") + 3.0)
+    with pytest.raises(
+        Err, match=r"column 'mix' is a linear combination of \(intercept\), vip, age"
+    ):
+        clv.ParetoNBD().fit(combo, transaction=["vip", "age", "mix"])
+    # far from zero but not collinear (a date in seconds, say): allowed
+    spec = CovariateSpec.build(
+        s.with_columns(
+            when=pl.Series(1.7e9 + 86400.0 * np.random.default_rng(1).integers(0, 999, s.height))
+        ),
+        ["vip", "age", "when"],
+        [],
+        [],
+        {},
+        {},
+    )
+    assert [c.column for c in spec.transaction] == ["vip", "age", "when"]
     # regularised, the same design is allowed
     m = clv.ParetoNBD().fit(flipped, transaction=["vip", "novip"], l2={"transaction": 0.1})
     assert all(v == v for v in m._coef)

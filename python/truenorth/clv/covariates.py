@@ -133,7 +133,7 @@ def _column(frame: pl.DataFrame, name: str) -> pl.Series:
 def _coding(frame: pl.DataFrame, name: str, reference: dict[str, str]) -> Coding:
     s = _column(frame, name)
     if s.dtype in _CATEGORICAL:
-        levels = tuple(sorted(set(s.cast(pl.String).to_list())))
+        levels = tuple(s.cast(pl.String).unique().sort().to_list())
         if len(levels) < 2:
             raise ModelInputError(
                 f"covariates: column {name!r} is constant ({levels[0]!r} for every customer): "
@@ -214,19 +214,31 @@ class CovariateSpec:
         codings = self.transaction if proc == "transaction" else self.lifetime
         if not codings or self.l2.get(proc, 0.0) > 0:
             return
-        cols = [np.ones(frame.height)]
         names = ["(intercept)"]
+        cols = []
         for c in codings:
             for n, v in zip(c.names(), c.expand(frame), strict=True):
-                trial = np.column_stack([*cols, v])
-                if np.linalg.matrix_rank(trial) < trial.shape[1]:
-                    raise ModelInputError(
-                        f"covariates: {proc} column {n!r} is a linear combination of "
-                        f"{', '.join(names)} (perfect collinearity): its coefficient is not "
-                        "identified; drop it (or regularise with l2)"
-                    )
                 cols.append(v)
                 names.append(n)
+        # One Cholesky of the centred design's Gram matrix, in column order: its pivots are
+        # each column's squared distance from the span of the intercept and the columns
+        # before it, so the first (near-)zero one names the column that adds no rank.
+        # Centring keeps columns far from zero (dates, say) well conditioned; "near" is a
+        # distance below 1e-5 of the column's own centred norm.
+        x = np.column_stack(cols)
+        x = x - x.mean(axis=0)
+        g = x.T @ x
+        low = np.zeros_like(g)
+        for j in range(g.shape[0]):
+            d = g[j, j] - low[j, :j] @ low[j, :j]
+            if not d > 1e-10 * g[j, j]:
+                raise ModelInputError(
+                    f"covariates: {proc} column {names[j + 1]!r} is a linear combination of "
+                    f"{', '.join(names[: j + 1])} (perfect collinearity): its coefficient is "
+                    "not identified; drop it (or regularise with l2)"
+                )
+            low[j, j] = math.sqrt(d)
+            low[j + 1 :, j] = (g[j + 1 :, j] - low[j + 1 :, :j] @ low[j, :j]) / low[j, j]
 
     def coefficient_names(self) -> list[str]:
         names: list[str] = []

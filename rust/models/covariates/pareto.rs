@@ -8,12 +8,10 @@
 //! Each row's log-parameters (ln r, ln α_i, ln s, ln β_i) are linear in the free parameters
 //! (ln α_i = ln α0 − z_trans'γ_trans, ...), so with J the row's 4 × n map from free to row
 //! parameters the row contributes Jᵀ∇ℓ and Jᵀ∇²ℓ J: only the row's 4 × 4 Hessian is needed.
-//! It comes from the same likelihood as `pareto_nbd::ll_sum`, evaluated on second-order jets
-//! (`jet.rs`), with two shortcuts: Γ(r+x)/Γ(r) depends on the shared r only, so it is a
-//! table per frequency; and the series of ln F is summed once with its derivatives in its
-//! three arguments (b, c, z) (see [`ln_series`]) instead of on jets term by term. Where that
-//! series is slow (α and β far apart) the row goes through `pareto_nbd::log_odds` and its
-//! quadrature on jets like any other `Real`.
+//! It is derived by hand in `pareto_row.rs` (same likelihood as `pareto_nbd::ll_sum`);
+//! Γ(r+x)/Γ(r) depends on the shared r only, so it is a table per frequency. Where the
+//! series of ln F is slow (α and β far apart) the row goes through `pareto_nbd::log_odds`
+//! and its quadrature on second-order jets (`jet.rs`, [`row_ll`]) like any other `Real`.
 //!
 //! Anything Newton is not sure of (a Hessian that is not positive definite on the way, no
 //! convergence) falls back to the L-BFGS fit of `fit_cov`, so the optimum reached is the
@@ -21,6 +19,7 @@
 
 use rayon::prelude::*;
 
+use super::pareto_row;
 use super::{fit_cov, fit_record_hessian, start_theta, CovData, CovKernels, Link, Spec};
 use crate::models::compress::compress;
 use crate::models::dual::Real;
@@ -29,7 +28,7 @@ use crate::models::jet::Jet;
 use crate::models::model::Likelihood;
 use crate::models::newton::{minimize_newton, Eval};
 use crate::models::objective::sample_optimum;
-use crate::models::optim::OptResult;
+use crate::models::optim::{spd_inverse, OptResult};
 use crate::models::pareto_nbd::{log_odds, ParetoNbd};
 
 type J = Jet<4>;
@@ -116,7 +115,7 @@ fn ln_f(r: J, alpha: J, s: J, beta: J, x: f64, t: f64) -> J {
 
 /// A row's log-likelihood on jets in its log-parameters, without ln Γ(r+x) − ln Γ(r)
 /// (`lg`, added by the caller from its table): the terms of `pareto_nbd::ll_sum`.
-fn row_ll(p: [J; 4], x: f64, tx: f64, t: f64) -> J {
+pub(super) fn row_ll(p: [J; 4], x: f64, tx: f64, t: f64) -> J {
     let [r, alpha, s, beta] = p;
     let base = r * alpha.ln() + s * beta.ln();
     let lfirst = -(r + x) * (alpha + t).ln() - s * (beta + t).ln();
@@ -159,6 +158,7 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
             // How each coefficient moves the row's ln α_i and ln β_i (the rest of J, the map
             // from free to row parameters, is the identity on the base parameters).
             let mut uv = vec![[0.0; 2]; n];
+            let mut tabs = pareto_row::Tables::new(r0.v, theta[2].exp());
             for i in c * CHUNK..((c + 1) * CHUNK).min(d.len()) {
                 let (x, tx, t, w) = (d.base.x[i], d.base.tx[i], d.base.t[i], d.base.w[i]);
                 uv.iter_mut().for_each(|v| *v = [0.0; 2]);
@@ -175,17 +175,23 @@ pub fn ll_hess(spec: &Spec, theta: &[f64], d: &CovData) -> Option<Eval> {
                 if th.iter().any(|v| !v.is_finite() || v.abs() > 40.0) {
                     return None;
                 }
-                let p = [
-                    r0,
-                    Jet::var(th[1], 1).exp(),
-                    Jet::var(th[2], 2).exp(),
-                    Jet::var(th[3], 3).exp(),
-                ];
                 let lg = match &table {
                     Some(tb) => tb[x as usize],
                     None => lg_of(x),
                 };
-                let row = row_ll(p, x, tx, t) + lg;
+                let pn = [r0.v, th[1].exp(), th[2].exp(), th[3].exp()];
+                let row = match pareto_row::row(pn, x, tx, t, &mut tabs) {
+                    Some(row) => row,
+                    None => {
+                        let p = [
+                            r0,
+                            Jet::var(th[1], 1).exp(),
+                            Jet::var(th[2], 2).exp(),
+                            Jet::var(th[3], 3).exp(),
+                        ];
+                        row_ll(p, x, tx, t)
+                    }
+                } + lg;
                 ll += w * row.v;
                 // Jᵀ∇ℓ and Jᵀ∇²ℓ J (upper triangle), J's zero entries skipped.
                 for a in 0..4 {
@@ -284,10 +290,11 @@ const WARM_STEP: usize = 8;
 /// Where Newton starts without a given start: next to the optimum, cheaply. On few rows, the
 /// no-covariate optimum (zero coefficients) by L-BFGS alone (no polish, no standard errors:
 /// Newton refines it anyway). On more, the covariate optimum of a systematic subsample of
-/// every 8th row (itself started this way, so the levels shrink geometrically), which lies
-/// within sampling error of the full optimum: the passes over all rows are then the 3–4
-/// Newton steps from there. A subsample whose Newton fit fails leaves the no-covariate start
-/// in place: the start never decides the optimum, only how many passes reach it.
+/// every 8th customer (itself started this way, so the levels shrink geometrically), which
+/// lies within sampling error of the full optimum: the passes over all rows are then the 3–4
+/// Newton steps from there. A subsample whose Newton fit fails, or ends where the Hessian is
+/// not positive definite, passes the start it was given on: the start never decides the
+/// optimum, only how many passes reach it.
 fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     if d.len() < WARM_MIN {
         return nocov_start(spec, d, max_iter);
@@ -297,11 +304,24 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
         kl: d.kl,
         ..Default::default()
     };
-    for i in (0..d.len()).step_by(WARM_STEP) {
+    // Every 8th customer, not every 8th pattern: a pattern of weight w holds w customers
+    // and gets one subsample customer per multiple of 8 its cumulative weight crosses.
+    // (Every 8th pattern with its whole weight left the few heavy patterns, such as the
+    // customers without repeat purchases of one category, all in or all out.) Unit weights:
+    // patterns 0, 8, 16, ...
+    let step = WARM_STEP as f64;
+    let mut cum = step - 1.0;
+    for i in 0..d.len() {
+        let before = (cum / step).floor();
+        cum += d.base.w[i];
+        let w = (cum / step).floor() - before;
+        if w <= 0.0 {
+            continue;
+        }
         sub.base.x.push(d.base.x[i]);
         sub.base.tx.push(d.base.tx[i]);
         sub.base.t.push(d.base.t[i]);
-        sub.base.w.push(d.base.w[i]);
+        sub.base.w.push(w);
         sub.zt.extend_from_slice(d.zt_row(i));
         sub.zl.extend_from_slice(d.zl_row(i));
     }
@@ -309,9 +329,12 @@ fn warm_start(spec: &Spec, d: &CovData, max_iter: usize) -> Vec<f64> {
     let wsum = sub.base.total_weight();
     let eval = |th: &[f64]| objective(spec, &sub, wsum, th).map(|(e, _)| e);
     // Loosely: the sampling error of the subsample's optimum is larger than this anyway.
-    match minimize_newton(eval, th0, 1e-5, max_iter.min(50)) {
-        Some(o) => o.theta,
-        None => nocov_start(spec, d, max_iter),
+    // A point where the gradient is small but the Hessian is not positive definite is a
+    // saddle or a ridge, no start for Newton: then this level passes its own start on (a
+    // cheap, rough one) rather than fitting the no-covariate model on its rows.
+    match minimize_newton(eval, th0.clone(), 1e-5, max_iter.min(50)) {
+        Some(o) if spd_inverse(&o.hess).is_some() => o.theta,
+        _ => th0,
     }
 }
 
