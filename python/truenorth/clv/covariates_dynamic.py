@@ -32,6 +32,8 @@ Example::
                                  lifetime=["promo"], calibration_end=date(2024, 6, 30))
     fit.coefficients()      # estimate, std_error, z, p_value
     fit.predict(transactions, weekly, horizon=13)   # p_alive, expected_purchases
+    fit.predict(transactions, weekly, horizon=13, interval=0.9, method="normal", draws=200)
+    fit.expected_purchases_new([4, 13], covariates={"promo": 1.0})  # a new customer
 """
 
 from __future__ import annotations
