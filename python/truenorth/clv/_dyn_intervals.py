@@ -176,10 +176,19 @@ def interval_columns(
     delta method, or over the draws (each draw evaluated once for every output)."""
     cols = []
     if b.method == "delta":
+        seen: dict[tuple[float, ...], tuple[np.ndarray, ...]] = {}
+
+        def once(v: list[float]) -> tuple[np.ndarray, ...]:
+            # every output moves the same parameters: one native pass per vector
+            key = tuple(v)
+            if key not in seen:
+                seen[key] = evaluate(v)
+            return seen[key]
+
         for name, pick, link in outputs:
 
             def one(v: list[float], pick: int = pick) -> np.ndarray:
-                return evaluate(v)[pick]
+                return once(v)[pick]
 
             lo, hi = delta_bounds(fit, one, b.level, link)
             cols += [pl.Series(f"{name}_lower", lo), pl.Series(f"{name}_upper", hi)]
