@@ -80,6 +80,13 @@ class Window:
         pa, ex = _core.dyncov_predict(vector, *self.calib, *self.future)
         return np.asarray(pa, dtype=float), np.asarray(ex, dtype=float)
 
+    def predict_steps(self, vector: list[float], ends: list[float]) -> tuple[np.ndarray, ...]:
+        """(P(alive), expected purchases up to each of ``ends`` as a steps × customers array)
+        in one native pass (the window must cover the last end)."""
+        pa, cum = _core.dyncov_predict_steps(vector, *self.calib, *self.future, ends)
+        n = len(pa)
+        return np.asarray(pa, dtype=float), np.asarray(cum, dtype=float).reshape(n, len(ends)).T
+
     def pmf(self, vector: list[float], n: int) -> np.ndarray:
         """P(X = n) over the window at the kernels' parameter vector."""
         return np.asarray(_core.dyncov_pmf(vector, *self.calib, *self.future, n), dtype=float)

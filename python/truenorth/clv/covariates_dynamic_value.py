@@ -118,9 +118,6 @@ def dynamic_lifetime_value(
     table = fit._table(covariates)
     paths = calibration(transactions, table, fit.spec, fit.columns, fit.calendar)
     per = _dyn_spend.resolve(spend, spend_data, paths, fit.columns.customer)
-    # the whole window's pieces are checked first, so a missing future period is one error
-    # naming the window, not a failure part-way through the steps
-    future(paths, table, fit.spec, fit.columns, fit.calendar, horizon * step)
     past = (
         _f64(paths.x),
         _f64(paths.tx),
@@ -130,14 +127,15 @@ def dynamic_lifetime_value(
         [_f64(z) for z in paths.zt],
         [_f64(z) for z in paths.zl],
     )
-    # one window per step (horizon 0: the calibration end only, for P(alive))
-    windows = []
-    for i in range(1, horizon + 1) if horizon else [0]:
-        f_off, f_dur, f_zt, f_zl = future(
-            paths, table, fit.spec, fit.columns, fit.calendar, i * step
-        )
-        fut = (_f64(f_off), _f64(f_dur), [_f64(z) for z in f_zt], [_f64(z) for z in f_zl])
-        windows.append(Window(paths, past, fut))
+    # one window over the whole horizon (a missing future period is one error naming it),
+    # read off at every step's end in one native pass
+    f_off, f_dur, f_zt, f_zl = future(
+        paths, table, fit.spec, fit.columns, fit.calendar, horizon * step
+    )
+    whole = Window(
+        paths, past, (_f64(f_off), _f64(f_dur), [_f64(z) for z in f_zt], [_f64(z) for z in f_zl])
+    )
+    ends = [i * step for i in range(1, horizon + 1)]
     discount = np.array([(1.0 + discount_rate) ** -i for i in range(1, horizon + 1)])
     n = len(per.point)
     seen: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -152,12 +150,11 @@ def dynamic_lifetime_value(
         return seen[key]
 
     def _at(vector: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        runs = [w.predict(vector) for w in windows]
         if not horizon:
-            return runs[0][0], np.zeros(n), np.zeros(n)
-        cumulative = np.stack([ex for _, ex in runs])
+            return whole.predict(vector)[0], np.zeros(n), np.zeros(n)
+        pa, cumulative = whole.predict_steps(vector, ends)
         steps = np.diff(cumulative, axis=0, prepend=0.0)
-        return runs[-1][0], cumulative[-1], discount @ steps
+        return pa, cumulative[-1], discount @ steps
 
     p_alive, before, units = evaluate(fit._vector())
     if not np.isfinite(before).all():
