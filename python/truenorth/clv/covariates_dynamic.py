@@ -210,7 +210,12 @@ class DynamicCovariateFit:
         """Per customer: P(X = n), the probability of exactly ``n`` purchases over the next
         ``horizon`` periods given the history, under the covariate values the table gives
         for those periods (with ``interval``: ``_lower``/``_upper`` bounds, options as
-        ``predict``'s)."""
+        ``predict``'s).
+
+        Example::
+
+            fit.conditional_p_purchases(tr, cov, 0, horizon=13, interval=0.9, method="normal")
+        """
         b = None if interval is None else _dyn_intervals.band(interval, draws, seed, method)
         return _dyn_intervals.conditional_p_purchases(self, transactions, covariates, n, horizon, b)
 
@@ -234,7 +239,12 @@ class DynamicCovariateFit:
     ) -> float | pl.Series:
         """P(X(t) = n): probability that a new customer, first purchase at ``born``, makes
         ``n`` repeat purchases in the first ``t`` periods under the covariate path
-        ``covariates`` (as ``expected_purchases_new``)."""
+        ``covariates`` (as ``expected_purchases_new``).
+
+        Example::
+
+            fit.p_purchases(0, 13, covariates={"promo": 0.0})  # P(no repeat in a quarter)
+        """
         return _dyn_new.p_purchases(self, n, t, covariates, born)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
