@@ -15,8 +15,8 @@ R = 120; the band [0.9 − 3·sd − 0.04, 0.9 + 3·sd] = [0.78, 0.98] is the st
 either side, plus 0.04 below for the finite-sample under-coverage of asymptotic intervals at
 small N). A method 1.5× too narrow covers ≈ 0.73 and fails; one 1.5× too wide covers
 ≈ 0.986 and fails. Measured with R = 200, N = 300: delta 0.885/0.925/0.915, normal
-0.88/0.91/0.91; the
-test's own R = 120: delta 0.867/0.958/0.950, normal 0.850/0.933/0.933. The seeds are fixed, so the test is deterministic; R = 120 fits of 300
+0.88/0.91/0.91; at the test's own R = 120: delta 0.867/0.958/0.950, normal
+0.850/0.933/0.933. The seeds are fixed, so the test is deterministic; R = 120 fits of 300
 customers run in ~20 s on a loaded 2-core machine.
 """
 
