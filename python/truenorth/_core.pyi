@@ -26,6 +26,7 @@ __all__ = [
     "dyncov_log_likelihood",
     "dyncov_pmf",
     "dyncov_predict",
+    "dyncov_predict_steps",
     "expected_purchases_rows",
     "fit",
     "fit_external",
@@ -269,6 +270,25 @@ def dyncov_predict(
 ) -> tuple[list[float], list[float]]:
     """P(alive at T) and expected purchases over each customer's future path (pieces from T
     on, laid out as the calibration path)."""
+
+def dyncov_predict_steps(
+    params: list[float],
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+    offsets: _ArrowStreamExportable,
+    dur: _ArrowStreamExportable,
+    trans: Sequence[_ArrowStreamExportable],
+    life: Sequence[_ArrowStreamExportable],
+    f_offsets: _ArrowStreamExportable,
+    f_dur: _ArrowStreamExportable,
+    f_trans: Sequence[_ArrowStreamExportable],
+    f_life: Sequence[_ArrowStreamExportable],
+    ends: list[float],
+) -> tuple[list[float], list[float]]:
+    """P(alive at T) and the expected purchases up to each step end (periods after T,
+    non-decreasing), flattened customer-major (n × len(ends)); arguments as for
+    ``dyncov_predict``, the future path covering the last end."""
 
 def dyncov_pmf(
     params: list[float],

@@ -112,7 +112,7 @@ def test_rule_matches_the_direct_api(data):
     assert notes["purchase model"]["log_likelihood"] == pytest.approx(fit.log_likelihood)
 
 
-def _direct(tr, cov, interval=None, **fit_options):
+def _direct(tr, cov, interval=None, band=None, **fit_options):
     """The rule's result by hand through the Python API: (fit, per-customer values)."""
     daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
     fit = fit_dynamic_covariates(
@@ -131,8 +131,21 @@ def _direct(tr, cov, interval=None, **fit_options):
     )
     gg = clv.GammaGamma(time_unit="1w").fit(summary)
     spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    if interval is None:
+        value = dynamic_lifetime_value(fit, daily, cov, spend, horizon=6, discount_rate=0.02)
+        return fit, value
+    # with an interval the rule values spend with the model, so its error is in the bounds
+    data = summary.select("customer", "frequency", "monetary_value")
     value = dynamic_lifetime_value(
-        fit, daily, cov, spend, horizon=6, discount_rate=0.02, interval=interval
+        fit,
+        daily,
+        cov,
+        gg,
+        spend_data=data,
+        horizon=6,
+        discount_rate=0.02,
+        interval=interval,
+        **(band or {}),
     )
     return fit, value
 
@@ -171,7 +184,7 @@ def test_constrain_and_l2_reach_the_fit(data, options, fit_options):
         assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
 
 
-def test_interval_gives_the_apis_delta_bounds(data):
+def test_interval_gives_the_apis_delta_bounds_with_the_spend_models_error(data):
     tr, cov = data
     result = truenorth.Engine.load(pack(COV, interval=0.8)).run(
         data={"transactions": tr, "weekly": cov}
@@ -196,6 +209,36 @@ def test_interval_gives_the_apis_delta_bounds(data):
     for c in ("p_alive", "expected_purchases", "clv"):
         assert (out[f"{c}_lower"] <= out[c]).all() and (out[c] <= out[f"{c}_upper"]).all(), c
     assert (out["clv_upper"] > out["clv_lower"]).any()
+    # the spend model's error widens the CLV bounds beyond the purchase model's alone
+    _, fixed = _direct_fixed_spend(tr, cov, 0.8)
+    assert (out["clv_upper"] - out["clv_lower"] > fixed["clv_upper"] - fixed["clv_lower"]).all()
+
+
+def _direct_fixed_spend(tr, cov, interval):
+    fit, _ = _direct(tr, cov)
+    daily = tr.with_columns(pl.col("time").dt.truncate("1d"))
+    summary = clv.summarize(
+        tr, customer="customer", time="time", amount="amount", unit="1w", observation_end=END.date()
+    )
+    gg = clv.GammaGamma(time_unit="1w").fit(summary)
+    spend = summary.select("customer", gg.expected_spend(summary).alias("spend"))
+    return fit, dynamic_lifetime_value(
+        fit, daily, cov, spend, horizon=6, discount_rate=0.02, interval=interval
+    )
+
+
+def test_interval_method_draws_and_seed_reach_the_bounds(data):
+    tr, cov = data
+    band = {"interval_method": "normal", "draws": 60, "seed": 4}
+    result = truenorth.Engine.load(pack(COV, interval=0.8, **band)).run(
+        data={"transactions": tr, "weekly": cov}
+    )
+    run = result.rule("value")
+    assert run.status == "ok", run.error
+    out = result.tables["customers"]
+    _, direct = _direct(tr, cov, interval=0.8, band={"method": "normal", "draws": 60, "seed": 4})
+    for col in ("p_alive_lower", "expected_purchases_upper", "clv_lower", "clv_upper"):
+        assert out[col].to_list() == pytest.approx(direct[col].to_list(), rel=1e-9), col
 
 
 def _load_errors(tmp_path: Path, doc: dict) -> str:
@@ -227,11 +270,12 @@ def test_load_time_errors_name_the_option_and_its_location(tmp_path):
         interval_method="normal",
     )
     text = _load_errors(tmp_path, doc)
+    # time-varying covariates take every interval method (static ones: delta only)
+    assert "interval_method" not in text
     # the YAML is dumped block style: the value of a key sits after "key: "
     at = {
         "contacts": _where(tmp_path, "- contacts"),
         "model": _where(tmp_path, "model: bg_nbd"),
-        "interval_method": _where(tmp_path, "interval_method: normal"),
         "constrain": _where(tmp_path, "constrain:"),
         "life": _where(tmp_path, "life: 0.2"),
     }
@@ -239,17 +283,16 @@ def test_load_time_errors_name_the_option_and_its_location(tmp_path):
     assert f"{at['contacts'].rsplit(':', 2)[0]}:{line}:{col + 2}" in text
     assert "no column 'contacts' in table 'weekly'" in text
     assert "time-varying covariates are fitted with the Pareto/NBD, not 'bg_nbd'" in text
-    assert "prediction intervals with covariates use the delta method only" in text
     assert "constrain names 'week', which is not in both processes" in text
     assert "l2 life: 0.2 is not a penalty of a process" in text
-    for key in ("model", "interval_method", "life"):
+    for key in ("model", "life"):
         file, line, col = at[key].rsplit(":", 2)
         assert f"{file}:{line}:{int(col) + len(key) + 2}" in text, key
     # the constrain list is a block under its key: the error points at the list (next line)
     file, line, col = at["constrain"].rsplit(":", 2)
     assert f"{file}:{int(line) + 1}:{col}: rule 'value': covariates: constrain names" in text
     # interval, constrain and l2 themselves are accepted with time-varying covariates
-    assert text.startswith("5 problems:"), text
+    assert text.startswith("4 problems:"), text
 
 
 def test_period_column_and_roles_are_checked(tmp_path):

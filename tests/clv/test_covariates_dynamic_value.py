@@ -173,3 +173,18 @@ def test_interval_over_several_steps_brackets_the_value(vip):
     assert ((wide["clv_upper"] - wide["clv_lower"]) > (got["clv_upper"] - got["clv_lower"])).all()
     with pytest.raises(ModelInputError, match="interval must be a level strictly between"):
         dynamic_lifetime_value(fit, tr, cov, 20.0, horizon=6, interval=1.5)
+
+
+def test_one_pass_over_the_steps_equals_a_window_per_step(vip):
+    """The CLV reads every step's expectation off one native pass over the whole window
+    (``dyncov_predict_steps``); each equals ``predict`` over that step's own window."""
+    from truenorth.clv._dyn_intervals import window
+
+    tr, cov, fit = vip
+    whole = window(fit, tr, cov, 10.3)
+    ends = [0.0, 1.0, 2.5, 4.35, 4.35, 10.3, 12.0]  # past the path: the whole path
+    pa, cum = whole.predict_steps(fit._vector(), ends)
+    for e, got in zip(ends, cum, strict=True):
+        want = fit.predict(tr, cov, horizon=min(e, 10.3))
+        np.testing.assert_allclose(got, want["expected_purchases"].to_numpy(), rtol=1e-10)
+        np.testing.assert_allclose(pa, want["p_alive"].to_numpy(), rtol=1e-12)

@@ -1,16 +1,19 @@
 """Predictions of the time-varying-covariate Pareto/NBD beyond the point values: the
-conditional PMF of future purchases and delta-method intervals.
+conditional PMF of future purchases and prediction intervals.
 
 PMF: P(X = n) of purchases over (calibration end, + horizon periods] under the covariate
 values of those periods (Rust ``dynamic::pmf``: a customer alive at T restarts with posterior
 λ ~ Gamma(r + x, α + A(T)), μ ~ Gamma(s, β + B(T)); the count until the dropout is negative
 binomial in the integrated purchase rate, mixed over the dropout time).
 
-Intervals: the static covariate models' delta method (``_cov_intervals``), on the same free
-parameters ψ = (ln r, ln α, ln s, ln β, coefficients): each prediction is evaluated at ψ̂ and
-with one component moved by ±H, 2(4 + C) + 1 native passes over the customers' paths, and the
-interval is normal on the log scale (expected purchases) or logit scale (probabilities),
-Σ_ψ being the fit's covariance with the base block divided by the estimates.
+Intervals, by the static models' three methods (``method=``; ``truenorth.clv._uncertainty``):
+``"delta"`` (default) is the static covariate models' delta method (``_cov_intervals``) on
+the free parameters ψ = (ln r, ln α, ln s, ln β, coefficients): each prediction is evaluated
+at ψ̂ and with one component moved by ±H, 2(4 + C) + 1 native passes over the customers'
+paths, and the interval is normal on the log scale (expected purchases, CLV) or logit scale
+(probabilities), Σ_ψ being the fit's covariance with the base block divided by the
+estimates. ``"normal"`` and ``"bootstrap"`` take quantiles over ``draws`` parameter draws
+(``_dyn_draws``), one native pass per draw.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ import polars as pl
 
 from .. import _core
 from ._cov_intervals import H, Link, link_bounds
+from ._dyn_draws import evaluate_draws, free_covariance, quantile_bounds
 from ._dynpath import Calendar, Columns, Paths, calibration, column_params, future
 from ._input import ModelInputError
-from ._uncertainty import z_value
+from ._uncertainty import Method, check_interval, z_value
 from .covariates import CovariateSpec
 
 
@@ -76,6 +80,13 @@ class Window:
         pa, ex = _core.dyncov_predict(vector, *self.calib, *self.future)
         return np.asarray(pa, dtype=float), np.asarray(ex, dtype=float)
 
+    def predict_steps(self, vector: list[float], ends: list[float]) -> tuple[np.ndarray, ...]:
+        """(P(alive), expected purchases up to each of ``ends`` as a steps × customers array)
+        in one native pass (the window must cover the last end)."""
+        pa, cum = _core.dyncov_predict_steps(vector, *self.calib, *self.future, ends)
+        n = len(pa)
+        return np.asarray(pa, dtype=float), np.asarray(cum, dtype=float).reshape(n, len(ends)).T
+
     def pmf(self, vector: list[float], n: int) -> np.ndarray:
         """P(X = n) over the window at the kernels' parameter vector."""
         return np.asarray(_core.dyncov_pmf(vector, *self.calib, *self.future, n), dtype=float)
@@ -113,12 +124,19 @@ def window(fit: FitLike, transactions: Any, covariates: Any, horizon: Any) -> Wi
     return Window(paths, calib, fut)
 
 
-def check_level(interval: Any) -> float:
-    if isinstance(interval, bool) or not (isinstance(interval, int | float) and 0 < interval < 1):
-        raise ModelInputError(
-            f"interval must be a level strictly between 0 and 1 (e.g. 0.9), got {interval!r}"
-        )
-    return float(interval)
+@dataclass(frozen=True)
+class Band:
+    """The interval arguments, checked: level, method, draws, seed."""
+
+    level: float
+    method: Method = "delta"
+    draws: int = 200
+    seed: int = 0
+
+
+def band(interval: Any, draws: Any = 200, seed: Any = 0, method: Any = "delta") -> Band:
+    """The interval arguments checked as the static models check them."""
+    return Band(check_interval(interval, draws, seed, method), method, draws, seed)
 
 
 def delta_bounds(
@@ -126,23 +144,15 @@ def delta_bounds(
     evaluate: Callable[[list[float]], np.ndarray],
     level: float,
     link: Link,
+    extra_log_var: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-customer (lower, upper) of ``evaluate`` (kernels' parameter vector -> one value
-    per customer) at ``level``, by the delta method on the fit's covariance."""
-    if fit.covariance is None:
-        raise ModelInputError(
-            "intervals need the fit's covariance, and this fit has none (its Hessian was not "
-            f"positive definite: {fit.message or 'no standard errors'}); regularise with l2 "
-            "or drop the unidentified covariate"
-        )
+    per customer) at ``level``, by the delta method on the fit's covariance;
+    ``extra_log_var`` adds an independent variance on the log scale (a spend model's)."""
+    sigma = free_covariance(fit)
     base = [fit.params[n] for n in BASE]
     coef = list(fit.coefficient_values.values())
     k = len(base) + len(coef)
-    cov = np.asarray(fit.covariance, dtype=float)
-    if cov.shape != (k, k):
-        raise ModelInputError(f"the fit's covariance is not {k} x {k}")
-    d = np.asarray(base + [1.0] * len(coef))
-    sigma = cov / np.outer(d, d)
 
     def at(b: list[float], c: list[float]) -> np.ndarray:
         return evaluate(column_params(fit.spec, b, c))
@@ -158,21 +168,58 @@ def delta_bounds(
             else:
                 c[j - len(base)] += sign * H
             out.append(at(b, c))
-    return link_bounds(f0, np.stack(plus), np.stack(minus), sigma, z_value(level), link)
+    return link_bounds(
+        f0, np.stack(plus), np.stack(minus), sigma, z_value(level), link, extra_log_var
+    )
 
 
-def with_bounds(fit: FitLike, frame: pl.DataFrame, win: Window, interval: Any) -> pl.DataFrame:
-    """``frame`` (the point predictions) with ``p_alive`` and ``expected_purchases`` bounds."""
-    level = check_level(interval)
+def interval_columns(
+    fit: FitLike,
+    evaluate: Callable[[list[float]], tuple[np.ndarray, ...]],
+    outputs: list[tuple[str, int, Link]],
+    b: Band,
+) -> list[pl.Series]:
+    """``<name>_lower``/``_upper`` of each (name, output index of ``evaluate``, link): by the
+    delta method, or over the draws (each draw evaluated once for every output)."""
     cols = []
-    for name, pick, link in (("p_alive", 0, "logit"), ("expected_purchases", 1, "log")):
+    if b.method == "delta":
+        seen: dict[tuple[float, ...], tuple[np.ndarray, ...]] = {}
 
-        def evaluate(v: list[float], pick: int = pick) -> np.ndarray:
-            return win.predict(v)[pick]
+        def once(v: list[float]) -> tuple[np.ndarray, ...]:
+            # every output moves the same parameters: one native pass per vector
+            key = tuple(v)
+            if key not in seen:
+                seen[key] = evaluate(v)
+            return seen[key]
 
-        lo, hi = delta_bounds(fit, evaluate, level, link)  # type: ignore[arg-type]
+        for name, pick, link in outputs:
+
+            def one(v: list[float], pick: int = pick) -> np.ndarray:
+                return once(v)[pick]
+
+            lo, hi = delta_bounds(fit, one, b.level, link)
+            cols += [pl.Series(f"{name}_lower", lo), pl.Series(f"{name}_upper", hi)]
+        return cols
+    values = evaluate_draws(
+        fit, lambda base, coef: evaluate(column_params(fit.spec, base, coef)), *_draw_args(b)
+    )
+    for name, pick, _ in outputs:
+        lo, hi = quantile_bounds(values[pick], b.level)
         cols += [pl.Series(f"{name}_lower", lo), pl.Series(f"{name}_upper", hi)]
-    return frame.with_columns(cols)
+    return cols
+
+
+def _draw_args(b: Band) -> tuple[str, int, int]:
+    return b.method, b.draws, b.seed
+
+
+def with_bounds(fit: FitLike, frame: pl.DataFrame, win: Window, b: Band) -> pl.DataFrame:
+    """``frame`` (the point predictions) with ``p_alive`` and ``expected_purchases`` bounds."""
+    outputs: list[tuple[str, int, Link]] = [
+        ("p_alive", 0, "logit"),
+        ("expected_purchases", 1, "log"),
+    ]
+    return frame.with_columns(interval_columns(fit, win.predict, outputs, b))
 
 
 def conditional_p_purchases(
@@ -181,7 +228,7 @@ def conditional_p_purchases(
     covariates: Any,
     n: Any,
     horizon: Any,
-    interval: Any = None,
+    b: Band | None = None,
 ) -> pl.DataFrame:
     """Per customer P(X = n) over the next ``horizon`` periods (and its bounds)."""
     if isinstance(n, bool) or not (isinstance(n, int) and n >= 0):
@@ -195,10 +242,9 @@ def conditional_p_purchases(
             "that exp(coefficients · covariates) overflows; check their scale"
         )
     out = pl.DataFrame({fit.columns.customer: win.paths.customers, "conditional_p_purchases": p})
-    if interval is None:
+    if b is None:
         return out
-    lo, hi = delta_bounds(fit, lambda v: win.pmf(v, n), check_level(interval), "logit")
-    return out.with_columns(
-        pl.Series("conditional_p_purchases_lower", lo),
-        pl.Series("conditional_p_purchases_upper", hi),
+    cols = interval_columns(
+        fit, lambda v: (win.pmf(v, n),), [("conditional_p_purchases", 0, "logit")], b
     )
+    return out.with_columns(cols)

@@ -296,3 +296,54 @@ def column_params(spec: CovariateSpec, base: list[float], coef: list[float]) -> 
     column (a constrained coefficient written into both of its columns)."""
     ti, li, _ = coefficient_map(spec)
     return [*base, *(coef[j] for j in ti), *(coef[j] for j in li)]
+
+
+NativeArgs = tuple[
+    pl.Series,
+    pl.Series,
+    pl.Series,
+    list[pl.Series],
+    pl.Series,
+    pl.Series,
+    list[pl.Series],
+    list[pl.Series],
+]
+
+
+def _f64(v: np.ndarray) -> pl.Series:
+    return pl.Series(np.asarray(v, dtype=np.float64))
+
+
+def native_args(paths: Paths) -> NativeArgs:
+    """The calibration paths as the native fit and likelihood read them."""
+    return (
+        _f64(paths.x),
+        _f64(paths.tx),
+        _f64(paths.T),
+        [_f64(z) for z in paths.trans_sum],
+        _f64(paths.offsets),
+        _f64(paths.dur),
+        [_f64(z) for z in paths.zt],
+        [_f64(z) for z in paths.zl],
+    )
+
+
+def subset(paths: Paths, idx: np.ndarray) -> Paths:
+    """The paths of customers ``idx`` (repeats allowed: a bootstrap resample), whole paths."""
+    counts = np.diff(paths.offsets).astype(np.int64)
+    lens = counts[idx]
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    piece = np.repeat(paths.offsets[:-1][idx].astype(np.int64) - offsets[:-1], lens)
+    piece = piece + np.arange(offsets[-1])
+    return Paths(
+        paths.customers.gather(idx),
+        paths.x[idx],
+        paths.tx[idx],
+        paths.T[idx],
+        paths.end_us[idx],
+        offsets,
+        paths.dur[piece],
+        [z[piece] for z in paths.zt],
+        [z[piece] for z in paths.zl],
+        [s[idx] for s in paths.trans_sum],
+    )

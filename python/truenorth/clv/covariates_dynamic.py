@@ -32,6 +32,8 @@ Example::
                                  lifetime=["promo"], calibration_end=date(2024, 6, 30))
     fit.coefficients()      # estimate, std_error, z, p_value
     fit.predict(transactions, weekly, horizon=13)   # p_alive, expected_purchases
+    fit.predict(transactions, weekly, horizon=13, interval=0.9, method="normal", draws=200)
+    fit.expected_purchases_new([4, 13], covariates={"promo": 1.0})  # a new customer
 """
 
 from __future__ import annotations
@@ -49,27 +51,25 @@ import numpy as np
 import polars as pl
 
 from .. import _core
-from . import _dyn_intervals
+from . import _dyn_intervals, _dyn_new
+from ._dyn_draws import Refit
 from ._dynpath import (
     Calendar,
     Columns,
-    Paths,
     calibration,
     check_table,
     coefficient_map,
     column_params,
+    native_args,
 )
 from ._input import ModelInputError, as_frame
+from ._uncertainty import Method
 from .covariates import CovariateSpec
 
 __all__ = ["DynamicCovariateFit", "fit_dynamic_covariates"]
 
 FORMAT = "truenorth.clv.dyncov_model"
 BASE = ("r", "alpha", "s", "beta")
-
-
-def _series(v: np.ndarray) -> pl.Series:
-    return pl.Series(np.asarray(v, dtype=np.float64))
 
 
 @dataclass
@@ -136,19 +136,40 @@ class DynamicCovariateFit:
         """Log-likelihood of (other) data at this model's parameters."""
         table = self._table(covariates)
         paths = calibration(transactions, table, self.spec, self.columns, self.calendar)
-        ll, _ = _core.dyncov_log_likelihood(self._vector(), *_args(paths))
+        ll, _ = _core.dyncov_log_likelihood(self._vector(), *native_args(paths))
         return ll
 
     def predict(
-        self, transactions: Any, covariates: Any, *, horizon: float, interval: float | None = None
+        self,
+        transactions: Any,
+        covariates: Any,
+        *,
+        horizon: float,
+        interval: float | None = None,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "delta",
     ) -> pl.DataFrame:
         """Per customer: frequency, recency, T (periods), P(alive) at the calibration end and
         the expected number of purchases over the next ``horizon`` periods, under the
-        covariate values the table gives for those periods. With ``interval`` (e.g. 0.9):
-        also ``p_alive_lower/_upper`` and ``expected_purchases_lower/_upper``, delta-method
-        bounds of the parameters' uncertainty (``truenorth.clv._dyn_intervals``)."""
+        covariate values the table gives for those periods.
+
+        With ``interval`` (e.g. 0.9): also ``p_alive_lower/_upper`` and
+        ``expected_purchases_lower/_upper``, the central interval of the parameters'
+        estimation error, as the static models' (same options): by the delta method
+        (``method="delta"``, the default: 2(4 + C) + 1 passes for C coefficients) or over
+        ``draws`` parameter draws, ``"normal"`` (the fit's asymptotic normal) or
+        ``"bootstrap"`` (refits on resampled customers; a model fitted in this session),
+        seeded by ``seed``; see ``truenorth.clv._dyn_intervals``. They are intervals of each
+        customer's *expected* purchases, not of the count the customer will make.
+
+        Example::
+
+            band = fit.predict(tr, cov, horizon=13, interval=0.9, method="normal", draws=200)
+        """
         if not (isinstance(horizon, int | float) and math.isfinite(horizon) and horizon >= 0):
             raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
+        b = None if interval is None else _dyn_intervals.band(interval, draws, seed, method)
         # one window serves the point values and, with `interval`, every bound's evaluation
         win = _dyn_intervals.window(self, transactions, covariates, float(horizon))
         paths = win.paths
@@ -170,9 +191,9 @@ class DynamicCovariateFit:
                 "expected_purchases": ex,
             }
         )
-        if interval is None:
+        if b is None:
             return out
-        return _dyn_intervals.with_bounds(self, out, win, interval)
+        return _dyn_intervals.with_bounds(self, out, win, b)
 
     def conditional_p_purchases(
         self,
@@ -182,13 +203,49 @@ class DynamicCovariateFit:
         *,
         horizon: float,
         interval: float | None = None,
+        draws: int = 200,
+        seed: int = 0,
+        method: Method = "delta",
     ) -> pl.DataFrame:
         """Per customer: P(X = n), the probability of exactly ``n`` purchases over the next
         ``horizon`` periods given the history, under the covariate values the table gives
-        for those periods (with ``interval``: delta-method ``_lower``/``_upper`` bounds)."""
-        return _dyn_intervals.conditional_p_purchases(
-            self, transactions, covariates, n, horizon, interval
-        )
+        for those periods (with ``interval``: ``_lower``/``_upper`` bounds, options as
+        ``predict``'s).
+
+        Example::
+
+            fit.conditional_p_purchases(tr, cov, 0, horizon=13, interval=0.9, method="normal")
+        """
+        b = None if interval is None else _dyn_intervals.band(interval, draws, seed, method)
+        return _dyn_intervals.conditional_p_purchases(self, transactions, covariates, n, horizon, b)
+
+    def expected_purchases_new(
+        self, t: float | Sequence[float], *, covariates: Any, born: Any = None
+    ) -> float | pl.Series:
+        """E[X(t)]: expected repeat purchases of a new customer in the first ``t`` periods
+        after their first purchase at ``born``, under the covariate path ``covariates`` (a
+        dict ``{column: value}`` held over the whole window, or a table of the customer's
+        periods: ``period`` and the covariate columns, every period from ``born`` to
+        ``born + t``). See ``truenorth.clv._dyn_new``.
+
+        Example::
+
+            fit.expected_purchases_new([4, 13, 26], covariates=plan, born=date(2024, 3, 6))
+        """
+        return _dyn_new.expected_purchases_new(self, t, covariates, born)
+
+    def p_purchases(
+        self, n: int, t: float | Sequence[float], *, covariates: Any, born: Any = None
+    ) -> float | pl.Series:
+        """P(X(t) = n): probability that a new customer, first purchase at ``born``, makes
+        ``n`` repeat purchases in the first ``t`` periods under the covariate path
+        ``covariates`` (as ``expected_purchases_new``).
+
+        Example::
+
+            fit.p_purchases(0, 13, covariates={"promo": 0.0})  # P(no repeat in a quarter)
+        """
+        return _dyn_new.p_purchases(self, n, t, covariates, born)
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
         """The model as JSON (parameters, coefficients and their coding, calendar, fit
@@ -256,31 +313,6 @@ class DynamicCovariateFit:
             raise ModelInputError(f"model document: {exc}") from exc
 
 
-_Args = tuple[
-    pl.Series,
-    pl.Series,
-    pl.Series,
-    list[pl.Series],
-    pl.Series,
-    pl.Series,
-    list[pl.Series],
-    list[pl.Series],
-]
-
-
-def _args(paths: Paths) -> _Args:
-    return (
-        _series(paths.x),
-        _series(paths.tx),
-        _series(paths.T),
-        [_series(z) for z in paths.trans_sum],
-        _series(paths.offsets),
-        _series(paths.dur),
-        [_series(z) for z in paths.zt],
-        [_series(z) for z in paths.zl],
-    )
-
-
 def fit_dynamic_covariates(
     transactions: Any,
     covariates: Any,
@@ -343,12 +375,12 @@ def fit_dynamic_covariates(
         x0 = [float(start[n]) for n in BASE] + [float(start.get(n, 0.0)) for n in coef_names]
     ti, li, pen = coefficient_map(spec)
     out = _core.dyncov_fit(
-        *_args(paths), start=x0, max_iter=max_iter, trans_index=ti, life_index=li, l2=pen
+        *native_args(paths), start=x0, max_iter=max_iter, trans_index=ti, life_index=li, l2=pen
     )
     p = list(out["params"])
     names_all = [*BASE, *coef_names]
     se = out["standard_errors"]
-    return DynamicCovariateFit(
+    fitted = DynamicCovariateFit(
         params=dict(zip(BASE, p[:4], strict=True)),
         coefficient_values=dict(zip(coef_names, p[4:], strict=True)),
         spec=spec,
@@ -362,3 +394,6 @@ def fit_dynamic_covariates(
         n_observations=float(out["n_observations"]),
         message=str(out["message"]),
     )
+    # a bootstrap interval refits on these paths; not persisted
+    fitted.__dict__["_refit"] = Refit(paths, max_iter)
+    return fitted

@@ -24,7 +24,9 @@ model) ``clv_lower``/``clv_upper``: the central 90% interval from the purchase m
 parameter uncertainty — by the delta method on the log-parameters (``interval_method: delta``,
 the default), over ``draws`` (200) draws from their asymptotic normal (``normal``, seeded by
 ``seed``), or refits on resampled customers (``bootstrap``); the spend per purchase is held at
-its estimate. A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
+its estimate, except with time-varying covariates (``covariates: {dynamic: ...}``), whose
+``clv_lower``/``clv_upper`` also carry a fitted Gamma-Gamma's estimation error (and which add
+``expected_purchases_lower``/``_upper``). A model that does not converge, and a Gamma-Gamma fit whose repeat customers' spend
 correlates with their frequency (|Pearson ρ| ≥ 0.3, against its independence assumption), are
 reported as ``warn`` findings (not printed warnings); repeat customers
 with non-positive mean spend (refunds, free orders) are left out of the Gamma-Gamma fit and

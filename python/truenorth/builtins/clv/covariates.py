@@ -100,9 +100,11 @@ def validate(
         ctx.error(
             "covariates: no columns", at=at, expected="transaction: [...] and/or lifetime: [...]"
         )
-    if interval_method not in (None, "delta"):
+    if interval_method not in (None, "delta") and cov.dynamic is None:
+        # time-varying covariates offer draws and bootstrap intervals too
         ctx.error(
-            "prediction intervals with covariates use the delta method only",
+            "prediction intervals with covariates use the delta method only (time-varying "
+            "ones also offer normal and bootstrap)",
             at=("with", "interval_method"),
             expected="interval_method: delta",
         )

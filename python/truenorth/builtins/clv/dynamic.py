@@ -2,8 +2,11 @@
 Pareto/NBD of ``truenorth.clv.covariates_dynamic`` fitted on the rule's transactions and a
 per-customer-per-period table, scored with the table's future periods, and valued with the
 rule's spend model (``truenorth.clv.covariates_dynamic_value``). ``constrain``/``l2`` go to the
-fit; ``interval`` adds delta-method bounds of P(alive), expected purchases and CLV (the purchase
-model's parameter uncertainty; the spend per purchase held at its estimate). With
+fit; ``interval`` adds bounds of P(alive), expected purchases and CLV by ``interval_method``
+(delta, normal draws or bootstrap, with ``draws`` and ``seed``), carrying the purchase model's
+estimation error and, for a Gamma-Gamma spend model with a covariance, the spend model's as an
+independent block (a spend model without one, e.g. built from parameters, is held at its
+estimate). With
 ``attributes:`` as well, each customer's static attributes are repeated on all their periods.
 
 Purchases are floored to the rule's ``period`` (a day by default) before the fit, so purchases
@@ -23,7 +26,7 @@ import truenorth
 from .covariates import DYNAMIC_KIND, CovariateOptions
 from .fitting import convergence, fit_model
 from .options import ClvOptions, parse_horizon, source_of
-from .spend import fit_spend
+from .spend import fit_spend_model
 
 KIND = DYNAMIC_KIND
 
@@ -164,20 +167,38 @@ def evaluate(
     ends = ["", "_lower", "_upper"] if opts.interval is not None else [""]
     columns = [c + end for c in ("p_alive", "expected_purchases") for end in ends]
     spend: Any = 0.0
+    spend_data = None
     if opts.spend:
-        expected = fit_spend(ctx, summary, given.get("spend"), findings)
+        model_s, expected = fit_spend_model(ctx, summary, given.get("spend"), findings)
         spend = summary.select(opts.customer).with_columns(expected)
         columns += ["expected_spend", *("clv" + end for end in ends)]
+        if opts.interval is not None and getattr(model_s, "covariance", None) is not None:
+            # the model itself, so its estimation error reaches the CLV bounds; it reads the
+            # summary's frequency and mean spend (a negative mean as 0, as fit_spend_model)
+            spend_data = summary.select(
+                opts.customer, "frequency", pl.col("monetary_value").clip(lower_bound=0.0)
+            )
+    band: dict[str, Any] = (
+        {
+            "interval": opts.interval,
+            "draws": opts.draws,
+            "seed": opts.seed,
+            "method": opts.interval_method,
+        }
+        if opts.interval is not None
+        else {}
+    )
     try:
         scored = dynamic_lifetime_value(
             model,
             tx,
             table,
-            spend,
+            model_s if spend_data is not None else spend,
             horizon=int(horizon),
             horizon_unit=horizon_unit,
             discount_rate=opts.discount_rate,
-            interval=opts.interval,
+            spend_data=spend_data,
+            **band,
         )
     except ModelInputError as exc:
         raise _data_error(exc, opts, ctx.rule) from exc

@@ -192,7 +192,7 @@ class ClvOptions(truenorth.Options):
         description="delta (the delta method on the log-parameters: a few times the cost of a "
         "point prediction), normal (draws from the asymptotic normal of the log-parameters; "
         "follows skew, ~20x the cost) or bootstrap (refits on resampled customers; needs a "
-        "fitted, not loaded, model)",
+        "fitted, not loaded, model); static covariates: delta only",
     )
     draws: int = Field(200, ge=2, le=100_000, description="parameter draws of the intervals")
     seed: int = Field(0, ge=0, description="seed of the parameter draws")

@@ -21,6 +21,17 @@ def fit_spend(
 ) -> pl.Series:
     """The ``expected_spend`` column, in the summary's row order, of the spend model ``given``
     by a service, loaded from ``spend_model_path`` or fitted on the summary."""
+    return fit_spend_model(ctx, summary, given, findings)[1]
+
+
+def fit_spend_model(
+    ctx: truenorth.RuleContext[ClvOptions],
+    summary: pl.DataFrame,
+    given: Any,
+    findings: list[truenorth.Finding],
+) -> tuple[Any, pl.Series]:
+    """``fit_spend``'s spend model and column (a caller that carries the model's estimation
+    error into CLV bounds needs the model itself)."""
     from truenorth import clv
 
     opts = ctx.rule.options
@@ -67,5 +78,4 @@ def fit_spend(
             "(expected q > 1); check the amount column for outliers or unit mix-ups "
             "(cents vs units), or cap extreme amounts"
         )
-    expected_spend = spend.expected_spend(spend_input).alias("expected_spend")
-    return expected_spend
+    return spend, spend.expected_spend(spend_input).alias("expected_spend")

@@ -9,7 +9,7 @@ use super::super::py::spec;
 use super::super::Spec;
 use super::fit::{fit, free_spec, ll_grad_free};
 use super::pmf::pmf;
-use super::{predict, to_free, DynData};
+use super::{predict, predict_steps, to_free, DynData};
 use crate::arrow_io::f64_values;
 use crate::error::core_err;
 use crate::models::py::fit_dict;
@@ -276,6 +276,38 @@ fn dyncov_predict<'py>(
     Ok(py.detach(|| predict(&params, &d, &future)))
 }
 
+/// P(alive at T) and, per customer, the expected purchases up to each step end of `ends`
+/// (periods after T, non-decreasing), flattened customer-major (n × len(ends)); the future
+/// path as for `dyncov_predict`, covering the last end.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn dyncov_predict_steps<'py>(
+    py: Python<'py>,
+    params: Vec<f64>,
+    frequency: &Bound<'py, PyAny>,
+    recency: &Bound<'py, PyAny>,
+    t: &Bound<'py, PyAny>,
+    offsets: &Bound<'py, PyAny>,
+    dur: &Bound<'py, PyAny>,
+    trans: Vec<Bound<'py, PyAny>>,
+    life: Vec<Bound<'py, PyAny>>,
+    f_offsets: &Bound<'py, PyAny>,
+    f_dur: &Bound<'py, PyAny>,
+    f_trans: Vec<Bound<'py, PyAny>>,
+    f_life: Vec<Bound<'py, PyAny>>,
+    ends: Vec<f64>,
+) -> PyResult<(Vec<f64>, Vec<f64>)> {
+    let d = dyn_data(frequency, recency, t, None, offsets, dur, &trans, &life)?;
+    check_params(&params, d.kt + d.kl)?;
+    if ends.iter().any(|e| !(e.is_finite() && *e >= 0.0)) || ends.windows(2).any(|w| w[1] < w[0]) {
+        return Err(core_err(
+            "step ends must be finite, non-negative and non-decreasing",
+        ));
+    }
+    let future = future_data(&d, f_offsets, f_dur, &f_trans, &f_life)?;
+    Ok(py.detach(|| predict_steps(&params, &d, &future, &ends)))
+}
+
 /// Each customer's path from T on, checked against the calibration data `d`.
 fn future_data(
     d: &DynData,
@@ -330,6 +362,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dyncov_fit, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_log_likelihood, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_predict, m)?)?;
+    m.add_function(wrap_pyfunction!(dyncov_predict_steps, m)?)?;
     m.add_function(wrap_pyfunction!(dyncov_pmf, m)?)?;
     Ok(())
 }
