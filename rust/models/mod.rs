@@ -28,6 +28,7 @@ pub mod newton;
 pub mod objective;
 pub mod optim;
 pub mod pareto_nbd;
+pub mod pareto_nbd_hess;
 pub mod py;
 mod py_intervals;
 pub mod quad;

@@ -56,7 +56,7 @@ fn ln_f<R: Real>(r: R, alpha: R, s: R, beta: R, x: f64, t: f64) -> R {
 /// infinity (1 − z → 0 and the series would need millions of terms per pattern).
 const SERIES_SLOW: f64 = 0.05;
 
-fn series_slow(alpha: f64, beta: f64, t: f64) -> bool {
+pub(crate) fn series_slow(alpha: f64, beta: f64, t: f64) -> bool {
     let (lo, hi) = if alpha < beta {
         (alpha, beta)
     } else {
@@ -307,6 +307,10 @@ impl Likelihood for ParetoNbd {
     }
     fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
         ll_sum([p[0], p[1], p[2], p[3]], d)
+    }
+    /// The exact Hessian (`pareto_nbd_hess`): the fit takes Newton steps.
+    fn ll_hess_log(&self, theta: &[f64], d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        Some(super::pareto_nbd_hess::ll_hess_log(theta, d))
     }
     fn start_values(&self, d: &Data) -> Vec<f64> {
         let (mx, mt) = d.mean_x_t();
