@@ -161,11 +161,20 @@ pub fn fit_or_handover<M: Likelihood>(
     let obj = Obj { m, d, wsum };
     // Near the optimum, where Newton steps converge: from a subsample's optimum on many
     // patterns (see `objective::warm_start`), else by L-BFGS to a loose tolerance.
-    let (theta0, handover) = match start {
-        None if d.len() >= WARM_MIN => {
+    let near = match start {
+        None if d.len() < WARM_MIN => m.newton_start(d, max_iter),
+        _ => None,
+    };
+    let (theta0, handover) = match (start, near) {
+        (None, _) if d.len() >= WARM_MIN => {
             let first = warm_start(m, d, m.start_values(d), max_iter);
             let th = ln(&first);
             (th, Handover { first, lbfgs: None })
+        }
+        // The model's own start; the L-BFGS path would start from the moments.
+        (None, Some(near)) => {
+            let first = m.start_values(d);
+            (ln(&near), Handover { first, lbfgs: None })
         }
         _ => {
             let first = start.map_or_else(|| m.start_values(d), |s| s.to_vec());

@@ -19,7 +19,9 @@ use rayon::prelude::*;
 use super::compress::Data;
 use super::dual::Real;
 use super::jet::Jet;
-use super::pareto_nbd::{log_odds, series_slow};
+use super::model::Likelihood;
+use super::objective::sample_optimum;
+use super::pareto_nbd::{log_odds, series_slow, ParetoNbd};
 
 type J = Jet<4>;
 
@@ -190,6 +192,40 @@ pub fn ll_hess_log(theta: &[f64], d: &Data) -> Hess {
         acc.g.to_vec(),
         acc.h.iter().map(|row| row.to_vec()).collect(),
     )
+}
+
+/// Customers from which the Newton fit starts from a subsample's optimum (below, L-BFGS from
+/// the moments is cheap anyway), and the subsample: every `SUB_STEP`-th customer.
+const SUB_MIN: f64 = 40_000.0;
+const SUB_STEP: f64 = 8.0;
+
+/// Near the optimum, cheaply: the L-BFGS optimum of a systematic sample of every 8th customer
+/// (in the patterns' order, which sorts by frequency first: stratified by it; a pattern of w
+/// customers keeps the multiples of 8 among its customers' ranks), within sampling error of
+/// the full optimum, so the passes over all patterns are the Newton steps from there instead
+/// of an L-BFGS walk of ~30 gradient passes. Every 8th *pattern* with its weight would not do:
+/// the weights are very unequal (a few patterns hold most customers who never bought again),
+/// and such a sample's optimum can be far off. Where Newton fails from there the fit falls
+/// back to the L-BFGS path from the moments: the start never decides the optimum.
+pub fn newton_start(m: &ParetoNbd, d: &Data, max_iter: usize) -> Option<Vec<f64>> {
+    if d.total_weight() < SUB_MIN {
+        return None;
+    }
+    let mut s = Data::default();
+    let mut before = 0.0_f64;
+    for i in 0..d.len() {
+        let after = before + d.w[i];
+        let w = (after / SUB_STEP).floor() - (before / SUB_STEP).floor();
+        before = after;
+        if w > 0.0 {
+            s.x.push(d.x[i]);
+            s.tx.push(d.tx[i]);
+            s.t.push(d.t[i]);
+            s.w.push(w);
+        }
+    }
+    s.index_columns();
+    Some(sample_optimum(m, &s, m.start_values(&s), max_iter))
 }
 
 #[cfg(test)]
