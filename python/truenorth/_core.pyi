@@ -46,6 +46,7 @@ __all__ = [
     "retention_log_likelihood",
     "retention_rate",
     "retention_survival",
+    "row_patterns",
     "simulate_spend",
     "simulate_summary",
     "simulate_transactions",
@@ -363,6 +364,14 @@ def expected_purchases_rows(
 ) -> F64Column:
     """Expected purchases per row over the row's own horizon (``horizon[i]``), the bracket
     once per distinct (frequency, T, horizon)."""
+
+def row_patterns(
+    frequency: _ArrowStreamExportable,
+    recency: _ArrowStreamExportable,
+    t: _ArrowStreamExportable,
+) -> tuple[F64Column, F64Column, F64Column, F64Column]:
+    """The distinct (frequency, recency, T) rows, sorted, and each row's 0-based index into
+    them (as Float64)."""
 
 def conditional_p_purchases(
     model: _PurchaseModelKind,

@@ -13,15 +13,19 @@ pub fn fit_data<M: Likelihood>(
     start: Option<Vec<f64>>,
     max_iter: usize,
 ) -> FitOut {
-    if let Some(out) = super::newton::fit(m, d, start.as_deref(), max_iter) {
-        return out;
-    }
-    let wsum = d.total_weight();
-    let first = match start {
-        Some(s) => s,
-        None => warm_start(m, d, m.start_values(d), max_iter),
+    // A Newton fit that gave up hands over its start and its L-BFGS run from there, which
+    // are the first start and the first leg of the L-BFGS path below: not computed twice.
+    let handover = match super::newton::fit_or_handover(m, d, start.as_deref(), max_iter) {
+        Ok(out) => return out,
+        Err(h) => h,
     };
-    optimise(m, &Obj { m, d, wsum }, first, wsum, d.len(), max_iter)
+    let wsum = d.total_weight();
+    let (first, done) = match (handover, start) {
+        (Some(h), _) => (h.first, h.lbfgs),
+        (None, Some(s)) => (s, None),
+        (None, None) => (warm_start(m, d, m.start_values(d), max_iter), None),
+    };
+    optimise(m, &Obj { m, d, wsum }, first, done, wsum, d.len(), max_iter)
 }
 
 /// The log-likelihood of data held elsewhere (summed over Spark partitions) and its
@@ -98,15 +102,17 @@ pub fn fit_external<M: Likelihood>(
         sample,
         wsum,
     };
-    optimise(m, &obj, first, wsum, n_patterns, max_iter)
+    optimise(m, &obj, first, None, wsum, n_patterns, max_iter)
 }
 
 /// The optimiser and standard errors of a fit from `first`, with the mean negative
-/// log-likelihood `obj`.
+/// log-likelihood `obj`; `done`: the first L-BFGS leg from `first`, if already run.
+#[allow(clippy::too_many_arguments)]
 fn optimise<M: Likelihood, O: optim::Objective>(
     m: &M,
     obj: &O,
     first: Vec<f64>,
+    mut done: Option<optim::OptResult>,
     wsum: f64,
     n_patterns: usize,
     max_iter: usize,
@@ -117,7 +123,10 @@ fn optimise<M: Likelihood, O: optim::Objective>(
     let mut best: Option<optim::OptResult> = None;
     for s in [first, second] {
         let th0: Vec<f64> = s.iter().map(|v| v.max(1e-8).ln()).collect();
-        let res = optim::minimize_hybrid(obj, &th0, gtol, max_iter);
+        let res = match done.take() {
+            Some(leg) => optim::hybrid_after_lbfgs(obj, leg, gtol, max_iter),
+            None => optim::minimize_hybrid(obj, &th0, gtol, max_iter),
+        };
         let better = match &best {
             None => true,
             Some(b) => res.f.is_finite() && (!b.f.is_finite() || res.f < b.f - 1e-12),

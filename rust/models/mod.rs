@@ -31,8 +31,10 @@ pub mod newton;
 pub mod objective;
 pub mod optim;
 pub mod pareto_nbd;
+pub mod pareto_nbd_hess;
 pub mod py;
 mod py_intervals;
+mod py_patterns;
 pub mod quad;
 pub mod quad_vec;
 pub mod rng;
@@ -66,13 +68,14 @@ pub fn model_for(kind: &str) -> PyResult<&'static dyn Kernels> {
 }
 
 /// Adds the models' Python functions to the module: the point kernels (`py`), the covariate
-/// models (`covariates::py`) and the interval kernels (`py_intervals`), which build on `py`'s
-/// column helpers.
+/// models (`covariates::py`), the interval kernels (`py_intervals`), which build on `py`'s
+/// column helpers, and the summary's distinct rows (`py_patterns`).
 pub fn register(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     py::register(m)?;
     covariates::py::register(m)?;
     covariates::dynamic::py::register(m)?;
-    py_intervals::register(m)
+    py_intervals::register(m)?;
+    py_patterns::register(m)
 }
 
 #[cfg(test)]

@@ -100,6 +100,13 @@ pub trait Likelihood: Sync {
     fn ll_hess_log(&self, _theta: &[f64], _d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
         None
     }
+    /// Where the Newton fit (`newton.rs`) starts without a given start on fewer patterns than
+    /// its subsample start needs: natural-scale parameters near the optimum, for a model whose
+    /// L-BFGS walk there from `start_values` costs more than the Newton steps after it. None
+    /// (the default): that walk.
+    fn newton_start(&self, _d: &Data, _max_iter: usize) -> Option<Vec<f64>> {
+        None
+    }
     /// Start values from simple moments of the data.
     fn start_values(&self, d: &Data) -> Vec<f64>;
     /// A second start, tried when the fit from the first does not converge.

@@ -11,7 +11,7 @@
 use super::compress::Data;
 use super::model::Likelihood;
 use super::objective::{warm_start, FitOut, Obj, WARM_MIN};
-use super::optim::{minimize, spd_inverse};
+use super::optim::{minimize, spd_inverse, OptResult};
 
 /// Newton steps before handing back to `fit.rs` (2–4 are typical from where they start).
 const MAX_STEPS: usize = 20;
@@ -124,6 +124,15 @@ fn newton<M: Likelihood>(m: &M, d: &Data, theta: Vec<f64>, gtol: f64) -> Option<
     None
 }
 
+/// What a Newton fit that gave up leaves to `fit::fit_data`'s L-BFGS path: the start it
+/// took (natural scale: `fit_data`'s own first start) and, when it ran L-BFGS from there to
+/// the loose tolerance first, that run, which is the first leg of `fit_data`'s
+/// `optim::minimize_hybrid` from the same start (so the fallback does not repeat it).
+pub struct Handover {
+    pub first: Vec<f64>,
+    pub lbfgs: Option<OptResult>,
+}
+
 /// The fit of `fit::fit_data` by Newton steps, or None (no analytic Hessian, or not sure).
 pub fn fit<M: Likelihood>(
     m: &M,
@@ -131,24 +140,63 @@ pub fn fit<M: Likelihood>(
     start: Option<&[f64]>,
     max_iter: usize,
 ) -> Option<FitOut> {
+    fit_or_handover(m, d, start, max_iter).ok()
+}
+
+/// [`fit`], or where it is not sure what it computed on the way (None: nothing).
+pub fn fit_or_handover<M: Likelihood>(
+    m: &M,
+    d: &Data,
+    start: Option<&[f64]>,
+    max_iter: usize,
+) -> Result<FitOut, Option<Handover>> {
     let wsum = d.total_weight();
     let ln = |p: &[f64]| -> Vec<f64> { p.iter().map(|v| v.max(1e-8).ln()).collect() };
     // Does the model have a Hessian at all? (Asked on one row: nothing else is spent.)
-    m.ll_hess_log(&vec![0.0; m.n_params()], &Data::row(1.0, 0.5, 1.0))?;
+    if m.ll_hess_log(&vec![0.0; m.n_params()], &Data::row(1.0, 0.5, 1.0))
+        .is_none()
+    {
+        return Err(None);
+    }
     let obj = Obj { m, d, wsum };
     // Near the optimum, where Newton steps converge: from a subsample's optimum on many
     // patterns (see `objective::warm_start`), else by L-BFGS to a loose tolerance.
-    let theta0 = match start {
-        None if d.len() >= WARM_MIN => ln(&warm_start(m, d, m.start_values(d), max_iter)),
+    let near = match start {
+        None if d.len() < WARM_MIN => m.newton_start(d, max_iter),
+        _ => None,
+    };
+    let (theta0, handover) = match (start, near) {
+        (None, _) if d.len() >= WARM_MIN => {
+            let first = warm_start(m, d, m.start_values(d), max_iter);
+            let th = ln(&first);
+            (th, Handover { first, lbfgs: None })
+        }
+        // The model's own start; the L-BFGS path would start from the moments.
+        (None, Some(near)) => {
+            let first = m.start_values(d);
+            (ln(&near), Handover { first, lbfgs: None })
+        }
         _ => {
-            let th = ln(&start.map_or_else(|| m.start_values(d), |s| s.to_vec()));
-            let res = minimize(&obj, &th, GTOL_LOOSE, max_iter);
-            if res.stopped || !res.f.is_finite() {
-                return None;
+            let first = start.map_or_else(|| m.start_values(d), |s| s.to_vec());
+            let res = minimize(&obj, &ln(&first), GTOL_LOOSE, max_iter);
+            let th = res.x.clone();
+            let stop = res.stopped || !res.f.is_finite();
+            let handover = Handover {
+                first,
+                lbfgs: Some(res),
+            };
+            if stop {
+                return Err(Some(handover));
             }
-            res.x
+            (th, handover)
         }
     };
+    from_near(m, d, theta0, max_iter).ok_or(Some(handover))
+}
+
+/// Newton steps from `theta0` near the optimum to the fit with its standard errors, or None.
+fn from_near<M: Likelihood>(m: &M, d: &Data, theta0: Vec<f64>, max_iter: usize) -> Option<FitOut> {
+    let wsum = d.total_weight();
     let o = newton(m, d, theta0, GTOL)?;
     if o.steps > max_iter {
         return None;

@@ -84,7 +84,22 @@ pub fn minimize<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -
 /// hits the floating-point floor of the objective), then L-BFGS again if Newton could not
 /// finish (Hessian not positive definite).
 pub fn minimize_hybrid<O: Objective>(obj: &O, x0: &[f64], gtol: f64, max_iter: usize) -> OptResult {
-    let mut res = lbfgs(obj, x0, gtol.max(1e-6), max_iter);
+    hybrid_after_lbfgs(
+        obj,
+        lbfgs(obj, x0, gtol.max(1e-6), max_iter),
+        gtol,
+        max_iter,
+    )
+}
+
+/// [`minimize_hybrid`] after its first leg, `res` = `minimize(obj, x0, gtol.max(1e-6),
+/// max_iter)` (run by a caller that tried something else from there first).
+pub fn hybrid_after_lbfgs<O: Objective>(
+    obj: &O,
+    mut res: OptResult,
+    gtol: f64,
+    max_iter: usize,
+) -> OptResult {
     if !res.f.is_finite() || res.stopped {
         return res;
     }

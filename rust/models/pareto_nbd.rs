@@ -253,6 +253,13 @@ impl Likelihood for ParetoNbd {
     fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
         ll_sum([p[0], p[1], p[2], p[3]], d)
     }
+    /// The exact Hessian (`pareto_nbd_hess`): the fit takes Newton steps.
+    fn ll_hess_log(&self, theta: &[f64], d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        Some(super::pareto_nbd_hess::ll_hess_log(theta, d))
+    }
+    fn newton_start(&self, d: &Data, max_iter: usize) -> Option<Vec<f64>> {
+        super::pareto_nbd_hess::newton_start(self, d, max_iter)
+    }
     fn start_values(&self, d: &Data) -> Vec<f64> {
         let (mx, mt) = d.mean_x_t();
         vec![1.0, mt / mx, 1.0, mt]

@@ -85,6 +85,32 @@ def test_comparison_figures(bt):
     assert bt.parameters["std_error"].is_finite().all()
 
 
+def test_predictions_per_distinct_history_are_the_per_customer_ones(bt):
+    """With one holdout length for everyone the backtest predicts once per distinct
+    (x, t_x, T) and ranks the distinct histories: the very figures of predicting and ranking
+    every customer."""
+    from truenorth.clv._holdout import holdout_predictions
+    from truenorth.clv._input import rfm_columns
+    from truenorth.clv.diagnostics import _gains
+
+    s = bt.summary
+    models = {k: m for k, m in bt.models.items() if k != "gamma_gamma"}
+    h = holdout_predictions(models, s, *rfm_columns(s), "duration_holdout")
+    assert h.customers is not None and h.by_pattern is not None
+    assert h.customers.sum() == s.height and h.customers.len() < s.height
+    actual = s["frequency_holdout"].cast(pl.Float64)
+    a_by_pattern = h.actual_by_pattern(actual)
+    for k, m in models.items():
+        per_customer = m.expected_purchases(s, "duration_holdout")
+        assert h.predicted[k].equals(per_customer)
+        assert _gains(h.by_pattern[k], a_by_pattern, h.customers) == _gains(per_customer, actual)
+    # a horizon per customer that differs: per customer, as before
+    varied = s.with_columns(h=pl.col("duration_holdout") + pl.int_range(pl.len()) % 3)
+    h = holdout_predictions(models, varied, *rfm_columns(varied), "h")
+    assert h.pattern is None
+    assert h.predicted["bg_nbd"].equals(bt.models["bg_nbd"].expected_purchases(varied, "h"))
+
+
 def test_top_decile_and_gini_by_hand():
     s = pl.DataFrame({"frequency": [0] * 10, "recency": [0.0] * 10, "T": [10.0] * 10}).with_columns(
         frequency_holdout=pl.Series([5, 0, 0, 0, 0, 0, 0, 0, 0, 0])

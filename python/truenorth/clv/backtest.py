@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from .._core import CoreError
+from ._holdout import holdout_predictions
 from ._input import ModelInputError, numeric_column, rfm_columns
 from ._model import _SpendModel
 from ._purchase import _PurchaseModel
@@ -193,11 +194,10 @@ def backtest(
             "no candidate model could be fitted: "
             + "; ".join(f"{r['model']}: {r['error']}" for r in rows)
         )
-    x, _, _ = rfm_columns(summary)
+    x, tx, t = rfm_columns(summary)
     actual = numeric_column(summary, "frequency_holdout")
-    horizon = summary["duration_holdout"]
-    predicted = {kind: m.expected_purchases(summary, horizon) for kind, m in fitted.items()}
-    accuracy = _accuracy(actual, predicted)
+    holdout = holdout_predictions(fitted, summary, x, tx, t, "duration_holdout")
+    accuracy = _accuracy(actual, holdout)
     frequency = frequency_table(fitted, summary, max_count=k)
     chi = frequency.group_by("model", maintain_order=True).agg(
         pl.col("chi_square", "chi_square_dof", "chi_square_p").first()
@@ -230,7 +230,7 @@ def backtest(
             calibration_end=calibration_end,
             cohort=_cohort(summary, customer),
         ),
-        conditional=_conditional(x, actual, predicted, k),
+        conditional=_conditional(x, actual, holdout.predicted, k),
         frequency=frequency,
         spend=spend_table,
         spend_error=spend_error,

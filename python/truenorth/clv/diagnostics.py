@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from ._holdout import Holdout, holdout_predictions
 from ._input import ModelInputError, as_frame, numeric_column, rfm_columns, time_unit_days
 from ._purchase import _PurchaseModel
 from ._stats import chi_square_sf
@@ -212,9 +213,9 @@ def conditional_expectations(
     named = _named(models)
     k = _check_max_count(max_count)
     df = as_frame(summary)
-    x, _, _ = rfm_columns(df)
+    x, tx, t = rfm_columns(df)
     actual = numeric_column(df, holdout)
-    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
+    predicted = holdout_predictions(named, df, x, tx, t, horizon).predicted
     return _conditional(x, actual, predicted, k)
 
 
@@ -278,18 +279,23 @@ def holdout_accuracy(
     """
     named = _named(models)
     df = as_frame(summary)
-    rfm_columns(df)
+    x, tx, t = rfm_columns(df)
     actual = numeric_column(df, holdout)
-    predicted = {name: m.expected_purchases(df, horizon) for name, m in named.items()}
-    return _accuracy(actual, predicted)
+    return _accuracy(actual, holdout_predictions(named, df, x, tx, t, horizon))
 
 
-def _accuracy(actual: pl.Series, predicted: dict[str, pl.Series]) -> pl.DataFrame:
+def _accuracy(actual: pl.Series, holdout: Holdout) -> pl.DataFrame:
     perfect = _gains(actual, actual)
+    # With the distinct histories: each model ranks those (all customers of one history tie)
+    # with their customers and holdout purchases, summed once for every model.
+    a_by_pattern = holdout.actual_by_pattern(actual)
     rows = []
-    for name, pred in predicted.items():
+    for name, pred in holdout.predicted.items():
         err = pred - actual
-        found = _gains(pred, actual)
+        if a_by_pattern is not None and holdout.by_pattern is not None:
+            found = _gains(holdout.by_pattern[name], a_by_pattern, holdout.customers)
+        else:
+            found = _gains(pred, actual)
         rows.append(
             {
                 "model": name,
@@ -312,13 +318,18 @@ def _accuracy(actual: pl.Series, predicted: dict[str, pl.Series]) -> pl.DataFram
     return pl.DataFrame(rows, schema_overrides={"customers": pl.Int64})
 
 
-def _gains(score: pl.Series, actual: pl.Series) -> tuple[float | None, float | None]:
+def _gains(
+    score: pl.Series, actual: pl.Series, customers: pl.Series | None = None
+) -> tuple[float | None, float | None]:
     """(top-decile share, gini) of ``actual`` when customers are taken by ``score``, high
-    first; tied scores form one group that is taken proportionally."""
+    first; tied scores form one group that is taken proportionally. With ``customers``, each
+    row stands for that many customers and ``actual`` is their total (the groups' counts and
+    totals are then the same sums, of whole numbers for purchase counts: the same figures)."""
+    n = pl.len() if customers is None else pl.col("n").sum()
     groups = (
-        pl.DataFrame({"s": score, "a": actual})
+        pl.DataFrame({"s": score, "a": actual, **({} if customers is None else {"n": customers})})
         .group_by("s")
-        .agg(pl.len().alias("n"), pl.col("a").sum())
+        .agg(n.alias("n"), pl.col("a").sum())
         .sort("s", descending=True)
     )
     total_n, total_a = float(groups["n"].sum()), float(groups["a"].sum())
