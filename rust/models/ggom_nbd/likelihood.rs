@@ -53,8 +53,13 @@ pub fn ll_sum<R: Real>(p: [R; 5], d: &Data) -> R {
 
 /// `ll_sum` on the grid of `d`.
 fn ll_sum_on<R: Real>(p: [R; 5], d: &Data, grids: &Grids) -> R {
+    ll_sum_life(p, Life::of(p), d, grids)
+}
+
+/// Σ_i w_i ln L_i with the lifetime `life` (r and α from `p`), on the grid of `d`.
+fn ll_sum_life<R: Real>(p: [R; 5], life: Life<R>, d: &Data, grids: &Grids) -> R {
     let [r, alpha, ..] = p;
-    let tables = grid_tables(p, grids);
+    let tables = grid_tables(p, life, grids);
     let base = r * alpha.ln() - r.lgamma();
     grids
         .groups
@@ -66,7 +71,7 @@ fn ll_sum_on<R: Real>(p: [R; 5], d: &Data, grids: &Grids) -> R {
             for (k, &i) in grp.rows.iter().enumerate() {
                 let w = d.w[i];
                 wsum += w;
-                let term = match tab.terms(p, grp, k, d.t[i]) {
+                let term = match tab.terms(p, life, grp, k, d.t[i]) {
                     (alive, Some(dead)) => alive.logaddexp(dead),
                     (alive, None) => alive,
                 };
@@ -80,6 +85,90 @@ fn ll_sum_on<R: Real>(p: [R; 5], d: &Data, grids: &Grids) -> R {
         .fold(R::cst(0.0), |a, b| a + b)
 }
 
+/// Σ_i w_i ln L_i at `q` = (r, α, s, β_P) and b, with β = b·β_P (`Life::ridge`): the same
+/// likelihood as `ll_sum`, in coordinates where b = 0 is Pareto/NBD with β_P (and b may be
+/// exactly 0). `b` None: b = 0 and not differentiated (the limit's own fit), which skips
+/// its terms.
+pub(super) fn ll_sum_ridge<R: Real>(q: [R; 4], b: Option<R>, d: &Data) -> R {
+    let [r, alpha, s, beta_p] = q;
+    let p = [r, alpha, b.unwrap_or(R::cst(0.0)), s, beta_p];
+    ll_sum_life(p, Life::ridge(b, s, beta_p), d, &cached_grids(d))
+}
+
+/// expm1(b·y)/b, smooth through b = 0 (where it is y) with its derivatives in b.
+fn em1_over<R: Real>(b: R, y: f64) -> R {
+    let z = b.val() * y;
+    if z.abs() < 1e-3 {
+        // y Σ (by)^k/(k+1)!, to (by)^4: the next term is below 1e-18 relative
+        let bz = b * y;
+        ((((bz * (1.0 / 120.0) + 1.0 / 24.0) * bz + 1.0 / 6.0) * bz + 0.5) * bz + 1.0) * y
+    } else {
+        (b * y).exp_m1() / b
+    }
+}
+
+/// The lifetime part of the likelihood, in one of two parametrisations of (b, s, β):
+/// ln S(y) = s (c − l(y)) and the hazard f/S = e^{k + by − l(y)}, with
+/// - `of` (the model's own): l = ln(β + e^{by} − 1), c = ln β, k = ln(bs);
+/// - `ridge` (β = b·β_P): l = ln(β_P + expm1(by)/b), c = ln β_P, k = ln s, which stays
+///   finite at b = 0, where it is Pareto/NBD's (β_P/(β_P + y))^s with hazard s/(β_P + y).
+#[derive(Clone, Copy)]
+pub(super) struct Life<R> {
+    b: R,
+    s: R,
+    beta: R,
+    c: R,
+    k: R,
+    ridge: bool,
+    /// b = 0, a constant: l = ln(β_P + y), and no b·y in the hazard
+    b_zero: bool,
+}
+
+impl<R: Real> Life<R> {
+    fn of(p: [R; 5]) -> Self {
+        let [_, _, b, s, beta] = p;
+        Life {
+            b,
+            s,
+            beta,
+            c: beta.ln(),
+            k: b.ln() + s.ln(),
+            ridge: false,
+            b_zero: false,
+        }
+    }
+    fn ridge(b: Option<R>, s: R, beta_p: R) -> Self {
+        Life {
+            b: b.unwrap_or(R::cst(0.0)),
+            s,
+            beta: beta_p,
+            c: beta_p.ln(),
+            k: s.ln(),
+            ridge: true,
+            b_zero: b.is_none(),
+        }
+    }
+    #[inline]
+    fn l(&self, y: f64) -> R {
+        if self.b_zero {
+            (self.beta + y).ln()
+        } else if self.ridge {
+            (self.beta + em1_over(self.b, y)).ln()
+        } else {
+            ln_beta_exp(self.beta, self.b * y)
+        }
+    }
+    /// ln of the hazard f/S at y, given l(y).
+    #[inline]
+    fn ln_hazard(&self, y: f64, l: R) -> R {
+        if self.b_zero {
+            self.k - l
+        } else {
+            self.k + self.b * y - l
+        }
+    }
+}
+
 /// P(alive at T) of every row, through the grid of `ll_sum` (one short integral per distinct
 /// (x, time) instead of one per row).
 pub fn p_alive_rows(p: [f64; 5], x: &[f64], tx: &[f64], t: &[f64]) -> Vec<f64> {
@@ -91,7 +180,8 @@ pub fn p_alive_rows(p: [f64; 5], x: &[f64], tx: &[f64], t: &[f64]) -> Vec<f64> {
         ..Default::default()
     };
     let grids = Grids::new(&d);
-    let tables = grid_tables(p, &grids);
+    let life = Life::of(p);
+    let tables = grid_tables(p, life, &grids);
     let per_group: Vec<Vec<(usize, f64)>> = grids
         .groups
         .par_iter()
@@ -99,7 +189,7 @@ pub fn p_alive_rows(p: [f64; 5], x: &[f64], tx: &[f64], t: &[f64]) -> Vec<f64> {
         .map(|(grp, tab)| {
             let rows = grp.rows.iter().enumerate();
             // P(alive) = g(T)S(T) / (P(T) + G(t_x)); P(T) is g(T)S(T) only at the grid's end.
-            rows.map(|(k, &i)| match tab.terms(p, grp, k, t[i]) {
+            rows.map(|(k, &i)| match tab.terms(p, life, grp, k, t[i]) {
                 (a, Some(dead)) => {
                     let it = grp.at[k].1 as usize;
                     (i, (tab.ln_at[it] - a.logaddexp(dead)).exp().min(1.0))
@@ -127,10 +217,10 @@ struct Table<R> {
 impl<R: Real> Table<R> {
     /// ln P(T) and ln G(t_x) of row `k` of the group, whose sum is the row's bracket (G None
     /// when t_x >= T: then the first is ln g(T)S(T)).
-    fn terms(&self, p: [R; 5], grp: &Group, k: usize, t: f64) -> (R, Option<R>) {
+    fn terms(&self, p: [R; 5], life: Life<R>, grp: &Group, k: usize, t: f64) -> (R, Option<R>) {
         let (itx, it) = grp.at[k];
         if itx == u32::MAX {
-            return (ln_gs(p, grp.x, t), None);
+            return (ln_gs(p, life, grp.x, t), None);
         }
         let (itx, it) = (itx as usize, it as usize);
         let alive = self.ln_at[it] + self.ln_hp[it];
@@ -139,16 +229,16 @@ impl<R: Real> Table<R> {
     }
 }
 
-/// ln(g(y)S(y)) = −(r+x) ln(α+y) + s (ln β − ln(β + e^{by} − 1)).
-fn ln_gs<R: Real>(p: [R; 5], x: f64, y: f64) -> R {
-    let [r, alpha, b, s, beta] = p;
-    -(r + x) * (alpha + y).ln() + s * (beta.ln() - ln_beta_exp(beta, b * y))
+/// ln(g(y)S(y)) = −(r+x) ln(α+y) + ln S(y) (see `Life`).
+fn ln_gs<R: Real>(p: [R; 5], life: Life<R>, x: f64, y: f64) -> R {
+    let [r, alpha, ..] = p;
+    -(r + x) * (alpha + y).ln() + life.s * (life.c - life.l(y))
 }
 
-fn grid_tables<R: Real>(p: [R; 5], grids: &Grids) -> Vec<Table<R>> {
-    let [r, alpha, b, s, beta] = p;
-    let ln_bs = b.ln() + s.ln();
-    let lbe = |y: f64| ln_beta_exp(beta, b * y);
+fn grid_tables<R: Real>(p: [R; 5], life: Life<R>, grids: &Grids) -> Vec<Table<R>> {
+    let [r, alpha, ..] = p;
+    let s = life.s;
+    let lbe = |y: f64| life.l(y);
     let ivs: Vec<[R; 2]> = grids
         .intervals
         .par_iter()
@@ -161,10 +251,10 @@ fn grid_tables<R: Real>(p: [R; 5], grids: &Grids) -> Vec<Table<R>> {
                 let l = lbe(y);
                 // g(y)S(y) / g(lo)S(lo), times the hazard f/S and times (r+x)/(α+y)
                 let q = (-s * (l - l_lo) - rx * (inv_lo * (y - lo)).ln_1p()).exp();
-                [q * (ln_bs + b * y - l).exp(), q * rx / (alpha + y)]
+                [q * life.ln_hazard(y, l).exp(), q * rx / (alpha + y)]
             };
             // g·S falls off from lo at the rate (r+x)/(α+lo) + the hazard at lo
-            let hazard = (ln_bs + b * lo - l_lo).exp().val();
+            let hazard = life.ln_hazard(lo, l_lo).exp().val();
             let first = 2.0 / (rx.val() / (alpha.val() + lo) + hazard);
             integrate_pair(&h, lo, hi, first, LL_REL)
         })
@@ -181,10 +271,10 @@ fn grid_tables<R: Real>(p: [R; 5], grids: &Grids) -> Vec<Table<R>> {
             };
             if m > 0 {
                 let (mut hg, mut hp) = (R::cst(0.0), R::cst(1.0));
-                tab.ln_at[m - 1] = ln_gs(p, grp.x, grp.grid[m - 1]);
+                tab.ln_at[m - 1] = ln_gs(p, life, grp.x, grp.grid[m - 1]);
                 for j in (0..m - 1).rev() {
                     let [a, c] = ivs[grp.first_interval + j];
-                    tab.ln_at[j] = ln_gs(p, grp.x, grp.grid[j]);
+                    tab.ln_at[j] = ln_gs(p, life, grp.x, grp.grid[j]);
                     let rho = (tab.ln_at[j + 1] - tab.ln_at[j]).exp();
                     hg = a + rho * hg;
                     hp = c + rho * hp;

@@ -18,11 +18,12 @@
 //!
 //! Files: `likelihood.rs` (the log-likelihood on a grid of each frequency's distinct times, and
 //! P(alive) from the same tables), `grid.rs` (that grid, cached per data set), `predict.rs`
-//! (expectations, PMF, the posterior); this file holds the trait implementations that connect
-//! them to the kernels, and simulation.
+//! (expectations, PMF, the posterior), `limit.rs` (the fit at the Pareto/NBD limit b → 0);
+//! this file holds the trait implementations that connect them to the kernels, and simulation.
 
 mod grid;
 mod likelihood;
+mod limit;
 mod predict;
 
 pub use likelihood::{ll_row, ll_sum, p_alive, p_alive_rows};
@@ -31,7 +32,7 @@ pub use predict::{p_purchases, posterior, uncond_expected};
 use super::compress::Data;
 use super::dual::{Dual, Real};
 use super::limits;
-use super::model::{BtydModel, ConditionalPmf, Likelihood};
+use super::model::{BtydModel, ConditionalPmf, Likelihood, LimitOptimum};
 use super::quad::integrate;
 use super::simulate::{Purchases, Rng};
 
@@ -69,6 +70,11 @@ impl Likelihood for GGomNbd {
     fn start_values(&self, d: &Data) -> Vec<f64> {
         let (mx, mt) = d.mean_x_t();
         vec![1.0, mt / mx, 1.0 / mt, 1.0, 1.0]
+    }
+    /// The Pareto/NBD limit b → 0 when the maximum is there (`limit.rs`).
+    fn limit_fit(&self, d: &Data, start: Option<&[f64]>, max_iter: usize) -> Option<LimitOptimum> {
+        let from = start.map_or_else(|| self.start_values(d), |s| s.to_vec());
+        limit::limit_fit(d, &from, start.is_some(), max_iter)
     }
     fn boundary(&self, p: &[f64], d: &Data) -> Option<String> {
         let t_max = d.t.iter().fold(0.0, |m: f64, &t| m.max(t));
