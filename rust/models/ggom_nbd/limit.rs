@@ -29,9 +29,9 @@ const GTOL: f64 = 1e-9;
 /// sampling error of the full data's anyway, or on small data).
 const GTOL_LOOSE: f64 = 1e-5;
 /// L-BFGS iterations before the limit is given up (~20 are typical).
-const MAX_LOOSE: usize = 200;
-/// |ln θ| beyond which a parameter of the limit runs away (e^15 ≈ 3e6).
-const RUNAWAY: f64 = 15.0;
+const MAX_LOOSE: usize = 100;
+/// |ln θ| beyond which a parameter of the limit runs away (e^10 ≈ 2e4).
+const RUNAWAY: f64 = 10.0;
 /// Newton steps on the full data (3–4 are typical from the subsample's optimum).
 const MAX_NEWTON: usize = 20;
 /// b·(longest T) of the reported point: predictions there equal the limit's to about this
@@ -109,6 +109,12 @@ fn slope(d: &Data, phi: &[f64]) -> f64 {
     -ll.d[0] / d.total_weight()
 }
 
+/// The natural-scale start as duals in the log-parameters (the gradient is in ln θ).
+fn start5(start: &[f64]) -> Option<[Dual<5>; 5]> {
+    let p = <[f64; 5]>::try_from(start).ok()?;
+    Some(std::array::from_fn(|i| Dual::var(p[i].ln(), i).exp()))
+}
+
 /// The fit at the limit from natural-scale `start` (r, α, b, s, β), or None when the
 /// optimum is not there (or the limit fit fails): the caller then fits as usual.
 pub(super) fn limit_fit(
@@ -121,6 +127,13 @@ pub(super) fn limit_fit(
     let [r, alpha, b, s, beta] = <[f64; 5]>::try_from(start).ok()?;
     // A start of the caller's far from the limit (a refit of an interior optimum): no detour.
     if explicit && b * t_max > 1e-6 {
+        return None;
+    }
+    // Ageing in the data shows at the start already: the likelihood rises with b there.
+    // (Also a guard: fitted without ageing, such data can drive the limit's parameters to
+    // extremes where each evaluation's quadrature is costly.)
+    let start_grad = ll_sum(start5(start)?, d);
+    if start_grad.d[2] > 0.0 {
         return None;
     }
     let phi0: Vec<f64> = [r, alpha, s, beta / b]
