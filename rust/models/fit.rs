@@ -2,7 +2,7 @@
 //! starts, L-BFGS polished by Newton steps, standard errors from the Hessian.
 
 use super::compress::Data;
-use super::model::Likelihood;
+use super::model::{Likelihood, LimitOptimum};
 pub use super::objective::FitOut;
 use super::objective::{sample_optimum, warm_start, Obj};
 use super::optim;
@@ -13,6 +13,12 @@ pub fn fit_data<M: Likelihood>(
     start: Option<Vec<f64>>,
     max_iter: usize,
 ) -> FitOut {
+    if let Some(out) = m
+        .limit_fit(d, start.as_deref(), max_iter)
+        .and_then(|o| limit_out(o, d))
+    {
+        return out;
+    }
     // A Newton fit that gave up hands over its start and its L-BFGS run from there, which
     // are the first start and the first leg of the L-BFGS path below: not computed twice.
     let handover = match super::newton::fit_or_handover(m, d, start.as_deref(), max_iter) {
@@ -26,6 +32,34 @@ pub fn fit_data<M: Likelihood>(
         (None, None) => (warm_start(m, d, m.start_values(d), max_iter), None),
     };
     optimise(m, &Obj { m, d, wsum }, first, done, wsum, d.len(), max_iter)
+}
+
+/// The fit record of a limit optimum; None without a positive-definite Hessian there.
+fn limit_out(o: LimitOptimum, d: &Data) -> Option<FitOut> {
+    let c = optim::spd_inverse(&o.hess_log)?;
+    let n = o.params.len();
+    // delta method: se(θ) = θ · se(ln θ)
+    let cov: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| c[i][j] * o.params[i] * o.params[j])
+                .collect()
+        })
+        .collect();
+    let se = (0..n).map(|i| cov[i][i].sqrt()).collect();
+    Some(FitOut {
+        ll: o.ll,
+        converged: true,
+        message: o.message,
+        iterations: o.iterations,
+        grad_norm: o.grad_norm,
+        boundary: None,
+        params: o.params,
+        se: Some(se),
+        cov: Some(cov),
+        n_patterns: d.len(),
+        n_obs: d.total_weight(),
+    })
 }
 
 /// The log-likelihood of data held elsewhere (summed over Spark partitions) and its

@@ -105,16 +105,32 @@ impl<const N: usize> AddAssign for Jet<N> {
 impl<const N: usize> Neg for Jet<N> {
     type Output = Self;
     #[inline]
-    fn neg(self) -> Self {
-        self * -1.0
+    fn neg(mut self) -> Self {
+        // element by element (the values of `self * -1.0`, without its chain rule's products)
+        self.v = -self.v;
+        for i in 0..N {
+            self.g[i] = -self.g[i];
+            for j in 0..N {
+                self.h[i][j] = -self.h[i][j];
+            }
+        }
+        self
     }
 }
 
 impl<const N: usize> Sub for Jet<N> {
     type Output = Self;
     #[inline]
-    fn sub(self, o: Self) -> Self {
-        self + (-o)
+    fn sub(mut self, o: Self) -> Self {
+        // element by element: the values of `self + (-o)` in one pass
+        self.v -= o.v;
+        for i in 0..N {
+            self.g[i] -= o.g[i];
+            for j in 0..N {
+                self.h[i][j] -= o.h[i][j];
+            }
+        }
+        self
     }
 }
 
@@ -167,8 +183,16 @@ impl<const N: usize> Sub<f64> for Jet<N> {
 impl<const N: usize> Mul<f64> for Jet<N> {
     type Output = Self;
     #[inline]
-    fn mul(self, o: f64) -> Self {
-        self.chain(self.v * o, o, 0.0)
+    fn mul(mut self, o: f64) -> Self {
+        // a scaling: the chain rule with f'' = 0, without its zero products
+        self.v *= o;
+        for i in 0..N {
+            self.g[i] *= o;
+            for j in 0..N {
+                self.h[i][j] *= o;
+            }
+        }
+        self
     }
 }
 

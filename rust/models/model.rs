@@ -113,12 +113,36 @@ pub trait Likelihood: Sync {
     fn second_start(&self, first: &[f64]) -> Vec<f64> {
         vec![1.1; first.len()]
     }
+    /// The fit when its maximum is a limit model the model can fit directly (GGom/NBD's
+    /// Pareto/NBD limit), from `start` (the caller's, or None) in at most `max_iter`
+    /// iterations; None (the default): the maximum is not there, fit as usual.
+    fn limit_fit(
+        &self,
+        _d: &Data,
+        _start: Option<&[f64]>,
+        _max_iter: usize,
+    ) -> Option<LimitOptimum> {
+        None
+    }
     /// Some(diagnosis) when natural-scale parameters `p` have run so far towards a boundary
     /// of the parameter space that the fit should stop there (the likelihood keeps rising
     /// along a ridge to infinity); the text names the parameters and what the limit means.
     fn boundary(&self, _p: &[f64], _d: &Data) -> Option<String> {
         None
     }
+}
+
+/// An optimum a model found by its own means at a limit of its parameter space
+/// (`Likelihood::limit_fit`): natural-scale parameters, the log-likelihood there, the Hessian
+/// of the total negative log-likelihood in the log-parameters (for the standard errors), the
+/// largest |gradient| of the mean log-likelihood, iterations and what the limit is.
+pub struct LimitOptimum {
+    pub params: Vec<f64>,
+    pub ll: f64,
+    pub hess_log: Vec<Vec<f64>>,
+    pub grad_norm: f64,
+    pub iterations: usize,
+    pub message: String,
 }
 
 /// How P(X(T, T+t] = n | x, t_x, T) is computed, if at all.

@@ -69,8 +69,17 @@ pub(super) fn warm_start<M: Likelihood>(
     start: Vec<f64>,
     max_iter: usize,
 ) -> Vec<f64> {
+    match subsample(d) {
+        Some(s) => sample_optimum(m, &s, start, max_iter),
+        None => start,
+    }
+}
+
+/// The systematic subsample of `warm_start` (every k-th pattern, about `WARM_SUB` of them), or
+/// None below `WARM_MIN` patterns.
+pub(super) fn subsample(d: &Data) -> Option<Data> {
     if d.len() < WARM_MIN {
-        return start;
+        return None;
     }
     let step = d.len() / WARM_SUB;
     let mut s = Data::default();
@@ -81,7 +90,7 @@ pub(super) fn warm_start<M: Likelihood>(
         s.w.push(d.w[i]);
     }
     s.index_columns();
-    sample_optimum(m, &s, start, max_iter)
+    Some(s)
 }
 
 /// The optimum on the sample `s` (a start for the fit on the full data), or `start` when

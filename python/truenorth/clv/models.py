@@ -180,8 +180,10 @@ class GammaGompertzNBD(_ResidualValue):
     Poisson purchases at a Gamma(r, alpha) rate while alive; a Gompertz lifetime whose
     hazard η·b·e^{bt} grows (b > 0) with age, η ~ Gamma(s, beta), so S(t) = (beta / (beta +
     e^{bt} − 1))^s. As b → 0 with beta/b fixed it becomes Pareto/NBD (whose beta is beta/b):
-    on data without ageing (CDNOW) the fit runs towards that boundary, b and beta both tiny,
-    with Pareto/NBD's likelihood. The likelihood's integral over the death time and the
+    on data without ageing (CDNOW) the likelihood is highest at that limit. The fit then
+    fits the limit itself, checks that the likelihood falls as b leaves 0, and reports a
+    point of the limit (b and beta tiny, b·T = 1e-8, beta/b the Pareto/NBD beta) with
+    Pareto/NBD's likelihood, saying so in ``message``. The likelihood's integral over the death time and the
     predictions' lifetime integrals are computed by adaptive Gauss–Kronrod quadrature to
     1e-12 relative. A customer alive at T restarts as a new GGom/NBD customer with
     (r+x, alpha+T, b, s, beta·e^{−bT} + 1 − e^{−bT}), which gives ``expected_purchases``
