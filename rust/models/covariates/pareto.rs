@@ -30,88 +30,13 @@ use crate::models::newton::{minimize_newton, Eval};
 use crate::models::objective::sample_optimum;
 use crate::models::optim::{spd_inverse, OptResult};
 use crate::models::pareto_nbd::{log_odds, ParetoNbd};
+use crate::models::pareto_nbd_hess::ln_f;
 
 type J = Jet<4>;
 
 /// Pareto/NBD's links (as in `COV_MODELS`): α by the transaction covariates, β by the
 /// lifetime ones, both as exp(−z'γ).
 pub const LINKS: &[Link] = &[Link::Fixed, Link::Trans(-1), Link::Fixed, Link::Life(-1)];
-
-/// ln Σ_k t_k with t_k = Π_{j<k} (b+j)/(c+j) · z^k (the series of `pareto_nbd::ln_series`,
-/// same terms and stopping rule) with its gradient and Hessian in (b, c, z). Since
-/// ∂ ln t_k/∂b = Σ_{j<k} 1/(b+j) =: A_k, ∂/∂c = −Σ_{j<k} 1/(c+j) =: −C_k and
-/// ∂/∂z = k/z, the sums of t_k times those and their products give every derivative of
-/// S = Σ t_k in the one loop over k.
-fn ln_series(b: J, c: J, z: J) -> J {
-    let (bv, cv, zv) = (b.v, c.v, z.v);
-    if zv == 0.0 {
-        // S = 1 + (b/c) z + b(b+1)/(c(c+1)) z² + …: only z's derivatives and its mixed ones
-        // survive at z = 0.
-        let q = bv / cv;
-        let q2 = bv * (bv + 1.0) / (cv * (cv + 1.0));
-        let h = [
-            [0.0, 0.0, 1.0 / cv],
-            [0.0, 0.0, -q / cv],
-            [1.0 / cv, -q / cv, 2.0 * q2 - q * q],
-        ];
-        return Jet::compose([b, c, z], 0.0, [0.0, 0.0, q], h);
-    }
-    let (mut term, mut sum) = (1.0, 1.0);
-    let (mut a1, mut a2, mut c1, mut c2) = (0.0, 0.0, 0.0, 0.0);
-    // Σ t·A, Σ t·C, Σ t·k, Σ t(A² − A2), Σ t(C² + C2), Σ t·k(k−1), Σ t·A·C, Σ t·A·k, Σ t·C·k
-    let mut s = [0.0; 9];
-    let mut k = 0.0;
-    loop {
-        let (ib, ic) = (1.0 / (bv + k), 1.0 / (cv + k));
-        term *= (bv + k) * ic * zv;
-        sum += term;
-        a1 += ib;
-        a2 += ib * ib;
-        c1 += ic;
-        c2 += ic * ic;
-        k += 1.0;
-        s[0] += term * a1;
-        s[1] += term * c1;
-        s[2] += term * k;
-        s[3] += term * (a1 * a1 - a2);
-        s[4] += term * (c1 * c1 + c2);
-        s[5] += term * k * (k - 1.0);
-        s[6] += term * a1 * c1;
-        s[7] += term * a1 * k;
-        s[8] += term * c1 * k;
-        if term <= 1e-17 * sum || k > 5.0e6 {
-            break;
-        }
-    }
-    let iz = 1.0 / zv;
-    let g = [s[0] / sum, -s[1] / sum, s[2] * iz / sum];
-    let hs = [
-        [s[3], -s[6], s[7] * iz],
-        [-s[6], s[4], -s[8] * iz],
-        [s[7] * iz, -s[8] * iz, s[5] * iz * iz],
-    ];
-    let mut h = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            h[i][j] = hs[i][j] / sum - g[i] * g[j];
-        }
-    }
-    Jet::compose([b, c, z], sum.ln(), g, h)
-}
-
-/// ln F(t) of `pareto_nbd::ln_f` on jets, through [`ln_series`].
-fn ln_f(r: J, alpha: J, s: J, beta: J, x: f64, t: f64) -> J {
-    let la = (alpha + t).ln();
-    let lb = (beta + t).ln();
-    let c = r + s + (x + 1.0);
-    if alpha.v >= beta.v {
-        let z = (alpha - beta) / (alpha + t);
-        -(r + x) * la - s * lb + ln_series(r + x, c, z)
-    } else {
-        let z = (beta - alpha) / (beta + t);
-        (-(r + x) + 1.0) * la - (s + 1.0) * lb + ln_series(s + 1.0, c, z)
-    }
-}
 
 /// A row's log-likelihood on jets in its log-parameters, without ln Γ(r+x) − ln Γ(r)
 /// (`lg`, added by the caller from its table): the terms of `pareto_nbd::ll_sum`.
@@ -443,19 +368,6 @@ mod tests {
                         h[j][k]
                     );
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn series_at_z_zero_continues_the_series_nearby() {
-        let v =
-            |b: f64, c: f64, z: f64| ln_series(Jet::var(b, 0), Jet::var(c, 1), Jet::<4>::var(z, 2));
-        let (at0, near) = (v(1.7, 3.2, 0.0), v(1.7, 3.2, 1e-7));
-        for i in 0..3 {
-            assert!((at0.g[i] - near.g[i]).abs() < 1e-6, "g{i}");
-            for j in 0..3 {
-                assert!((at0.h[i][j] - near.h[i][j]).abs() < 1e-5, "h{i}{j}");
             }
         }
     }
