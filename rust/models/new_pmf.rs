@@ -16,7 +16,6 @@
 
 use rayon::prelude::*;
 
-use super::bgnbd::Variant;
 use super::quad_vec::integrate_vec;
 use super::special::{lbeta, lgamma};
 
@@ -240,21 +239,19 @@ pub fn ggom_nbd(p: [f64; 5], n: u64, t: f64) -> f64 {
 /// BG/NBD (FHL 2005 eq. 8) or MBG/NBD (Batislam et al. eq. 6) P(X(t) = n), n = 0..=nmax, per
 /// horizon: the same terms as `bgnbd::predict::p_purchases`, whose tails P(NB >= n) it
 /// also takes from 1 − CDF while the CDF is below 1/2 and from the upper sum after.
-pub fn bg_nbd_rows(p: [f64; 4], ts: &[f64], nmax: u64, v: Variant) -> Vec<Vec<f64>> {
+pub fn bg_nbd_rows(p: [f64; 4], ts: &[f64], nmax: u64, modified: bool) -> Vec<Vec<f64>> {
     let [r, alpha, a, b] = p;
     let k = nmax as usize + 1;
     let lb = lbeta(a, b);
-    let shift = match v {
-        Variant::Bg => 0.0,
-        Variant::Mbg => 1.0,
-    };
+    // MBG/NBD: a customer may also drop out at time 0 (one more Beta step).
+    let shift = if modified { 1.0 } else { 0.0 };
     // Beta ratios of the "alive" and "dropped out after the n-th" terms.
     let first: Vec<f64> = (0..k)
         .map(|n| (lbeta(a, b + n as f64 + shift) - lb).exp())
         .collect();
     let second: Vec<f64> = (0..k)
-        .map(|n| match (v, n) {
-            (Variant::Bg, 0) => 0.0,
+        .map(|n| match (modified, n) {
+            (false, 0) => 0.0,
             _ => (lbeta(a + 1.0, b + n as f64 + shift - 1.0) - lb).exp(),
         })
         .collect();

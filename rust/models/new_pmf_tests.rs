@@ -1,5 +1,6 @@
 use super::*;
 use crate::models::bgnbd::p_purchases as bg_scalar;
+use crate::models::bgnbd::Variant;
 use crate::models::quad::integrate;
 use crate::models::{ggom_nbd, pareto_nbd};
 
@@ -150,7 +151,7 @@ fn bg_rows_match_the_scalar() {
             [5.0, 0.5, 2.0, 1.0],
         ] {
             let ts = [0.0, 0.3, 39.0, 1000.0];
-            for (t, row) in ts.iter().zip(bg_nbd_rows(p, &ts, 15, v)) {
+            for (t, row) in ts.iter().zip(bg_nbd_rows(p, &ts, 15, v == Variant::Mbg)) {
                 for (n, &got) in row.iter().enumerate() {
                     let want = bg_scalar(p, n as u64, *t, v);
                     let want = if *t == 0.0 { unit(n as u64) } else { want };
@@ -172,6 +173,6 @@ fn horizons_outside_the_domain() {
     assert_eq!(rows[1], vec![1.0, 0.0, 0.0]);
     assert!(rows[2].iter().chain(&rows[3]).all(|v| v.is_nan()));
     assert_eq!(rows[4], rows[5]);
-    let bg = bg_nbd_rows([0.243, 4.414, 0.793, 2.426], &[f64::NAN], 1, Variant::Bg);
+    let bg = bg_nbd_rows([0.243, 4.414, 0.793, 2.426], &[f64::NAN], 1, false);
     assert!(bg[0].iter().all(|v| v.is_nan()));
 }

@@ -12,8 +12,8 @@
 //! frequency and T. The second term is s/(r+s+x) · F(t_x) · (1 − F(T)/F(t_x)) ≥ 0.
 
 use super::compress::{par_sum, Data};
-use super::dual::{Dual, Real};
-use super::model::{BtydModel, ConditionalPmf, Likelihood};
+use super::dual::Real;
+use super::model::{BtydModel, ConditionalPmf};
 use super::simulate::{Purchases, Rng};
 use rayon::prelude::*;
 
@@ -238,36 +238,11 @@ pub fn p_purchases(p: [f64; 4], n: u64, t: f64) -> f64 {
     super::new_pmf::pareto_nbd(p, n, t)
 }
 
-/// Pareto/NBD as a model of the kernels.
+/// Pareto/NBD as a model of the kernels. Its `Likelihood` (what the fit sees) is in
+/// `pareto_nbd_hess`, beside the exact Hessian the fit steps on, so that this room of the
+/// model's formulas does not depend on its fit.
 #[derive(Clone, Copy, Debug)]
 pub struct ParetoNbd;
-
-impl Likelihood for ParetoNbd {
-    type Grad = Dual<4>;
-    fn kind(&self) -> &'static str {
-        "pareto_nbd"
-    }
-    fn param_names(&self) -> &'static [&'static str] {
-        &["r", "alpha", "s", "beta"]
-    }
-    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
-        ll_sum([p[0], p[1], p[2], p[3]], d)
-    }
-    /// The exact Hessian (`pareto_nbd_hess`): the fit takes Newton steps.
-    fn ll_hess_log(&self, theta: &[f64], d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
-        Some(super::pareto_nbd_hess::ll_hess_log(theta, d))
-    }
-    fn newton_start(&self, d: &Data, max_iter: usize) -> Option<Vec<f64>> {
-        super::pareto_nbd_hess::newton_start(self, d, max_iter)
-    }
-    fn start_values(&self, d: &Data) -> Vec<f64> {
-        let (mx, mt) = d.mean_x_t();
-        vec![1.0, mt / mx, 1.0, mt]
-    }
-    fn boundary(&self, p: &[f64], d: &Data) -> Option<String> {
-        boundary(p[2], p[3], d.t.iter().fold(0.0, |m, &t| m.max(t)))
-    }
-}
 
 /// β beyond this many times the longest T: the optimiser is running along the ridge
 /// s, β → ∞ (or β → ∞ with s/β → 0) to a limit Pareto/NBD only reaches at infinity; the
@@ -275,7 +250,7 @@ impl Likelihood for ParetoNbd {
 const BETA_RUNAWAY: f64 = 1e4;
 
 /// The diagnosis of a fit that runs away with β (see [`BETA_RUNAWAY`]), else None.
-fn boundary(s: f64, beta: f64, t_max: f64) -> Option<String> {
+pub(crate) fn boundary(s: f64, beta: f64, t_max: f64) -> Option<String> {
     if !beta.is_finite() || beta <= BETA_RUNAWAY * t_max.max(f64::MIN_POSITIVE) {
         return None;
     }
@@ -372,6 +347,7 @@ impl BtydModel for ParetoNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::dual::Dual;
 
     const P: [f64; 4] = [0.553, 10.578, 0.606, 11.669];
 

@@ -17,11 +17,12 @@
 use rayon::prelude::*;
 
 use super::compress::Data;
+use super::dual::Dual;
 use super::dual::Real;
 use super::jet::Jet;
 use super::model::Likelihood;
 use super::objective::sample_optimum;
-use super::pareto_nbd::{log_odds, series_slow, ParetoNbd};
+use super::pareto_nbd::{self, log_odds, series_slow, ParetoNbd};
 
 type J = Jet<4>;
 
@@ -226,6 +227,33 @@ pub fn newton_start(m: &ParetoNbd, d: &Data, max_iter: usize) -> Option<Vec<f64>
     }
     s.index_columns();
     Some(sample_optimum(m, &s, m.start_values(&s), max_iter))
+}
+
+impl Likelihood for ParetoNbd {
+    type Grad = Dual<4>;
+    fn kind(&self) -> &'static str {
+        "pareto_nbd"
+    }
+    fn param_names(&self) -> &'static [&'static str] {
+        &["r", "alpha", "s", "beta"]
+    }
+    fn ll_sum<R: Real>(&self, p: &[R], d: &Data) -> R {
+        pareto_nbd::ll_sum([p[0], p[1], p[2], p[3]], d)
+    }
+    /// The exact Hessian (below): the fit takes Newton steps.
+    fn ll_hess_log(&self, theta: &[f64], d: &Data) -> Option<(f64, Vec<f64>, Vec<Vec<f64>>)> {
+        Some(ll_hess_log(theta, d))
+    }
+    fn newton_start(&self, d: &Data, max_iter: usize) -> Option<Vec<f64>> {
+        newton_start(self, d, max_iter)
+    }
+    fn start_values(&self, d: &Data) -> Vec<f64> {
+        let (mx, mt) = d.mean_x_t();
+        vec![1.0, mt / mx, 1.0, mt]
+    }
+    fn boundary(&self, p: &[f64], d: &Data) -> Option<String> {
+        pareto_nbd::boundary(p[2], p[3], d.t.iter().fold(0.0, |m, &t| m.max(t)))
+    }
 }
 
 #[cfg(test)]

@@ -92,20 +92,8 @@ class Window:
         return np.asarray(_core.dyncov_pmf(vector, *self.calib, *self.future, n), dtype=float)
 
 
-def window(fit: FitLike, transactions: Any, covariates: Any, horizon: Any) -> Window:
-    """The native inputs of predictions ``horizon`` periods past the calibration end."""
-    if not (
-        isinstance(horizon, int | float)
-        and not isinstance(horizon, bool)
-        and math.isfinite(horizon)
-        and horizon >= 0
-    ):
-        raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
-    table = fit._table(covariates)
-    paths = calibration(transactions, table, fit.spec, fit.columns, fit.calendar)
-    f_off, f_dur, f_zt, f_zl = future(
-        paths, table, fit.spec, fit.columns, fit.calendar, float(horizon)
-    )
+def packed(paths: Any, f_off: Any, f_dur: Any, f_zt: Any, f_zl: Any) -> Window:
+    """A calibration path and its future pieces as the native kernels' column arguments."""
     calib: _Calib = (
         _series(paths.x),
         _series(paths.tx),
@@ -122,6 +110,23 @@ def window(fit: FitLike, transactions: Any, covariates: Any, horizon: Any) -> Wi
         [_series(z) for z in f_zl],
     )
     return Window(paths, calib, fut)
+
+
+def window(fit: FitLike, transactions: Any, covariates: Any, horizon: Any) -> Window:
+    """The native inputs of predictions ``horizon`` periods past the calibration end."""
+    if not (
+        isinstance(horizon, int | float)
+        and not isinstance(horizon, bool)
+        and math.isfinite(horizon)
+        and horizon >= 0
+    ):
+        raise ModelInputError(f"horizon must be a number of periods >= 0, got {horizon!r}")
+    table = fit._table(covariates)
+    paths = calibration(transactions, table, fit.spec, fit.columns, fit.calendar)
+    f_off, f_dur, f_zt, f_zl = future(
+        paths, table, fit.spec, fit.columns, fit.calendar, float(horizon)
+    )
+    return packed(paths, f_off, f_dur, f_zt, f_zl)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from ._checks import _horizons
-from ._dyn_intervals import FitLike, Window, _Calib, _Future, _series
+from ._dyn_intervals import FitLike, Window, packed
 from ._dynpath import Paths, coefficient_map, future
 from ._input import ModelInputError
 
@@ -116,22 +116,7 @@ def window(fit: FitLike, covariates: Any, born: Any, horizon: float) -> Window:
     )
     cal = dataclasses.replace(fit.calendar, calibration_end=when)
     f_off, f_dur, f_zt, f_zl = future(paths, table, fit.spec, fit.columns, cal, horizon)
-    calib: _Calib = (
-        _series(paths.x),
-        _series(paths.tx),
-        _series(paths.T),
-        _series(paths.offsets),
-        _series(paths.dur),
-        [_series(z) for z in paths.zt],
-        [_series(z) for z in paths.zl],
-    )
-    fut: _Future = (
-        _series(f_off),
-        _series(f_dur),
-        [_series(z) for z in f_zt],
-        [_series(z) for z in f_zl],
-    )
-    return Window(paths, calib, fut)
+    return packed(paths, f_off, f_dur, f_zt, f_zl)
 
 
 def _each(

@@ -119,7 +119,7 @@ impl BtydModel for BgNbd {
         p_purchases(p, n, t, self.0)
     }
     fn pmf_new(&self, p: [f64; 4], t: &[f64], nmax: u64) -> Vec<Vec<f64>> {
-        super::new_pmf::bg_nbd_rows(p, t, nmax, self.0)
+        super::new_pmf::bg_nbd_rows(p, t, nmax, self.0 == Variant::Mbg)
     }
     /// BG/NBD(r+x, α+T, a, b+x); MBG/NBD: BG/NBD(r+x, α+T, a, b+x+1) (see `conditional`).
     fn posterior_pmf(&self, p: [f64; 4], n: u64, t: f64, x: f64, t_obs: f64) -> f64 {
