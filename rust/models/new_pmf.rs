@@ -230,7 +230,9 @@ pub fn ggom_nbd_rows(p: [f64; 5], ts: &[f64], nmax: u64) -> Vec<Vec<f64>> {
     DeathTime::new(r, alpha, Gompertz { b, s, beta }, 0, nmax as usize + 1).rows(ts)
 }
 
-/// GGom/NBD P(X(t) = n) alone.
+/// GGom/NBD P(X(t) = n) alone: the tests' check of the table against `ggom_nbd::p_purchases`,
+/// which stays the model's scalar (its own bounded integral, 2000 panels at most).
+#[cfg(test)]
 pub fn ggom_nbd(p: [f64; 5], n: u64, t: f64) -> f64 {
     let [r, alpha, b, s, beta] = p;
     DeathTime::new(r, alpha, Gompertz { b, s, beta }, n, 1).at(t)[0]

@@ -327,20 +327,10 @@ impl BtydModel for ParetoNbd {
         resolution: Option<f64>,
         rng: &mut Rng,
     ) -> Vec<f64> {
-        let mut out = Purchases::new(resolution);
         let lambda = rng.gamma(p[0], p[1]);
         let mu = rng.gamma(p[2], p[3]);
         let death = rng.exponential(mu);
-        let end = death.min(t_end);
-        let mut t = 0.0;
-        loop {
-            t += rng.exponential(lambda);
-            if t > end {
-                break;
-            }
-            out.push(t);
-        }
-        out.into_times()
+        Purchases::poisson_until(lambda, death.min(t_end), resolution, rng)
     }
 }
 

@@ -38,6 +38,25 @@ impl Purchases {
     pub fn into_times(self) -> Vec<f64> {
         self.times
     }
+    /// Poisson(λ) purchase times up to `end` (a death or the window's end, whichever first):
+    /// the purchase process that Pareto/NBD and GGom/NBD share while a customer is alive.
+    pub fn poisson_until(
+        lambda: f64,
+        end: f64,
+        resolution: Option<f64>,
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let mut out = Purchases::new(resolution);
+        let mut t = 0.0;
+        loop {
+            t += rng.exponential(lambda);
+            if t > end {
+                break;
+            }
+            out.push(t);
+        }
+        out.into_times()
+    }
 }
 
 /// Customer i's generator: independent of the others and of the thread schedule.

@@ -137,20 +137,10 @@ impl BtydModel for GGomNbd {
         rng: &mut Rng,
     ) -> Vec<f64> {
         let [r, alpha, b, s, beta] = p;
-        let mut out = Purchases::new(resolution);
         let lambda = rng.gamma(r, alpha);
         let eta = rng.gamma(s, beta);
         let death = (rng.exponential(1.0) / eta).ln_1p() / b;
-        let end = death.min(t_end);
-        let mut t = 0.0;
-        loop {
-            t += rng.exponential(lambda);
-            if t > end {
-                break;
-            }
-            out.push(t);
-        }
-        out.into_times()
+        Purchases::poisson_until(lambda, death.min(t_end), resolution, rng)
     }
 }
 
